@@ -1,0 +1,51 @@
+"""The protocol every broker source follows.
+
+A source is two halves so that raw responses can be stored before anything is interpreted and re-parsed
+later (``portfolio-dashboard reprocess``):
+
+* ``fetch(record)`` talks to the broker and hands every response to ``record`` *as it arrives* — also the
+  ones that turn out to be errors — so the capture engine keeps them even when fetch raises half-way.
+* ``parse(raws)`` is pure: the recorded responses in, canonical snapshots, rates and trades out. It must
+  not do I/O and must work on responses loaded back from ``raw_payloads``.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from portfolio_dashboard.domain import ParseResult, RawResponse
+
+Recorder = Callable[[RawResponse], None]
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """A cheap status check for the Connections page and ``status``."""
+
+    source: str
+    reachable: bool
+    authenticated: bool
+    detail: str
+    accounts: list[str] = field(default_factory=list)
+    login_url: str | None = None
+    credential_expires_in_s: float | None = None  # e.g. Schwab refresh token lifetime left
+
+
+@runtime_checkable
+class BrokerSource(Protocol):
+    name: str  # source name: "ib_gateway", "ib_flex", "schwab", "demo"
+    broker: str  # broker stored on rows: "ib", "schwab", "demo"
+    parser_version: str  # bump when parse() output changes; recorded on raw payloads and snapshots
+
+    def fetch(self, record: Recorder) -> None: ...
+
+    def parse(self, raws: Sequence[RawResponse]) -> ParseResult: ...
+
+    def health(self) -> SourceHealth: ...
+
+
+@runtime_checkable
+class RetryCounting(Protocol):
+    """Sources that count their HTTP retries expose them so a run can report them."""
+
+    retries: int

@@ -1,0 +1,44 @@
+"""The canonical model: pure values, no I/O.
+
+Everything a broker says is translated into these types by a broker's ``parse`` half; storage writes them.
+Money, quantities, prices and rates are ``Decimal`` throughout, never ``float``.
+"""
+
+from portfolio_dashboard.domain.accounts import Account
+from portfolio_dashboard.domain.currency import normalise_currency
+from portfolio_dashboard.domain.fx import FxRate
+from portfolio_dashboard.domain.instruments import AssetClass, Instrument, cash_instrument
+from portfolio_dashboard.domain.positions import CashBalance, Position
+from portfolio_dashboard.domain.raw import RawResponse
+from portfolio_dashboard.domain.runs import (
+    RunResult,
+    RunStatus,
+    SourceOutcome,
+    SourceStatus,
+    TriggerContext,
+    TriggerType,
+)
+from portfolio_dashboard.domain.snapshots import AccountSnapshot, ParseResult, snapshot_key
+from portfolio_dashboard.domain.trades import Trade
+
+__all__ = [
+    "Account",
+    "AccountSnapshot",
+    "AssetClass",
+    "CashBalance",
+    "FxRate",
+    "Instrument",
+    "ParseResult",
+    "Position",
+    "RawResponse",
+    "RunResult",
+    "RunStatus",
+    "SourceOutcome",
+    "SourceStatus",
+    "Trade",
+    "TriggerContext",
+    "TriggerType",
+    "cash_instrument",
+    "normalise_currency",
+    "snapshot_key",
+]

@@ -1,0 +1,53 @@
+"""Instruments as a broker identifies them, and our asset classes."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AssetClass(StrEnum):
+    EQUITY = "equity"
+    ETF = "etf"
+    FUND = "fund"  # mutual funds, OEICs, unit trusts
+    BOND = "bond"
+    OPTION = "option"
+    FUTURE = "future"
+    WARRANT = "warrant"
+    CRYPTO = "crypto"
+    CASH = "cash"
+    OTHER = "other"
+
+
+CASH_ID_PREFIX = "CASH."
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    broker: str
+    broker_instrument_id: str  # IB conid; Schwab CUSIP (else symbol); "CASH.<CCY>" for cash
+    symbol: str
+    name: str
+    asset_class: AssetClass
+    currency: str  # ISO code the instrument is priced in
+    isin: str | None = None
+    cusip: str | None = None
+    figi: str | None = None
+    exchange: str | None = None  # listing exchange, e.g. "LSE", "NASDAQ"
+    broker_asset_class: str | None = None  # the broker's own label, e.g. IB "STK", Schwab "EQUITY"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The natural key: ``(broker, broker_instrument_id)``."""
+        return (self.broker, self.broker_instrument_id)
+
+
+def cash_instrument(broker: str, currency: str) -> Instrument:
+    """The cash instrument for one currency at one broker (one per currency per broker)."""
+    return Instrument(
+        broker=broker,
+        broker_instrument_id=f"{CASH_ID_PREFIX}{currency}",
+        symbol=currency,
+        name=f"{currency} cash",
+        asset_class=AssetClass.CASH,
+        currency=currency,
+        broker_asset_class="CASH",
+    )

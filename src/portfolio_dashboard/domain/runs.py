@@ -1,0 +1,68 @@
+"""Snapshot runs: what triggered a capture and how each source fared."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAIL = "fail"
+
+
+class TriggerType(StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    REPROCESS = "reprocess"
+    REPLAY = "replay"
+
+
+class SourceStatus(StrEnum):
+    SUCCESS = "success"
+    FAIL = "fail"
+    SPOOLED = "spooled"
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerContext:
+    trigger_type: TriggerType = TriggerType.MANUAL
+    triggered_by: str | None = None
+    sources: tuple[str, ...] | None = None  # None = every configured source
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    source: str
+    status: SourceStatus
+    error_category: str | None = None
+    error_message: str | None = None
+    accounts: list[str] = field(default_factory=list)
+    snapshots_written: int = 0
+    snapshots_existing: int = 0
+    positions_written: int = 0
+    trades_written: int = 0
+    fx_rates_written: int = 0
+    raw_payloads: int = 0
+    retries: int = 0
+    fetch_seconds: float = 0.0
+    write_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: UUID
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    sources: list[SourceOutcome]
+    warnings: list[str] = field(default_factory=list)
+    error_summary: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 success, 2 partial, 1 fail (the CLI's contract, used by schedulers)."""
+        return {RunStatus.SUCCESS: 0, RunStatus.PARTIAL: 2}.get(self.status, 1)

@@ -1,0 +1,97 @@
+"""Every error Portfolio Dashboard raises on purpose, in one tree.
+
+    PortfolioError                      base of everything below
+    ├── ConfigError                     a setting is missing or malformed (never contains a secret's value)
+    ├── SourceError                     a broker or data source failed; carries source, endpoint, category
+    │   ├── AuthError          "auth"        not logged in, token expired/revoked; never retried
+    │   ├── NetworkError       "network"     refused/reset/timeout, 5xx; retried with backoff
+    │   ├── RateLimitError     "rate_limit"  429 / broker throttling; retried, honouring Retry-After
+    │   ├── ParsingError       "parsing"     a body we cannot read (truncated, HTML, wrong shape); not retried
+    │   └── ValidationError    "validation"  readable but wrong (bad price, unknown currency); not retried
+    └── DatabaseError          "db"          PostgreSQL unreachable or a write failed
+        └── DatabaseUnavailableError         cannot connect (host named, password never)
+
+``category`` is the plan's error category and is what a run records in ``error_summary``. ``hint`` is the
+action a user can take ("run `portfolio-dashboard auth schwab`"). ``retryable`` tells the HTTP layer
+whether a backoff-and-retry may help.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PortfolioError(Exception):
+    category: ClassVar[str] = "error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class ConfigError(PortfolioError):
+    category = "config"
+
+
+class SourceError(PortfolioError):
+    category = "source"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+        self.endpoint = endpoint
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        where = f" [{self.endpoint}]" if self.endpoint else ""
+        return f"{self.source}: {self.category}: {self.user_message()}{where}"
+
+
+class AuthError(SourceError):
+    category = "auth"
+
+
+class NetworkError(SourceError):
+    category = "network"
+    retryable = True
+
+
+class RateLimitError(SourceError):
+    category = "rate_limit"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ParsingError(SourceError):
+    category = "parsing"
+
+
+class ValidationError(SourceError):
+    category = "validation"
+
+
+class DatabaseError(PortfolioError):
+    category = "db"
+
+
+class DatabaseUnavailableError(DatabaseError):
+    retryable = True
+
+
+CATEGORIES = ("auth", "network", "rate_limit", "parsing", "validation", "db")

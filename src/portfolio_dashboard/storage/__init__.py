@@ -1,0 +1,1 @@
+"""PostgreSQL storage: migrations, the embedded server, repositories, the unit of work and read queries."""

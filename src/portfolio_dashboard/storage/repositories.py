@@ -1,0 +1,446 @@
+"""Writes, each an upsert that names its conflict key (and is tested for idempotency).
+
+Bulk rows go in as arrays through ``unnest`` — one statement per table per snapshot, however many rows —
+which keeps the write path within a small factor of ``COPY`` (see ``bench/write_path.py``). Rows that can
+be locked by two writers (instruments, accounts, rates) are written in key order so concurrent captures
+cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    instrument_id: uuid.UUID
+    quantity: Decimal
+    price_local: Decimal | None
+    market_value_local: Decimal
+    market_value_gbp: Decimal | None
+    fx_rate_id: uuid.UUID | None
+    cost_basis: Decimal | None
+    unrealized_pnl: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    run_id: uuid.UUID
+    broker: str
+    broker_account_id: str
+    asof_ts: datetime
+    snapshot_key: str
+    total_value_local: Decimal | None
+    total_value_gbp: Decimal | None
+    base_currency: str
+    account_currency: str | None
+    reported_total_gbp: Decimal | None
+    asof_source: str
+    source: str
+    parser_version: str
+    fx_complete: bool
+    warnings: Sequence[str]
+
+
+FxKey = tuple[datetime, str, str, str]
+
+
+def fx_key(rate: FxRate) -> FxKey:
+    return (rate.asof_ts, rate.source_ccy, rate.target_ccy, rate.provider)
+
+
+def raw_body_columns(raw: RawResponse) -> tuple[str | None, str | None]:
+    """``(payload_json, body_text)``: JSON bodies go to jsonb, anything else (XML, HTML, truncated) to text.
+
+    PostgreSQL's jsonb cannot hold ``\\u0000``; such a body is kept verbatim as text instead.
+    """
+    text_body = raw.text
+    if b"\\u0000" not in raw.body:
+        try:
+            json.loads(raw.body)
+        except ValueError:
+            pass
+        else:
+            return text_body, None
+    return None, text_body.replace("\x00", "\ufffd")
+
+
+class Repository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- runs ----------------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        run_id: uuid.UUID,
+        *,
+        trigger_type: str,
+        triggered_by: str | None,
+        sources: Sequence[str],
+        schema_version: str,
+        app_version: str,
+        started_at: datetime,
+        hostname: str,
+        pid: int,
+    ) -> None:
+        self.conn.execute(
+            text(
+                """INSERT INTO snapshot_runs (run_id, trigger_type, triggered_by, started_at, status,
+                       schema_version, app_version, sources, hostname, pid)
+                   VALUES (:run_id, :trigger_type, :triggered_by, :started_at, 'running',
+                       :schema_version, :app_version, :sources, :hostname, :pid)
+                   ON CONFLICT (run_id) DO NOTHING"""
+            ),
+            dict(
+                run_id=run_id,
+                trigger_type=trigger_type,
+                triggered_by=triggered_by,
+                started_at=started_at,
+                schema_version=schema_version,
+                app_version=app_version,
+                sources=list(sources),
+                hostname=hostname,
+                pid=pid,
+            ),
+        )
+
+    def finish_run(
+        self,
+        run_id: uuid.UUID,
+        *,
+        status: str,
+        finished_at: datetime,
+        error_summary: str | None,
+        outcome: Any,
+        warnings: Sequence[str],
+    ) -> None:
+        self.conn.execute(
+            text(
+                """UPDATE snapshot_runs SET status = :status, finished_at = :finished_at,
+                       error_summary = :error_summary, outcome = CAST(:outcome AS jsonb),
+                       warnings = CAST(:warnings AS jsonb)
+                   WHERE run_id = :run_id"""
+            ),
+            dict(
+                run_id=run_id,
+                status=status,
+                finished_at=finished_at,
+                error_summary=error_summary,
+                outcome=json.dumps(outcome, default=str),
+                warnings=json.dumps(list(warnings)),
+            ),
+        )
+
+    def running_run_ids(self) -> list[uuid.UUID]:
+        rows = self.conn.execute(text("SELECT run_id FROM snapshot_runs WHERE status = 'running'"))
+        return [r[0] for r in rows]
+
+    def mark_interrupted(self, run_id: uuid.UUID, finished_at: datetime) -> bool:
+        result = self.conn.execute(
+            text(
+                """UPDATE snapshot_runs SET status = 'fail', finished_at = :at,
+                       error_summary = COALESCE(error_summary || '; ', '') ||
+                           'interrupted: the capture process ended before finishing this run'
+                   WHERE run_id = :run_id AND status = 'running'"""
+            ),
+            {"run_id": run_id, "at": finished_at},
+        )
+        return bool(result.rowcount)
+
+    # --- raw payloads --------------------------------------------------------------------------------------
+    def insert_raw_payloads(
+        self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str | None
+    ) -> int:
+        if not raws:
+            return 0
+        rows = []
+        for raw in raws:
+            payload_json, body_text = raw_body_columns(raw)
+            rows.append(
+                dict(
+                    id=uuid.uuid4(),
+                    run_id=run_id,
+                    broker=raw.broker,
+                    endpoint=raw.endpoint,
+                    payload_json=payload_json,
+                    received_at=raw.received_at,
+                    source=raw.source,
+                    status_code=raw.status_code,
+                    content_type=raw.content_type,
+                    body_text=body_text,
+                    content_sha256=raw.sha256,
+                    parser_version=parser_version,
+                    headers=json.dumps(raw.headers),
+                )
+            )
+        self.conn.execute(
+            text(
+                """INSERT INTO raw_payloads (id, run_id, broker, endpoint, payload_json, received_at, source,
+                       status_code, content_type, body_text, content_sha256, parser_version, headers)
+                   VALUES (:id, :run_id, :broker, :endpoint, CAST(:payload_json AS jsonb), :received_at, :source,
+                       :status_code, :content_type, :body_text, :content_sha256, :parser_version,
+                       CAST(:headers AS jsonb))"""
+            ),
+            rows,
+        )
+        return len(rows)
+
+    # --- accounts and instruments --------------------------------------------------------------------------
+    def upsert_accounts(self, accounts: Iterable[Account]) -> None:
+        unique = {(a.broker, a.broker_account_id): a for a in accounts}
+        ordered = [unique[k] for k in sorted(unique)]
+        if not ordered:
+            return
+        self.conn.execute(
+            text(
+                """INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency)
+                   SELECT * FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:n AS text[]),
+                                        CAST(:c AS text[]))
+                   ON CONFLICT (broker, broker_account_id) DO UPDATE
+                       SET name = COALESCE(EXCLUDED.name, broker_accounts.name),
+                           base_currency = COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency),
+                           updated_at = now()
+                   WHERE broker_accounts.name IS DISTINCT FROM COALESCE(EXCLUDED.name, broker_accounts.name)
+                      OR broker_accounts.base_currency IS DISTINCT FROM
+                         COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency)"""
+            ),
+            dict(
+                b=[a.broker for a in ordered],
+                a=[a.broker_account_id for a in ordered],
+                n=[a.name for a in ordered],
+                c=[a.base_currency for a in ordered],
+            ),
+        )
+
+    def upsert_instruments(self, instruments: Iterable[Instrument]) -> dict[tuple[str, str], uuid.UUID]:
+        """Insert new instruments, fill in identifiers a later response adds; return ids by natural key."""
+        unique = {i.key: i for i in instruments}
+        keys = sorted(unique)
+        if not keys:
+            return {}
+        rows = [unique[k] for k in keys]
+        cols: dict[str, list[Any]] = {
+            "broker": [i.broker for i in rows],
+            "bid": [i.broker_instrument_id for i in rows],
+            "symbol": [i.symbol for i in rows],
+            "name": [i.name for i in rows],
+            "asset_class": [str(i.asset_class) for i in rows],
+            "currency": [i.currency for i in rows],
+            "isin": [i.isin for i in rows],
+            "cusip": [i.cusip for i in rows],
+            "figi": [i.figi for i in rows],
+            "exchange": [i.exchange for i in rows],
+            "bac": [i.broker_asset_class for i in rows],
+        }
+        updatable = ("symbol", "name", "asset_class", "currency", "isin", "cusip", "figi", "exchange",
+                     "broker_asset_class")
+        changed = " OR ".join(
+            f"instruments.{c} IS DISTINCT FROM COALESCE(EXCLUDED.{c}, instruments.{c})" for c in updatable
+        )
+        sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, instruments.{c})" for c in updatable)
+        self.conn.execute(
+            text(
+                f"""INSERT INTO instruments (broker, broker_instrument_id, symbol, name, asset_class, currency,
+                        isin, cusip, figi, exchange, broker_asset_class)
+                    SELECT * FROM unnest(CAST(:broker AS text[]), CAST(:bid AS text[]), CAST(:symbol AS text[]),
+                        CAST(:name AS text[]), CAST(:asset_class AS text[]), CAST(:currency AS text[]),
+                        CAST(:isin AS text[]), CAST(:cusip AS text[]), CAST(:figi AS text[]),
+                        CAST(:exchange AS text[]), CAST(:bac AS text[]))
+                    ON CONFLICT (broker, broker_instrument_id) DO UPDATE SET {sets}, updated_at = now()
+                    WHERE {changed}"""  # noqa: S608 - column names are constants above, values are bound
+            ),
+            cols,
+        )
+        found = self.conn.execute(
+            text(
+                """SELECT i.broker, i.broker_instrument_id, i.id
+                   FROM instruments i
+                   JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
+                     ON i.broker = k.broker AND i.broker_instrument_id = k.bid"""
+            ),
+            {"broker": cols["broker"], "bid": cols["bid"]},
+        )
+        return {(r[0], r[1]): r[2] for r in found}
+
+    # --- fx rates ------------------------------------------------------------------------------------------
+    def upsert_fx_rates(self, rates: Iterable[FxRate]) -> dict[FxKey, uuid.UUID]:
+        """Store rates (a rate already stored under the same key is kept as first stored); return ids."""
+        unique = {fx_key(r): r for r in rates}
+        keys = sorted(unique)
+        if not keys:
+            return {}
+        params = {
+            "asof": [k[0] for k in keys],
+            "src": [k[1] for k in keys],
+            "tgt": [k[2] for k in keys],
+            "prov": [k[3] for k in keys],
+            "rate": [unique[k].rate for k in keys],
+        }
+        self.conn.execute(
+            text(
+                """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
+                   SELECT * FROM unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]),
+                       CAST(:tgt AS text[]), CAST(:prov AS text[]), CAST(:rate AS numeric[]))
+                   ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
+            ),
+            params,
+        )
+        found = self.conn.execute(
+            text(
+                """SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
+                   FROM fx_rates f
+                   JOIN unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]), CAST(:tgt AS text[]),
+                               CAST(:prov AS text[])) AS k(asof, src, tgt, prov)
+                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt
+                    AND f.provider = k.prov"""
+            ),
+            {k: v for k, v in params.items() if k != "rate"},
+        )
+        out: dict[FxKey, uuid.UUID] = {}
+        for r in found:
+            out[(r[0], r[1], r[2], r[3])] = r[4]
+        # Callers look rates up by the datetime they supplied; PostgreSQL returns it normalised to UTC.
+        by_instant = {(k[0].timestamp(), k[1], k[2], k[3]): v for k, v in out.items()}
+        return {k: by_instant[(k[0].timestamp(), k[1], k[2], k[3])] for k in keys}
+
+    def latest_fx_rate(
+        self, source_ccy: str, target_ccy: str, at: datetime, providers: Sequence[str]
+    ) -> tuple[uuid.UUID, FxRate] | None:
+        """The newest stored rate at or before ``at`` from the given providers (either direction)."""
+        row = self.conn.execute(
+            text(
+                """SELECT id, asof_ts, source_ccy, target_ccy, rate, provider FROM fx_rates
+                   WHERE ((source_ccy = :s AND target_ccy = :t) OR (source_ccy = :t AND target_ccy = :s))
+                     AND provider = ANY(:providers) AND asof_ts <= :at
+                   ORDER BY asof_ts DESC LIMIT 1"""
+            ),
+            {"s": source_ccy, "t": target_ccy, "at": at, "providers": list(providers)},
+        ).first()
+        if row is None:
+            return None
+        return row[0], FxRate(row[2], row[3], row[4], row[1], row[5])
+
+    # --- snapshots and positions ---------------------------------------------------------------------------
+    def insert_snapshot(self, row: SnapshotRow) -> uuid.UUID | None:
+        """Insert a snapshot; ``None`` when its ``snapshot_key`` is already stored (idempotent retry)."""
+        result = self.conn.execute(
+            text(
+                """INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key,
+                       total_value_local, total_value_gbp, base_currency, account_currency, reported_total_gbp,
+                       asof_source, source, parser_version, fx_complete, warnings)
+                   VALUES (:run_id, :broker, :broker_account_id, :asof_ts, :snapshot_key, :total_value_local,
+                       :total_value_gbp, :base_currency, :account_currency, :reported_total_gbp, :asof_source,
+                       :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb))
+                   ON CONFLICT (snapshot_key) DO NOTHING
+                   RETURNING id"""
+            ),
+            dict(
+                run_id=row.run_id,
+                broker=row.broker,
+                broker_account_id=row.broker_account_id,
+                asof_ts=row.asof_ts,
+                snapshot_key=row.snapshot_key,
+                total_value_local=row.total_value_local,
+                total_value_gbp=row.total_value_gbp,
+                base_currency=row.base_currency,
+                account_currency=row.account_currency,
+                reported_total_gbp=row.reported_total_gbp,
+                asof_source=row.asof_source,
+                source=row.source,
+                parser_version=row.parser_version,
+                fx_complete=row.fx_complete,
+                warnings=json.dumps(list(row.warnings)),
+            ),
+        ).first()
+        return None if result is None else result[0]
+
+    def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow]) -> int:
+        if not rows:
+            return 0
+        result = self.conn.execute(
+            text(
+                """INSERT INTO positions (snapshot_id, instrument_id, quantity, price_local, market_value_local,
+                       market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl)
+                   SELECT CAST(:sid AS uuid), * FROM unnest(CAST(:iid AS uuid[]), CAST(:q AS numeric[]),
+                       CAST(:p AS numeric[]), CAST(:mvl AS numeric[]), CAST(:mvg AS numeric[]),
+                       CAST(:fx AS uuid[]), CAST(:cb AS numeric[]), CAST(:pnl AS numeric[]))
+                   ON CONFLICT (snapshot_id, instrument_id) DO NOTHING"""
+            ),
+            dict(
+                sid=snapshot_id,
+                iid=[r.instrument_id for r in rows],
+                q=[r.quantity for r in rows],
+                p=[r.price_local for r in rows],
+                mvl=[r.market_value_local for r in rows],
+                mvg=[r.market_value_gbp for r in rows],
+                fx=[r.fx_rate_id for r in rows],
+                cb=[r.cost_basis for r in rows],
+                pnl=[r.unrealized_pnl for r in rows],
+            ),
+        )
+        return int(result.rowcount)
+
+    # --- trades --------------------------------------------------------------------------------------------
+    def upsert_trades(
+        self,
+        run_id: uuid.UUID,
+        trades: Sequence[Trade],
+        instrument_ids: Mapping[tuple[str, str], uuid.UUID],
+        gbp: Mapping[str, tuple[Decimal | None, uuid.UUID | None]],
+    ) -> int:
+        """Insert trades not yet stored (conflict key ``(broker, broker_trade_id)``); return how many were new.
+
+        ``gbp`` maps a trade id to its GBP amount and the fx rate used (both ``None`` without a rate).
+        """
+        unique = {(t.broker, t.broker_trade_id): t for t in trades}
+        ordered = [unique[k] for k in sorted(unique)]
+        if not ordered:
+            return 0
+        result = self.conn.execute(
+            text(
+                """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts,
+                       quantity, price_local, amount_local, amount_gbp, currency, commission, realized_pnl,
+                       fx_rate_id, description, run_id)
+                   SELECT k.*, CAST(:run_id AS uuid) FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]),
+                       CAST(:acct AS text[]), CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]),
+                       CAST(:q AS numeric[]), CAST(:p AS numeric[]), CAST(:amt AS numeric[]),
+                       CAST(:gbp AS numeric[]), CAST(:ccy AS text[]), CAST(:comm AS numeric[]),
+                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[])) AS k
+                   ON CONFLICT (broker, broker_trade_id) DO NOTHING"""
+            ),
+            dict(
+                run_id=run_id,
+                b=[t.broker for t in ordered],
+                tid=[t.broker_trade_id for t in ordered],
+                acct=[t.broker_account_id for t in ordered],
+                iid=[instrument_ids.get(t.instrument.key) for t in ordered],
+                ts=[t.trade_ts for t in ordered],
+                q=[t.quantity for t in ordered],
+                p=[t.price_local for t in ordered],
+                amt=[t.amount_local for t in ordered],
+                gbp=[gbp.get(t.broker_trade_id, (None, None))[0] for t in ordered],
+                ccy=[t.currency for t in ordered],
+                comm=[t.commission for t in ordered],
+                pnl=[t.realized_pnl for t in ordered],
+                fx=[gbp.get(t.broker_trade_id, (None, None))[1] for t in ordered],
+                descr=[t.description for t in ordered],
+            ),
+        )
+        return int(result.rowcount)
+
+    def newest_trade_ts(self, broker: str, broker_account_id: str) -> datetime | None:
+        row = self.conn.execute(
+            text("SELECT max(trade_ts) FROM trades WHERE broker = :b AND broker_account_id = :a"),
+            {"b": broker, "a": broker_account_id},
+        ).first()
+        return None if row is None else row[0]
