@@ -3,7 +3,7 @@
 A source is two halves so that raw responses can be stored before anything is interpreted and re-parsed
 later (``portfolio-dashboard reprocess``):
 
-* ``fetch(record)`` talks to the broker and hands every response to ``record`` *as it arrives* — also the
+* ``fetch(record, ctx)`` talks to the broker and hands every response to ``record`` *as it arrives* — also the
   ones that turn out to be errors — so the capture engine keeps them even when fetch raises half-way.
 * ``parse(raws)`` is pure: the recorded responses in, canonical snapshots, rates and trades out. It must
   not do I/O and must work on responses loaded back from ``raw_payloads``.
@@ -11,11 +11,25 @@ later (``portfolio-dashboard reprocess``):
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from portfolio_dashboard.domain import ParseResult, RawResponse
 
 Recorder = Callable[[RawResponse], None]
+
+
+def _no_trades(broker: str, broker_account_id: str) -> datetime | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchContext:
+    """What a fetch may know about stored state, without touching the database itself."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # newest stored trade time for (broker, broker_account_id): incremental trade fetches start there
+    newest_trade_ts: Callable[[str, str], datetime | None] = _no_trades
 
 
 @dataclass(slots=True)
@@ -37,7 +51,7 @@ class BrokerSource(Protocol):
     broker: str  # broker stored on rows: "ib", "schwab", "demo"
     parser_version: str  # bump when parse() output changes; recorded on raw payloads and snapshots
 
-    def fetch(self, record: Recorder) -> None: ...
+    def fetch(self, record: Recorder, ctx: FetchContext) -> None: ...
 
     def parse(self, raws: Sequence[RawResponse]) -> ParseResult: ...
 
