@@ -46,7 +46,7 @@ def pg_admin_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate.upgrade(engine)
     engine.dispose()
     admin = url.replace("postgresql+psycopg://", "postgresql://").replace(f"/{TEMPLATE}?", "/postgres?")
-    yield admin
+    return admin
 
 
 def _new_database(admin_uri: str) -> str:
