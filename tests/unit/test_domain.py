@@ -64,7 +64,7 @@ def test_negative_price_and_unknown_currency_are_invalid():
     s = snapshot(positions=(("I1", "AAA", "1", "-2"),))
     with pytest.raises(InvalidSnapshotError, match="negative price"):
         validate(s)
-    with pytest.raises(InvalidSnapshotError, match="unknown (base )?currency"):
+    with pytest.raises(InvalidSnapshotError, match=r"unknown (base )?currency"):
         validate(snapshot(currency="GBX"))
 
 

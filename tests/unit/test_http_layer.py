@@ -60,7 +60,7 @@ def test_503_then_429_with_retry_after_then_success_is_retried_and_every_respons
 
 def test_connection_refused_is_network_and_retried_until_attempts_run_out():
     http, recorded, sleeps = make(sequence(*[httpx.ConnectError("refused")] * 4))
-    with pytest.raises(NetworkError, match="cannot reach broker.test"):
+    with pytest.raises(NetworkError, match=r"cannot reach broker\.test"):
         http.request("GET", "/x")
     assert len(sleeps) == 3 and recorded == []
 
