@@ -24,11 +24,11 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import httpx
 
@@ -122,6 +122,7 @@ class IbGatewaySource:
         self.hints = Hints(mask_url_password(root))
         self.retries = 0
         self._verify = verify
+        self._ssl = self._ssl_verify()  # a bad IB_GATEWAY_VERIFY fails here, as a config error, not mid-capture
         self._client = client
         self._transport = transport
         self._timeout_s = timeout_s
@@ -167,7 +168,7 @@ class IbGatewaySource:
             yield self._client
             return
         client = httpx.Client(
-            verify=self._ssl_verify(),
+            verify=self._ssl,
             transport=self._transport,
             timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
             headers={"User-Agent": "portfolio-dashboard/0.1"},
@@ -259,7 +260,7 @@ class IbGatewaySource:
             finally:
                 self.retries += http.retries + probe.retries
 
-    def parse(self, raws: list[RawResponse] | Any) -> ParseResult:
+    def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
         return parse_responses(raws)
 
     def health(self) -> SourceHealth:
@@ -278,8 +279,6 @@ class IbGatewaySource:
                     return status
                 status.accounts = self._cached_accounts(http)
                 status.detail = f"logged in; {len(status.accounts)} account(s)"
-        except ConfigError as exc:
-            status.detail = exc.user_message()
         except NetworkError as exc:
             status.reachable = exc.status_code is not None
             status.detail = exc.user_message() if exc.status_code else f"{exc.message} — {self.hints.not_running}"
