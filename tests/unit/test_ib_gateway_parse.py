@@ -273,6 +273,29 @@ def test_a_gbp_row_priced_in_pence_is_corrected_with_a_warning() -> None:
     assert any("pence" in w for w in result.warnings)
 
 
+def test_a_gilt_priced_per_100_is_not_mistaken_for_pence() -> None:
+    gilt = row(
+        512345678,
+        assetClass="BOND",
+        currency="GBP",
+        position=10000,
+        mktPrice=98.5,
+        mktValue=9850.0,
+        avgCost=0.97,
+        ticker="UKT",
+        name="UK TSY 4 1/4 2032",
+        listingExchange="LSE",
+    )
+    result = parse(capture([[gilt]]))
+    (pos,) = result.snapshots[0].positions
+    assert (pos.instrument.asset_class, pos.price_local, pos.market_value_local) == (
+        AssetClass.BOND,
+        Decimal("98.5"),
+        Decimal("9850.0"),
+    )
+    assert not any("pence" in w for w in result.warnings)
+
+
 def test_a_gbx_row_is_converted_to_pounds() -> None:
     vod = row(13374, currency="GBX", position=5000, mktPrice=70.12, mktValue=350600, avgCost=75, unrealizedPnl=-24400)
     (pos,) = parse(capture([[vod]])).snapshots[0].positions

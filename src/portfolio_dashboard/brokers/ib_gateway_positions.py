@@ -46,6 +46,8 @@ IB_ASSET_CLASSES: dict[str, AssetClass] = {
     "IND": AssetClass.OTHER,
 }
 _DERIVATIVES = frozenset({AssetClass.OPTION, AssetClass.FUTURE, AssetClass.WARRANT})
+# Where mktValue = position x mktPrice; bonds are priced per 100 of face value, so the pence guard skips them.
+_PRICED_PER_UNIT = frozenset({AssetClass.EQUITY, AssetClass.ETF, AssetClass.FUND})
 
 
 def map_asset_class(ib_class: str | None, ib_type: str | None) -> AssetClass:
@@ -107,7 +109,7 @@ class PositionReader:
         price = to_decimal(row.get("mktPrice"), "mktPrice", where)
         if price is None:
             price = value / (quantity * multiplier)
-        elif currency == "GBP" and divisor == 1 and value != 0:
+        elif asset in _PRICED_PER_UNIT and currency == "GBP" and divisor == 1 and value != 0:
             implied = quantity * price * multiplier
             if _close(implied / 100, value) and not _close(implied, value):
                 self.warnings.append(
