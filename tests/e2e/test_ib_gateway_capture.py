@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,7 +15,8 @@ from sqlalchemy import text
 from portfolio_dashboard.storage.engine import make_engine
 from tests.fakes.ib_gateway import SESSION_ID, FakeIbGateway, general_account, isa_account
 
-TS_MS = 1_763_938_800_123
+# The broker's as-of: now (with milliseconds), since /iserver/exchangerate rates are timed by the HTTP Date.
+TS_MS = int(time.time()) * 1000 + 123
 
 
 def _capture(env: dict[str, str], gw: FakeIbGateway) -> subprocess.CompletedProcess[str]:
@@ -41,6 +43,7 @@ def test_cli_capture_stores_the_gateway_accounts(cli_env: dict[str, str], db_url
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run = json.loads(proc.stdout)
     assert run["status"] == "success"
+    assert run["warnings"] == []  # reconciled, every rate found, nothing skipped
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:

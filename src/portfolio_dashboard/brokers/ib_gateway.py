@@ -113,6 +113,7 @@ class IbGatewaySource:
         tickle_interval_s: float = 60.0,
         thin_reread_wait_s: float = 2.0,
         accounts_cache_s: float = 60.0,
+        report_currency: str = "GBP",
     ) -> None:
         root = base_url.strip().rstrip("/")
         if root.endswith(API_PREFIX):
@@ -134,6 +135,7 @@ class IbGatewaySource:
         self.thin_reread_wait_s = thin_reread_wait_s
         self._accounts_cache_s = accounts_cache_s
         self._accounts_cache: tuple[float, list[str]] | None = None
+        self.report_currency = report_currency
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -143,7 +145,7 @@ class IbGatewaySource:
                 "the IBKR Client Portal gateway URL is not configured",
                 hint="set IB_GATEWAY_URL=https://127.0.0.1:5000 (or IB_HOST and IB_GATEWAY_PORT)",
             )
-        return cls(url, verify=settings.ib_gateway_tls_verify)
+        return cls(url, verify=settings.ib_gateway_tls_verify, report_currency=settings.base_currency)
 
     # --- HTTP plumbing -------------------------------------------------------------------------------------
     def _ssl_verify(self) -> bool | ssl.SSLContext:
@@ -248,6 +250,7 @@ class IbGatewaySource:
                 self._sleep,
                 self.tickle_interval_s,
                 self.thin_reread_wait_s,
+                self.report_currency,
             )
             run = GatewayFetch(options, http, probe)
             try:

@@ -35,7 +35,6 @@ from portfolio_dashboard.errors import AuthError, SourceError, ValidationError
 log = logging.getLogger(__name__)
 
 SECDEF_BATCH = 200  # IBKR: /trsrv/secdef takes at most 200 conids per request
-TARGET_CURRENCY = "GBP"  # the dashboard's base: a non-GBP account base also gets a base->GBP rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,7 @@ class FetchOptions:
     sleep: Callable[[float], None]
     tickle_interval_s: float = 60.0  # IBKR: tickle about once a minute to keep the session
     thin_reread_wait_s: float = 2.0
+    report_currency: str = "GBP"  # the dashboard's base: an account in another base also gets base->GBP
 
 
 def _major(code: str | None) -> str | None:
@@ -84,7 +84,7 @@ class GatewayFetch:
             # A missed keep-alive is not a failed capture; the next request will tell if the session is gone.
             log.warning("%s: tickle failed: %s", SOURCE, exc)
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+    def _get(self, path: str, params: dict[str, str] | None = None) -> tuple[Any, str]:
         self._keep_alive()
         raw: RawResponse = self.http.request("GET", f"{self.api}{path}", params=params)
         return load_json(raw), raw.endpoint
@@ -193,8 +193,8 @@ class GatewayFetch:
                     rated.add(code)
             for code in sorted(currencies - rated - {base}):
                 pairs.append((code, base))
-            if base != TARGET_CURRENCY:
-                pairs.append((base, TARGET_CURRENCY))
+            if base != self.options.report_currency:
+                pairs.append((base, self.options.report_currency))
         return list(dict.fromkeys(pairs))
 
     def _exchange_rates(self) -> None:
