@@ -14,7 +14,6 @@ It prints medians and the ratio real/bound (target: <= 1.3 at 500 positions).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import time
@@ -25,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine, text
+from tests.fakes.sources import snapshot
 
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.domain.valuation import validate, value
@@ -32,7 +32,6 @@ from portfolio_dashboard.fx import FxChain
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
-from tests.fakes.sources import snapshot
 
 SIZES = (50, 500, 5000)
 
@@ -115,9 +114,10 @@ def run(engine: Engine, repeat: int) -> list[dict[str, float]]:
                 uow.commit()
 
         with engine.connect() as conn:
-            ids = dict(conn.execute(text("SELECT broker_instrument_id, id FROM instruments WHERE broker = 'bench'")).all())
+            ids = dict(conn.execute(
+                text("SELECT broker_instrument_id, id FROM instruments WHERE broker = 'bench'")).all())
 
-        def bound(i: int, cases=cases) -> None:
+        def bound(i: int, cases=cases, ids=ids) -> None:
             _p, v, r = cases[repeat + i]
             snap_id = uuid.uuid4()
             raw_conn = engine.raw_connection()
@@ -132,14 +132,12 @@ def run(engine: Engine, repeat: int) -> list[dict[str, float]]:
                                   "total_value_local, total_value_gbp) FROM STDIN") as cp:
                         cp.write_row((snap_id, run_id, "bench", "B1", s.asof_ts, s.key + ":copy",
                                       s.total_value_local, v.total_base))
-                    buf = io.StringIO()
                     with cur.copy("COPY positions (snapshot_id, instrument_id, quantity, price_local, "
                                   "market_value_local, market_value_gbp) FROM STDIN") as cp:
                         for vp in v.positions:
                             pos = vp.position
                             cp.write_row((snap_id, ids[pos.instrument.broker_instrument_id], pos.quantity,
                                           pos.price_local, pos.market_value_local, vp.market_value_base))
-                    del buf
                 pg.commit()
             finally:
                 raw_conn.close()
