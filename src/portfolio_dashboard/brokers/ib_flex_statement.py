@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from xml.etree.ElementTree import Element
@@ -183,6 +183,7 @@ class _Collected:
     trades: dict[str, Trade] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     unknown: set[str] = field(default_factory=set)
+    held: dict[str, Instrument] = field(default_factory=dict)  # instruments as OpenPositions describe them
 
 
 def parse_flex(raws: Sequence[RawResponse]) -> ParseResult:
@@ -207,12 +208,20 @@ def parse_flex(raws: Sequence[RawResponse]) -> ParseResult:
             source=SOURCE,
             hint="the statement was not retrieved; run the capture again",
         )
+    # Trade rows often carry fewer identifiers than position rows; a trade must not blank out what the
+    # position said about the same conid when both are stored.
+    trades = [
+        replace(t, instrument=_merged(out.held[t.instrument.broker_instrument_id], t.instrument))
+        if t.instrument.broker_instrument_id in out.held
+        else t
+        for t in out.trades.values()
+    ]
     if out.unknown:
         log.info("ib_flex: attributes/sections this parser does not know (kept in raw XML): %s", sorted(out.unknown))
     return ParseResult(
         snapshots=tuple(sorted(out.snapshots.values(), key=lambda s: (s.account.broker_account_id, s.asof_ts))),
         fx_rates=tuple(sorted(out.rates.values(), key=lambda r: (r.asof_ts, r.source_ccy, r.target_ccy))),
-        trades=tuple(sorted(out.trades.values(), key=lambda t: (t.trade_ts, t.broker_trade_id))),
+        trades=tuple(sorted(trades, key=lambda t: (t.trade_ts, t.broker_trade_id))),
         warnings=tuple(dict.fromkeys(out.warnings)),
     )
 
@@ -414,6 +423,8 @@ class _Statement:
                 cost_basis=None if cost is None else cost / div,
                 unrealized_pnl=None if pnl is None else pnl / div,
             )
+            known = self.out.held.get(instrument.broker_instrument_id)
+            self.out.held[instrument.broker_instrument_id] = instrument if known is None else _merged(known, instrument)
             held = by_day[day].get(instrument.broker_instrument_id)
             if held is not None:
                 if summary:
@@ -517,3 +528,9 @@ def _add_lot(held: Position, lot: Position) -> Position:
         cost_basis=plus(held.cost_basis, lot.cost_basis),
         unrealized_pnl=plus(held.unrealized_pnl, lot.unrealized_pnl),
     )
+
+
+def _merged(primary: Instrument, extra: Instrument) -> Instrument:
+    """``primary`` with its missing identifiers filled in from ``extra``."""
+    filled = {f.name: getattr(extra, f.name) for f in fields(Instrument) if getattr(primary, f.name) is None}
+    return replace(primary, **filled)
