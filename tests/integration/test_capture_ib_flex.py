@@ -64,7 +64,7 @@ def rows(app, sql: str, **params):
 
 
 def counts(app) -> dict[str, int]:
-    return {t: rows(app, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in TABLES}  # noqa: S608
+    return {t: rows(app, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in TABLES}
 
 
 @pytest.fixture
