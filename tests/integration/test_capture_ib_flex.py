@@ -3,6 +3,9 @@ embedded PostgreSQL database."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -42,7 +45,7 @@ def noop(_: float) -> None:
 def flex_source(flex: FakeFlex) -> IbFlexSource:
     return IbFlexSource(
         TOKEN, QUERY, flex.base_url, sleep=noop,
-        poll=PollPolicy(initial_wait=0.01, max_wait=0.01, max_total=5.0),
+        poll=PollPolicy(first_wait=0.0, initial_wait=0.01, max_wait=0.01, max_total=5.0),
         retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.01, max_total=5.0),
     )
 
@@ -91,6 +94,11 @@ def test_capture_stores_positions_cash_totals_rates_and_trades(app, flex):
     assert gbp["total_value_gbp"] == gbp["reported_total_gbp"] == Decimal("22405.25")
     assert gbp["fx_complete"] is True
     assert not any("do not match" in w for w in gbp["warnings"])
+    # the day before: only IBKR's NAV for that report date (a backfill row) — its total, no holdings
+    earlier = snaps[("U1234567", datetime(2026, 11, 19, 20, 20, tzinfo=NY))]
+    assert earlier["total_value_gbp"] == earlier["reported_total_gbp"] == Decimal("21950.10")
+    assert rows(app, "SELECT count(*) AS n FROM positions WHERE snapshot_id = :i", i=earlier["id"])[0]["n"] == 0
+    assert not any("do not match" in w for w in result.warnings), result.warnings
     usd = snaps[("U7654321", REPORT_ASOF)]
     assert usd["total_value_local"] == Decimal(4500)
     assert usd["total_value_gbp"] == usd["reported_total_gbp"] == Decimal("3600")
@@ -136,6 +144,23 @@ def test_rerunning_stores_nothing_new(app, flex):
     [outcome] = again.sources
     assert (outcome.snapshots_written, outcome.snapshots_existing, outcome.trades_written) == (0, 3, 0)
     assert counts(app) == before
+
+
+def test_the_cli_capture_source_ib_flex(cli_env, flex):
+    """The real command a scheduler runs, in its own process, configured only through the environment."""
+    with FakeEcb({REPORT_DAY: {"USD": "1.0506", "GBP": "0.83"}}) as ecb:
+        env = {**cli_env, "IB_FLEX_TOKEN": TOKEN, "IB_FLEX_QUERY_ID": QUERY, "IB_FLEX_BASE_URL": flex.base_url,
+               "ECB_RATES_URL": ecb.daily_url}
+        flex.in_progress = 0
+        done = subprocess.run(
+            [sys.executable, "-m", "portfolio_dashboard", "capture", "--source", "ib_flex", "--json"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    run_json = json.loads(done.stdout)
+    [outcome] = run_json["sources"]
+    assert (outcome["source"], outcome["status"], outcome["snapshots_written"]) == ("ib_flex", "success", 3)
+    assert TOKEN not in done.stdout and TOKEN not in done.stderr
 
 
 def test_expired_token_fails_the_run_with_what_to_do(app, flex):

@@ -34,7 +34,7 @@ def source(flex: FakeFlex, clock: FakeTime | None = None, token: str = TOKEN, qu
         flex.base_url,
         sleep=clock.sleep,
         clock=clock.monotonic,
-        poll=PollPolicy(initial_wait=2.0, factor=2.0, max_wait=10.0, max_total=60.0, max_polls=10),
+        poll=PollPolicy(first_wait=1.5, initial_wait=2.0, factor=2.0, max_wait=10.0, max_total=60.0, max_polls=10),
         retry=RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.02, max_total=30.0),
     )
 
@@ -72,7 +72,7 @@ def test_success_after_two_in_progress_answers(flex):
     assert b"<ErrorCode>1019</ErrorCode>" in raws[1].body and b"<FlexQueryResponse" in raws[3].body
     assert_no_token(raws)
     # a pause before the first GetStatement, then growing pauses between polls (plus 1 s pacing)
-    assert [s for s in clock.sleeps if s >= 2] == [2.0, 2.0, 4.0]
+    assert [s for s in clock.sleeps if s > 1] == [1.5, 2.0, 4.0]
     assert src.retries == 2
     result = src.parse(raws)
     assert {s.account.broker_account_id for s in result.snapshots} == {"U1234567", "U7654321"}

@@ -67,6 +67,7 @@ def test_a_day_without_the_base_currency_warns():
         (b"not xml at all", "well-formed"),
         (feed_xml({DAY: {"USD": "abc"}}), "not a number"),
         (feed_xml({DAY: {"USD": "-1"}}), "positive"),
+        (feed_xml({DAY: {"USD": "1E+999999", "GBP": "0.83"}}), "sensible size"),
         (feed_xml({DAY: TYPICAL})[:200], "well-formed"),
         (feed_xml({DAY: TYPICAL}).replace(b"time='2026-11-20'", b"time='20/11/2026'"), "not a date"),
     ],

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portfolio_dashboard.brokers.ib_flex import IbFlexSource
+from portfolio_dashboard.brokers.ib_flex_statement import parse_flex
 from portfolio_dashboard.domain import AssetClass, RawResponse
 from portfolio_dashboard.errors import ParsingError, ValidationError
 from tests.fakes.flex_statement import (
@@ -32,8 +37,11 @@ def raw(body: bytes, status: int = 200, endpoint: str = ENDPOINT) -> RawResponse
     return RawResponse("ib_flex", "ib", endpoint, datetime(2026, 11, 21, 9, tzinfo=UTC), status, body, "text/xml")
 
 
+SOURCE = IbFlexSource("tok", "1")
+
+
 def parse(*bodies: bytes):
-    return IbFlexSource("tok", "1").parse([raw(b) for b in bodies])
+    return SOURCE.parse([raw(b) for b in bodies])
 
 
 def snap(result, account: str, day: date):
@@ -280,3 +288,20 @@ def test_pence_quoted_lines_are_converted_to_pounds():
 
 def test_reparsing_the_same_raw_gives_the_same_result():
     assert parse(sample()) == parse(sample())
+
+
+_ATTRS = re.compile(rb'(\w+)="([^"]*)"')
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_attribute_value_gives_a_result_or_a_parsing_or_validation_error(data):
+    body = sample()
+    spots = list(_ATTRS.finditer(body))
+    for _ in range(data.draw(st.integers(1, 5))):
+        m = data.draw(st.sampled_from(spots))
+        value = data.draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters='"&<'),
+                                  max_size=12) | st.sampled_from(["-1", "1E+99999", "20261340", "13/13/26", "GBX"]))
+        body = body.replace(m.group(0), m.group(1) + b'="' + value.encode() + b'"', 1)
+    with contextlib.suppress(ParsingError, ValidationError):  # anything else escaping is the failure
+        parse_flex([raw(body)])

@@ -159,8 +159,8 @@ class EcbRates:
                     rate = Decimal(text.strip())
                 except InvalidOperation:
                     raise fail(f"Cube {code} rate is not a number: {text!r}") from None
-                if not rate.is_finite() or rate <= 0:
-                    raise fail(f"Cube {code} rate must be positive, got {text!r}")
+                if not rate.is_finite() or rate <= 0 or not -12 <= rate.adjusted() <= 12:
+                    raise fail(f"Cube {code} rate must be a positive number of sensible size, got {text!r}")
                 published[code.strip().upper()] = rate
             days.append((day, published))
         if not days and _local(root.tag) != "Envelope":

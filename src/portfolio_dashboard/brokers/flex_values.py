@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 NULLS = frozenset({"", "-", "--", "N/A", "n/a"})
+MAX_EXPONENT = 30
 
 _MONTHS = {
     m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
@@ -51,6 +52,9 @@ def decimal_value(value: str) -> Decimal:
         raise FlexValueError(f"not a number: {value!r}") from None
     if not number.is_finite():
         raise FlexValueError(f"not a finite number: {value!r}")
+    if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        # No amount, price or rate is this large or small; arithmetic on it would overflow the context.
+        raise FlexValueError(f"number out of range: {value!r}")
     return number
 
 

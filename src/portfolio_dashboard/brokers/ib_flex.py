@@ -47,6 +47,7 @@ FLEX_VERSION = "3"
 class PollPolicy:
     """How long to wait for IBKR to generate a statement: growing pauses inside a bounded total."""
 
+    first_wait: float = 1.0  # before the first GetStatement, on top of the one-second pacing
     initial_wait: float = 3.0
     factor: float = 1.6
     max_wait: float = 30.0
@@ -179,7 +180,7 @@ class IbFlexSource:
         try:
             reference, url = self._send_request(http)
             # IBKR needs a moment between the two steps; asking at once mostly earns a 1019.
-            self._sleep(self.poll.initial_wait)
+            self._sleep(self.poll.first_wait)
             self._polled(lambda: self._get(http, url, reference))
         finally:
             self.retries += http.retries
@@ -197,6 +198,8 @@ class IbFlexSource:
             self._send_request(http, poll=False)
         except AuthError as exc:
             return SourceHealth(self.name, reachable=True, authenticated=False, detail=exc.user_message())
+        except FlexNotReadyError as exc:  # IBKR answered: busy, but the token was not refused
+            return SourceHealth(self.name, reachable=True, authenticated=True, detail=exc.user_message())
         except NetworkError as exc:
             return SourceHealth(self.name, reachable=False, authenticated=False, detail=exc.user_message())
         except SourceError as exc:

@@ -155,6 +155,8 @@ def make_classifier(scrub: str | None) -> Classifier:
                 endpoint=raw.endpoint,
                 hint="set the Flex query's output format to XML in Client Portal",
             )
+        if b"<FlexQueryResponse" in body[:2048]:
+            return None  # the statement itself (possibly megabytes): parse() reads and checks it
         root = read_xml(raw.body, endpoint=raw.endpoint)
         if root.tag != "FlexStatementResponse":
             return None
