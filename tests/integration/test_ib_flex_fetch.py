@@ -180,6 +180,9 @@ def test_health(flex):
     assert source(flex).health().authenticated is True
     bad = source(flex, token="wrong").health()
     assert (bad.reachable, bad.authenticated) == (True, False) and "IB_FLEX_TOKEN" in bad.detail
+    flex.send_errors.append("1009")
+    busy = source(flex).health()
+    assert (busy.reachable, busy.authenticated) == (True, True) and "1009" in busy.detail
     assert flex.server.count("GET", ".*/GetStatement") == 0
 
 
