@@ -33,6 +33,9 @@ class PortfolioError(Exception):
     def user_message(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
+    def __str__(self) -> str:
+        return self.user_message()
+
 
 class ConfigError(PortfolioError):
     category = "config"

@@ -14,6 +14,7 @@ needs nothing more. ``Reply.drop()`` closes the connection without answering (a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import ssl
@@ -102,7 +103,7 @@ class FakeServer:
     @property
     def base_url(self) -> str:
         assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
+        _host, port = self._httpd.server_address[:2]
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
 
     def start(self) -> FakeServer:
@@ -131,10 +132,8 @@ class FakeServer:
                     time.sleep(reply.delay)
                 if reply.drop_connection:
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(2)
-                    except OSError:
-                        pass
                     return
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():

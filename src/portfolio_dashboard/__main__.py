@@ -1,0 +1,3 @@
+from portfolio_dashboard.cli import main
+
+main()

@@ -1,0 +1,336 @@
+"""The one headless snapshot function: ``capture(trigger)``, used unchanged by the CLI, the dashboard's
+Save Snapshot button and the scheduler.
+
+Workflow (the Data Persistence Plan's, refined by the capture-engine issue):
+ 1. reap runs left ``running`` by a process that died; insert this run as ``running`` and commit, holding a
+    session advisory lock on it for as long as the process lives (that lock is how a later reaper knows);
+ 2. fetch every source concurrently, each in its own thread: one slow broker never delays another's write;
+ 3. per source: parse, validate, value in GBP, then write raw payloads and every normalised row in ONE
+    transaction; when anything fails, the raw payloads are still written (alone) and the error recorded;
+ 4. the run ends ``success``, ``partial`` (some sources failed) or ``fail`` (all failed), with a per-source
+    outcome, warnings and an ``error_summary`` a user can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from portfolio_dashboard import __version__
+from portfolio_dashboard.bootstrap import App, get_app
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.domain import (
+    FxRate,
+    ParseResult,
+    RawResponse,
+    RunResult,
+    RunStatus,
+    SourceOutcome,
+    SourceStatus,
+    TriggerContext,
+)
+from portfolio_dashboard.domain.valuation import InvalidSnapshotError, ValuedSnapshot, validate, value
+from portfolio_dashboard.errors import DatabaseError, ParsingError, PortfolioError, SourceError, ValidationError
+from portfolio_dashboard.fx import FxChain
+from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]  # (source, state) — "fetching", "writing", "success", "fail"
+
+TRUSTED_STORED_PROVIDERS = ("ib", "ib_flex", "ecb", "manual", "demo")
+
+
+def run_lock_key(run_id: uuid.UUID) -> int:
+    """A signed 64-bit advisory-lock key for a run."""
+    return int.from_bytes(run_id.bytes[:8], "big", signed=True)
+
+
+def reap_interrupted_runs(engine: Engine) -> list[uuid.UUID]:
+    """Mark ``fail`` ("interrupted") every ``running`` run whose process no longer holds its lock."""
+    reaped: list[uuid.UUID] = []
+    with engine.connect() as conn:
+        for run_id in Repository(conn).running_run_ids():
+            key = run_lock_key(run_id)
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            if not got:
+                continue  # its capture is still alive
+            try:
+                if Repository(conn).mark_interrupted(run_id, datetime.now(UTC)):
+                    reaped.append(run_id)
+                conn.commit()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    for run_id in reaped:
+        log.warning("run %s was interrupted (its process ended); marked fail", run_id)
+    return reaped
+
+
+def capture(
+    trigger: TriggerContext | None = None,
+    *,
+    app: App | None = None,
+    sources: dict[str, BrokerSource] | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Capture one snapshot of every requested source. Never raises for a broker's failure: the run says.
+
+    Raises ``DatabaseError`` only when the database itself is unusable before the run could be recorded.
+    """
+    trigger = trigger or TriggerContext()
+    app = app or get_app()
+    settings = app.settings
+    try:
+        app.migrate()
+        engine = app.engine
+        reap_interrupted_runs(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"database unavailable: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    chosen = sources if sources is not None else _build_sources(app, trigger)
+    if isinstance(chosen, RunResult):
+        return chosen
+    run_id = uuid.uuid4()
+    started = datetime.now(UTC)
+    holder = engine.connect()  # holds the run's liveness lock until this function returns
+    try:
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": run_lock_key(run_id)})
+        holder.commit()
+        with UnitOfWork(engine) as uow:
+            uow.repo.create_run(
+                run_id,
+                trigger_type=str(trigger.trigger_type),
+                triggered_by=trigger.triggered_by,
+                sources=list(chosen),
+                schema_version=migrate.head_revision(),
+                app_version=__version__,
+                started_at=started,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+            )
+            uow.commit()
+        log.info("run %s started (%s): sources %s", run_id, trigger.trigger_type, ", ".join(chosen))
+        chain = FxChain(
+            settings.base_currency,
+            settings.fx_max_age_delta,
+            stored_lookup=_stored_lookup(engine),
+            reference=app.reference_factory(settings),
+        )
+        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine))
+        tolerance = Decimal(settings.reconcile_tolerance)
+
+        def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
+            name, source = item
+            return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
+                                   settings.base_currency, progress)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+            outcomes = list(pool.map(one, chosen.items()))
+        run_warnings = _store_reference_raws(engine, run_id, chain)
+        return _finish(engine, run_id, started, outcomes, run_warnings)
+    finally:
+        holder.close()
+
+
+def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource] | RunResult:
+    try:
+        return app.sources(trigger.sources)
+    except PortfolioError as exc:
+        # A source that cannot even be built (missing settings) still gets a recorded failed run.
+        names = list(trigger.sources or app.settings.configured_sources)
+        outcome = SourceOutcome(",".join(names), SourceStatus.FAIL, exc.category, exc.user_message())
+        run_id = uuid.uuid4()
+        started = datetime.now(UTC)
+        with UnitOfWork(app.engine) as uow:
+            uow.repo.create_run(
+                run_id, trigger_type=str(trigger.trigger_type), triggered_by=trigger.triggered_by,
+                sources=names, schema_version=migrate.head_revision(), app_version=__version__,
+                started_at=started, hostname=socket.gethostname(), pid=os.getpid(),
+            )
+            uow.commit()
+        return _finish(app.engine, run_id, started, [outcome], [])
+
+
+def _stored_lookup(engine: Engine) -> Callable[[str, str, datetime], FxRate | None]:
+    def lookup(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
+        with engine.connect() as conn:
+            found = Repository(conn).latest_fx_rate(source_ccy, target_ccy, at, TRUSTED_STORED_PROVIDERS)
+        return None if found is None else found[1]
+
+    return lookup
+
+
+def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
+    def lookup(broker: str, account: str) -> datetime | None:
+        with engine.connect() as conn:
+            return Repository(conn).newest_trade_ts(broker, account)
+
+    return lookup
+
+
+def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
+    if isinstance(exc, SourceError | DatabaseError):
+        return exc
+    if isinstance(exc, InvalidSnapshotError):
+        return ValidationError(str(exc), source=source)
+    if isinstance(exc, SQLAlchemyError):
+        return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    # Anything else escaped a parser or adapter: the body was not what the broker documents.
+    log.exception("%s: unexpected error", source)
+    return ParsingError(f"unexpected {type(exc).__name__}: {exc}", source=source)
+
+
+def _capture_source(
+    engine: Engine,
+    run_id: uuid.UUID,
+    name: str,
+    source: BrokerSource,
+    chain: FxChain,
+    fetch_ctx: FetchContext,
+    tolerance: Decimal,
+    base_currency: str,
+    progress: Progress | None,
+) -> SourceOutcome:
+    outcome = SourceOutcome(name, SourceStatus.FAIL)
+    raws: list[RawResponse] = []
+    notify = progress or (lambda _s, _state: None)
+    notify(name, "fetching")
+    t0 = time.monotonic()
+    error: SourceError | DatabaseError | None = None
+    parsed: ParseResult | None = None
+    valued: list[ValuedSnapshot] = []
+    trades: list[ValuedTrade] = []
+    try:
+        source.fetch(raws.append, fetch_ctx)
+    except Exception as exc:  # categorised and recorded, never lost
+        error = _categorise(exc, name)
+    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
+    if isinstance(source, RetryCounting):
+        outcome.retries = source.retries
+    if error is None:
+        try:
+            parsed = source.parse(raws)
+            chain.publish(parsed.fx_rates)
+            outcome.warnings.extend(parsed.warnings)
+            for snap in parsed.snapshots:
+                checked, warnings = validate(snap)
+                outcome.warnings.extend(warnings)
+                valued.append(value(checked, _converter(chain, parsed.fx_rates), tolerance))
+            for t in parsed.trades:
+                conv = chain.conversion(t.currency, t.trade_ts, parsed.fx_rates)
+                trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
+            for v in valued:
+                outcome.warnings.extend(w for w in v.warnings if w not in outcome.warnings)
+        except Exception as exc:  # categorised and recorded, never lost
+            error = _categorise(exc, name)
+    notify(name, "writing")
+    t1 = time.monotonic()
+    counts = WriteCounts()
+    if error is None and parsed is not None:
+        try:
+            with UnitOfWork(engine) as uow:
+                uow.lock(f"pd.source:{name}")
+                counts = write_source(
+                    uow, run_id=run_id, source=name, parser_version=source.parser_version,
+                    base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
+                    trades=trades,
+                )
+                uow.commit()
+        except Exception as exc:  # categorised and recorded, never lost
+            error = _categorise(exc, name)
+            counts = WriteCounts()
+    if error is not None:
+        counts.raw_payloads = _keep_raws(engine, run_id, raws, source.parser_version, name)
+        outcome.error_category = error.category
+        outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
+        if isinstance(error, SourceError) and error.endpoint:
+            outcome.error_message += f" [{error.endpoint}]"
+        log.error("%s: %s: %s", name, outcome.error_category, outcome.error_message)
+    else:
+        outcome.status = SourceStatus.SUCCESS
+    outcome.write_seconds = round(time.monotonic() - t1, 3)
+    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
+    outcome.raw_payloads = counts.raw_payloads
+    outcome.snapshots_written = counts.snapshots_written
+    outcome.snapshots_existing = counts.snapshots_existing
+    outcome.positions_written = counts.positions_written
+    outcome.trades_written = counts.trades_written
+    outcome.fx_rates_written = counts.fx_rates
+    notify(name, str(outcome.status))
+    return outcome
+
+
+def _converter(chain: FxChain, own: Sequence[FxRate]) -> Callable[[str, datetime], Any]:
+    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
+        conv = chain.conversion(currency, at, own)
+        return conv.factor, conv.rate, conv.warning
+
+    return convert
+
+
+def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,
+               name: str) -> int:
+    """Store the raw payloads of a failed source on their own (they are what makes a failure debuggable)."""
+    if not raws:
+        return 0
+    try:
+        with UnitOfWork(engine) as uow:
+            count = uow.repo.insert_raw_payloads(run_id, raws, parser_version)
+            uow.commit()
+            return count
+    except SQLAlchemyError:
+        log.exception("%s: could not store %d raw payloads", name, len(raws))
+        return 0
+
+
+def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain) -> list[str]:
+    warnings = []
+    if chain.reference_raws:
+        _keep_raws(engine, run_id, chain.reference_raws, "1", "fx-reference")
+    if chain.reference_error:
+        warnings.append(f"fx reference rates unavailable: {chain.reference_error}")
+    return warnings
+
+
+def _finish(
+    engine: Engine,
+    run_id: uuid.UUID,
+    started: datetime,
+    outcomes: list[SourceOutcome],
+    run_warnings: list[str],
+) -> RunResult:
+    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
+    if not failed:
+        status = RunStatus.SUCCESS
+    elif len(failed) == len(outcomes):
+        status = RunStatus.FAIL
+    else:
+        status = RunStatus.PARTIAL
+    summary = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed) or None
+    warnings = run_warnings + [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
+    finished = datetime.now(UTC)
+    with UnitOfWork(engine) as uow:
+        uow.repo.finish_run(
+            run_id, status=str(status), finished_at=finished, error_summary=summary,
+            outcome=[asdict(o) for o in outcomes], warnings=warnings,
+        )
+        uow.commit()
+    log.info("run %s finished: %s", run_id, status)
+    return RunResult(run_id, status, started, finished, outcomes, warnings, summary)
+
+

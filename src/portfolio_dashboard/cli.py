@@ -1,0 +1,210 @@
+"""The command line: a thin Typer layer over ``capture()``, the read queries and the storage helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from portfolio_dashboard import __version__
+from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.config import SOURCE_NAMES, mask_url_password, parse_duration
+from portfolio_dashboard.domain import TriggerContext, TriggerType
+from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.logs import setup_logging
+
+app = typer.Typer(
+    help="Portfolio Dashboard: capture broker snapshots into PostgreSQL and explore them in a dashboard.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo source: simulated accounts for trying the product.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+
+
+def _fail(exc: PortfolioError) -> NoReturn:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"portfolio-dashboard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    log_format: Annotated[str, typer.Option(help="Log line format: text or json.")] = "",
+) -> None:
+    """With no command: serve the dashboard (same as `serve`)."""
+    app_ = get_app()
+    setup_logging(log_format or app_.settings.log_format)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to bind. Default 127.0.0.1 (this machine only). Use 0.0.0.0 only "
+                          "deliberately: anyone who can reach the port sees your portfolio."),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the dashboard (default 8501).")] = None,
+) -> None:
+    """Apply migrations, then run the Streamlit dashboard (http://127.0.0.1:8501 by default)."""
+    app_ = get_app()
+    try:
+        app_.migrate()
+        url = app_.engine.url.render_as_string(hide_password=False)
+    except PortfolioError as exc:
+        _fail(exc)
+    settings = app_.settings
+    bind = host or settings.dashboard_host
+    listen = port or settings.dashboard_port
+    script = Path(__file__).parent / "ui" / "app.py"
+    env = dict(os.environ)
+    env["DATABASE_URL"] = url  # the dashboard joins the same server (embedded or not)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.address", bind, "--server.port", str(listen), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--theme.base", "light",
+    ]
+    typer.echo(f"Portfolio Dashboard on http://{bind}:{listen}  (Ctrl-C to stop)")
+    proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and script
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait(timeout=20)
+    raise typer.Exit(code)
+
+
+@app.command("migrate")
+def migrate_cmd(
+    revision: Annotated[str, typer.Option(help="Target revision (default: head).")] = "head",
+    downgrade: Annotated[bool, typer.Option("--downgrade", help="Downgrade to --revision instead.")] = False,
+) -> None:
+    """Create or upgrade the database schema (a no-op when already current)."""
+    from portfolio_dashboard.storage import migrate
+
+    app_ = get_app()
+    try:
+        engine = app_.engine
+        before = migrate.current_revision(engine)
+        if downgrade:
+            migrate.downgrade(engine, revision)
+        else:
+            migrate.upgrade(engine, revision)
+        after = migrate.current_revision(engine)
+    except PortfolioError as exc:
+        _fail(exc)
+    if before == after:
+        typer.echo(f"schema already at {after or 'base'}; nothing to do")
+    else:
+        typer.echo(f"schema {before or 'base'} -> {after or 'base'}")
+
+
+@db_app.command("url")
+def db_url(
+    show_password: Annotated[bool, typer.Option("--show-password", help="Print the password too.")] = False,
+) -> None:
+    """Print the database connection URL (for psql: `psql "$(portfolio-dashboard db url --show-password)"`)."""
+    app_ = get_app()
+    try:
+        url = app_.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(url if show_password else mask_url_password(url))
+
+
+@app.command("capture")
+def capture_cmd(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help=f"Source to capture (repeatable): {', '.join(SOURCE_NAMES)}. "
+                                             "Default: the BROKERS setting, else demo."),
+    ] = None,
+    trigger: Annotated[TriggerType, typer.Option(help="What triggered this run.")] = TriggerType.MANUAL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail."""
+    from portfolio_dashboard.capture import capture
+    from portfolio_dashboard.reporting import run_summary, run_to_dict
+
+    for name in source or []:
+        if name not in SOURCE_NAMES:
+            typer.secho(f"error: unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}", err=True)
+            raise typer.Exit(1)
+    ctx = TriggerContext(trigger_type=trigger, triggered_by=f"cli:{os.getenv('USER', 'unknown')}",
+                         sources=tuple(source) if source else None)
+    try:
+        result = capture(ctx, app=get_app())
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(run_to_dict(result), indent=2, default=str) if as_json else run_summary(result))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("status")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    max_age: Annotated[str, typer.Option(help="Fail when the newest snapshot is older (e.g. 26h, 2d).")] = "26h",
+) -> None:
+    """Last run, the newest snapshot per account and its age. Non-zero exit when unhealthy (for checks)."""
+    from portfolio_dashboard.reporting import status_report
+
+    app_ = get_app()
+    try:
+        report = status_report(app_, parse_duration(max_age), now=datetime.now(UTC))
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.text())
+    raise typer.Exit(report.exit_code)
+
+
+@demo_app.command("seed")
+def demo_seed(days: Annotated[int, typer.Option(min=1, max=3650, help="Days of daily history.")] = 365) -> None:
+    """Backfill daily demo history (bulk write, one transaction)."""
+    from portfolio_dashboard.demo_history import seed
+
+    try:
+        count = seed(get_app(), days)
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(f"demo history: {count} snapshots stored ({days} days)")
+
+
+@demo_app.command("clear")
+def demo_clear() -> None:
+    """Remove every demo account, snapshot, position, rate and run (real accounts are untouched)."""
+    from portfolio_dashboard.demo_history import clear
+
+    try:
+        counts = clear(get_app())
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo("removed demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Choosing the FX rate for a conversion to the base currency (GBP), and converting.
+
+Order of preference (the FX provider chain):
+  1. the source's own rates for that account and time (IB ledger, Flex ConversionRates, demo);
+  2. rates another source published earlier in the same run (Schwab's USD converted at IB's rate);
+  3. rates already stored in ``fx_rates`` at or before the as-of (IB, Flex, ECB, manual);
+  4. a public reference provider (ECB daily euro reference rates), fetched once per run and stored.
+Within a tier, the rate closest in time to the as-of wins. A rate further than ``max_age`` from the as-of is
+still used but never silently: the conversion carries a warning. A rate is never made up: without one, the
+GBP values stay NULL and the run says why.
+
+When only a chain of stored rates connects a currency to GBP (an IB account in USD reports EUR->USD in its
+ledger and USD->GBP from /iserver/exchangerate), the product is stored as its own ``fx_rates`` row with
+provider ``<provider>+cross`` so every converted amount references exactly the row it used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from portfolio_dashboard.domain import FxRate, RawResponse
+from portfolio_dashboard.errors import SourceError
+
+StoredLookup = Callable[[str, str, datetime], FxRate | None]
+
+
+class ReferenceRates(Protocol):
+    """A public reference provider: fetch (recording raw responses) and parse, like a broker source."""
+
+    name: str
+
+    def load(self, record: Callable[[RawResponse], None]) -> Sequence[FxRate]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """How to turn an amount in ``currency`` into the base currency."""
+
+    currency: str
+    rate: FxRate | None  # the stored row used (either direction); None when no rate or same currency
+    factor: Decimal | None  # multiply a local amount by this; None when no rate is known
+    warning: str | None = None
+
+    def convert(self, amount: Decimal | None) -> Decimal | None:
+        if amount is None or self.factor is None:
+            return None
+        return amount * self.factor
+
+
+def factor_for(rate: FxRate, currency: str) -> Decimal:
+    """Base-currency units per one ``currency`` unit from a rate stored in either direction."""
+    return rate.rate if rate.source_ccy == currency else 1 / rate.rate
+
+
+def _closest(rates: Iterable[FxRate], at: datetime) -> FxRate | None:
+    best: FxRate | None = None
+    for r in rates:
+        if best is None:
+            best = r
+            continue
+        d_new, d_best = abs(r.asof_ts - at), abs(best.asof_ts - at)
+        # prefer the nearer rate; on a tie prefer the one at or before the as-of
+        if d_new < d_best or (d_new == d_best and r.asof_ts <= at < best.asof_ts):
+            best = r
+    return best
+
+
+def _pair(rates: Iterable[FxRate], a: str, b: str) -> list[FxRate]:
+    return [r for r in rates if {r.source_ccy, r.target_ccy} == {a, b}]
+
+
+def find_rate(rates: Sequence[FxRate], currency: str, base: str, at: datetime) -> FxRate | None:
+    """A direct rate or, failing that, a one-step cross rate through another currency (stored as ``+cross``)."""
+    direct = _closest(_pair(rates, currency, base), at)
+    if direct is not None:
+        return direct
+    via = {r.target_ccy if r.source_ccy == currency else r.source_ccy for r in rates
+           if currency in (r.source_ccy, r.target_ccy)}
+    candidates: list[FxRate] = []
+    for mid in sorted(via - {currency, base}):
+        first = _closest(_pair(rates, currency, mid), at)
+        second = _closest(_pair(rates, mid, base), at)
+        if first is None or second is None:
+            continue
+        value = factor_for(first, currency) * factor_for(second, mid)
+        provider = first.provider if first.provider == second.provider else f"{first.provider}/{second.provider}"
+        candidates.append(
+            FxRate(currency, base, value, min(first.asof_ts, second.asof_ts), f"{provider}+cross")
+        )
+    return _closest(candidates, at)
+
+
+class FxChain:
+    """One per capture run; thread-safe, shared by the sources' worker threads."""
+
+    def __init__(
+        self,
+        base: str,
+        max_age: timedelta,
+        stored_lookup: StoredLookup | None = None,
+        reference: ReferenceRates | None = None,
+    ) -> None:
+        self.base = base
+        self.max_age = max_age
+        self.stored_lookup = stored_lookup
+        self.reference = reference
+        self._run_book: list[FxRate] = []
+        self._reference_rates: list[FxRate] | None = None
+        self.reference_raws: list[RawResponse] = []
+        self.reference_error: str | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, rates: Iterable[FxRate]) -> None:
+        """Make a source's own rates available to the sources that convert after it in this run."""
+        with self._lock:
+            self._run_book.extend(rates)
+
+    def _reference(self) -> list[FxRate]:
+        with self._lock:
+            if self._reference_rates is not None or self.reference is None:
+                return self._reference_rates or []
+            try:
+                self._reference_rates = list(self.reference.load(self.reference_raws.append))
+            except SourceError as exc:
+                self._reference_rates = []
+                self.reference_error = str(exc)
+            return self._reference_rates
+
+    def conversion(self, currency: str, at: datetime, own: Sequence[FxRate] = ()) -> Conversion:
+        if currency == self.base:
+            return Conversion(currency, None, Decimal(1))
+        with self._lock:
+            run_book = list(self._run_book)
+        rate = find_rate(own, currency, self.base, at) or find_rate(run_book, currency, self.base, at)
+        if rate is None and self.stored_lookup is not None:
+            rate = self.stored_lookup(currency, self.base, at)
+        if rate is None:
+            rate = find_rate(self._reference(), currency, self.base, at)
+        if rate is None:
+            why = f"; reference rates unavailable: {self.reference_error}" if self.reference_error else ""
+            return Conversion(
+                currency, None, None, f"no {currency}->{self.base} rate available; GBP values left empty{why}"
+            )
+        warning = None
+        age = abs(at - rate.asof_ts)
+        if age > self.max_age:
+            warning = (
+                f"{currency}->{self.base} rate from {rate.provider} is {age.days} days from the as-of "
+                f"(limit {self.max_age.days} days)"
+            )
+        return Conversion(currency, rate, factor_for(rate, currency), warning)

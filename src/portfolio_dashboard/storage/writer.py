@@ -1,0 +1,106 @@
+"""Persisting one source's capture: raw payloads, accounts, instruments, rates, snapshots, positions and
+trades, all inside the caller's unit of work (one transaction: all or nothing)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from portfolio_dashboard.domain import FxRate, RawResponse, Trade
+from portfolio_dashboard.domain.valuation import ValuedSnapshot
+from portfolio_dashboard.mapping import assign_global_instruments
+from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
+from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+
+
+@dataclass(slots=True)
+class WriteCounts:
+    raw_payloads: int = 0
+    snapshots_written: int = 0
+    snapshots_existing: int = 0
+    positions_written: int = 0
+    trades_written: int = 0
+    fx_rates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ValuedTrade:
+    trade: Trade
+    amount_base: Decimal | None
+    rate: FxRate | None
+
+
+def write_source(
+    uow: UnitOfWork,
+    *,
+    run_id: uuid.UUID,
+    source: str,
+    parser_version: str,
+    base_currency: str,
+    raws: Sequence[RawResponse],
+    snapshots: Sequence[ValuedSnapshot],
+    fx_rates: Sequence[FxRate],
+    trades: Sequence[ValuedTrade] = (),
+) -> WriteCounts:
+    repo = uow.repo
+    counts = WriteCounts()
+    counts.raw_payloads = repo.insert_raw_payloads(run_id, raws, parser_version)
+    repo.upsert_accounts([s.snapshot.account for s in snapshots])
+    instruments = {p.position.instrument.key: p.position.instrument for s in snapshots for p in s.positions}
+    instruments.update({t.trade.instrument.key: t.trade.instrument for t in trades})
+    ids = repo.upsert_instruments(instruments.values())
+    assign_global_instruments(uow.connection, ids, instruments)
+    used = list(fx_rates)
+    used += [p.rate for s in snapshots for p in s.positions if p.rate is not None]
+    used += [s.total_rate for s in snapshots if s.total_rate is not None]
+    used += [t.rate for t in trades if t.rate is not None]
+    rate_ids = repo.upsert_fx_rates(used)
+    counts.fx_rates = len(rate_ids)
+    for s in snapshots:
+        snap = s.snapshot
+        snapshot_id = repo.insert_snapshot(
+            SnapshotRow(
+                run_id=run_id,
+                broker=snap.account.broker,
+                broker_account_id=snap.account.broker_account_id,
+                asof_ts=snap.asof_ts,
+                snapshot_key=snap.key,
+                total_value_local=snap.total_value_local,
+                total_value_gbp=s.total_base,
+                base_currency=base_currency,
+                account_currency=snap.account.base_currency,
+                reported_total_gbp=s.reported_total_base,
+                asof_source=snap.asof_source,
+                source=source,
+                parser_version=parser_version,
+                fx_complete=s.fx_complete,
+                warnings=s.warnings,
+            )
+        )
+        if snapshot_id is None:
+            counts.snapshots_existing += 1
+            continue
+        counts.snapshots_written += 1
+        rows = [
+            PositionRow(
+                instrument_id=ids[p.position.instrument.key],
+                quantity=p.position.quantity,
+                price_local=p.position.price_local,
+                market_value_local=p.position.market_value_local,
+                market_value_gbp=p.market_value_base,
+                fx_rate_id=rate_ids[fx_key(p.rate)] if p.rate is not None else None,
+                cost_basis=p.position.cost_basis,
+                unrealized_pnl=p.position.unrealized_pnl,
+            )
+            for p in s.positions
+        ]
+        counts.positions_written += repo.insert_positions(snapshot_id, rows)
+    if trades:
+        gbp = {
+            t.trade.broker_trade_id: (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
+            for t in trades
+        }
+        counts.trades_written = repo.upsert_trades(run_id, [t.trade for t in trades], ids, gbp)
+    return counts

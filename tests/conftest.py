@@ -1,0 +1,105 @@
+"""Shared fixtures: ONE real embedded PostgreSQL per test session, a fresh database per test.
+
+The schema is migrated once into a template database; each test gets ``CREATE DATABASE ... TEMPLATE`` (tens
+of milliseconds), so tests are isolated without paying for migrations every time. Never SQLite, never mocks.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from portfolio_dashboard.bootstrap import App, get_app
+from portfolio_dashboard.config import Settings, load_settings
+from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.embedded import sqlalchemy_url, start_embedded
+from portfolio_dashboard.storage.engine import make_engine
+
+TEMPLATE = "pd_template"
+
+# Settings the developer's own shell or .env might carry: tests must not see them.
+_ENV_PREFIXES = ("DATABASE_URL", "PORTFOLIO_", "BROKERS", "IB_", "SCHWAB_", "ECB_", "ALERT_", "BASE_CURRENCY",
+                 "DASHBOARD_", "LOG_FORMAT", "FX_", "CAPTURE_", "RECONCILE_")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in list(os.environ):
+        if key.upper().startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    monkeypatch.setenv("PORTFOLIO_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """libpq URI of the session's embedded server (database ``postgres``)."""
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    url = start_embedded(pgdata, database=TEMPLATE, cleanup_mode="delete")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    admin = url.replace("postgresql+psycopg://", "postgresql://").replace(f"/{TEMPLATE}?", "/postgres?")
+    return admin
+
+
+def _new_database(admin_uri: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+    return name
+
+
+def _drop_database(admin_uri: str, name: str) -> None:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_admin_uri: str) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh, migrated database for this test only."""
+    name = _new_database(pg_admin_uri)
+    yield sqlalchemy_url(pg_admin_uri, name)
+    _drop_database(pg_admin_uri, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_uri: str) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield sqlalchemy_url(pg_admin_uri, name)
+    _drop_database(pg_admin_uri, name)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return load_settings(database_url=db_url, portfolio_data_dir=tmp_path / "data", _env_file=None)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    application = get_app(settings)
+    yield application
+    application.dispose()
+
+
+@pytest.fixture
+def engine(app: App) -> Engine:
+    return app.engine
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for running the real `portfolio-dashboard` CLI in a subprocess against this test's DB."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_ENV_PREFIXES)}
+    env["DATABASE_URL"] = db_url
+    env["PORTFOLIO_DATA_DIR"] = str(tmp_path / "data")
+    return env
