@@ -22,6 +22,7 @@ import base64
 import copy
 import re
 import secrets
+import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -343,7 +344,7 @@ class FakeSchwab:
         """What the user's browser ends on after logging in: the callback URL with the code."""
         import httpx
 
-        with httpx.Client(verify=self.ca_path or False) as client:
+        with httpx.Client(verify=_verify(self.ca_path)) as client:
             response = client.get(url, follow_redirects=False)
         assert response.status_code == 302, response.text
         return response.headers["location"]
@@ -499,6 +500,10 @@ class FakeSchwab:
         return Reply.json(found[: self.max_transactions])
 
 
+def _verify(ca_path: str | None) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=ca_path) if ca_path else True
+
+
 def redirect_code(location: str) -> str:
     """The raw (still percent-encoded) code in a redirect Location, for assertions."""
     query = urlsplit(location).query
@@ -538,7 +543,7 @@ def build_source(fake: FakeSchwab, token_path: Any, **source_kwargs: Any) -> Any
     from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth
     from portfolio_dashboard.brokers.schwab_tokens import TokenStore
 
-    client = httpx.Client(verify=fake.ca_path or True, timeout=5.0)
+    client = httpx.Client(verify=_verify(fake.ca_path), timeout=5.0)
     policy = RetryPolicy(max_attempts=3, initial_wait=0.0, max_wait=0.0, max_total=5.0)
     oauth = SchwabOAuth(
         client_id=CLIENT_ID,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +40,9 @@ def raw(endpoint: str, body: Any, *, status: int = 200, date: str | None = DATE_
     headers = {"content-type": "application/json"}
     if date:
         headers["date"] = date
-    return RawResponse("schwab", "schwab", endpoint, NOW + timedelta(seconds=1), status, data, "application/json", headers)
+    return RawResponse(
+        "schwab", "schwab", endpoint, NOW + timedelta(seconds=1), status, data, "application/json", headers
+    )
 
 
 def capture(accounts: Any = None, transactions: dict[str, Any] | None = None, **kw: Any) -> list[RawResponse]:
@@ -310,10 +314,8 @@ def test_arbitrary_json_only_ever_raises_parsing_or_validation_errors(junk: Any,
         txs = {MARGIN_HASH: junk}
     else:
         txs[MARGIN_HASH][0]["transferItems"][-1] = junk
-    try:
+    with contextlib.suppress(ParsingError, ValidationError):
         parse_responses(capture(accounts, txs))
-    except (ParsingError, ValidationError):
-        pass
 
 
 def test_cusip_and_isin() -> None:
@@ -338,6 +340,6 @@ def test_schwab_time_and_trade_windows() -> None:
     assert all(end - start <= timedelta(days=365) for start, end in gap)
     assert gap[0][0] == NOW - timedelta(days=807)
     assert gap[-1][1] == NOW
-    assert all(a[1] == b[0] for a, b in zip(gap, gap[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(gap))
     # A newest trade "in the future" (clock skew) still asks for the last week.
     assert trade_windows(NOW + timedelta(days=1), NOW) == [(NOW - timedelta(days=7), NOW)]

@@ -208,7 +208,7 @@ class SchwabSource:
         self.credential_expires_in_s = status.refresh_expires_in_s
         return status
 
-    def login_status(self) -> str:
+    def credential_note(self) -> str | None:
         """One line for ``status`` and the capture summary: how long the Schwab login has left."""
         return self._update_credential_left().describe()
 

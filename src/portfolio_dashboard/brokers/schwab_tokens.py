@@ -96,13 +96,24 @@ def _parse_time(value: Any, name: str) -> datetime:
     raise ValueError(f"{name} missing")
 
 
+_PATH_LOCKS: dict[str, threading.RLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    """One in-process lock per token file: POSIX file locks do not exclude threads of the same process."""
+    key = os.path.abspath(path)
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(key, threading.RLock())
+
+
 class TokenStore:
     """The token file. ``locked()`` serialises refreshes across threads and processes."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._thread_lock = threading.RLock()
+        self._thread_lock = _path_lock(self.path)
 
     def exists(self) -> bool:
         return self.path.is_file()
