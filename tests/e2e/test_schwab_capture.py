@@ -80,9 +80,7 @@ def database_text(db_url: str) -> str:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            tables = conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            ).scalars().all()
+            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
             return "\n".join(
                 row for t in tables for row in conn.execute(text(f'SELECT t::text FROM "{t}" t')).scalars()
             )
@@ -159,8 +157,12 @@ def test_capture_cli_stores_schwab_and_keeps_secrets_out(
 
 def test_auth_cli_login_by_pasting_the_redirect(fake: FakeSchwab, schwab_env: dict[str, str]) -> None:
     proc = subprocess.Popen(
-        [*CLI, "auth", "schwab"], env=schwab_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [*CLI, "auth", "schwab"],
+        env=schwab_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -216,4 +218,3 @@ def test_revoked_schwab_login_fails_only_schwab(fake: FakeSchwab, db_url: str, t
     assert "portfolio-dashboard auth schwab" in (schwab.error_message or "")
     assert result.error_summary is not None
     assert "auth schwab" in result.error_summary
-

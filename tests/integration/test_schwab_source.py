@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -346,3 +347,29 @@ def test_two_processes_refreshing_at_once_keep_the_rotated_token(token_path: Pat
         assert fake.token_calls() == 1
         source = build_source(fake, token_path)
         assert len(source.parse(run(source)).snapshots) == 2  # the saved refresh token is the live one
+
+
+def test_no_secret_in_logs_or_errors_even_at_debug(
+    fake: FakeSchwab, token_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    source = build_source(fake, token_path)
+    login = source.oauth.begin()
+    source.oauth.finish(login, fake.authorize(login.url))
+    fake.server.fail_next("POST", "/v1/oauth/token", Reply.json({"error": "server_error"}, status=503))
+    fake.server.fail_next("GET", "/trader/v1/accounts", Reply(status=429, headers={"Retry-After": "0"}))
+    fake.expire_access_tokens()
+    raws = run(source)  # 401 -> refresh (503, retried) -> repeat; 429 retried
+    messages = []
+    fake.expire_access_tokens()
+    fake.revoke_refresh_tokens()
+    with pytest.raises(AuthError) as err:
+        run(source)
+    messages.append(str(err.value))
+    health = source.health()
+    messages.append(health.detail)
+    blob = caplog.text + "\n".join(messages) + repr(source.oauth.store.load()) + repr(health)
+    assert "retrying" in caplog.text  # the retries were logged — without their secrets
+    for secret in [CLIENT_SECRET, *fake.issued]:
+        assert secret not in blob
+    assert_no_secret(fake, raws)

@@ -26,9 +26,9 @@ import httpx
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.http import BrokerHttp, Pacer, RetryPolicy
-from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth, TokenStatus
+from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth, TokenStatus, oauth_from_settings
 from portfolio_dashboard.brokers.schwab_parse import account_numbers, parse_responses
-from portfolio_dashboard.brokers.schwab_tokens import AUTH_HINT, TokenStore
+from portfolio_dashboard.brokers.schwab_tokens import AUTH_HINT
 from portfolio_dashboard.config import DEFAULT_SCHWAB_URL, Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse
 from portfolio_dashboard.errors import AuthError, ConfigError, SourceError, ValidationError
@@ -136,20 +136,12 @@ class SchwabSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        if settings.schwab_client_id is None or settings.schwab_client_secret is None:
-            raise ConfigError(
-                "the schwab source needs SCHWAB_CLIENT_ID and SCHWAB_CLIENT_SECRET",
-                hint="copy the app key and secret of your app on developer.schwab.com into .env",
-            )
         client = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), headers={"Accept": "application/json"})
-        oauth = SchwabOAuth(
-            client_id=settings.schwab_client_id,
-            client_secret=settings.schwab_client_secret,
-            redirect_uri=settings.schwab_redirect_uri,
-            base_url=settings.schwab_api_base_url,
-            store=TokenStore(settings.resolved_schwab_token_path),
-            client=client,
-        )
+        try:
+            oauth = oauth_from_settings(settings, client=client)  # ConfigError without app key and secret
+        except ConfigError:
+            client.close()
+            raise
         return cls(oauth=oauth, base_url=settings.schwab_api_base_url, client=client)
 
     # --- fetch ------------------------------------------------------------------------------------------

@@ -365,9 +365,7 @@ class SchwabOAuth:
 
 
 # --- functions for the CLI and the UI ------------------------------------------------------------------------
-def oauth_from_settings(
-    settings: Settings, *, client: httpx.Client | None = None, clock: Clock = _utcnow
-) -> SchwabOAuth:
+def oauth_from_settings(settings: Settings, *, client: httpx.Client, clock: Clock = _utcnow) -> SchwabOAuth:
     if settings.schwab_client_id is None or settings.schwab_client_secret is None:
         raise ConfigError(
             "SCHWAB_CLIENT_ID and SCHWAB_CLIENT_SECRET must be set",
@@ -379,23 +377,31 @@ def oauth_from_settings(
         redirect_uri=settings.schwab_redirect_uri,
         base_url=settings.schwab_api_base_url,
         store=TokenStore(settings.resolved_schwab_token_path),
-        client=client or httpx.Client(timeout=30.0),
+        client=client,
         clock=clock,
     )
 
 
-def begin_login(settings: Settings, *, client: httpx.Client | None = None) -> LoginRequest:
-    """Step 1: the URL to open in a browser, and the state ``finish_login`` checks."""
-    return oauth_from_settings(settings, client=client).begin()
+def begin_login(settings: Settings) -> LoginRequest:
+    """Step 1: the URL to open in a browser, and the state ``finish_login`` checks (no network)."""
+    with httpx.Client() as client:
+        return oauth_from_settings(settings, client=client).begin()
 
 
 def finish_login(
     settings: Settings, login: LoginRequest, pasted_url: str, *, client: httpx.Client | None = None
 ) -> TokenStatus:
-    """Step 2: exchange the pasted redirect URL's code for tokens and save them; returns the new status."""
-    oauth = oauth_from_settings(settings, client=client)
-    oauth.finish(login, pasted_url)
-    return oauth.status()
+    """Step 2: exchange the pasted redirect URL's code for tokens and save them; returns the new status.
+
+    Raises ``AuthError`` (with a hint saying what to do) for a bad paste, a mismatched state or a code
+    Schwab refuses, ``ConfigError`` when the app key or secret is not set.
+    """
+    if client is not None:
+        oauth = oauth_from_settings(settings, client=client)
+        oauth.finish(login, pasted_url)
+        return oauth.status()
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as own:
+        return finish_login(settings, login, pasted_url, client=own)
 
 
 def token_status(settings: Settings, *, clock: Clock = _utcnow) -> TokenStatus:
