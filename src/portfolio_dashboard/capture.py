@@ -140,8 +140,14 @@ def capture(
             return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
                                    settings.base_currency, progress)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
-            outcomes = list(pool.map(one, chosen.items()))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+                outcomes = list(pool.map(one, chosen.items()))
+        finally:
+            for source in chosen.values():
+                close = getattr(source, "close", None)
+                if callable(close):
+                    close()
         run_warnings = _store_reference_raws(engine, run_id, chain)
         return _finish(engine, run_id, started, outcomes, run_warnings)
     finally:
