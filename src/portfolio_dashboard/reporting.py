@@ -133,11 +133,16 @@ def _add_logins(app: App, report: StatusReport) -> None:
             source = app.source_factory(name, app.settings)
         except PortfolioError:
             continue  # a source that cannot be built shows up as a failed run instead
-        if not isinstance(source, CredentialReporting):
-            continue
-        note = source.credential_note()
-        if note:
-            report.logins.append(f"{name}: {note}")
-        left = source.credential_expires_in_s
-        if left is None or left <= 0:
-            report.problems.append(f"{name}: {note or 'not logged in'}")
+        try:
+            if not isinstance(source, CredentialReporting):
+                continue
+            note = source.credential_note()
+            if note:
+                report.logins.append(f"{name}: {note}")
+            left = source.credential_expires_in_s
+            if left is None or left <= 0:
+                report.problems.append(f"{name}: {note or 'not logged in'}")
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()

@@ -373,3 +373,9 @@ def test_no_secret_in_logs_or_errors_even_at_debug(
     for secret in [CLIENT_SECRET, *fake.issued]:
         assert secret not in blob
     assert_no_secret(fake, raws)
+
+
+def test_close_releases_the_client(fake: FakeSchwab, token_path: Path) -> None:
+    source = build_source(fake, token_path)
+    source.close()
+    assert source.client.is_closed

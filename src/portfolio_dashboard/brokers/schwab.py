@@ -194,6 +194,10 @@ class SchwabSource:
     def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
         return parse_responses(raws)
 
+    def close(self) -> None:
+        """Release the HTTP connections (the engine calls this after a capture)."""
+        self.client.close()
+
     # --- status -----------------------------------------------------------------------------------------
     def _update_credential_left(self) -> TokenStatus:
         status = self.oauth.status()
