@@ -108,16 +108,17 @@ def shifted_statement(days: int) -> bytes:
                          generated=GENERATED + delta)
 
 
-def _ctx(ca_path: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=ca_path)
+def _ctx(ca_path: str | None) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=ca_path) if ca_path else True
 
 
 class World:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, tls: bool = True) -> None:
         self.data_dir = data_dir
         self.gateway = FakeIbGateway([isa_account(), usd_account_with_fund()], enforce_pacing=False)
-        self.schwab = FakeSchwab(tls=True)
-        self.flex = FakeFlex(token=FLEX_TOKEN, query_id=FLEX_QUERY, statement=shifted_statement(0), tls=True)
+        # tls=False: Schwab and Flex on plain http, for a CLI process that verifies with the system's CAs
+        self.schwab = FakeSchwab(tls=tls)
+        self.flex = FakeFlex(token=FLEX_TOKEN, query_id=FLEX_QUERY, statement=shifted_statement(0), tls=tls)
         today = date.today()
         self.ecb = FakeEcb({today - timedelta(days=i): TYPICAL for i in range(3)})
         self.token_path = data_dir / "schwab-token.json"
@@ -198,6 +199,23 @@ class World:
             poll=PollPolicy(first_wait=0.0, initial_wait=0.01, max_wait=0.02, max_total=10.0, max_polls=6),
         )
         return {"ib_gateway": gateway, "schwab": schwab, "ib_flex": flex}
+
+    def env(self) -> dict[str, str]:
+        """Settings for a real CLI process capturing the three sources from these fakes (tls=False)."""
+        return {
+            "BROKERS": ",".join(SOURCES),
+            "IB_GATEWAY_URL": self.gateway.url,
+            "IB_GATEWAY_VERIFY": self.gateway.ca_path,
+            "SCHWAB_CLIENT_ID": CLIENT_ID,
+            "SCHWAB_CLIENT_SECRET": CLIENT_SECRET,
+            "SCHWAB_REDIRECT_URI": REDIRECT_URI,
+            "SCHWAB_API_BASE_URL": self.schwab.base_url,
+            "SCHWAB_TOKEN_PATH": str(self.token_path),
+            "IB_FLEX_TOKEN": FLEX_TOKEN,
+            "IB_FLEX_QUERY_ID": FLEX_QUERY,
+            "IB_FLEX_BASE_URL": self.flex.base_url,
+            "ECB_RATES_URL": self.ecb.daily_url,
+        }
 
     def reference(self, refused: bool, sleeper: Sleeper) -> Any:
         url = closed_port_url("http") + DAILY if refused else self.ecb.daily_url

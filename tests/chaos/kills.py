@@ -1,0 +1,195 @@
+"""The kill campaign: real capture processes SIGKILLed at random points, each followed by a check of the
+database (and token file) and by a capture that must succeed.
+
+Kill points are drawn at random: a timer (a random instant between the run row appearing and the end a
+clean capture takes) or a point inside the process (``kill_worker.py``): within a source's write
+transaction, in the middle of a COPY, just before or after a commit, while recording the run's outcome, or
+inside a file write before its rename.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+
+from portfolio_dashboard.brokers.schwab_tokens import TokenStore
+from tests.chaos.world import World
+from tests.fakes.schwab import seed_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+# point -> range of N (the N-th passage); commits: 1 is the run row, then one per source write, then the run
+POINTS: dict[str, tuple[int, int]] = {
+    "insert_snapshot": (1, 7),
+    "copy_row": (1, 40),
+    "before_commit": (2, 5),
+    "after_commit": (2, 5),
+    "finish_run": (1, 1),
+    "fsync": (1, 2),
+}
+IN_TRANSACTION = {"insert_snapshot", "copy_row", "before_commit"}
+
+
+@dataclass
+class KillStats:
+    runs: int = 0
+    killed: int = 0
+    killed_in_transaction: int = 0
+    finished_before_kill: int = 0
+    next_captures_ok: int = 0
+    by_point: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"runs {self.runs}: SIGKILLed {self.killed} ({self.killed_in_transaction} inside a write transaction), "
+            f"finished before the kill {self.finished_before_kill}, in {self.seconds:.0f}s",
+            "kill points: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_point.items())),
+            f"next captures succeeded {self.next_captures_ok}/{self.runs}, broken invariants {len(self.problems)}",
+        ])
+
+
+def _rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).mappings())
+
+
+class KillCampaign:
+    def __init__(self, env: dict[str, str], db_url: str, world: World, seed: int) -> None:
+        self.env = {**env, **world.env(), "PYTHONPATH": str(ROOT)}
+        self.world = world
+        self.engine = create_engine(db_url)
+        self.rng = random.Random(seed)
+        self.stats = KillStats()
+        self.baseline: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.window = 1.0
+
+    def worker(self, *point: str) -> subprocess.Popen[str]:
+        self.world.next_capture()
+        return subprocess.Popen([sys.executable, "-m", "tests.chaos.kill_worker", *point], cwd=ROOT, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def clean_capture(self) -> tuple[bool, str]:
+        proc = self.worker()
+        out, err = proc.communicate(timeout=180)
+        try:
+            run = json.loads(out)
+        except ValueError:
+            return False, f"exit {proc.returncode}: {err[-400:]}"
+        ok = proc.returncode == 0 and run["status"] == "success"
+        return ok, "" if ok else f"exit {proc.returncode}, {run['status']}: {run.get('error_summary')}"
+
+    def setup(self) -> None:
+        ok, why = self.clean_capture()
+        assert ok, f"the clean baseline capture failed: {why}"
+        run = _rows(self.engine, "SELECT extract(epoch FROM finished_at - started_at) AS s FROM snapshot_runs")[0]
+        self.window = float(run["s"])
+        for r in _rows(self.engine, "SELECT s.broker, s.broker_account_id, count(p.*) AS n FROM snapshots s "
+                                    "LEFT JOIN positions p ON p.snapshot_id = s.id GROUP BY s.id"):
+            self.baseline[(r["broker"], r["broker_account_id"])].add(int(r["n"]))
+
+    def run(self, kills: int) -> KillStats:
+        started = time.monotonic()
+        try:
+            self.setup()
+            for _ in range(kills):
+                self.one()
+        finally:
+            self.stats.seconds = time.monotonic() - started
+            self.engine.dispose()
+        return self.stats
+
+    def one(self) -> None:
+        stats = self.stats
+        stats.runs += 1
+        if self.rng.random() < 0.4:
+            point, label = None, "timer"
+        else:
+            point = self.rng.choice(sorted(POINTS))
+            lo, hi = POINTS[point]
+            label = f"{point}:{self.rng.randint(lo, hi)}"
+        if point == "fsync":
+            # an expired access token: the capture refreshes it and saves the token file (where fsync is)
+            seed_tokens(self.world.schwab, self.world.token_path, access_expires_in=-timedelta(minutes=5))
+        proc = self.worker(*label.split(":")) if point else self.worker()
+        if point is None:
+            self._kill_later(proc)
+        proc.communicate(timeout=180)
+        killed = proc.returncode == -signal.SIGKILL
+        stats.by_point[label.split(":")[0]] += 1
+        if killed:
+            stats.killed += 1
+            stats.killed_in_transaction += point in IN_TRANSACTION
+        else:
+            stats.finished_before_kill += 1
+        stats.problems += [f"{p} [after kill at {label}]" for p in self.check()]
+        ok, why = self.clean_capture()
+        stats.next_captures_ok += ok
+        if not ok:
+            stats.problems.append(f"the capture after a kill at {label} failed: {why}")
+        stats.problems += [f"{p} [after the capture following {label}]" for p in self.check()]
+        left = _rows(self.engine, "SELECT run_id FROM snapshot_runs WHERE status = 'running'")
+        if left:
+            stats.problems.append(f"{len(left)} run(s) still 'running' after the next capture [{label}]")
+
+    def _kill_later(self, proc: subprocess.Popen[str]) -> None:
+        """SIGKILL at a random instant of the capture itself (after its run row exists)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _rows(self.engine, "SELECT 1 FROM snapshot_runs WHERE status = 'running' AND pid = :p", p=proc.pid):
+                break
+            time.sleep(0.005)
+        time.sleep(self.rng.uniform(0, self.window * 1.1))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+
+    # --- invariants ------------------------------------------------------------------------------------------
+    def check(self) -> list[str]:
+        problems = []
+        for r in _rows(self.engine, "SELECT s.broker, s.broker_account_id, s.snapshot_key, count(p.*) AS n "
+                                    "FROM snapshots s LEFT JOIN positions p ON p.snapshot_id = s.id GROUP BY s.id"):
+            base = self.baseline.get((r["broker"], r["broker_account_id"]), set())
+            if int(r["n"]) not in base:
+                problems.append(f"snapshot {r['snapshot_key']} has {r['n']} positions, baseline {sorted(base)}")
+        orphans = _rows(self.engine, "SELECT s.snapshot_key FROM snapshots s WHERE NOT EXISTS (SELECT 1 FROM "
+                                     "raw_payloads r WHERE r.run_id = s.run_id AND r.source = s.source)")
+        if orphans:
+            problems.append(f"{len(orphans)} snapshot(s) without the raw payloads they came from")
+        for what, sql in {
+            "snapshots": "SELECT snapshot_key FROM snapshots GROUP BY 1 HAVING count(*) > 1",
+            "trades": "SELECT broker, broker_trade_id FROM trades GROUP BY 1, 2 HAVING count(*) > 1",
+            "raw payloads": "SELECT run_id, source, endpoint, received_at, content_sha256 FROM raw_payloads "
+                            "GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1",
+        }.items():
+            if _rows(self.engine, sql):
+                problems.append(f"duplicate {what}")
+        problems += self._check_files()
+        return problems
+
+    def _check_files(self) -> list[str]:
+        problems = []
+        path = self.world.token_path
+        if stat.S_IMODE(path.parent.stat().st_mode) != 0o700:
+            problems.append(f"the data directory is {oct(stat.S_IMODE(path.parent.stat().st_mode))}, not 0700")
+        try:
+            if TokenStore(path).load() is None:
+                problems.append("the Schwab token file is gone")
+        except Exception as exc:  # a half-written token file would need a new login
+            problems.append(f"the Schwab token file is unreadable: {exc}")
+        for f in path.parent.glob("*"):
+            # (the empty .lock file next to it holds no secret; the 0700 directory keeps others out anyway)
+            if f.is_file() and "token" in f.name and f.suffix != ".lock" and stat.S_IMODE(f.stat().st_mode) & 0o077:
+                problems.append(f"{f.name} is readable by others ({oct(stat.S_IMODE(f.stat().st_mode))})")
+        return problems
