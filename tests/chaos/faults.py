@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree import ElementTree
 
+from defusedxml.ElementTree import fromstring as parse_xml
+
 from tests.fakes.server import FakeServer, Reply
 
 SUCCESS = "success"
@@ -274,7 +276,7 @@ def _xml_edit(edit: XmlEdit) -> Callable[[Reply, random.Random], Reply]:
     def mutate(reply: Reply, rng: random.Random) -> Reply:
         if b"<FlexQueryResponse" not in reply.body[:2048]:
             return reply  # a status answer, not the statement
-        root = ElementTree.fromstring(reply.body)
+        root = parse_xml(reply.body)
         edit(root, rng)
         return replace(reply, body=ElementTree.tostring(root))
 
@@ -303,7 +305,7 @@ def xml_duplicate(root: ElementTree.Element, rng: random.Random) -> None:
     row = rng.choice(_positions(root))
     for parent in root.iter("OpenPositions"):
         if row in list(parent):
-            parent.append(ElementTree.fromstring(ElementTree.tostring(row)))
+            parent.append(parse_xml(ElementTree.tostring(row)))
             return
 
 
