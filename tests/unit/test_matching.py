@@ -205,3 +205,13 @@ def test_identifiers_to_fill():
     assert identifiers_to_fill(IB_AAPL) == {"isin": "US0378331005", "cusip": "037833100"}
     assert identifiers_to_fill(SCHWAB_AAPL) == {"cusip": "037833100"}  # a computed ISIN is not filled
     assert identifiers_to_fill(IB_AAPL_GATEWAY) == {}
+
+
+def test_a_global_holding_a_listing_on_another_exchange_is_refused_as_a_whole():
+    lse_usd = Instrument("demo", "d", "SHEL", "Shell", AssetClass.EQUITY, "USD", exchange="LSE")
+    g = cand((SCHWAB_SHEL_ADR, "broker"), (lse_usd, "heuristic"))
+    nyse = Instrument("demo", "528411590", "SHEL", "SHELL ADR", AssetClass.EQUITY, "USD", exchange="NYSE")
+    assert decide(nyse, [g]).global_id is None
+    # a listing in another currency does not count against it
+    g2 = cand((IB_SHEL_LSE, "broker"), (SCHWAB_SHEL_ADR, "manual"))
+    assert decide(nyse, [g2]).evidence == Evidence.SYMBOL

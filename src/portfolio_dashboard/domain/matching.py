@@ -7,7 +7,8 @@
 3. Heuristic (``heuristic``): the same symbol (ignoring separators: "BRK B" = "BRK.B"), the same currency
    and the same asset class as an instrument already mapped to the candidate, and the same listing
    exchange when both sides know it (confidence 0.8) or when one side does not (0.6). It NEVER merges
-   different currencies, different known exchanges, or a candidate whose identifiers contradict the
+   different currencies, different known exchanges (a candidate already holding a listing in that currency
+   on another exchange is refused as a whole), or a candidate whose identifiers contradict the
    instrument's (another ISIN or CUSIP), and never a candidate that already holds a *different* instrument
    of the same broker (a broker's own ids tell its instruments apart). When two candidates tie, the match
    is ambiguous and nothing is merged.
@@ -254,16 +255,15 @@ def heuristic_evidence(inst: Instrument, instrument_id: uuid.UUID | None, ident:
     all_isins, all_cusips, _ = cand.all_ids()
     if conflicts(ident, all_isins, all_cusips) or not ident.symbol:
         return None
+    same_ccy = [m.instrument for m in others if (m.instrument.currency or "").upper() == ident.currency]
+    listed = {x for x in (normalise_exchange(mi.exchange) for mi in same_ccy) if x}
+    if ident.exchange and listed - {ident.exchange}:
+        return None  # it already holds this currency's listing on another exchange: another instrument
     best: Evidence | None = None
-    for m in others:
-        mi = m.instrument
-        if (normalise_symbol(mi.symbol) != ident.symbol or (mi.currency or "").upper() != ident.currency
-                or str(mi.asset_class) != ident.asset_class):
+    for mi in same_ccy:
+        if normalise_symbol(mi.symbol) != ident.symbol or str(mi.asset_class) != ident.asset_class:
             continue
-        theirs = normalise_exchange(mi.exchange)
-        if ident.exchange and theirs:
-            if ident.exchange != theirs:
-                continue  # the same ticker on another exchange is another instrument
+        if ident.exchange and normalise_exchange(mi.exchange) == ident.exchange:
             return Evidence.SYMBOL_EXCHANGE
         best = Evidence.SYMBOL
     return best
