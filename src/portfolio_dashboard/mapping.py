@@ -121,7 +121,9 @@ def _candidate_ids(conn: Connection, instrument_id: uuid.UUID, inst: Instrument)
     """Global instruments sharing an identifier, or (for the heuristic) a symbol/currency/class member."""
     if inst.asset_class == AssetClass.CASH:
         rows = conn.execute(
-            text("SELECT id FROM global_instruments WHERE asset_class = 'cash' AND upper(currency) = :c"),
+            text("""SELECT g.id FROM global_instruments g
+                    WHERE g.asset_class = 'cash' AND upper(g.currency) = :c AND EXISTS
+                          (SELECT 1 FROM instrument_mapping m WHERE m.global_instrument_id = g.id)"""),
             {"c": inst.currency.upper()},
         )
         return {r[0] for r in rows}
@@ -133,7 +135,8 @@ def _candidate_ids(conn: Connection, instrument_id: uuid.UUID, inst: Instrument)
     rows = conn.execute(
         text(
             """SELECT g.id FROM global_instruments g
-               WHERE g.isin = ANY(:isins) OR g.cusip = ANY(:cusips) OR g.figi = :figi
+               WHERE (g.isin = ANY(:isins) OR g.cusip = ANY(:cusips) OR g.figi = :figi)
+                 AND EXISTS (SELECT 1 FROM instrument_mapping m WHERE m.global_instrument_id = g.id)
                UNION
                SELECT m.global_instrument_id FROM instrument_mapping m JOIN instruments i ON i.id = m.instrument_id
                WHERE i.id <> :self AND (
@@ -240,6 +243,7 @@ def _assess(conn: Connection, instrument_id: uuid.UUID, inst: Instrument, curren
             result.mapped += 1
         else:
             result.changed += 1
+            _drop_if_orphan(conn, current.global_id)
         result.decisions[instrument_id] = Decision(target, evidence)
     if evidence.source == "broker" and _fill_identifiers(conn, target, inst):
         return target
@@ -306,6 +310,16 @@ def _write_mapping(conn: Connection, instrument_id: uuid.UUID, global_id: uuid.U
     return bool(result.rowcount)
 
 
+def _drop_if_orphan(conn: Connection, global_id: uuid.UUID) -> None:
+    """A global instrument nothing maps to any more names nothing: remove it (its identifiers came from the
+    instruments that left, and must not attract them back)."""
+    conn.execute(
+        text("""DELETE FROM global_instruments g WHERE g.id = :g AND NOT EXISTS
+                (SELECT 1 FROM instrument_mapping m WHERE m.global_instrument_id = g.id)"""),
+        {"g": global_id},
+    )
+
+
 def _create_global(conn: Connection, inst: Instrument) -> uuid.UUID:
     is_cash = inst.asset_class == AssetClass.CASH
     ids = {} if is_cash else identifiers_to_fill(inst)
@@ -368,7 +382,10 @@ def set_manual_mapping(conn: Connection, instrument_id: uuid.UUID, global_instru
                     {"g": global_instrument_id}).first() is None:
         raise MappingError(f"no global instrument {global_instrument_id}",
                            hint="see `portfolio-dashboard mapping list` for global ids")
+    previous = _current(conn, [instrument_id]).get(instrument_id)
     _write_mapping(conn, instrument_id, global_instrument_id, Evidence.MANUAL)
+    if previous is not None and previous.global_id != global_instrument_id:
+        _drop_if_orphan(conn, previous.global_id)
 
 
 def split_to_new_global(conn: Connection, instrument_id: uuid.UUID) -> uuid.UUID:
@@ -377,16 +394,23 @@ def split_to_new_global(conn: Connection, instrument_id: uuid.UUID) -> uuid.UUID
     loaded = load_instruments(conn, [instrument_id])
     if instrument_id not in loaded:
         raise MappingError(f"no instrument {instrument_id}", hint="see `portfolio-dashboard mapping list`")
+    previous = _current(conn, [instrument_id]).get(instrument_id)
     global_id = _create_global(conn, loaded[instrument_id])
     _write_mapping(conn, instrument_id, global_id, Evidence.MANUAL)
+    if previous is not None:
+        _drop_if_orphan(conn, previous.global_id)
     return global_id
 
 
 def clear_manual_mapping(conn: Connection, instrument_id: uuid.UUID) -> Decision | None:
-    """Drop a manual override and assign the instrument automatically again; the new decision."""
+    """Drop a manual override and assign the instrument automatically again; the new decision (``None`` when
+    the mapping was not manual: nothing to undo)."""
     _lock(conn)
-    conn.execute(text("DELETE FROM instrument_mapping WHERE instrument_id = :i AND mapping_source = 'manual'"),
-                 {"i": instrument_id})
+    previous = _current(conn, [instrument_id]).get(instrument_id)
+    if previous is None or previous.source != "manual":
+        return None
+    conn.execute(text("DELETE FROM instrument_mapping WHERE instrument_id = :i"), {"i": instrument_id})
+    _drop_if_orphan(conn, previous.global_id)
     result = MappingResult()
     _assess_all(conn, [instrument_id], result)
     return result.decisions.get(instrument_id)

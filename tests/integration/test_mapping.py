@@ -138,6 +138,10 @@ def test_manual_override_survives_later_captures_and_can_be_reset(engine):
         uow.commit()
     assert decision is not None
     assert mapping(engine, SCHWAB_AAPL)[:2] == (merged, "broker")
+    with engine.connect() as conn:  # the split identity, now empty, is gone
+        assert conn.execute(text("SELECT count(*) FROM global_instruments")).scalar() == 1
+    with UnitOfWork(engine) as uow:  # not manual any more: nothing to undo
+        assert clear_manual_mapping(uow.connection, find_instrument(uow.connection, "schwab", "037833100")) is None
 
 
 def test_manual_mapping_of_a_heuristic_one_is_never_re_assessed(engine):

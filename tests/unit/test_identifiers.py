@@ -71,7 +71,9 @@ def test_canadian_cusip_gives_the_canadian_isin_and_both_are_candidates():
     assert cusip_to_isin("82509L107", "CA") == "CA82509L1076"
     us, ca = cusip_isin_candidates("82509L107")
     assert ca == "CA82509L1076"
-    assert us.startswith("US82509L107") and is_valid_isin(us) and us != "US82509L1076"  # check digits differ
+    assert us.startswith("US82509L107")
+    assert is_valid_isin(us)
+    assert us != "US82509L1076"
     assert isin_to_cusip("CA82509L1076") == "82509L107"
 
 
@@ -84,10 +86,11 @@ def test_a_cins_is_valid_but_implies_no_isin():
         cusip_to_isin("G1151C101")
 
 
-@pytest.mark.parametrize(("cusip", "country"), [("037833101", "US"), ("03783310", "US"), ("037833100", "GB"),
-                                                ("", "US")])
-def test_cusip_to_isin_refuses_bad_input(cusip, country):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("cusip", "country", "message"), [
+    ("037833101", "US", "not a valid CUSIP"), ("03783310", "US", "not a valid CUSIP"),
+    ("037833100", "GB", "only US and CA"), ("", "US", "not a valid CUSIP")])
+def test_cusip_to_isin_refuses_bad_input(cusip, country, message):
+    with pytest.raises(ValueError, match=message):
         cusip_to_isin(cusip, country)
 
 
@@ -142,4 +145,5 @@ def test_cusip_check_digit_detects_every_single_digit_error(body, pos, delta):
     wrong = cusip[:pos] + str((int(cusip[pos]) + delta) % 10) + cusip[pos + 1:]
     assert is_valid_cusip(cusip)
     assert not is_valid_cusip(wrong)
-    assert is_valid_isin(cusip_to_isin(cusip, "US")) and is_valid_isin(cusip_to_isin(cusip, "CA"))
+    assert is_valid_isin(cusip_to_isin(cusip, "US"))
+    assert is_valid_isin(cusip_to_isin(cusip, "CA"))
