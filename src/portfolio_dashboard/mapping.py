@@ -19,8 +19,9 @@ create two global instruments for one security.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ from portfolio_dashboard.domain.matching import (
 from portfolio_dashboard.errors import PortfolioError
 
 MAPPING_LOCK = "pd.mapping"
+log = logging.getLogger(__name__)
 
 
 class MappingError(PortfolioError):
@@ -88,8 +90,21 @@ def _current(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Curr
     return {r[0]: CurrentMapping(r[1], r[2], _evidence(r[3])) for r in rows}
 
 
-def _needs_assessment(current: CurrentMapping | None) -> bool:
-    return current is None or current.strength < STRONG
+def _needs_assessment(current: CurrentMapping | None, inst: Instrument | None) -> bool:
+    """Unmapped, or weak and able to change. A weak mapping changes only on identifier evidence (a
+    heuristic never moves an existing mapping), so one whose instrument has no identifiers is left alone —
+    which keeps captures of identifier-less sources (the IB gateway) from re-assessing everything."""
+    if current is None:
+        return True
+    return current.strength < STRONG and inst is not None and identity_of(inst).identified
+
+
+def _todo(conn: Connection, ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, CurrentMapping], list[uuid.UUID],
+                                                                  dict[uuid.UUID, Instrument]]:
+    current = _current(conn, ids)
+    loaded = load_instruments(conn, [i for i in ids if i not in current or current[i].strength < STRONG])
+    todo = [i for i in ids if i in loaded and _needs_assessment(current.get(i), loaded[i])]
+    return current, todo, loaded
 
 
 _INSTRUMENT_COLUMNS = """i.id, i.broker, i.broker_instrument_id, i.symbol, i.name, i.asset_class, i.currency,
@@ -188,18 +203,16 @@ def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, 
     result = MappingResult()
     if not instruments:
         return result
-    ids = set(instruments.values())
-    if not any(_needs_assessment(c) for c in _lookup_all(conn, ids)):
+    ids = sorted(set(instruments.values()), key=str)
+    if not _todo(conn, ids)[1]:
         return result  # everything settled: no lock taken, nothing written
     # Two sources capturing at once could both create a global identity for the same security.
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": MAPPING_LOCK})
     _assess_all(conn, ids, result)
+    if result.mapped or result.changed:
+        log.info("instrument mapping: %d new, %d changed, %d global instruments created",
+                 result.mapped, result.changed, result.globals_created)
     return result
-
-
-def _lookup_all(conn: Connection, ids: set[uuid.UUID]) -> list[CurrentMapping | None]:
-    current = _current(conn, ids)
-    return [current.get(i) for i in ids]
 
 
 def _assess_all(conn: Connection, ids: Iterable[uuid.UUID], result: MappingResult) -> None:
@@ -211,12 +224,8 @@ def _assess_all(conn: Connection, ids: Iterable[uuid.UUID], result: MappingResul
         batch = [i for i in queue if i not in seen]
         seen.update(batch)
         queue = []
-        current = _current(conn, batch)
-        todo = [i for i in batch if _needs_assessment(current.get(i))]
-        loaded = load_instruments(conn, todo)
+        current, todo, loaded = _todo(conn, batch)
         for instrument_id in todo:
-            if instrument_id not in loaded:
-                continue
             filled = _assess(conn, instrument_id, loaded[instrument_id], current.get(instrument_id), result)
             if filled is not None:
                 queue.extend(_heuristic_members(conn, filled))

@@ -255,3 +255,21 @@ def test_migration_0002_downgrades_and_upgrades(empty_db_url):
         assert mapping(engine, IB_AAPL_FLEX)[3] is None  # written before evidence existed: settled
     finally:
         engine.dispose()
+
+
+def _advisory_locks(conn):
+    return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND pid = pg_backend_pid()")).scalar()
+
+
+def test_settled_and_identifier_less_mappings_take_no_lock(engine):
+    capture_instruments(engine, IB_AAPL_GATEWAY, IB_VUSA, cash_instrument("ib", "GBP"))
+    with UnitOfWork(engine) as uow:
+        ids = uow.repo.upsert_instruments([IB_AAPL_GATEWAY, IB_VUSA, cash_instrument("ib", "GBP")])
+        result = assign_global_instruments(uow.connection, ids)
+        assert _advisory_locks(uow.connection) == 0  # nothing could change: no serialisation
+        assert (result.mapped, result.changed) == (0, 0)
+    with UnitOfWork(engine) as uow:  # an unmapped instrument does take it
+        ids = uow.repo.upsert_instruments([SCHWAB_VOO])
+        assert assign_global_instruments(uow.connection, ids).mapped == 1
+        assert _advisory_locks(uow.connection) == 1
