@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -188,7 +189,7 @@ def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
         return exc
     if isinstance(exc, InvalidSnapshotError):
         return ValidationError(str(exc), source=source)
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, SQLAlchemyError | psycopg.Error):
         return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     # Anything else escaped a parser or adapter: the body was not what the broker documents.
     log.exception("%s: unexpected error", source)

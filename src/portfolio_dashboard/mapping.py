@@ -81,13 +81,19 @@ def _evidence(value: str | None) -> Evidence | None:
         return None
 
 
-def _current(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CurrentMapping]:
+def _current(conn: Connection, ids: Iterable[uuid.UUID], *, weak_only: bool = False
+             ) -> dict[uuid.UUID, CurrentMapping]:
+    weak = " AND (mapping_source = 'heuristic' OR evidence = 'new')" if weak_only else ""
     rows = conn.execute(
-        text("""SELECT instrument_id, global_instrument_id, mapping_source, evidence
-                FROM instrument_mapping WHERE instrument_id = ANY(:ids)"""),
+        text(f"""SELECT instrument_id, global_instrument_id, mapping_source, evidence
+                 FROM instrument_mapping WHERE instrument_id = ANY(:ids){weak}"""),  # noqa: S608 - constant
         {"ids": list(ids)},
     )
     return {r[0]: CurrentMapping(r[1], r[2], _evidence(r[3])) for r in rows}
+
+
+# Stands for a mapping known to exist and to be settled (its row was not read).
+_SETTLED = CurrentMapping(uuid.UUID(int=0), "broker", None)
 
 
 def _needs_assessment(current: CurrentMapping | None, inst: Instrument | None) -> bool:
@@ -99,9 +105,15 @@ def _needs_assessment(current: CurrentMapping | None, inst: Instrument | None) -
     return current.strength < STRONG and inst is not None and identity_of(inst).identified
 
 
-def _todo(conn: Connection, ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, CurrentMapping], list[uuid.UUID],
-                                                                  dict[uuid.UUID, Instrument]]:
-    current = _current(conn, ids)
+def _todo(conn: Connection, ids: Sequence[uuid.UUID], mapped: set[uuid.UUID] | None = None
+          ) -> tuple[dict[uuid.UUID, CurrentMapping], list[uuid.UUID], dict[uuid.UUID, Instrument]]:
+    """Current mappings, the instruments to assess, and those instruments as stored."""
+    if mapped is None:
+        current = _current(conn, ids)
+    else:
+        # Only the weak mappings can need work: a query that usually returns nothing.
+        current = _current(conn, [i for i in ids if i in mapped], weak_only=True)
+        current.update({i: _SETTLED for i in mapped if i not in current})
     loaded = load_instruments(conn, [i for i in ids if i not in current or current[i].strength < STRONG])
     todo = [i for i in ids if i in loaded and _needs_assessment(current.get(i), loaded[i])]
     return current, todo, loaded
@@ -193,18 +205,20 @@ def load_candidates(conn: Connection, global_ids: Iterable[uuid.UUID],
 
 
 def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, str], uuid.UUID],
-                              by_key: Mapping[tuple[str, str], Instrument] | None = None) -> MappingResult:
+                              by_key: Mapping[tuple[str, str], Instrument] | None = None,
+                              mapped: set[uuid.UUID] | None = None) -> MappingResult:
     """Map every unmapped instrument of ``instruments`` (natural key -> id) and re-assess weak mappings.
 
     ``by_key`` (what this capture reported) is accepted for the writer's convenience; the decision uses the
-    stored rows, which also carry identifiers an earlier source reported. Runs inside the caller's
-    transaction; never touches ``manual`` mappings.
+    stored rows, which also carry identifiers an earlier source reported. ``mapped`` (ids the caller knows
+    are mapped) narrows the capture's hot-path check to the weak mappings among them. Runs inside the
+    caller's transaction; never touches ``manual`` mappings.
     """
     result = MappingResult()
     if not instruments:
         return result
     ids = sorted(set(instruments.values()), key=str)
-    if not _todo(conn, ids)[1]:
+    if not _todo(conn, ids, mapped)[1]:
         return result  # everything settled: no lock taken, nothing written
     # Two sources capturing at once could both create a global identity for the same security.
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": MAPPING_LOCK})
