@@ -18,6 +18,7 @@ ISIN CA82509L1076), so callers that do not know the country try both (``cusip_is
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _ISIN_RE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
 _CUSIP_RE = re.compile(r"^[A-Z0-9*@#]{8}[0-9]$")
@@ -54,6 +55,7 @@ def clean(value: str | None) -> str | None:
     return out or None
 
 
+@lru_cache(maxsize=8192)
 def isin_check_digit(body: str) -> int:
     """Check digit for the first 11 characters of an ISIN."""
     body = body.upper()
@@ -77,6 +79,7 @@ def is_valid_isin(value: str | None) -> bool:
     return isin_check_digit(value[:11]) == int(value[11])
 
 
+@lru_cache(maxsize=8192)
 def cusip_check_digit(body: str) -> int:
     """Check digit for the first 8 characters of a CUSIP."""
     body = body.upper()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from portfolio_dashboard.domain.identifiers import (
     clean,
@@ -141,6 +142,7 @@ class Identity:
         return bool(self.isins or self.cusips or self.figi)
 
 
+@lru_cache(maxsize=8192)  # instruments are frozen values; a pass asks about the same ones many times
 def identity_of(inst: Instrument) -> Identity:
     isin = valid_isin(inst.isin)
     cusip = valid_cusip(inst.cusip)
