@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import AssetClass, Instrument
-from portfolio_dashboard.domain.matching import STRONG, Decision, Evidence, display_name, identifiers_to_fill
+from portfolio_dashboard.domain.matching import Decision, Evidence, display_name, identifiers_to_fill
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.mapping_pass import (
     INSTRUMENT_COLUMNS,
@@ -46,23 +46,20 @@ class MappingError(PortfolioError):
     category = "mapping"
 
 
-def _current(conn: Connection, ids: Iterable[uuid.UUID], *, weak_only: bool = False
-             ) -> dict[uuid.UUID, CurrentMapping]:
-    weak = " AND (mapping_source = 'heuristic' OR evidence = 'new')" if weak_only else ""
+def _current(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CurrentMapping]:
     rows = conn.execute(
-        text(f"""SELECT instrument_id, global_instrument_id, mapping_source, evidence
-                 FROM instrument_mapping WHERE instrument_id = ANY(:ids){weak}"""),  # noqa: S608 - constant
+        text("""SELECT instrument_id, global_instrument_id, mapping_source, evidence
+                FROM instrument_mapping WHERE instrument_id = ANY(:ids)"""),
         {"ids": list(ids)},
     )
     return {r[0]: CurrentMapping(r[1], r[2], parse_evidence(r[3])) for r in rows}
 
 
-# Stands for a mapping known to exist and to be settled (its row was not read).
-_SETTLED = CurrentMapping(uuid.UUID(int=0), "broker", None)
-
-
 def load_instruments(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Instrument]:
     """Instruments as stored: the union of what every source reported (a later Flex ISIN included)."""
+    ids = list(ids)
+    if not ids:
+        return {}
     rows = conn.execute(
         text(f"SELECT {INSTRUMENT_COLUMNS} FROM instruments i WHERE i.id = ANY(:ids)"),  # noqa: S608
         {"ids": list(ids)},
@@ -70,17 +67,28 @@ def load_instruments(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     return {r[0]: instrument_from_row(r) for r in rows}
 
 
-def _todo(conn: Connection, ids: Sequence[uuid.UUID], mapped: set[uuid.UUID] | None = None
+def _todo(conn: Connection, ids: Sequence[uuid.UUID], settled: set[uuid.UUID] | None = None
           ) -> dict[uuid.UUID, Instrument]:
-    """The instruments (as stored) that are unmapped, or weakly mapped and able to change."""
-    if mapped is None:
-        current = _current(conn, ids)
-    else:
-        # Only the weak mappings can need work: a query that usually returns nothing.
-        current = _current(conn, [i for i in ids if i in mapped], weak_only=True)
-        current.update({i: _SETTLED for i in mapped if i not in current})
-    loaded = load_instruments(conn, [i for i in ids if i not in current or current[i].strength < STRONG])
-    return {i: loaded[i] for i in ids if i in loaded and needs_assessment(current.get(i), loaded[i])}
+    """The instruments (as stored) that are unmapped, or weakly mapped and able to change.
+
+    ``settled``: ids known to need nothing (the writer gets them from its instrument upsert, so a daily
+    capture reads nothing here). Otherwise one query finds them: weak mappings whose instrument carries no
+    identifier at all cannot change and are filtered out in SQL.
+    """
+    if settled is None:
+        settled = {r[0] for r in conn.execute(
+            text("""SELECT m.instrument_id FROM instrument_mapping m JOIN instruments i ON i.id = m.instrument_id
+                    WHERE m.instrument_id = ANY(:ids) AND NOT COALESCE(
+                          (m.mapping_source = 'heuristic' OR m.evidence = 'new')
+                          AND (btrim(i.isin) <> '' OR btrim(i.cusip) <> '' OR btrim(i.figi) <> ''), false)"""),
+            {"ids": list(ids)},
+        )}
+    rest = [i for i in ids if i not in settled]
+    if not rest:
+        return {}
+    current = _current(conn, rest)
+    loaded = load_instruments(conn, rest)
+    return {i: loaded[i] for i in rest if i in loaded and needs_assessment(current.get(i), loaded[i])}
 
 
 def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, str], uuid.UUID],
@@ -89,9 +97,9 @@ def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, 
     """Map every unmapped instrument of ``instruments`` (natural key -> id) and re-assess weak mappings.
 
     ``by_key`` (what this capture reported) is accepted for the writer's convenience; the decision uses the
-    stored rows, which also carry identifiers an earlier source reported. ``mapped`` (ids the caller knows
-    are mapped) narrows the capture's hot-path check to the weak mappings among them. Runs inside the
-    caller's transaction; never touches ``manual`` mappings.
+    stored rows, which also carry identifiers an earlier source reported. ``mapped``: ids whose mapping is
+    settled (``Repository.upsert_instruments_mapped``), skipped without a query. Runs inside the caller's
+    transaction; never touches ``manual`` mappings.
     """
     if not instruments:
         return MappingResult()

@@ -273,3 +273,33 @@ def test_settled_and_identifier_less_mappings_take_no_lock(engine):
         ids = uow.repo.upsert_instruments([SCHWAB_VOO])
         assert assign_global_instruments(uow.connection, ids).mapped == 1
         assert _advisory_locks(uow.connection) == 1
+
+
+def test_through_capture_flex_adding_the_isin_upgrades_the_heuristic_merge(app):
+    """The real write path: the gateway knows AAPL by conid only, Schwab by CUSIP; the next IB capture (Flex)
+    adds the ISIN, and both mappings become identifier-grade without any manual step."""
+    from datetime import UTC, datetime, timedelta
+
+    from portfolio_dashboard.capture import capture
+    from portfolio_dashboard.domain import RunStatus, TriggerContext
+    from tests.fakes.holdings import HoldingsSource, account, holding
+
+    app.reference_factory = lambda _settings: None
+    t0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+
+    def ib(at, isin):
+        return HoldingsSource("ib_gateway", "ib", [account("U1", "USD", [
+            holding("265598", "AAPL", "USD", "10", "200", name="APPLE INC", isin=isin, exchange="NASDAQ")])],
+            asof=at, rates={"USD": "0.8"})
+
+    schwab = HoldingsSource("schwab", "schwab", [account("S1", "USD", [
+        holding("037833100", "AAPL", "USD", "5", "200", name="APPLE INC", cusip="037833100")])],
+        asof=t0, rates={"USD": "0.8"})
+    for sources in ([ib(t0, None)], [schwab], [ib(t0 + timedelta(hours=1), "US0378331005")]):
+        result = capture(TriggerContext(), app=app, sources={s.name: s for s in sources})
+        assert result.status == RunStatus.SUCCESS, result.error_summary
+        if sources == [schwab]:
+            assert mapping(app.engine, SCHWAB_AAPL)[1:] == ("heuristic", Decimal("0.6"), "symbol")
+    assert mapping(app.engine, SCHWAB_AAPL)[1:] == ("broker", Decimal(1), "cusip")
+    assert mapping(app.engine, IB_AAPL_FLEX)[1:] == ("broker", Decimal(1), "new_identified")
+    assert mapping(app.engine, SCHWAB_AAPL)[0] == mapping(app.engine, IB_AAPL_FLEX)[0]
