@@ -26,14 +26,22 @@ def worker(env: dict[str, str], seed: int) -> subprocess.Popen[bytes]:
 def test_sigkill_at_random_points_leaves_no_partial_snapshot(cli_env, db_url):
     rng = random.Random(1234)  # reproducible kill points
     engine = create_engine(db_url)
-    # How long does one capture take here? Kill points are spread over that window.
-    started = time.monotonic()
+    # How long does one capture take here (from its run row to its end)? Kill points spread over that window.
     assert worker(cli_env, 0).wait(120) == 0
-    full = time.monotonic() - started
+    with engine.connect() as conn:
+        window = conn.execute(text("SELECT extract(epoch FROM finished_at - started_at) FROM snapshot_runs")).scalar()
     killed = 0
     for seed in range(1, 9):
         proc = worker(cli_env, seed)
-        time.sleep(rng.uniform(0.3, full))
+        # wait until this capture has recorded its run, so every kill lands inside the capture itself
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM snapshot_runs WHERE status = 'running' AND pid = :p"),
+                                {"p": proc.pid}).scalar():
+                    break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, float(window) * 1.2))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1

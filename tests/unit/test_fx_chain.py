@@ -75,3 +75,25 @@ def test_stale_rate_is_used_with_a_warning():
     c = FxChain("GBP", timedelta(days=4)).conversion("USD", T, own=[r("USD", "GBP", "0.8", at=T - timedelta(days=6))])
     assert c.factor == Decimal("0.8")
     assert "6 days" in c.warning
+
+
+def test_on_a_tie_the_direct_quote_wins_over_the_inverse():
+    rates = [r("GBP", "USD", "1.2500001"), r("USD", "GBP", "0.8")]
+    assert find_rate(rates, "USD", "GBP", T).source_ccy == "USD"
+    assert find_rate(list(reversed(rates)), "USD", "GBP", T).source_ccy == "USD"
+
+
+def test_a_stale_stored_rate_gives_way_to_a_fresher_reference_rate():
+    ref = Reference([r("USD", "GBP", "0.77", "ecb", at=T - timedelta(hours=20))])
+    old = r("USD", "GBP", "0.70", "ecb", at=T - timedelta(days=30))
+    chain = FxChain("GBP", timedelta(days=4), stored_lookup=lambda *a: old, reference=ref)
+    c = chain.conversion("USD", T)
+    assert c.factor == Decimal("0.77") and c.warning is None
+
+
+def test_a_fresh_stored_rate_needs_no_reference_fetch():
+    ref = Reference([r("USD", "GBP", "0.77", "ecb")])
+    fresh = r("USD", "GBP", "0.70", "ib", at=T - timedelta(days=1))
+    chain = FxChain("GBP", timedelta(days=4), stored_lookup=lambda *a: fresh, reference=ref)
+    assert chain.conversion("USD", T).factor == Decimal("0.70")
+    assert ref.calls == 0

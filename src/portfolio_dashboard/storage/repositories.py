@@ -317,31 +317,30 @@ class Repository:
             "prov": [k[3] for k in keys],
             "rate": [unique[k].rate for k in keys],
         }
-        self.conn.execute(
-            text(
-                """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
-                   SELECT * FROM unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]),
-                       CAST(:tgt AS text[]), CAST(:prov AS text[]), CAST(:rate AS numeric[]))
-                   ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
-            ),
-            params,
+        # One round trip: insert what is new and read back every id. The SELECT half sees the table as it was
+        # before this statement, the INSERT half returns what it added; together they cover every key.
+        sql = text(
+            """WITH k AS (
+                   SELECT * FROM unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]), CAST(:tgt AS text[]),
+                                        CAST(:prov AS text[]), CAST(:rate AS numeric[]))
+                       AS k(asof, src, tgt, prov, rate)),
+               ins AS (
+                   INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
+                   SELECT asof, src, tgt, prov, rate FROM k
+                   ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING
+                   RETURNING asof_ts, source_ccy, target_ccy, provider, id)
+               SELECT * FROM ins
+               UNION ALL
+               SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
+               FROM fx_rates f JOIN k
+                 ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov"""
         )
-        found = self.conn.execute(
-            text(
-                """SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
-                   FROM fx_rates f
-                   JOIN unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]), CAST(:tgt AS text[]),
-                               CAST(:prov AS text[])) AS k(asof, src, tgt, prov)
-                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt
-                    AND f.provider = k.prov"""
-            ),
-            {k: v for k, v in params.items() if k != "rate"},
-        )
-        out: dict[FxKey, uuid.UUID] = {}
-        for r in found:
-            out[(r[0], r[1], r[2], r[3])] = r[4]
+        found = self.conn.execute(sql, params).all()
+        if len({(r[0], r[1], r[2], r[3]) for r in found}) < len(keys):
+            # A concurrent capture committed one of these keys after this statement began: read again.
+            found = self.conn.execute(sql, params).all()
         # Callers look rates up by the datetime they supplied; PostgreSQL returns it normalised to UTC.
-        by_instant = {(k[0].timestamp(), k[1], k[2], k[3]): v for k, v in out.items()}
+        by_instant = {(r[0].timestamp(), r[1], r[2], r[3]): r[4] for r in found}
         return {k: by_instant[(k[0].timestamp(), k[1], k[2], k[3])] for k in keys}
 
     def latest_fx_rate(
