@@ -1,13 +1,14 @@
 """Benchmark of the allocation queries (by global instrument, asset class, currency, broker, account).
 
-Against an existing history (e.g. the read benchmark's generated database):
+Against an existing history (e.g. the read benchmark's generated database), by --database-url or DATABASE_URL:
 
-    uv run python bench/allocation.py --database-url postgresql+psycopg://...
+    uv run python -m bench.allocation --database-url postgresql+psycopg://...
 
 Or on a history of its own, bulk-loaded with COPY into a throwaway embedded PostgreSQL:
 
-    uv run python bench/allocation.py                      # 2.2M positions (the read benchmark's scale)
-    uv run python bench/allocation.py --positions 200000   # quicker
+    uv run python -m bench.allocation                      # 2.2M positions (the read benchmark's scale)
+    uv run python -m bench.allocation --positions 200000   # quicker
+    uv run python -m bench.allocation --pgdata /tmp/h      # keep it, and reuse it next time
 
 The generated history is shaped like a real multi-broker portfolio: IB accounts whose instruments carry
 conids and ISINs, Schwab accounts whose instruments carry only CUSIPs, the same securities held at both
@@ -20,6 +21,7 @@ query; exits non-zero when a median exceeds ``--budget-ms`` (default 20).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -114,10 +116,12 @@ def generate(engine: Engine, admin_libpq: str, positions: int, seed: int = 7) ->
                 for key in ((b, a) for b, a, _c in ACCOUNTS)}
         with cur.copy("COPY positions (snapshot_id, instrument_id, quantity, price_local, market_value_local, "
                       "market_value_gbp) FROM STDIN") as copy:
-            for n, (sid, broker, acct) in enumerate(snaps):
+            for sid, broker, acct in snaps:
                 for k, inst in enumerate(held[(broker, acct)]):
                     value = Decimal(rng.randrange(1000, 90000))
-                    gbp = None if (n + k) % 997 == 0 else value * Decimal("0.79")
+                    # one holding of the first IB account never has a GBP value (no FX rate)
+                    unvalued = k == 0 and (broker, acct) == ACCOUNTS[0][:2]
+                    gbp = None if unvalued else value * Decimal("0.79")
                     copy.write_row((sid, ids[inst.key], 10, value / 10, value, gbp))
                 for c in ("GBP", "USD", "EUR"):
                     value = Decimal(rng.randrange(100, 5000))
@@ -145,7 +149,8 @@ def run(engine: Engine, repeat: int) -> dict[str, list[float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", help="an already-generated history (SQLAlchemy or libpq URL)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="an already-generated history (SQLAlchemy or libpq URL; default $DATABASE_URL)")
     parser.add_argument("--positions", type=int, default=2_200_000, help="positions to generate (no URL given)")
     parser.add_argument("--pgdata", type=Path,
                         help="keep the embedded server's data here and reuse a history generated earlier")
