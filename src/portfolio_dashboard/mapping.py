@@ -62,7 +62,7 @@ def load_instruments(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UU
         return {}
     rows = conn.execute(
         text(f"SELECT {INSTRUMENT_COLUMNS} FROM instruments i WHERE i.id = ANY(:ids)"),  # noqa: S608
-        {"ids": list(ids)},
+        {"ids": ids},
     )
     return {r[0]: instrument_from_row(r) for r in rows}
 
