@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -190,10 +191,27 @@ def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "?"
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+
+
+class _RedactUrls(logging.Filter):
+    """apprise's own log lines show URLs half-masked (``user:p...w@host``): show none of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = _URL.sub("<alert URL>", message), None
+        return True
+
+
+_REDACT = _RedactUrls()
+
+
 class AppriseNotifier:
     """Sends to every URL; a URL apprise cannot load is reported by position and scheme, never in full."""
 
     def __init__(self, urls: Sequence[str]) -> None:
+        logging.getLogger("apprise").addFilter(_REDACT)  # before the import: apprise logs while loading
         import apprise
 
         self._apprise = apprise
@@ -215,7 +233,7 @@ class AppriseNotifier:
         results = []
         for label, plugin in self.targets:
             try:
-                ok = bool(plugin.notify(body=message.body, title=message.title, notify_type=kind))
+                ok = bool(plugin.notify(body=message.body or message.title, title=message.title, notify_type=kind))
             except Exception as exc:  # a plugin bug must not stop the others
                 log.error("alerts: %s raised %s", label, type(exc).__name__)
                 ok = False

@@ -433,7 +433,9 @@ def _finish(
                              "a write failed")
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
         status = RunStatus.FAIL
-        summary = spooler.message(why) + (f"; {summary}" if summary else "")
+        others = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed
+                           if o.status != SourceStatus.SPOOLED)
+        summary = spooler.message(why) + (f"; {others}" if others else "")
         log.error("%s", summary)
     log.info("run %s finished: %s", run_id, status)
     return RunResult(run_id, status, started, finished, outcomes, warnings, summary)
