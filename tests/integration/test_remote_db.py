@@ -1,0 +1,81 @@
+"""DATABASE_URL to a server over TCP with password (SCRAM) authentication: the whole capture works; failures
+name the host and the reason and never show the password; ``sslmode`` is honoured."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.fakes.pgserver import TcpPostgres
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpPostgres]:
+    pg = TcpPostgres(tmp_path_factory.mktemp("remote-pg"))
+    pg.init()
+    yield pg
+    pg.stop()
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portfolio_dashboard", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], server: TcpPostgres, tmp_path: Path) -> dict[str, str]:
+    return {**cli_env, "DATABASE_URL": server.url(), "PORTFOLIO_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_capture_against_a_password_protected_server_over_tcp(server: TcpPostgres, env: dict[str, str]) -> None:
+    with psycopg.connect(server.admin_uri) as conn:
+        method = conn.execute("SELECT auth_method FROM pg_hba_file_rules WHERE type = 'host' LIMIT 1").fetchone()
+        encryption = conn.execute("SHOW password_encryption").fetchone()
+    assert method == ("scram-sha-256",)
+    assert encryption == ("scram-sha-256",)
+    migrated = run(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    captured = run(env, "capture", "--source", "demo", "--trigger", "scheduled")
+    assert captured.returncode == 0, captured.stderr
+    status = run(env, "status", "--no-health")
+    assert status.returncode == 0, status.stdout
+    url = run(env, "db", "url")
+    assert f"127.0.0.1:{server.port}/{server.database}" in url.stdout
+    assert server.password not in url.stdout
+    with psycopg.connect(server.url().replace("postgres://", "postgresql://")) as conn:
+        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM positions").fetchone() == (17,)
+        assert conn.execute("SELECT trigger_type, status FROM snapshot_runs").fetchall() == [("scheduled", "success")]
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'snapshots'").fetchone()
+    assert owner == (server.user,)
+
+
+def test_sslmode_is_honoured_and_the_error_names_the_host_not_the_password(
+    server: TcpPostgres, env: dict[str, str]
+) -> None:
+    required = {**env, "DATABASE_URL": server.url(sslmode="require")}
+    result = run(required, "migrate")
+    assert result.returncode == 1
+    assert f"cannot connect to PostgreSQL at 127.0.0.1:{server.port}/{server.database}" in result.stderr
+    assert "SSL" in result.stderr  # this server has no TLS: libpq refuses, as sslmode=require says
+    assert "Traceback" not in result.stderr
+    assert server.password not in result.stdout + result.stderr
+
+
+def test_a_wrong_password_says_so_without_showing_either_password(server: TcpPostgres, env: dict[str, str]) -> None:
+    wrong = {**env, "DATABASE_URL": server.url(password="pw-not-the-right-one")}
+    result = run(wrong, "status", "--no-health")
+    assert result.returncode == 1
+    assert "password authentication failed" in result.stdout
+    assert f"127.0.0.1:{server.port}" in result.stdout
+    for secret in (server.password, "pw-not-the-right-one"):
+        assert secret not in result.stdout + result.stderr
+    spooled = run(wrong, "capture", "--source", "demo")
+    assert spooled.returncode == 1
+    assert "spooled" in spooled.stderr
+    assert "pw-not-the-right-one" not in spooled.stdout + spooled.stderr
