@@ -65,7 +65,8 @@ def snapshot_state(engine: Engine) -> list[tuple[object, ...]]:
             """SELECT s.id, s.run_id, s.snapshot_key, s.total_value_gbp, s.reported_total_gbp, s.parser_version,
                       s.asof_source, s.fx_complete, s.warnings, p.instrument_id, p.quantity, p.market_value_gbp,
                       p.cost_basis, p.fx_rate_id
-               FROM snapshots s LEFT JOIN positions p ON p.snapshot_id = s.id ORDER BY s.snapshot_key, p.instrument_id"""))]
+               FROM snapshots s LEFT JOIN positions p ON p.snapshot_id = s.id
+               ORDER BY s.snapshot_key, p.instrument_id"""))]
 
 
 def raw_fingerprint(engine: Engine) -> str:
