@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,6 +54,7 @@ from portfolio_dashboard.errors import (
     ValidationError,
 )
 from portfolio_dashboard.fx import FxChain
+from portfolio_dashboard.fx_index import OwnRates
 from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
@@ -258,12 +258,18 @@ def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, pub
     if publish:
         chain.publish(parsed.fx_rates)
     out.warnings.extend(parsed.warnings)
+    own = OwnRates(parsed.fx_rates)  # a long history of own rates must not be scanned for every position
+
+    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
+        conv = chain.conversion(currency, at, own.near(currency, chain.base, at))
+        return conv.factor, conv.rate, conv.warning
+
     for snap in parsed.snapshots:
         checked, warnings = validate(snap)
         out.warnings.extend(warnings)
-        out.snapshots.append(value(checked, _converter(chain, parsed.fx_rates), tolerance))
+        out.snapshots.append(value(checked, convert, tolerance))
     for t in parsed.trades:
-        conv = chain.conversion(t.currency, t.trade_ts, parsed.fx_rates)
+        conv = chain.conversion(t.currency, t.trade_ts, own.near(t.currency, chain.base, t.trade_ts))
         out.trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
     for v in out.snapshots:
         out.warnings.extend(w for w in v.warnings if w not in out.warnings)
@@ -354,14 +360,6 @@ def _capture_source(
     outcome.fx_rates_written = counts.fx_rates
     notify(name, str(outcome.status))
     return outcome
-
-
-def _converter(chain: FxChain, own: Sequence[FxRate]) -> Callable[[str, datetime], Any]:
-    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
-        conv = chain.conversion(currency, at, own)
-        return conv.factor, conv.rate, conv.warning
-
-    return convert
 
 
 def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,

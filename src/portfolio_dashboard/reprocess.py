@@ -20,6 +20,7 @@ same run, and stored rates at or before each as-of; no reference rates are fetch
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import uuid
@@ -36,11 +37,12 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource
 from portfolio_dashboard.capture import Valued, _categorise, _stored_lookup, value_parsed
 from portfolio_dashboard.domain import FxRate, Instrument, ParseResult, RawResponse
+from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.errors import ConfigError, PortfolioError
 from portfolio_dashboard.fx import FxChain
 from portfolio_dashboard.mapping import assign_global_instruments
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.repositories import PositionRow, Repository, SnapshotRow, fx_key
+from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -129,13 +131,12 @@ class _Group:
 
 @dataclass(slots=True)
 class _Batch:
-    snapshots: list[tuple[SnapshotRow, list[tuple[Instrument, Any]]]] = field(default_factory=list)
+    snapshots: list[tuple[SnapshotRow, list[tuple[Instrument, ValuedPosition]]]] = field(default_factory=list)
     accounts: list[Any] = field(default_factory=list)
     instruments: dict[tuple[str, str], Instrument] = field(default_factory=dict)
     rates: list[FxRate] = field(default_factory=list)
     trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
     groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
     positions: int = 0
 
 
@@ -190,7 +191,7 @@ def _complete(outcome: list[dict[str, Any]], source: str, has_snapshots: bool) -
     return has_snapshots  # no outcome recorded (an interrupted run): trust only a run that stored snapshots
 
 
-def reprocess(app: App, selection: Selection, *, batch_positions: int = 20_000,
+def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
     report = ReprocessReport()
     t0 = time.monotonic()
@@ -221,11 +222,11 @@ def reprocess(app: App, selection: Selection, *, batch_positions: int = 20_000,
         for run_id, run_groups in by_run.items():
             _parse_run(app, run_id, run_groups, sources, tolerance, batch, report)
             if batch.positions >= batch_positions:
-                _flush(engine, batch, settings.base_currency, report)
+                _flush(engine, batch, report)
                 batch = _Batch()
         if progress:
             progress(f"{report.groups} source capture(s), {report.positions_total} positions")
-    _flush(engine, batch, settings.base_currency, report)
+    _flush(engine, batch, report)
     report.seconds = time.monotonic() - t0
     log.info("reprocess (%s): %s", selection.describe(), report.text().replace("\n", ";"))
     return report
@@ -248,7 +249,17 @@ def _source(app: App, name: str, cache: dict[str, BrokerSource | PortfolioError]
 def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[str, BrokerSource | PortfolioError],
                tolerance: Decimal, batch: _Batch, report: ReprocessReport) -> None:
     settings = app.settings
-    chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=_stored_lookup(app.engine))
+    lookup = _stored_lookup(app.engine)
+    stored: dict[tuple[str, str, datetime], FxRate | None] = {}
+
+    def cached(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
+        # one query per currency and as-of, not per position (a run's snapshots share their as-ofs)
+        key = (source_ccy, target_ccy, at)
+        if key not in stored:
+            stored[key] = lookup(source_ccy, target_ccy, at)
+        return stored[key]
+
+    chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=cached)
     parsed: list[tuple[_Group, BrokerSource, ParseResult]] = []
     for g in groups:
         source = _source(app, g.source, cache)
@@ -280,7 +291,6 @@ def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, bas
     for s in valued.snapshots:
         snap = s.snapshot
         batch.accounts.append(snap.account)
-        batch.keys.append(snap.key)
         row = SnapshotRow(
             run_id=run_id, broker=snap.account.broker, broker_account_id=snap.account.broker_account_id,
             asof_ts=snap.asof_ts, snapshot_key=snap.key, total_value_local=snap.total_value_local,
@@ -306,49 +316,54 @@ def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, bas
         batch.trades.append((run_id, valued))
 
 
-def _flush(engine: Engine, batch: _Batch, base_currency: str, report: ReprocessReport) -> None:
+def _rate_key(rate: FxRate | None) -> tuple[datetime | None, str | None, str | None, str | None]:
+    if rate is None:
+        return (None, None, None, None)
+    return (rate.asof_ts, rate.source_ccy, rate.target_ccy, rate.provider)
+
+
+def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
     if not batch.groups:
         return
     t0 = time.monotonic()
     with UnitOfWork(engine) as uow:
         conn = uow.connection
+        # Everything written here can be derived again from the raw payloads: a crash losing the last commit
+        # loses nothing that a rerun would not restore, so do not wait for the WAL flush.
+        conn.execute(text("SET LOCAL synchronous_commit TO off"))
+        conn.execute(text("SET LOCAL work_mem TO '64MB'"))  # the merge's joins and sorts stay in memory
         repo = Repository(conn)
         repo.upsert_accounts(batch.accounts)
         ids = repo.upsert_instruments(batch.instruments.values())
         assign_global_instruments(conn, ids, batch.instruments)
-        rate_ids = repo.upsert_fx_rates(batch.rates)
-        # A snapshot belongs to the run that first stored it: another run that met the same broker state
-        # (found it "already stored") must not rewrite it, or reprocessing would flip-flop between them.
-        owners = {r[0]: r[1] for r in conn.execute(
-            text("SELECT snapshot_key, run_id FROM snapshots WHERE snapshot_key = ANY(CAST(:k AS text[]))"),
-            {"k": batch.keys})}
-        rows: list[SnapshotRow] = []
-        positions: list[tuple[str, PositionRow]] = []
-        seen: set[str] = set()
-        for row, held in batch.snapshots:
-            owner = owners.get(row.snapshot_key, row.run_id)
-            if owner != row.run_id or row.snapshot_key in seen:
-                continue
-            seen.add(row.snapshot_key)
-            rows.append(row)
-            report.positions_total += len(held)
-            for instrument, p in held:
-                positions.append((row.snapshot_key, PositionRow(
-                    instrument_id=ids[instrument.key], quantity=p.position.quantity,
-                    price_local=p.position.price_local, market_value_local=p.position.market_value_local,
-                    market_value_gbp=p.market_value_base,
-                    fx_rate_id=rate_ids[fx_key(p.rate)] if p.rate is not None else None,
-                    cost_basis=p.position.cost_basis, unrealized_pnl=p.position.unrealized_pnl,
-                )))
-        report.snapshots_removed += bulk.delete_superseded_snapshots(conn, batch.groups, batch.keys)
-        snapshot_ids, snap_counts = bulk.upsert_snapshots(conn, rows)
-        report.snapshots_inserted += snap_counts.inserted
-        report.snapshots_updated += snap_counts.updated
-        report.snapshots_unchanged += len(rows) - snap_counts.inserted - snap_counts.updated
-        pos_counts = bulk.replace_positions(conn, [(snapshot_ids[k], p) for k, p in positions])
-        report.positions_inserted += pos_counts.inserted
-        report.positions_updated += pos_counts.updated
-        report.positions_deleted += pos_counts.deleted
+        counts = bulk.write_batch(
+            conn,
+            groups=batch.groups,
+            snapshots=(
+                (seq, r.run_id, r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
+                 r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
+                 r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)))
+                for seq, (r, _held) in enumerate(batch.snapshots)
+            ),
+            positions=(
+                (r.snapshot_key, ids[instrument.key], p.position.quantity, p.position.price_local,
+                 p.position.market_value_local, p.market_value_base, *_rate_key(p.rate), p.position.cost_basis,
+                 p.position.unrealized_pnl)
+                for r, held in batch.snapshots for instrument, p in held
+            ),
+            rates=((r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
+                   for r in {fx_key(r): r for r in batch.rates}.values()),
+        )
+        report.snapshots_removed += counts.snapshots_removed
+        report.snapshots_inserted += counts.snapshots.inserted
+        report.snapshots_updated += counts.snapshots.updated
+        report.snapshots_unchanged += counts.snapshots_written - counts.snapshots.inserted - counts.snapshots.updated
+        report.positions_inserted += counts.positions.inserted
+        report.positions_updated += counts.positions.updated
+        report.positions_deleted += counts.positions.deleted
+        report.positions_total += counts.positions_total
+        trade_rates = [t.rate for _run, v in batch.trades for t in v.trades if t.rate is not None]
+        rate_ids = repo.upsert_fx_rates(trade_rates) if trade_rates else {}
         for run_id, valued in batch.trades:
             gbp = {
                 (t.trade.broker, t.trade.broker_trade_id):
@@ -356,8 +371,8 @@ def _flush(engine: Engine, batch: _Batch, base_currency: str, report: ReprocessR
                 for t in valued.trades
             }
             trades = [t.trade for t in valued.trades]
-            counts = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), trades, ids, gbp)
-            report.trades_inserted += counts.inserted
-            report.trades_updated += counts.updated
+            traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), trades, ids, gbp)
+            report.trades_inserted += traded.inserted
+            report.trades_updated += traded.updated
         uow.commit()
     report.write_seconds += time.monotonic() - t0

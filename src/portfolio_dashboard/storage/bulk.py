@@ -2,15 +2,16 @@
 
 Unlike the capture's writes (insert-only: a stored snapshot is never rewritten by a capture), these update
 the derived columns of rows that already exist — only where a value really differs (``IS DISTINCT FROM``),
-so reprocessing with an unchanged parser writes nothing. Rows go in as arrays through ``unnest``, which is
-what keeps a reprocess within a small factor of ``COPY`` (``bench/reprocess.py``).
+so reprocessing with an unchanged parser writes nothing. Snapshots, positions and rates go in by ``COPY``
+into temporary tables and are merged by a few set-based statements, ids resolved by joins in the database
+(no per-row round trip, no per-value parameter encoding); the few trades go in as arrays through ``unnest``.
+``bench/reprocess.py`` measures this against plain ``COPY`` of the same rows.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Trade
-from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
@@ -50,101 +50,136 @@ def _tally(rows: Sequence[Any]) -> UpsertCounts:
     return UpsertCounts(inserted=inserted, updated=len(rows) - inserted)
 
 
-def upsert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> tuple[dict[str, uuid.UUID], UpsertCounts]:
-    """Insert new snapshots, update derived columns of existing ones (their run and key stay); ids by key."""
-    if not rows:
-        return {}, UpsertCounts()
-    params = {
-        "run": [r.run_id for r in rows], "b": [r.broker for r in rows], "a": [r.broker_account_id for r in rows],
-        "asof": [r.asof_ts for r in rows], "key": [r.snapshot_key for r in rows],
-        "tvl": [r.total_value_local for r in rows], "tvg": [r.total_value_gbp for r in rows],
-        "bc": [r.base_currency for r in rows], "ac": [r.account_currency for r in rows],
-        "rtg": [r.reported_total_gbp for r in rows], "aso": [r.asof_source for r in rows],
-        "src": [r.source for r in rows], "pv": [r.parser_version for r in rows],
-        "fxc": [r.fx_complete for r in rows], "w": [json.dumps(list(r.warnings)) for r in rows],
-    }
-    result = conn.execute(
-        text(
-            f"""INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key, total_value_local,
-                    total_value_gbp, base_currency, account_currency, reported_total_gbp, asof_source, source,
-                    parser_version, fx_complete, warnings)
-                SELECT run, b, a, asof, key, tvl, tvg, bc, ac, rtg, aso, src, pv, fxc, CAST(w AS jsonb)
-                FROM unnest(CAST(:run AS uuid[]), CAST(:b AS text[]), CAST(:a AS text[]),
-                    CAST(:asof AS timestamptz[]), CAST(:key AS text[]), CAST(:tvl AS numeric[]),
-                    CAST(:tvg AS numeric[]), CAST(:bc AS text[]), CAST(:ac AS text[]), CAST(:rtg AS numeric[]),
-                    CAST(:aso AS text[]), CAST(:src AS text[]), CAST(:pv AS text[]), CAST(:fxc AS boolean[]),
-                    CAST(:w AS text[])) AS n(run, b, a, asof, key, tvl, tvg, bc, ac, rtg, aso, src, pv, fxc, w)
-                ON CONFLICT (snapshot_key) DO UPDATE SET {_sets(SNAPSHOT_DERIVED)}
-                WHERE {_changed("snapshots", SNAPSHOT_DERIVED)}
-                RETURNING (xmax = 0)"""  # noqa: S608 - column names are constants, values are bound
-        ),
-        params,
-    ).all()
-    ids = {
-        r[0]: r[1]
-        for r in conn.execute(
-            text("SELECT snapshot_key, id FROM snapshots WHERE snapshot_key = ANY(CAST(:k AS text[]))"),
-            {"k": params["key"]},
+def _cursor(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection  # the same connection, so the same transaction
+    assert driver is not None
+    return driver.cursor()
+
+
+def _stage(cur: Any, table: str, definition: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY ``rows`` into a new temporary table (dropped at commit); return how many."""
+    cur.execute(f"CREATE TEMP TABLE {table} ({definition}) ON COMMIT DROP")
+    count = 0
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+@dataclass(slots=True)
+class BatchCounts:
+    snapshots: UpsertCounts
+    snapshots_written: int  # snapshot rows this batch owns (inserted, updated or found unchanged)
+    snapshots_removed: int
+    positions: UpsertCounts
+    positions_total: int  # position rows of the owned snapshots
+
+
+# A staged snapshot: its order in the batch, then the snapshot's columns.
+SNAPSHOT_STAGE = ("seq", "run_id", "broker", "broker_account_id", "asof_ts", "snapshot_key", "source",
+                  *SNAPSHOT_DERIVED)
+# A staged position names its snapshot by key and its rate by natural key: ids are joined in the database.
+POSITION_STAGE = ("snapshot_key", "instrument_id", "quantity", "price_local", "market_value_local",
+                  "market_value_gbp", "fx_asof", "fx_source", "fx_target", "fx_provider", "cost_basis",
+                  "unrealized_pnl")
+RATE_STAGE = ("asof_ts", "source_ccy", "target_ccy", "provider", "rate")
+
+_POSITIONS_STAGE_TABLE = """snapshot_key text, instrument_id uuid, quantity numeric, price_local numeric,
+    market_value_local numeric, market_value_gbp numeric, fx_asof timestamptz, fx_source text, fx_target text,
+    fx_provider text, cost_basis numeric, unrealized_pnl numeric"""
+_RATES_STAGE_TABLE = "asof_ts timestamptz, source_ccy text, target_ccy text, provider text, rate numeric"
+
+
+def write_batch(
+    conn: Connection,
+    *,
+    groups: Sequence[tuple[uuid.UUID, str]],
+    snapshots: Iterable[Sequence[Any]],
+    positions: Iterable[Sequence[Any]],
+    rates: Iterable[Sequence[Any]],
+) -> BatchCounts:
+    """Upsert a batch of re-parsed (run, source) captures in a few set-based statements.
+
+    ``snapshots`` rows follow ``SNAPSHOT_STAGE`` (``seq`` ascending in run order), ``positions`` rows
+    ``POSITION_STAGE``, ``rates`` rows ``RATE_STAGE``. Accounts and instruments must be stored already.
+
+    * snapshots a group stored before and no longer produces are deleted (with their positions);
+    * a snapshot belongs to the run that first stored it: a later run that met the same broker state (found it
+      "already stored") does not rewrite it, or reprocessing would flip-flop between the two;
+    * each kept snapshot's positions become exactly the staged ones.
+    """
+    snap_cols = ", ".join(SNAPSHOT_STAGE[1:])
+    pos_cols = ", ".join(("snapshot_id", "instrument_id", *POSITION_DERIVED))
+    cur = _cursor(conn)
+    try:
+        _stage(cur, "pd_stage_rates", _RATES_STAGE_TABLE, RATE_STAGE, rates)
+        cur.execute(
+            """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
+               SELECT DISTINCT ON (asof_ts, source_ccy, target_ccy, provider) * FROM pd_stage_rates
+               ORDER BY asof_ts, source_ccy, target_ccy, provider
+               ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
         )
-    }
-    return ids, _tally(result)
-
-
-def delete_superseded_snapshots(conn: Connection, groups: Sequence[tuple[uuid.UUID, str]],
-                                keep: Sequence[str]) -> int:
-    """Remove snapshots a (run, source) stored earlier that its raws no longer produce (a parser fix changed
-    an as-of, say); their positions go with them."""
-    if not groups:
-        return 0
-    result = conn.execute(
-        text(
+        _stage(cur, "pd_stage_snapshots", "LIKE snapshots INCLUDING DEFAULTS, seq integer", SNAPSHOT_STAGE,
+               snapshots)
+        staged_positions = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_STAGE, positions)
+        cur.execute(
             """DELETE FROM snapshots s
-               USING unnest(CAST(:r AS uuid[]), CAST(:s AS text[])) AS g(run_id, source)
+               USING unnest(%(runs)s::uuid[], %(sources)s::text[]) AS g(run_id, source)
                WHERE s.run_id = g.run_id AND s.source = g.source
-                 AND NOT (s.snapshot_key = ANY(CAST(:keep AS text[])))"""
-        ),
-        {"r": [g[0] for g in groups], "s": [g[1] for g in groups], "keep": list(keep)},
-    )
-    return int(result.rowcount)
-
-
-def replace_positions(conn: Connection, rows: Sequence[tuple[uuid.UUID, PositionRow]]) -> UpsertCounts:
-    """Make the positions of every snapshot in ``rows`` exactly ``rows``: delete the ones no longer there,
-    insert new ones, update changed ones."""
-    if not rows:
-        return UpsertCounts()
-    sids = [s for s, _ in rows]
-    iids = [p.instrument_id for _, p in rows]
-    deleted = conn.execute(
-        text(
+                 AND NOT EXISTS (SELECT 1 FROM pd_stage_snapshots t WHERE t.snapshot_key = s.snapshot_key)""",
+            {"runs": [g[0] for g in groups], "sources": [g[1] for g in groups]},
+        )
+        removed = cur.rowcount
+        cur.execute("""DELETE FROM pd_stage_snapshots t USING snapshots s
+                       WHERE s.snapshot_key = t.snapshot_key AND s.run_id <> t.run_id""")
+        cur.execute("""DELETE FROM pd_stage_snapshots t USING pd_stage_snapshots u
+                       WHERE u.snapshot_key = t.snapshot_key AND u.seq < t.seq""")
+        cur.execute("""DELETE FROM pd_stage_positions n WHERE NOT EXISTS
+                           (SELECT 1 FROM pd_stage_snapshots t WHERE t.snapshot_key = n.snapshot_key)""")
+        positions_total = staged_positions - cur.rowcount
+        cur.execute(
+            f"""WITH merged AS (
+                    INSERT INTO snapshots ({snap_cols}) SELECT {snap_cols} FROM pd_stage_snapshots
+                    ON CONFLICT (snapshot_key) DO UPDATE SET {_sets(SNAPSHOT_DERIVED)}
+                    WHERE {_changed("snapshots", SNAPSHOT_DERIVED)}
+                    RETURNING (xmax = 0) AS inserted)
+                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+                       (SELECT count(*) FROM pd_stage_snapshots) FROM merged"""  # noqa: S608
+        )
+        snap = cur.fetchone()
+        cur.execute(
             """DELETE FROM positions p
-               WHERE p.snapshot_id = ANY(CAST(:sids AS uuid[]))
-                 AND (p.snapshot_id, p.instrument_id) NOT IN (
-                     SELECT * FROM unnest(CAST(:s AS uuid[]), CAST(:i AS uuid[])))"""
-        ),
-        {"sids": sorted(set(sids)), "s": sids, "i": iids},
-    ).rowcount
-    result = conn.execute(
-        text(
-            f"""INSERT INTO positions (snapshot_id, instrument_id, quantity, price_local, market_value_local,
-                    market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl)
-                SELECT * FROM unnest(CAST(:s AS uuid[]), CAST(:i AS uuid[]), CAST(:q AS numeric[]),
-                    CAST(:p AS numeric[]), CAST(:mvl AS numeric[]), CAST(:mvg AS numeric[]), CAST(:fx AS uuid[]),
-                    CAST(:cb AS numeric[]), CAST(:pnl AS numeric[]))
-                ON CONFLICT (snapshot_id, instrument_id) DO UPDATE SET {_sets(POSITION_DERIVED)}
-                WHERE {_changed("positions", POSITION_DERIVED)}
-                RETURNING (xmax = 0)"""  # noqa: S608 - column names are constants, values are bound
-        ),
-        {
-            "s": sids, "i": iids, "q": [p.quantity for _, p in rows], "p": [p.price_local for _, p in rows],
-            "mvl": [p.market_value_local for _, p in rows], "mvg": [p.market_value_gbp for _, p in rows],
-            "fx": [p.fx_rate_id for _, p in rows], "cb": [p.cost_basis for _, p in rows],
-            "pnl": [p.unrealized_pnl for _, p in rows],
-        },
-    ).all()
-    counts = _tally(result)
-    counts.deleted = int(deleted)
-    return counts
+               USING pd_stage_snapshots t JOIN snapshots s ON s.snapshot_key = t.snapshot_key
+               WHERE p.snapshot_id = s.id
+                 AND NOT EXISTS (SELECT 1 FROM pd_stage_positions n
+                                 WHERE n.snapshot_key = t.snapshot_key AND n.instrument_id = p.instrument_id)"""
+        )
+        deleted = cur.rowcount
+        cur.execute(
+            f"""WITH merged AS (
+                    INSERT INTO positions ({pos_cols})
+                    SELECT s.id, n.instrument_id, n.quantity, n.price_local, n.market_value_local,
+                           n.market_value_gbp, f.id, n.cost_basis, n.unrealized_pnl
+                    FROM pd_stage_positions n
+                    JOIN snapshots s ON s.snapshot_key = n.snapshot_key
+                    LEFT JOIN fx_rates f ON f.asof_ts = n.fx_asof AND f.source_ccy = n.fx_source
+                                        AND f.target_ccy = n.fx_target AND f.provider = n.fx_provider
+                    ON CONFLICT (snapshot_id, instrument_id) DO UPDATE SET {_sets(POSITION_DERIVED)}
+                    WHERE {_changed("positions", POSITION_DERIVED)}
+                    RETURNING (xmax = 0) AS inserted)
+                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""  # noqa: S608
+        )
+        pos = cur.fetchone()
+        cur.execute("DROP TABLE pd_stage_rates, pd_stage_snapshots, pd_stage_positions")
+    finally:
+        cur.close()
+    return BatchCounts(
+        snapshots=UpsertCounts(inserted=int(snap[0]), updated=int(snap[1])), snapshots_written=int(snap[2]),
+        snapshots_removed=int(removed),
+        positions=UpsertCounts(inserted=int(pos[0]), updated=int(pos[1]), deleted=int(deleted)),
+        positions_total=positions_total,
+    )
 
 
 def upsert_trades(
