@@ -96,12 +96,15 @@ class App:
 
     def migrate(self) -> None:
         """Apply migrations; ``DatabaseUnavailableError`` (host named, never the password) when unreachable."""
-        if not self._migrated:
-            try:
-                migrate.upgrade(self.engine)
-            except OperationalError as exc:
-                raise unavailable_error(self.engine, exc) from None
-            self._migrated = True
+        engine = self.engine
+        # Alembic keeps its context in module globals: one migration at a time per process.
+        with _migrate_lock:
+            if not self._migrated:
+                try:
+                    migrate.upgrade(engine)
+                except OperationalError as exc:
+                    raise unavailable_error(engine, exc) from None
+                self._migrated = True
 
     def sources(self, names: Sequence[str] | None = None) -> dict[str, BrokerSource]:
         wanted = list(names) if names else self.settings.configured_sources
@@ -113,6 +116,7 @@ class App:
             self._engine = None
 
 
+_migrate_lock = threading.Lock()
 _app: App | None = None
 _app_lock = threading.Lock()
 

@@ -28,12 +28,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
-from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext, RetryCounting
 from portfolio_dashboard.domain import (
     FxRate,
     ParseResult,
@@ -150,8 +151,14 @@ def capture(
             return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
                                    settings.base_currency, progress, spooler)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
-            outcomes = list(pool.map(one, chosen.items()))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+                outcomes = list(pool.map(one, chosen.items()))
+        finally:
+            for source in chosen.values():
+                close = getattr(source, "close", None)
+                if callable(close):
+                    close()
         run_warnings = _store_reference_raws(engine, run_id, chain, spooler)
         return _finish(engine, run_id, started, outcomes, run_warnings, spooler)
     finally:
@@ -231,7 +238,7 @@ def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
         return exc
     if isinstance(exc, InvalidSnapshotError):
         return ValidationError(str(exc), source=source)
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, SQLAlchemyError | psycopg.Error):
         if is_connection_error(exc):
             return DatabaseUnavailableError(f"database unreachable: {db_error_reason(exc)}")
         return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
@@ -307,6 +314,8 @@ def _capture_source(
         outcome.retries = source.retries
     log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
              outcome.retries, "" if fetched else " before failing")
+    if isinstance(source, CredentialReporting):
+        outcome.credential = _credential_note(source)
     if error is None:
         try:
             parsed = source.parse(raws)
@@ -360,6 +369,14 @@ def _capture_source(
     outcome.fx_rates_written = counts.fx_rates
     notify(name, str(outcome.status))
     return outcome
+
+
+def _credential_note(source: CredentialReporting) -> str | None:
+    try:
+        return source.credential_note()
+    except Exception:  # a status line must never fail a capture
+        log.exception("could not read the login status of a source")
+        return None
 
 
 def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,

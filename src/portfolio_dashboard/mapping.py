@@ -18,17 +18,22 @@ MAPPING_LOCK = "pd.mapping"
 
 
 def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, str], uuid.UUID],
-                              by_key: Mapping[tuple[str, str], Instrument]) -> int:
-    """Map every unmapped instrument in ``instruments`` (natural key -> id); return how many were mapped."""
+                              by_key: Mapping[tuple[str, str], Instrument],
+                              mapped: set[uuid.UUID] | None = None) -> int:
+    """Map every unmapped instrument in ``instruments`` (natural key -> id); return how many were mapped.
+
+    ``mapped`` (ids already mapped, when the caller knows them) saves a query on the capture's hot path.
+    """
     if not instruments:
         return 0
-    ids = list(instruments.values())
-    mapped = {
-        r[0]
-        for r in conn.execute(
-            text("SELECT instrument_id FROM instrument_mapping WHERE instrument_id = ANY(:ids)"), {"ids": ids}
-        )
-    }
+    if mapped is None:
+        ids = list(instruments.values())
+        mapped = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT instrument_id FROM instrument_mapping WHERE instrument_id = ANY(:ids)"), {"ids": ids}
+            ).all()
+        }
     todo = sorted((k, v) for k, v in instruments.items() if v not in mapped)
     if not todo:
         return 0

@@ -138,6 +138,7 @@ def credential_health(app: App, last_run: queries.RunRow | None) -> list[Credent
     }
     for name in app.settings.configured_sources:
         item = CredentialHealth(name, checked=False, last_auth_error=auth_errors.get(name))
+        source = None
         try:
             source = app.source_factory(name, app.settings)
             health = source.health()
@@ -149,6 +150,10 @@ def credential_health(app: App, last_run: queries.RunRow | None) -> list[Credent
             item.reachable, item.authenticated = health.reachable, health.authenticated
             item.detail = health.detail
             item.expires_in_s = health.credential_expires_in_s
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
         out.append(item)
     return out
 

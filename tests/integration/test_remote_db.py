@@ -11,15 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fakes.pgserver import TcpPostgres
+from tests.fakes.pgserver import TcpPostgres, tcp_postgres
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpPostgres]:
-    pg = TcpPostgres(tmp_path_factory.mktemp("remote-pg"))
-    pg.init()
-    yield pg
-    pg.stop()
+def server() -> Iterator[TcpPostgres]:
+    with tcp_postgres() as pg:
+        yield pg
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ from portfolio_dashboard.replay import replay_pending
 from portfolio_dashboard.spool import Spool
 from portfolio_dashboard.storage.embedded import sqlalchemy_url
 from tests.conftest import _drop_database, _new_database
-from tests.fakes.pgserver import TcpPostgres, free_port
+from tests.fakes.pgserver import TcpPostgres, free_port, tcp_postgres
 
 ASOF = datetime(2026, 11, 20, 16, 35, tzinfo=UTC)
 TABLES = ("snapshot_runs", "raw_payloads", "snapshots", "positions", "fx_rates", "instruments", "broker_accounts",
@@ -174,12 +174,9 @@ def test_next_capture_stores_the_spool_first(fresh_db: Callable[[], str], tmp_pa
 
 
 @pytest.fixture(scope="module")
-def tcp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpPostgres]:
-    server = TcpPostgres(tmp_path_factory.mktemp("tcp-pg"))
-    server.init()
-    yield server
-    if server.running:
-        server.stop()
+def tcp_server() -> Iterator[TcpPostgres]:
+    with tcp_postgres() as server:
+        yield server
 
 
 def test_database_stopped_mid_capture_spools_then_replay_matches(
