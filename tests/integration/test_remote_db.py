@@ -77,3 +77,38 @@ def test_a_wrong_password_says_so_without_showing_either_password(server: TcpPos
     assert spooled.returncode == 1
     assert "spooled" in spooled.stderr
     assert "pw-not-the-right-one" not in spooled.stdout + spooled.stderr
+
+
+def sql_statements(path: Path, **passwords: str) -> list[str]:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+    for role, password in passwords.items():
+        text = text.replace(f"CHANGE-ME-{role}", password)
+    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
+
+
+def test_the_documented_least_privilege_roles_are_enough_and_no_more(server: TcpPostgres, env: dict[str, str]) -> None:
+    """deploy/postgres/*.sql as docs/automation.md runs them: the owner migrates, the app role captures,
+    reprocesses and reports, and cannot change the schema."""
+    sql_dir = Path(__file__).resolve().parents[2] / "deploy" / "postgres"
+    owner_pw, app_pw = "pw-owner-" + server.password[-8:], "pw-app-" + server.password[-8:]
+    with psycopg.connect(server.admin_uri, autocommit=True) as conn:
+        for stmt in sql_statements(sql_dir / "01-roles.sql", owner=owner_pw, app=app_pw):
+            conn.execute(stmt)
+    admin_portfolio = server.admin_uri.replace("/postgres?", "/portfolio?")
+    with psycopg.connect(admin_portfolio, autocommit=True) as conn:
+        for stmt in sql_statements(sql_dir / "02-grants.sql"):
+            conn.execute(stmt)
+    base = f"127.0.0.1:{server.port}/portfolio?sslmode=disable"
+    owner = {**env, "DATABASE_URL": f"postgresql://portfolio_owner:{owner_pw}@{base}"}
+    app = {**env, "DATABASE_URL": f"postgresql://portfolio_app:{app_pw}@{base}"}
+    assert run(owner, "migrate").returncode == 0
+    for args in (("capture", "--source", "demo"), ("reprocess", "--all"), ("status", "--no-health"),
+                 ("spool", "replay")):
+        result = run(app, *args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+    with psycopg.connect(f"postgresql://portfolio_app:{app_pw}@{base}") as conn:
+        assert conn.execute("SELECT count(*) FROM positions").fetchone() == (17,)
+        for ddl in ("CREATE TABLE intruder (a int)", "DROP TABLE positions", "ALTER TABLE snapshots ADD x int"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(ddl)
+            conn.rollback()
