@@ -347,9 +347,12 @@ def _capture_source(
             outcome.error_message += f" [{error.endpoint}]"
         if isinstance(error, DatabaseUnavailableError) and spooler is not None:
             outcome.status = SourceStatus.SPOOLED
-            outcome.error_message += f"; {len(raws)} response(s) spooled locally"
-            spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
-                                 outcome=asdict(outcome))
+            reason = outcome.error_message
+            outcome.error_message = f"{reason}; {len(raws)} response(s) spooled locally"
+            if spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
+                                    outcome=asdict(outcome)) is None:
+                outcome.status = SourceStatus.FAIL
+                outcome.error_message = f"{reason} — NOT stored: the local spool could not be written either"
         else:
             counts.raw_payloads = _keep_raws(engine, run_id, raws, source.parser_version, name, spooler,
                                              outcome if fetched else None)

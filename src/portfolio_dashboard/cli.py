@@ -146,10 +146,20 @@ def capture_cmd(
     ] = None,
     trigger: Annotated[TriggerType, typer.Option(help="What triggered this run.")] = TriggerType.MANUAL,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+    log_format: Annotated[str, typer.Option(help="Log line format: text or json (as the global option).")] = "",
 ) -> None:
-    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail."""
+    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail.
+
+    Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
+    responses are spooled locally and stored by the next capture (exit status 1)."""
     from portfolio_dashboard.capture import capture
     from portfolio_dashboard.reporting import run_summary, run_to_dict
+
+    if log_format:
+        if log_format not in ("text", "json"):
+            typer.secho("error: --log-format takes text or json", err=True)
+            raise typer.Exit(1)
+        setup_logging(log_format)
 
     for name in source or []:
         if name not in SOURCE_NAMES:

@@ -120,9 +120,11 @@ def _fetch_and_spool(name: str, source: BrokerSource, spooler: RunSpooler, progr
         outcome.error_category = "db"
         outcome.error_message = f"database unreachable: {len(raws)} response(s) spooled locally"
     t1 = time.monotonic()
-    if raws:
-        spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
-                             outcome=asdict(outcome))
+    if raws and spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
+                                     outcome=asdict(outcome)) is None:
+        outcome.status = SourceStatus.FAIL
+        outcome.error_category = outcome.error_category or "db"
+        outcome.error_message = f"{outcome.error_message} — NOT stored: the local spool could not be written"
     outcome.write_seconds = round(time.monotonic() - t1, 3)
     notify(name, str(outcome.status))
     return outcome

@@ -342,6 +342,7 @@ class RunSpooler:
         self._seq = 0
         self.responses = 0
         self.entries = 0
+        self.lost = 0  # responses neither stored nor spooled (the spool's disk failed too)
 
     @property
     def directory(self) -> Path:
@@ -373,16 +374,23 @@ class RunSpooler:
     def spool_source(
         self, source: str, parser_version: str, raws: Sequence[RawResponse], *, kind: Kind,
         outcome: dict[str, Any],
-    ) -> SpoolEntry:
-        with self._lock:
-            directory = self._open()
-            self._seq += 1
-            entry = SpoolEntry(uuid.uuid4(), self.meta, source, kind, parser_version, datetime.now(UTC),
-                               outcome, tuple(raws))
-            path = directory / f"{self._seq:03d}_{source}{ENTRY_SUFFIX}"
-            write_atomic(path, encode_entry(entry))
-            self.responses += len(raws)
-            self.entries += 1
+    ) -> SpoolEntry | None:
+        """Write one source's entry; ``None`` (logged, counted in ``lost``) when the disk refuses it too."""
+        try:
+            with self._lock:
+                directory = self._open()
+                self._seq += 1
+                entry = SpoolEntry(uuid.uuid4(), self.meta, source, kind, parser_version, datetime.now(UTC),
+                                   outcome, tuple(raws))
+                path = directory / f"{self._seq:03d}_{source}{ENTRY_SUFFIX}"
+                write_atomic(path, encode_entry(entry))
+                self.responses += len(raws)
+                self.entries += 1
+        except OSError as exc:
+            self.lost += len(raws)
+            log.error("%s: %d response(s) LOST: the database is unreachable and the spool in %s cannot be "
+                      "written (%s)", source, len(raws), self.spool.root, exc)
+            return None
         log.warning("%s: %d response(s) spooled to %s (%s)", source, len(raws), path.name, kind)
         return entry
 
@@ -401,7 +409,10 @@ class RunSpooler:
                 self._lock_fd = None
 
     def message(self, reason: str) -> str:
-        return (
+        text = (
             f"database unreachable ({reason}): {self.responses} response(s) spooled to {self.directory}; they "
             "will be stored by the next capture or `portfolio-dashboard spool replay`"
         )
+        if self.lost:
+            text += f"; {self.lost} response(s) LOST: the spool could not be written (see the log)"
+        return text

@@ -127,3 +127,13 @@ def test_runs_are_listed_oldest_first(tmp_path: Path) -> None:
         s.spool_source("ib_flex", "3", [raw(b"<a/>")], kind="parse", outcome={})
         s.close()
     assert [d.name[:8] for d in spool.run_dirs()] == ["20261120", "20261121"]
+
+
+def test_a_spool_that_cannot_be_written_says_the_responses_are_lost(tmp_path: Path) -> None:
+    blocked = tmp_path / "spool"
+    blocked.write_text("a file where the spool folder should be")
+    spooler = RunSpooler(Spool(blocked), meta())
+    assert spooler.spool_source("ib_flex", "3", [raw(b"<a/>"), raw(b"<b/>")], kind="parse", outcome={}) is None
+    assert spooler.lost == 2
+    assert spooler.responses == 0
+    assert "2 response(s) LOST" in spooler.message("down")
