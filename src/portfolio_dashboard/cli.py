@@ -15,6 +15,7 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli_auth import auth_app
+from portfolio_dashboard.cli_mapping import mapping_app
 from portfolio_dashboard.cli_ops import register as register_ops
 from portfolio_dashboard.config import SOURCE_NAMES, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
+app.add_typer(mapping_app, name="mapping")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:

@@ -334,8 +334,8 @@ def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
         conn.execute(text("SET LOCAL work_mem TO '64MB'"))  # the merge's joins and sorts stay in memory
         repo = Repository(conn)
         repo.upsert_accounts(batch.accounts)
-        ids = repo.upsert_instruments(batch.instruments.values())
-        assign_global_instruments(conn, ids, batch.instruments)
+        ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
+        assign_global_instruments(conn, ids, batch.instruments, mapped)
         counts = bulk.write_batch(
             conn,
             groups=batch.groups,

@@ -230,7 +230,7 @@ def test_a_commit_lost_in_flight_is_not_stored_twice(fresh_db: Callable[[], str]
     source.fetch(raws.append, FetchContext())
     result = capture(SCHEDULED, app=app, sources={"demo": _Replaying(raws)})
     before = counts(url)
-    meta = RunMeta(result.run_id, "scheduled", "test", ("demo",), result.started_at, "host", 1, "0", "0002")
+    meta = RunMeta(result.run_id, "scheduled", "test", ("demo",), result.started_at, "host", 1, "0", "0003")
     spooler = RunSpooler(Spool(data / "spool"), meta)
     spooler.spool_source("demo", "1", raws, kind="parse", outcome={"source": "demo", "status": "spooled"})
     spooler.close()
@@ -259,7 +259,7 @@ def test_replay_leaves_a_run_still_being_captured_alone(fresh_db: Callable[[], s
     fixed_demo().fetch(raws.append, FetchContext())
     import uuid
 
-    meta = RunMeta(uuid.uuid4(), "manual", "test", ("demo",), datetime.now(UTC), "host", 1, "0", "0002")
+    meta = RunMeta(uuid.uuid4(), "manual", "test", ("demo",), datetime.now(UTC), "host", 1, "0", "0003")
     spooler = RunSpooler(Spool(data / "spool"), meta)
     spooler.spool_source("demo", "1", raws, kind="parse", outcome={"source": "demo", "status": "spooled"})
     app = make_app(fresh_db(), data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,7 +99,7 @@ def test_status_exit_codes(settings: Settings, tmp_path: Path) -> None:
 
     capture(TriggerContext(sources=("demo",)), app=app)
     spooler = RunSpooler(Spool(app.settings.spool_dir), RunMeta(
-        __import__("uuid").uuid4(), "manual", None, ("demo",), now(), "h", 1, "0", "0002"))
+        uuid.uuid4(), "manual", None, ("demo",), now(), "h", 1, "0", "0003"))
     spooler.spool_source("demo", "1", [], kind="raws", outcome={"source": "demo"})
     spooler.close()
     report = status_report(app, DAY, now=now())

@@ -27,7 +27,7 @@ RECEIVED = datetime(2026, 11, 20, 21, 5, 7, 123456, tzinfo=timezone(timedelta(ho
 
 def meta(started: datetime | None = None) -> RunMeta:
     return RunMeta(uuid.uuid4(), "scheduled", "cli:pi", ("ib_flex", "schwab"), started or datetime.now(UTC),
-                   "pi", 4242, "0.1.0", "0002")
+                   "pi", 4242, "0.1.0", "0003")
 
 
 def raw(body: bytes, **kw: object) -> RawResponse:

@@ -251,7 +251,11 @@ class Repository:
     def upsert_instruments_mapped(
         self, instruments: Iterable[Instrument]
     ) -> tuple[dict[tuple[str, str], uuid.UUID], set[uuid.UUID]]:
-        """``upsert_instruments`` that also says which of them already have a global mapping.
+        """``upsert_instruments`` that also says which of them already have a settled global mapping.
+
+        Settled: mapped, not re-described by this capture, and not a weak mapping (heuristic, or an identity
+        of its own) whose instrument carries an identifier that could still upgrade it — so that
+        ``assign_global_instruments`` has nothing to read on a daily capture.
 
         Conflict key ``(broker, broker_instrument_id)``. A known instrument is read, not rewritten: most
         captures repeat yesterday's instruments, so one SELECT replaces 500 no-op updates. A value the broker
@@ -264,7 +268,10 @@ class Repository:
         fields = self._INSTRUMENT_FIELDS
         found = self.conn.execute(
             text(
-                f"""SELECT i.broker, i.broker_instrument_id, i.id, m.instrument_id IS NOT NULL,
+                f"""SELECT i.broker, i.broker_instrument_id, i.id,
+                           m.instrument_id IS NOT NULL AND NOT COALESCE(
+                               (m.mapping_source = 'heuristic' OR m.evidence = 'new')
+                               AND (btrim(i.isin) <> '' OR btrim(i.cusip) <> '' OR btrim(i.figi) <> ''), false),
                            {", ".join("i." + f for f in fields)}
                     FROM instruments i
                     JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
@@ -286,6 +293,7 @@ class Repository:
                 if all(new is None or new == old for new, old in zip(incoming, row[4:], strict=True)):
                     continue
             stale.append(inst)
+        mapped -= {stored[i.key][2] for i in stale if i.key in stored}  # new identifiers may remap them
         if stale:
             ids.update(self._write_instruments(stale))
         return ids, mapped

@@ -8,15 +8,15 @@
 * ``alert_state``: one row per alert key (``run``, ``stale:<broker>/<account>``, ``credential:<source>``...):
   whether it is firing, since when, and when it was last sent (the once-a-day reminder rule).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-24
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
