@@ -8,11 +8,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime, time
 from typing import Annotated, NoReturn
 
+import psycopg
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.config import SOURCE_NAMES
 from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.storage.engine import db_error_reason
 
 spool_app = typer.Typer(help="The local spool: captures made while the database was unreachable.",
                         no_args_is_help=True)
@@ -31,8 +34,8 @@ def spool_replay() -> None:
 
     try:
         report = replay_pending(get_app())
-    except PortfolioError as exc:
-        _fail(f"{exc} (the spool is kept)")
+    except (PortfolioError, SQLAlchemyError, psycopg.Error) as exc:
+        _fail(f"{db_error_reason(exc)} (the spool is kept)")
     typer.echo(report.text())
 
 
@@ -146,6 +149,8 @@ def reprocess_cmd(
         report = reprocess(app_, selection)
     except PortfolioError as exc:
         _fail(str(exc))
+    except (SQLAlchemyError, psycopg.Error) as exc:  # committed batches stay; rerunning finishes the rest
+        _fail(f"database: {db_error_reason(exc)} (run it again: reprocessing is idempotent)")
     typer.echo(json.dumps(asdict(report), indent=2, default=str) if as_json else report.text())
     raise typer.Exit(report.exit_code)
 

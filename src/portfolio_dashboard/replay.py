@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -104,7 +105,7 @@ def replay_quietly(app: App) -> ReplayReport | None:
     """Replay before a capture; a failure is logged, never stops the capture (the spool keeps the data)."""
     try:
         report = replay_pending(app)
-    except (PortfolioError, SQLAlchemyError, OSError) as exc:
+    except (PortfolioError, SQLAlchemyError, psycopg.Error, OSError) as exc:
         log.error("spool replay failed, the spool is kept: %s", db_error_reason(exc))
         return None
     if report.runs:
@@ -213,7 +214,7 @@ def _parse_and_write(app: App, uow: UnitOfWork, entry: SpoolEntry, outcome: Sour
                 base_currency=settings.base_currency, raws=entry.raws, snapshots=valued.snapshots,
                 fx_rates=parsed.fx_rates, trades=valued.trades,
             )
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, psycopg.Error) as exc:  # the writer COPYs positions through the driver
         if is_connection_error(exc):
             raise  # stop: the entry stays in the spool
         _fail(outcome, "db", f"database write failed: {db_error_reason(exc)}")
