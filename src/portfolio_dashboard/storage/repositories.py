@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -100,6 +100,23 @@ def raw_body_columns(raw: RawResponse) -> tuple[str | None, str | None]:
     if as_json is not None:
         return as_json, None
     return None, raw.text.replace("\x00", "\ufffd")
+
+
+def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
+    """The body bytes when the text columns cannot give them back exactly (jsonb re-serialises JSON)."""
+    if body_text is not None and body_text.encode() == raw.body:
+        return None
+    return raw.body
+
+
+RAW_ID_NAMESPACE = uuid.UUID("3f1d2f8e-5b7a-4c39-9d0e-6a2b8c4f7e11")
+
+
+def raw_payload_id(run_id: uuid.UUID, raw: RawResponse) -> uuid.UUID:
+    """A deterministic id: the same response stored twice for a run (a spool replayed after an ambiguous
+    commit, a replay repeated) is one row."""
+    received = raw.received_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return uuid.uuid5(RAW_ID_NAMESPACE, f"{run_id}|{raw.source}|{raw.endpoint}|{received}|{raw.sha256}")
 
 
 class Repository:
@@ -195,7 +212,7 @@ class Repository:
             payload_json, body_text = raw_body_columns(raw)
             rows.append(
                 dict(
-                    id=uuid.uuid4(),
+                    id=raw_payload_id(run_id, raw),
                     run_id=run_id,
                     broker=raw.broker,
                     endpoint=raw.endpoint,
@@ -208,19 +225,21 @@ class Repository:
                     content_sha256=raw.sha256,
                     parser_version=parser_version,
                     headers=json.dumps(raw.headers),
+                    body_bytes=exact_body(raw, body_text),
                 )
             )
-        self.conn.execute(
+        result = self.conn.execute(
             text(
                 """INSERT INTO raw_payloads (id, run_id, broker, endpoint, payload_json, received_at, source,
-                       status_code, content_type, body_text, content_sha256, parser_version, headers)
+                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes)
                    VALUES (:id, :run_id, :broker, :endpoint, CAST(:payload_json AS jsonb), :received_at, :source,
                        :status_code, :content_type, :body_text, :content_sha256, :parser_version,
-                       CAST(:headers AS jsonb))"""
+                       CAST(:headers AS jsonb), :body_bytes)
+                   ON CONFLICT (id) DO NOTHING"""
             ),
             rows,
         )
-        return len(rows)
+        return int(result.rowcount)
 
     # --- accounts and instruments --------------------------------------------------------------------------
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:
@@ -259,7 +278,11 @@ class Repository:
     def upsert_instruments_mapped(
         self, instruments: Iterable[Instrument]
     ) -> tuple[dict[tuple[str, str], uuid.UUID], set[uuid.UUID]]:
-        """``upsert_instruments`` that also says which of them already have a global mapping.
+        """``upsert_instruments`` that also says which of them already have a settled global mapping.
+
+        Settled: mapped, not re-described by this capture, and not a weak mapping (heuristic, or an identity
+        of its own) whose instrument carries an identifier that could still upgrade it — so that
+        ``assign_global_instruments`` has nothing to read on a daily capture.
 
         Conflict key ``(broker, broker_instrument_id)``. A known instrument is read, not rewritten: most
         captures repeat yesterday's instruments, so one SELECT replaces 500 no-op updates. A value the broker
@@ -272,7 +295,10 @@ class Repository:
         fields = self._INSTRUMENT_FIELDS
         found = self.conn.execute(
             text(
-                f"""SELECT i.broker, i.broker_instrument_id, i.id, m.instrument_id IS NOT NULL,
+                f"""SELECT i.broker, i.broker_instrument_id, i.id,
+                           m.instrument_id IS NOT NULL AND NOT COALESCE(
+                               (m.mapping_source = 'heuristic' OR m.evidence = 'new')
+                               AND (btrim(i.isin) <> '' OR btrim(i.cusip) <> '' OR btrim(i.figi) <> ''), false),
                            {", ".join("i." + f for f in fields)}
                     FROM instruments i
                     JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
@@ -294,6 +320,7 @@ class Repository:
                 if all(new is None or new == old for new, old in zip(incoming, row[4:], strict=True)):
                     continue
             stale.append(inst)
+        mapped -= {stored[i.key][2] for i in stale if i.key in stored}  # new identifiers may remap them
         if stale:
             ids.update(self._write_instruments(stale))
         return ids, mapped
