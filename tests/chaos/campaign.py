@@ -139,10 +139,11 @@ def _reparse(engine: Engine, run_id: Any, source: Any) -> dict[str, int]:
     """Snapshot key -> position count (cash included) from this run's stored raw payloads of one source."""
     raws = [
         RawResponse(r["source"], r["broker"], r["endpoint"], r["received_at"], r["status_code"],
-                    (r["body"] or "").encode(), r["content_type"], dict(r["headers"] or {}))
+                    bytes(r["exact"]) if r["exact"] is not None else (r["body"] or "").encode(), r["content_type"],
+                    dict(r["headers"] or {}))
         for r in _rows(engine, "SELECT source, broker, endpoint, received_at, status_code, content_type, headers, "
-                               "COALESCE(payload_json::text, body_text) AS body FROM raw_payloads "
-                               "WHERE run_id = :r AND source = :s ORDER BY received_at, id",
+                               "body_bytes AS exact, COALESCE(body_text, payload_json::text) AS body "
+                               "FROM raw_payloads WHERE run_id = :r AND source = :s ORDER BY received_at, id",
                        r=run_id, s=source.name)
     ]
     counts = {}

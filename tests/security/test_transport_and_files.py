@@ -129,3 +129,26 @@ def test_secret_query_parameters_are_masked_in_httpx_log_lines(caplog: pytest.Lo
                                         httpx.URL("https://h/SendRequest?t=SECRET&q=1"), "HTTP/1.1", 200, "OK")
     assert "SECRET" not in caplog.text
     assert "t=***" in caplog.text
+
+
+def test_spool_files_are_0600_in_0700_directories(tmp_path: Path) -> None:
+    from portfolio_dashboard.bootstrap import get_app
+    from portfolio_dashboard.capture import capture
+    from portfolio_dashboard.domain import TriggerContext
+    from tests.chaos.world import closed_port_url
+
+    unreachable = closed_port_url("postgresql").replace("://", "://pd:pw@") + "/portfolio"
+    app = get_app(load_settings(database_url=unreachable, portfolio_data_dir=tmp_path / "data", _env_file=None))
+    old = os.umask(0o022)
+    try:
+        result = capture(TriggerContext(sources=("demo",)), app=app)
+    finally:
+        os.umask(old)
+        app.dispose()
+    assert [str(o.status) for o in result.sources] == ["spooled"]
+    spool = tmp_path / "data" / "spool"
+    files = [p for p in spool.rglob("*") if p.is_file()]
+    dirs = [spool, *(p for p in spool.rglob("*") if p.is_dir())]
+    assert len(files) >= 3  # the lock, the source's entry, the run manifest
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o600"}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in dirs} == {"0o700"}
