@@ -4,7 +4,14 @@ database (and token file) and by a capture that must succeed.
 Kill points are drawn at random: a timer (a random instant between the run row appearing and the end a
 clean capture takes) or a point inside the process (``kill_worker.py``): within a source's write
 transaction, in the middle of a COPY, just before or after a commit, while recording the run's outcome, or
-inside a file write before its rename.
+inside a file write before its rename. A share of the runs capture with the database unreachable, so they
+write the local spool, and are killed in the middle of one of its writes (every ``fsync`` of it: a file
+written but not yet renamed into place, renamed but its directory not yet synced, ...).
+
+After each kill: no snapshot lacks positions or its raw payloads, nothing is duplicated, the token file is
+whole, every spool file is readable (a torn write would show here), and the next capture — with the
+database up — succeeds, replays the spool (every spooled response ends in ``raw_payloads``) and leaves no
+run ``running`` or claiming success for sources it never captured.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from portfolio_dashboard.brokers.schwab_tokens import TokenStore
-from tests.chaos.world import World
+from tests.chaos.world import World, closed_port_url
 from tests.fakes.schwab import seed_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +46,8 @@ POINTS: dict[str, tuple[int, int]] = {
     "fsync": (1, 2),
 }
 IN_TRANSACTION = {"insert_snapshot", "copy_row", "before_commit"}
+OFFLINE_SHARE = 0.3  # runs with the database unreachable: they spool
+SPOOL_FSYNCS = 9  # fsyncs of an offline capture of three sources: run dir, 2 per entry, 2 for the manifest
 
 
 @dataclass
@@ -46,6 +55,8 @@ class KillStats:
     runs: int = 0
     killed: int = 0
     killed_in_transaction: int = 0
+    killed_in_spool: int = 0
+    spooled_responses_replayed: int = 0
     finished_before_kill: int = 0
     next_captures_ok: int = 0
     by_point: Counter[str] = field(default_factory=Counter)
@@ -54,8 +65,10 @@ class KillStats:
 
     def summary(self) -> str:
         return "\n".join([
-            f"runs {self.runs}: SIGKILLed {self.killed} ({self.killed_in_transaction} inside a write transaction), "
-            f"finished before the kill {self.finished_before_kill}, in {self.seconds:.0f}s",
+            f"runs {self.runs}: SIGKILLed {self.killed} ({self.killed_in_transaction} inside a write transaction, "
+            f"{self.killed_in_spool} while writing the spool), finished before the kill {self.finished_before_kill}, "
+            f"in {self.seconds:.0f}s",
+            f"spooled responses found in raw_payloads after the next capture: {self.spooled_responses_replayed}",
             "kill points: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_point.items())),
             f"next captures succeeded {self.next_captures_ok}/{self.runs}, broken invariants {len(self.problems)}",
         ])
@@ -76,9 +89,10 @@ class KillCampaign:
         self.baseline: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.window = 1.0
 
-    def worker(self, *point: str) -> subprocess.Popen[str]:
+    def worker(self, *point: str, offline: bool = False) -> subprocess.Popen[str]:
         self.world.next_capture()
-        return subprocess.Popen([sys.executable, "-m", "tests.chaos.kill_worker", *point], cwd=ROOT, env=self.env,
+        env = {**self.env, "DATABASE_URL": closed_port_url("postgresql") + "/gone"} if offline else self.env
+        return subprocess.Popen([sys.executable, "-m", "tests.chaos.kill_worker", *point], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def clean_capture(self) -> tuple[bool, str]:
@@ -114,16 +128,19 @@ class KillCampaign:
     def one(self) -> None:
         stats = self.stats
         stats.runs += 1
-        if self.rng.random() < 0.4:
+        offline = self.rng.random() < OFFLINE_SHARE
+        if offline:
+            point, label = "fsync", f"spool fsync:{self.rng.randint(1, SPOOL_FSYNCS)}"
+        elif self.rng.random() < 0.4:
             point, label = None, "timer"
         else:
             point = self.rng.choice(sorted(POINTS))
             lo, hi = POINTS[point]
             label = f"{point}:{self.rng.randint(lo, hi)}"
-        if point == "fsync":
+        if point == "fsync" and not offline:
             # an expired access token: the capture refreshes it and saves the token file (where fsync is)
             seed_tokens(self.world.schwab, self.world.token_path, access_expires_in=-timedelta(minutes=5))
-        proc = self.worker(*label.split(":")) if point else self.worker()
+        proc = self.worker(point, label.rsplit(":", 1)[1], offline=offline) if point else self.worker()
         if point is None:
             self._kill_later(proc)
         proc.communicate(timeout=180)
@@ -131,10 +148,13 @@ class KillCampaign:
         stats.by_point[label.split(":")[0]] += 1
         if killed:
             stats.killed += 1
-            stats.killed_in_transaction += point in IN_TRANSACTION
+            stats.killed_in_transaction += point in IN_TRANSACTION and not offline
+            stats.killed_in_spool += offline
         else:
             stats.finished_before_kill += 1
         stats.problems += [f"{p} [after kill at {label}]" for p in self.check()]
+        spooled, unreadable = self.spool_contents()
+        stats.problems += [f"unreadable spool file {u} [after kill at {label}]" for u in unreadable]
         ok, why = self.clean_capture()
         stats.next_captures_ok += ok
         if not ok:
@@ -143,6 +163,49 @@ class KillCampaign:
         left = _rows(self.engine, "SELECT run_id FROM snapshot_runs WHERE status = 'running'")
         if left:
             stats.problems.append(f"{len(left)} run(s) still 'running' after the next capture [{label}]")
+        stats.problems += [f"{p} [after the capture following {label}]" for p in self.check_replayed(spooled)]
+
+    # --- the spool -------------------------------------------------------------------------------------------
+    def spool_contents(self) -> tuple[Counter[tuple[str, str]], list[str]]:
+        """(source, sha256) of every spooled response, and the spool files that cannot be read back."""
+        from portfolio_dashboard.spool import MANIFEST, SpoolCorruptError, decode_entry, decode_manifest
+
+        root = self.world.data_dir / "spool"
+        found: Counter[tuple[str, str]] = Counter()
+        unreadable = []
+        for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+            if path.parent.name.startswith(".") or path.parent.name == "corrupt":
+                continue  # a run directory never renamed into place holds no entry
+            try:
+                if path.name == MANIFEST:
+                    decode_manifest(path.read_bytes())
+                else:
+                    found.update((r.source, r.sha256) for r in decode_entry(path.read_bytes()).raws)
+            except SpoolCorruptError as exc:
+                unreadable.append(f"{path.parent.name}/{path.name}: {exc}")
+        return found, unreadable
+
+    def check_replayed(self, spooled: Counter[tuple[str, str]]) -> list[str]:
+        problems = []
+        root = self.world.data_dir / "spool"
+        left = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
+        if [n for n in left if n != "corrupt"]:
+            problems.append(f"spooled runs not replayed: {left}")
+        if spooled:
+            stored = Counter((r["source"], r["content_sha256"]) for r in _rows(
+                self.engine, "SELECT source, content_sha256 FROM raw_payloads WHERE content_sha256 = ANY(:s)",
+                s=sorted({sha for _, sha in spooled})))
+            missing = spooled - stored
+            if missing:
+                problems.append(f"{sum(missing.values())} spooled response(s) not in raw_payloads after replay")
+            self.stats.spooled_responses_replayed += sum((spooled & stored).values())
+        for r in _rows(self.engine, "SELECT run_id, sources, outcome, status FROM snapshot_runs "
+                                    "WHERE status = 'success'"):
+            covered = {o.get("source") for o in r["outcome"] or []}
+            if not set(r["sources"] or []) <= covered:
+                problems.append(f"run {r['run_id']} says success but has no outcome for "
+                                f"{sorted(set(r['sources']) - covered)}")
+        return problems
 
     def _kill_later(self, proc: subprocess.Popen[str]) -> None:
         """SIGKILL at a random instant of the capture itself (after its run row exists)."""
