@@ -114,22 +114,27 @@ class KillCampaign:
                                     "LEFT JOIN positions p ON p.snapshot_id = s.id GROUP BY s.id"):
             self.baseline[(r["broker"], r["broker_account_id"])].add(int(r["n"]))
 
-    def run(self, kills: int) -> KillStats:
+    def run(self, kills: int, plan: list[str] | None = None) -> KillStats:
+        """``kills`` runs at random kill points, or exactly the points of ``plan`` ("timer", "POINT:N",
+        "spool fsync:N")."""
         started = time.monotonic()
         try:
             self.setup()
-            for _ in range(kills):
-                self.one()
+            for i in range(len(plan) if plan else kills):
+                self.one(plan[i] if plan else None)
         finally:
             self.stats.seconds = time.monotonic() - started
             self.engine.dispose()
         return self.stats
 
-    def one(self) -> None:
+    def one(self, planned: str | None = None) -> None:
         stats = self.stats
         stats.runs += 1
-        offline = self.rng.random() < OFFLINE_SHARE
-        if offline:
+        offline = planned.startswith("spool") if planned else self.rng.random() < OFFLINE_SHARE
+        if planned:
+            label = planned
+            point = None if planned == "timer" else planned.split(":")[0].removeprefix("spool ")
+        elif offline:
             point, label = "fsync", f"spool fsync:{self.rng.randint(1, SPOOL_FSYNCS)}"
         elif self.rng.random() < 0.4:
             point, label = None, "timer"
