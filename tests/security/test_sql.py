@@ -22,6 +22,18 @@ REVIEWED = {
     ("storage/repositories.py", "_write_instruments"): "column names from the class constant; values bound",
     ("storage/queries.py", "last_run"): "the module's constant column list",
     ("storage/queries.py", "recent_runs"): "the module's constant column list; the limit is bound",
+    ("storage/queries.py", "_unvalued"): "the module's constant CTE",
+    ("storage/queries.py", "allocation_by"): "fragments looked up in a constant table; an unknown key raises",
+    ("storage/bulk.py", "_stage"): "temp-table names and column lists are literals of its callers",
+    ("storage/bulk.py", "write_batch"): "constant column lists; values are COPYed or bound",
+    ("storage/bulk.py", "upsert_trades"): "constant column lists; values bound",
+    ("mapping.py", "load_instruments"): "the module's constant column list; ids bound",
+    ("mapping.py", "_write_mapping"): "the guard is one of two constants",
+    ("mapping_pass.py", "_load_globals"): "constant column list; ids bound",
+    ("mapping_queries.py", "list_mappings"): "a constant query plus a constant ORDER BY; filters applied in Python",
+    ("reprocess.py", "select_runs"): "the WHERE is built from constant fragments; run ids and dates are bound",
+    ("storage/migrations/versions/0002_mapping.py", "upgrade"): "DDL from module constants",
+    ("storage/migrations/versions/0002_mapping.py", "downgrade"): "DDL from module constants",
 }
 
 
