@@ -8,7 +8,6 @@ a shorter latency, one timed capture and a looser bound, so a loaded CI machine 
 from __future__ import annotations
 
 import pytest
-
 from bench.capture_speed import run
 
 
