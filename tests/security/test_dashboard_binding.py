@@ -3,7 +3,7 @@ sees the portfolio by default."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +14,7 @@ from portfolio_dashboard import cli
 class FakeStreamlit:
     """Stands in for the Streamlit process ``serve`` starts: records its command line."""
 
-    calls: list[list[str]] = []
+    calls: ClassVar[list[list[str]]] = []
 
     def __init__(self, cmd: list[str], **kwargs: Any) -> None:
         FakeStreamlit.calls.append(cmd)
