@@ -152,3 +152,22 @@ def test_spool_files_are_0600_in_0700_directories(tmp_path: Path) -> None:
     assert len(files) >= 3  # the lock, the source's entry, the run manifest
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o600"}
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in dirs} == {"0o700"}
+
+
+@pytest.mark.parametrize(("url", "warned"), [
+    ("postgresql+psycopg://postgres@/portfolio?host=/tmp/pd-sock", False),  # the embedded server's socket
+    ("postgres://pd:pw@127.0.0.1:5432/portfolio", False),
+    ("postgres://pd:pw@localhost/portfolio", False),
+    ("postgres://pd:pw@100.101.102.103:5432/portfolio", False),  # Tailscale
+    ("postgres://pd:pw@pi.tail1234.ts.net/portfolio", False),  # MagicDNS
+    ("postgres://pd:pw@pi/portfolio", False),  # a short name: cannot tell
+    ("postgres://pd:pw@db.example.com/portfolio", True),
+    ("postgres://pd:pw@192.168.1.20/portfolio?sslmode=require", True),  # encrypted, but the server unchecked
+    ("postgres://pd:pw@db.example.com/portfolio?sslmode=verify-full", False),
+])
+def test_a_database_reached_over_an_unprotected_network_is_warned_about(url: str, warned: bool) -> None:
+    from portfolio_dashboard.storage.engine import transport_warning
+
+    warning = transport_warning(url)
+    assert (warning is not None) == warned
+    assert warning is None or ("pw" not in warning and "verify-full" in warning)
