@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 from defusedxml.ElementTree import fromstring as parse_xml
 
+from tests.fakes.ib_flex import status_xml
 from tests.fakes.server import FakeServer, Reply
 
 SUCCESS = "success"
@@ -462,8 +463,6 @@ def flex_statement_faults() -> list[Fault]:
 
 def flex_codes() -> list[Fault]:
     """IBKR's Flex answers: always HTTP 200, the failure in an XML status body."""
-    from tests.fakes.ib_flex import status_xml
-
     def code(c: str, times: int = 1) -> Install:
         status = "Warn" if c == "1019" else "Fail"
         return _replies(*[Reply(200, status_xml(c, status=status), {"Content-Type": "text/xml"})] * times)

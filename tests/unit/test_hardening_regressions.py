@@ -28,3 +28,12 @@ def test_schwab_transfer_item_with_a_list_as_asset_type_is_a_parsing_error() -> 
             _raw("GET /trader/v1/accounts/HASH/transactions", [trade])]
     with pytest.raises(ParsingError, match="assetType"):
         schwab_parse(raws)
+
+
+@pytest.mark.parametrize("conid", ["²", "１２３", "٣", "12a", "", " ", "0"])
+def test_ib_conid_that_is_not_ascii_digits_is_a_parsing_error(conid: str) -> None:
+    # Found by the property campaign: "²".isdigit() is True but int("²") raises ValueError (uncategorised).
+    from portfolio_dashboard.brokers.ib_gateway_payloads import conid_of
+
+    with pytest.raises(ParsingError, match="conid"):
+        conid_of({"conid": conid}, "GET /portfolio/U1/positions/0")
