@@ -1,0 +1,77 @@
+"""Where a benchmark's database comes from: ``DATABASE_URL`` if set, else an embedded server of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from portfolio_dashboard.config import mask_url_password
+from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.embedded import start_embedded, stop_embedded
+from portfolio_dashboard.storage.engine import make_engine
+
+BENCH_DATABASE = "portfolio_bench"
+
+
+@contextlib.contextmanager
+def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London") -> Iterator[str]:
+    """Yield a migrated SQLAlchemy URL.
+
+    ``DATABASE_URL`` wins (the benchmark then writes into that server's database: point it at a scratch
+    database). Otherwise an embedded server runs in ``data_dir`` (kept afterwards, so a generated history can
+    be reused) or in a temporary directory (deleted afterwards).
+    """
+    env_url = os.environ.get("DATABASE_URL", "").strip()
+    if env_url:
+        url = env_url.replace("postgres://", "postgresql+psycopg://", 1)
+        if url.startswith("postgresql://"):
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        _migrate(url, timezone)
+        print(f"database: {mask_url_password(url)} (from DATABASE_URL)")
+        yield url
+        return
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pd-bench-")))
+            cleanup = "delete"
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            cleanup = "stop"
+        pgdata = data_dir / "pgdata"
+        url = start_embedded(pgdata, database=BENCH_DATABASE, cleanup_mode=cleanup)
+        stack.callback(stop_embedded, pgdata)
+        _migrate(url, timezone)
+        print(f"database: embedded PostgreSQL in {data_dir}")
+        yield url
+
+
+def _migrate(url: str, timezone: str) -> None:
+    engine = make_engine(url, timezone=timezone)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as psycopg wants it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPU(s), {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
