@@ -70,7 +70,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} CPU(s), {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} CPU(s), {cpu}, {system}, Python {platform.python_version()}"
 
 
 def today() -> str:

@@ -78,7 +78,9 @@ RAW = """INSERT INTO raw_payloads (run_id, broker, endpoint, payload_json, body_
 TRADE = """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts, quantity)
            VALUES ({broker}, {trade}, 'U1', {inst}, :ts, 1)"""
 
-UNIQUE, CHECK, FOREIGN_KEY = psycopg.errors.UniqueViolation, psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation
+UNIQUE = psycopg.errors.UniqueViolation
+CHECK = psycopg.errors.CheckViolation
+FOREIGN_KEY = psycopg.errors.ForeignKeyViolation
 
 CASES: dict[str, tuple[Callable[[Connection, Base], None], type[psycopg.Error], str]] = {
     # the plan's idempotency keys
@@ -111,7 +113,8 @@ CASES: dict[str, tuple[Callable[[Connection, Base], None], type[psycopg.Error], 
     "unknown trigger type": (
         sql(RUN.format(trigger="'cron'", status="'success'", finished=":ts")), CHECK, "snapshot_runs_trigger_check"),
     "finished run without finished_at": (
-        sql(RUN.format(trigger="'manual'", status="'success'", finished="NULL")), CHECK, "snapshot_runs_finished_check"),
+        sql(RUN.format(trigger="'manual'", status="'success'", finished="NULL")),
+        CHECK, "snapshot_runs_finished_check"),
     "running run with finished_at": (
         sql(RUN.format(trigger="'manual'", status="'running'", finished=":ts")), CHECK, "snapshot_runs_finished_check"),
     "unknown mapping source": (

@@ -82,7 +82,8 @@ def test_two_processes_share_one_server_and_the_last_stops_it(tmp_path: Path) ->
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(pgdata)], env=env, cwd=tmp_path,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout is not None
+        assert holder.stdin is not None
         server_pid = int(holder.stdout.readline())
         for result in migrate_at_once(env, tmp_path, 1):
             assert result.returncode == 0, result.stderr

@@ -3,6 +3,7 @@ by `upgrade head` gives the identical schema, from code and from the `alembic` c
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_every_downgrade_restores_the_previous_revision_exactly(empty_engine: En
         migrate.alembic_config()).walk_revisions()))]
     assert revisions[0] == "0001"
     assert revisions[-1] == HEAD
-    for previous, following in zip(revisions, revisions[1:], strict=False):
+    for previous, following in itertools.pairwise(revisions):
         migrate.upgrade(empty_engine, previous)
         with empty_engine.connect() as conn:
             before = fingerprint(conn)

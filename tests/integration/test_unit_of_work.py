@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
@@ -42,37 +43,44 @@ def test_work_without_commit_is_rolled_back(module_engine: Engine) -> None:
     assert not stored(module_engine, run_id)
 
 
-def test_an_exception_rolls_back_and_propagates(module_engine: Engine) -> None:
-    run_id: uuid.UUID | None = None
-    with pytest.raises(RuntimeError, match="broker went away"), UnitOfWork(module_engine) as uow:
-        run_id = insert_run(uow)
+def work_then_fail(engine: Engine, ids: list[uuid.UUID], *, commit: bool) -> None:
+    with UnitOfWork(engine) as uow:
+        ids.append(insert_run(uow))
+        if commit:
+            uow.commit()
         raise RuntimeError("broker went away")
-    assert run_id is not None
-    assert not stored(module_engine, run_id)
+
+
+def test_an_exception_rolls_back_and_propagates(module_engine: Engine) -> None:
+    ids: list[uuid.UUID] = []
+    with pytest.raises(RuntimeError, match="broker went away"):
+        work_then_fail(module_engine, ids, commit=False)
+    assert not stored(module_engine, ids[0])
 
 
 def test_an_exception_after_commit_keeps_the_committed_work(module_engine: Engine) -> None:
-    run_id: uuid.UUID | None = None
-    with pytest.raises(RuntimeError), UnitOfWork(module_engine) as uow:
-        run_id = insert_run(uow)
+    ids: list[uuid.UUID] = []
+    with pytest.raises(RuntimeError, match="broker went away"):
+        work_then_fail(module_engine, ids, commit=True)
+    assert stored(module_engine, ids[0])
+
+
+def insert_then_violate(engine: Engine, ids: list[uuid.UUID]) -> None:
+    with UnitOfWork(engine) as uow:
+        ids.append(insert_run(uow))
+        uow.connection.execute(
+            text("INSERT INTO snapshot_runs (run_id, trigger_type, schema_version) VALUES (:r, 'manual', 'x')"),
+            {"r": ids[0]},
+        )
         uow.commit()
-        raise RuntimeError("after the commit")
-    assert run_id is not None
-    assert stored(module_engine, run_id)
 
 
 def test_a_database_error_rolls_back_everything_before_it(module_engine: Engine) -> None:
     """All or nothing: the first row goes too when a later statement fails."""
-    from sqlalchemy.exc import IntegrityError
-
-    with pytest.raises(IntegrityError), UnitOfWork(module_engine) as uow:
-        run_id = insert_run(uow)
-        uow.connection.execute(
-            text("INSERT INTO snapshot_runs (run_id, trigger_type, schema_version) VALUES (:r, 'manual', 'x')"),
-            {"r": run_id},
-        )
-        uow.commit()
-    assert not stored(module_engine, run_id)
+    ids: list[uuid.UUID] = []
+    with pytest.raises(IntegrityError, match="snapshot_runs_pkey"):
+        insert_then_violate(module_engine, ids)
+    assert not stored(module_engine, ids[0])
 
 
 def test_each_unit_of_work_returns_its_connection(module_engine: Engine) -> None:

@@ -259,7 +259,8 @@ def test_allocation_groups_by_global_instrument_over_the_latest_snapshots(vconn:
 def old_views_sql() -> str:
     path = Path(migrate.MIGRATIONS_DIR) / "versions" / "0002_view_performance.py"
     spec = importlib.util.spec_from_file_location("migration_0002", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sql: str = module.OLD_VIEWS
