@@ -264,6 +264,54 @@ def _copy(cur: psycopg.Cursor[tuple[object, ...]], table: str, columns: str, lin
     return count
 
 
+def _skip_foreign_key_triggers(cur: psycopg.Cursor[tuple[object, ...]]) -> bool:
+    """As a superuser (the embedded server), skip per-row foreign-key checks during the load; every key is
+    checked in bulk afterwards (``_check_foreign_keys``), so the result is as safe and ~2x faster."""
+    row = cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if not row or not row[0]:
+        return False
+    cur.execute("SET LOCAL session_replication_role = replica")
+    return True
+
+
+def _drop_secondary_indexes(cur: psycopg.Cursor[tuple[object, ...]], table: str) -> list[str]:
+    """Drop the table's indexes that back no constraint; return their definitions to recreate them."""
+    rows = cur.execute(
+        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+           WHERE i.indrelid = %s::regclass
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        (table,),
+    ).fetchall()
+    for name, _definition in rows:
+        cur.execute(f"DROP INDEX {name}")
+    cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    return [definition for _name, definition in rows]
+
+
+FOREIGN_KEYS = """
+SELECT c.conname, c.conrelid::regclass::text, c.confrelid::regclass::text,
+       array_agg(a.attname::text ORDER BY k.ord), array_agg(af.attname::text ORDER BY k.ord)
+FROM pg_constraint c
+CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(att, fatt, ord)
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att
+JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = k.fatt
+WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+GROUP BY c.oid, c.conname, c.conrelid, c.confrelid
+"""
+
+
+def _check_foreign_keys(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+    """Every foreign key of the schema, checked in bulk (one anti-join each) after a load without triggers."""
+    for name, table, target, columns, target_columns in cur.execute(FOREIGN_KEYS).fetchall():
+        present = " AND ".join(f"c.{col} IS NOT NULL" for col in columns)
+        match = " AND ".join(f"t.{tc} = c.{col}" for col, tc in zip(columns, target_columns, strict=True))
+        orphans = cur.execute(
+            f"SELECT count(*) FROM {table} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})"
+        ).fetchone()
+        if orphans and orphans[0]:
+            raise RuntimeError(f"generated data breaks {name}: {orphans[0]} row(s) of {table} without a {target}")
+
+
 def generate(url: str, spec: Spec, *, progress: bool = True) -> Counts:
     """Write the history into an empty, migrated database at ``url`` (SQLAlchemy or libpq form)."""
     started = time.perf_counter()
@@ -274,6 +322,8 @@ def generate(url: str, spec: Spec, *, progress: bool = True) -> Counts:
         existing = cur.execute("SELECT count(*) FROM snapshots").fetchone()
         if existing and existing[0]:
             raise SystemExit(f"the database already holds {existing[0]} snapshots; use an empty database")
+        unchecked = _skip_foreign_key_triggers(cur)
+        deferred = _drop_secondary_indexes(cur, "positions")
         _copy(cur, "broker_accounts", "broker, broker_account_id, name, base_currency", world.account_lines())
         counts.instruments = _copy(
             cur, "instruments",
@@ -312,6 +362,15 @@ def generate(url: str, spec: Spec, *, progress: bool = True) -> Counts:
             if progress:
                 print(f"  {counts.snapshots} snapshots, {counts.positions} positions "
                       f"({time.perf_counter() - started:.0f}s)", flush=True)
+        for definition in deferred:  # one sorted build instead of 2.2M random inserts
+            cur.execute(definition)
+        if unchecked:
+            _check_foreign_keys(cur)
+            # the load ran without triggers, so the daily-value cache (revision 0002) learnt nothing of it
+            if cur.execute("SELECT to_regprocedure('daily_value_cache_refresh(timestamptz, text)')").fetchone() != (
+                None,
+            ):
+                cur.execute("SELECT daily_value_cache_refresh(NULL)")
         conn.commit()
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         # What autovacuum would have done by the time anyone reads a 10-year history: statistics and the

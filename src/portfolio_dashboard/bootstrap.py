@@ -96,6 +96,7 @@ class App:
     def migrate(self) -> None:
         if not self._migrated:
             migrate.upgrade(self.engine)
+            migrate.track_timezone(self.engine, self.settings.portfolio_timezone)
             self._migrated = True
 
     def sources(self, names: Sequence[str] | None = None) -> dict[str, BrokerSource]:

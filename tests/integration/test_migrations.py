@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import make_engine
 from tests.conftest import _ENV_PREFIXES
+from tests.integration import rows
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = migrate.head_revision()
@@ -31,13 +33,19 @@ def fingerprint(conn: Connection) -> dict[str, list[tuple[str, ...]]]:
         "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
         "views": """SELECT viewname, pg_get_viewdef(viewname::regclass, true)
                     FROM pg_views WHERE schemaname = 'public'""",
+        "functions": """SELECT oid::regprocedure::text, pg_get_functiondef(oid)
+                        FROM pg_proc WHERE pronamespace = 'public'::regnamespace""",
+        "triggers": """SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid)
+                       FROM pg_trigger WHERE NOT tgisinternal""",
     }
     return {k: sorted(tuple(str(v) for v in r) for r in conn.execute(text(q))) for k, q in queries.items()}
 
 
-def user_relations(conn: Connection) -> list[str]:
+def user_objects(conn: Connection) -> list[str]:
+    """Tables, views, indexes and functions a migration left behind (Alembic's own table aside)."""
     return sorted(r[0] for r in conn.execute(text(
-        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'i')"
+        """SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'i')
+           UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"""
     )) if not r[0].startswith("alembic_version"))
 
 
@@ -83,7 +91,7 @@ def test_downgrade_base_then_upgrade_head_from_code(empty_engine: Engine) -> Non
     migrate.downgrade(empty_engine, "base")
     assert migrate.current_revision(empty_engine) is None
     with empty_engine.connect() as conn:
-        assert user_relations(conn) == []
+        assert user_objects(conn) == []
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == HEAD
     with empty_engine.connect() as conn:
@@ -116,7 +124,25 @@ def test_alembic_command_line(empty_db_url: str, empty_engine: Engine, tmp_path:
         at_head = fingerprint(conn)
     run([*alembic, "downgrade", "base"], env, tmp_path)
     with empty_engine.connect() as conn:
-        assert user_relations(conn) == []
+        assert user_objects(conn) == []
     run([*alembic, "upgrade", "head"], env, tmp_path)
     with empty_engine.connect() as conn:
         assert fingerprint(conn) == at_head
+
+
+def test_upgrading_a_database_with_history_fills_the_daily_cache(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0001")
+    with empty_engine.begin() as conn:
+        run = rows.run(conn)
+        rows.account(conn, "ib", "U1")
+        for day in (1, 2, 5):
+            rows.snapshot(conn, run, "ib", "U1", datetime(2026, 6, day, 23, 30, tzinfo=UTC), str(100 + day))
+        before = conn.execute(text("SELECT * FROM daily_account_value ORDER BY day")).all()
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT daily_value_cache_usable()")).scalar() is True
+        assert conn.execute(text("SELECT * FROM daily_account_value ORDER BY day")).all() == before
+        assert len(before) == 5
+    migrate.downgrade(empty_engine, "0001")
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT * FROM daily_account_value ORDER BY day")).all() == before
