@@ -33,16 +33,27 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+CACHED_ACCOUNTS = """SELECT day, broker, broker_account_id, snapshot_id, asof_ts, total_value_gbp, total_value_local,
+                          account_currency, carried_forward FROM daily_account_value_cache WHERE zone = :z"""
+COMPUTED_ACCOUNTS = "SELECT * FROM daily_account_value_in(:z)"
+CACHED_DAYS = """SELECT day, total_value_gbp, accounts, accounts_without_gbp, accounts_carried_forward
+                 FROM daily_portfolio_value_cache WHERE zone = :z"""
+COMPUTED_DAYS = """SELECT day, sum(total_value_gbp), count(*)::integer,
+                          (count(*) FILTER (WHERE total_value_gbp IS NULL))::integer,
+                          (count(*) FILTER (WHERE carried_forward))::integer
+                   FROM daily_account_value_in(:z) GROUP BY day"""
+
+
 def differences(conn: Connection) -> dict[str, tuple[int, int, int]]:
-    """Per cached zone: (rows, cached but not computed, computed but not cached)."""
+    """Per cached zone and cache: (rows, cached but not computed, computed but not cached)."""
     out = {}
     for (zone,) in conn.execute(text("SELECT zone FROM daily_value_cache_zones")).all():
-        cached = ("SELECT day, broker, broker_account_id, snapshot_id, asof_ts, total_value_gbp, total_value_local, "
-                  "account_currency, carried_forward FROM daily_account_value_cache WHERE zone = :z")
-        computed = "SELECT * FROM daily_account_value_in(:z)"
-        out[zone] = tuple(conn.execute(text(f"""
-            SELECT (SELECT count(*) FROM ({computed}) a), (SELECT count(*) FROM ({cached} EXCEPT ALL {computed}) b),
-                   (SELECT count(*) FROM ({computed} EXCEPT ALL {cached}) c)"""), {"z": zone}).one())
+        for name, cached, computed in (("accounts", CACHED_ACCOUNTS, COMPUTED_ACCOUNTS),
+                                       ("days", CACHED_DAYS, COMPUTED_DAYS)):
+            out[f"{zone} {name}"] = tuple(conn.execute(text(f"""
+                SELECT (SELECT count(*) FROM ({computed}) a),
+                       (SELECT count(*) FROM ({cached} EXCEPT ALL {computed}) b),
+                       (SELECT count(*) FROM ({computed} EXCEPT ALL {cached}) c)"""), {"z": zone}).one())
     return out
 
 
