@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -182,10 +183,23 @@ def load_average() -> str:
         return "n/a"
 
 
-def run(url: str, *, timezone: str, runs: int, show_plans: bool,
+def raise_priority(conn: Conn, niceness: int, out: Callable[[str], None]) -> None:
+    """On a shared machine, let the benchmark's client and server backend run ahead of other work (root)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        os.setpriority(os.PRIO_PROCESS, conn.info.backend_pid, niceness)
+    except (OSError, PermissionError) as exc:
+        out(f"cannot set priority {niceness} ({exc}); measuring at normal priority")
+    else:
+        out(f"client and server backend at nice {niceness}")
+
+
+def run(url: str, *, timezone: str, runs: int, show_plans: bool, niceness: int | None = None,
         out: Callable[[str], None] = print) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     with connect(url, timezone) as conn:
+        if niceness is not None:
+            raise_priority(conn, niceness, out)
         counts = conn.execute("SELECT (SELECT count(*) FROM snapshots), (SELECT count(*) FROM positions)").fetchone()
         assert counts is not None
         params = pick_params(conn)
@@ -227,6 +241,9 @@ def main() -> None:
     parser.add_argument("--timezone", default="Europe/London", help="portfolio.timezone for the daily views")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every view query")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--nice", type=int, default=None,
+                        help="run client and server backend at this niceness (e.g. -10, needs root) to reduce "
+                             "interference from other processes on a shared machine")
     args = parser.parse_args()
     print(f"machine: {machine()}; date {today()}")
     with bench_database(args.data_dir, timezone=args.timezone) as url:
@@ -237,10 +254,11 @@ def main() -> None:
             print(f"generating {spec.days} days x {spec.accounts} accounts x {spec.positions} positions ...")
             counts = generate(url, spec, progress=False)
             print(f"generated {counts.positions} positions in {counts.seconds:.0f}s")
-        results = run(url, timezone=args.timezone, runs=args.runs, show_plans=args.explain)
+        results = run(url, timezone=args.timezone, runs=args.runs, show_plans=args.explain, niceness=args.nice)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "date": today(), "results": results}, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(), "date": today(), "nice": args.nice,
+                                         "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -174,7 +174,8 @@ BEGIN
         INSERT INTO daily_account_value_cache (zone, day, broker, broker_account_id, snapshot_id, asof_ts,
                                                total_value_gbp, total_value_local, account_currency,
                                                carried_forward)
-        SELECT z, d.* FROM daily_account_value_in(z) d WHERE d.day >= first_day;
+        SELECT z, d.* FROM daily_account_value_in(z) d WHERE d.day >= first_day
+        ORDER BY d.day, d.broker, d.broker_account_id;  -- stored in reading order: sorting it is then ~free
         -- a day's portfolio row depends on that day's account rows only
         DELETE FROM daily_portfolio_value_cache p WHERE p.zone = z AND p.day >= first_day;
         INSERT INTO daily_portfolio_value_cache (zone, day, total_value_gbp, accounts, accounts_without_gbp,
@@ -183,7 +184,7 @@ BEGIN
                (count(*) FILTER (WHERE c.total_value_gbp IS NULL))::integer,
                (count(*) FILTER (WHERE c.carried_forward))::integer
         FROM daily_account_value_cache c WHERE c.zone = z AND c.day >= first_day
-        GROUP BY c.day;
+        GROUP BY c.day ORDER BY c.day;
     END LOOP;
 END $$;
 
