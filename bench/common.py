@@ -19,7 +19,7 @@ BENCH_DATABASE = "portfolio_bench"
 
 
 @contextlib.contextmanager
-def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London") -> Iterator[str]:
+def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London", revision: str = "head") -> Iterator[str]:
     """Yield a migrated SQLAlchemy URL.
 
     ``DATABASE_URL`` wins (the benchmark then writes into that server's database: point it at a scratch
@@ -31,7 +31,7 @@ def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London") ->
         url = env_url.replace("postgres://", "postgresql+psycopg://", 1)
         if url.startswith("postgresql://"):
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-        _migrate(url, timezone)
+        _migrate(url, timezone, revision)
         print(f"database: {mask_url_password(url)} (from DATABASE_URL)")
         yield url
         return
@@ -45,15 +45,26 @@ def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London") ->
         pgdata = data_dir / "pgdata"
         url = start_embedded(pgdata, database=BENCH_DATABASE, cleanup_mode=cleanup)
         stack.callback(stop_embedded, pgdata)
-        _migrate(url, timezone)
+        _migrate(url, timezone, revision)
         print(f"database: embedded PostgreSQL in {data_dir}")
         yield url
 
 
-def _migrate(url: str, timezone: str) -> None:
+def _migrate(url: str, timezone: str, revision: str) -> None:
+    """Bring the schema to ``revision`` (up or down: ``--revision 0001`` measures the views before 0002)."""
     engine = make_engine(url, timezone=timezone)
     try:
-        migrate.upgrade(engine)
+        current = migrate.current_revision(engine)
+        script = migrate.ScriptDirectory.from_config(migrate.alembic_config())
+        target = script.get_current_head() if revision == "head" else revision
+        ancestors = {s.revision for s in script.iterate_revisions(current, "base")} if current else set()
+        if current is not None and target in ancestors and target != current:
+            migrate.downgrade(engine, target)
+        else:
+            migrate.upgrade(engine, target or "head")
+            if target == script.get_current_head():
+                migrate.track_timezone(engine, timezone)
+        print(f"schema revision {migrate.current_revision(engine)}")
     finally:
         engine.dispose()
 

@@ -375,7 +375,10 @@ def generate(url: str, spec: Spec, *, progress: bool = True) -> Counts:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         # What autovacuum would have done by the time anyone reads a 10-year history: statistics and the
         # visibility map (which index-only scans rely on).
-        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("VACUUM (ANALYZE) snapshot_runs, broker_accounts, instruments, global_instruments, "
+                     "instrument_mapping, fx_rates, snapshots, positions")
+        if conn.execute("SELECT to_regclass('daily_account_value_cache')").fetchone() != (None,):
+            conn.execute("VACUUM (ANALYZE) daily_account_value_cache, daily_portfolio_value_cache")
     counts.seconds = time.perf_counter() - started
     return counts
 
