@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portfolio_dashboard.config import mask_url_password
+from alembic.script import ScriptDirectory
+
+from portfolio_dashboard.config import load_settings, mask_url_password
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.embedded import start_embedded, stop_embedded
 from portfolio_dashboard.storage.engine import make_engine
@@ -19,18 +21,18 @@ BENCH_DATABASE = "portfolio_bench"
 
 
 @contextlib.contextmanager
-def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London", revision: str = "head") -> Iterator[str]:
+def bench_database(
+    data_dir: Path | None, *, timezone: str = "Europe/London", revision: str = "head"
+) -> Iterator[str]:
     """Yield a migrated SQLAlchemy URL.
 
     ``DATABASE_URL`` wins (the benchmark then writes into that server's database: point it at a scratch
     database). Otherwise an embedded server runs in ``data_dir`` (kept afterwards, so a generated history can
     be reused) or in a temporary directory (deleted afterwards).
     """
-    env_url = os.environ.get("DATABASE_URL", "").strip()
-    if env_url:
-        url = env_url.replace("postgres://", "postgresql+psycopg://", 1)
-        if url.startswith("postgresql://"):
-            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    configured = load_settings().database_url  # the settings read the environment, normalise the scheme
+    if configured is not None:
+        url = configured.get_secret_value()
         _migrate(url, timezone, revision)
         print(f"database: {mask_url_password(url)} (from DATABASE_URL)")
         yield url
@@ -51,11 +53,11 @@ def bench_database(data_dir: Path | None, *, timezone: str = "Europe/London", re
 
 
 def _migrate(url: str, timezone: str, revision: str) -> None:
-    """Bring the schema to ``revision`` (up or down: ``--revision 0001`` measures the views before 0002)."""
+    """Bring the schema to ``revision`` (up or down: ``--revision 0001`` measures the views before 0003)."""
     engine = make_engine(url, timezone=timezone)
     try:
         current = migrate.current_revision(engine)
-        script = migrate.ScriptDirectory.from_config(migrate.alembic_config())
+        script = ScriptDirectory.from_config(migrate.alembic_config())
         target = script.get_current_head() if revision == "head" else revision
         ancestors = {s.revision for s in script.iterate_revisions(current, "base")} if current else set()
         if current is not None and target in ancestors and target != current:

@@ -1,4 +1,4 @@
-"""The daily-value cache (revision 0002) always equals the computed daily_account_value, in every cached
+"""The daily-value cache (revision 0003) always equals the computed daily_account_value, in every cached
 zone, after any committed mix of inserts, deletes and updates — also back-dated ones, rolled-back ones and
 concurrent ones — and the views read it only when it is current."""
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from portfolio_dashboard.storage import migrate
@@ -100,8 +101,8 @@ def test_downgrade_base_then_upgrade_head_from_code(empty_engine: Engine) -> Non
 
 def test_every_downgrade_restores_the_previous_revision_exactly(empty_engine: Engine) -> None:
     """Step by step: upgrading to N+1 and back to N leaves exactly N's schema."""
-    revisions = [s.revision for s in reversed(list(migrate.ScriptDirectory.from_config(
-        migrate.alembic_config()).walk_revisions()))]
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = [s.revision for s in reversed(list(script.walk_revisions()))]
     assert revisions[0] == "0001"
     assert revisions[-1] == HEAD
     for previous, following in itertools.pairwise(revisions):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
+import pytest
 from sqlalchemy import Connection, text
 
 import portfolio_dashboard
@@ -95,7 +97,9 @@ def snapshot_row(run_id: uuid.UUID) -> SnapshotRow:
     )
 
 
-def test_insert_snapshot_and_positions_twice_store_them_once(conn: Connection) -> None:
+def test_insert_snapshot_twice_stores_it_once_and_positions_are_never_stored_twice(conn: Connection) -> None:
+    """A retried capture gets ``None`` for a snapshot already stored, so the writer skips its positions
+    (``write_source``); positions written twice for one snapshot anyway are refused by the primary key."""
     repo = Repository(conn)
     run_id = rows.run(conn)
     repo.upsert_accounts([Account("ib", "U1", "Main", "USD")])
@@ -105,7 +109,10 @@ def test_insert_snapshot_and_positions_twice_store_them_once(conn: Connection) -
     assert repo.insert_snapshot(snapshot_row(run_id)) is None  # retry: the key is already stored
     position = PositionRow(ids[APPLE.key], Decimal(5), Decimal(200), Decimal(1000), Decimal(790), None, None, None)
     assert repo.insert_positions(sid, [position]) == 1
-    assert repo.insert_positions(sid, [position]) == 0
+    savepoint = conn.begin_nested()
+    with pytest.raises(psycopg.errors.UniqueViolation, match="positions_snapshot_instrument_key"):
+        repo.insert_positions(sid, [position])  # COPY: the driver's own error
+    savepoint.rollback()
     assert (count(conn, "snapshots"), count(conn, "positions")) == (1, 1)
 
 

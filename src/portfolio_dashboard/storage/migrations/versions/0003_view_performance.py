@@ -21,15 +21,15 @@ semantics tests in tests/integration/test_views.py run against 0001 and this rev
 * ``snapshots_account_asof_idx`` also covers ``account_currency`` so the daily computation never visits the
   heap.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-23
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
