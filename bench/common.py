@@ -53,7 +53,7 @@ def bench_database(
 
 
 def _migrate(url: str, timezone: str, revision: str) -> None:
-    """Bring the schema to ``revision`` (up or down: ``--revision 0001`` measures the views before 0003)."""
+    """Bring the schema to ``revision`` (up or down: ``--revision 0001`` measures the views before 0004)."""
     engine = make_engine(url, timezone=timezone)
     try:
         current = migrate.current_revision(engine)

@@ -366,7 +366,7 @@ def generate(url: str, spec: Spec, *, progress: bool = True) -> Counts:
             cur.execute(definition)
         if unchecked:
             _check_foreign_keys(cur)
-            # the load ran without triggers, so the daily-value cache (revision 0003) learnt nothing of it
+            # the load ran without triggers, so the daily-value cache (revision 0004) learnt nothing of it
             if cur.execute("SELECT to_regprocedure('daily_value_cache_refresh(timestamptz, text)')").fetchone() != (
                 None,
             ):

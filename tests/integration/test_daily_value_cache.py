@@ -1,4 +1,4 @@
-"""The daily-value cache (revision 0003) always equals the computed daily_account_value, in every cached
+"""The daily-value cache (revision 0004) always equals the computed daily_account_value, in every cached
 zone, after any committed mix of inserts, deletes and updates — also back-dated ones, rolled-back ones and
 concurrent ones — and the views read it only when it is current."""
 
@@ -217,4 +217,17 @@ def test_tracking_a_zone_fills_its_cache_and_the_app_tracks_its_own(engine: Engi
         assert conn.execute(text("SELECT daily_value_cache_usable()")).scalar() is True
         assert conn.execute(text("SELECT count(*) FROM daily_account_value")).scalar() == 4 + 1
     app.dispose()
+    assert_cache_exact(engine)
+
+
+def test_updates_of_columns_the_views_do_not_read_leave_the_cache_alone(engine: Engine) -> None:
+    with engine.begin() as conn:
+        accts = accounts(conn)
+        rows.snapshot(conn, conn.info["run"], *accts[0], START, "100")
+    with engine.connect() as conn:
+        conn.execute(text("UPDATE snapshots SET asof_source = 'reprocessed', parser_version = '2'"))
+        assert conn.execute(text("SELECT daily_value_cache_usable()")).scalar() is True  # nothing pending
+        conn.execute(text("UPDATE snapshots SET total_value_gbp = 101"))
+        assert conn.execute(text("SELECT daily_value_cache_usable()")).scalar() is False
+        conn.commit()
     assert_cache_exact(engine)

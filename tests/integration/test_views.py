@@ -1,7 +1,7 @@
 """The analytics views on hand-made data: forward fill, accounts in different currencies, a day without any
 snapshot, time-zone day boundaries, global-instrument grouping and weights.
 
-Every semantic test runs twice: on the schema at revision 0001 (the original view SQL) and at head (0003
+Every semantic test runs twice: on the schema at revision 0001 (the original view SQL) and at head (0004
 rewrote two views and their indexes for speed), which shows the rewrite changed no result. A randomised
 test compares the two definitions on a messier history in several time zones.
 """
@@ -255,10 +255,10 @@ def test_allocation_groups_by_global_instrument_over_the_latest_snapshots(vconn:
     assert abs(sum(weights) - 1) < Decimal("1e-15")
 
 
-# --- the 0003 rewrite against the 0001 definitions on a messy history -----------------------------------------
+# --- the 0004 rewrite against the 0001 definitions on a messy history -----------------------------------------
 def old_views_sql() -> str:
-    path = Path(migrate.MIGRATIONS_DIR) / "versions" / "0003_view_performance.py"
-    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    path = Path(migrate.MIGRATIONS_DIR) / "versions" / "0004_view_performance.py"
+    spec = importlib.util.spec_from_file_location("migration_0004", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -52,11 +52,11 @@ def track_timezone(engine: Engine, zone: str) -> None:
     """Keep the daily-value cache for ``zone`` (the app's PORTFOLIO_TIMEZONE) from now on; cheap when kept.
 
     The daily views are exact without it (they compute in any zone); with it, reading them costs a small
-    fraction (revision 0003: ``daily_value_cache_track``).
+    fraction (revision 0004: ``daily_value_cache_track``).
     """
     with engine.begin() as conn:
         if conn.execute(text("SELECT to_regprocedure('daily_value_cache_track(text)') IS NULL")).scalar():
-            return  # a schema before 0003
+            return  # a schema before 0004
         if conn.execute(text("SELECT 1 FROM daily_value_cache_zones WHERE zone = :z"), {"z": zone}).first():
             return
         conn.execute(text("SELECT daily_value_cache_track(:z)"), {"z": zone})

@@ -21,15 +21,15 @@ semantics tests in tests/integration/test_views.py run against 0001 and this rev
 * ``snapshots_account_asof_idx`` also covers ``account_currency`` so the daily computation never visits the
   heap.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-23
 """
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -111,6 +111,11 @@ $$;
 # other isolation levels are refused, their snapshot would be stale). Until its flush, a transaction that
 # changed snapshots reads the computed path, so it sees its own changes; every other session sees cache and
 # snapshots committed together. A zone without a cache (or a session with pending changes) is computed.
+DAILY_COLUMNS = "id, broker, broker_account_id, asof_ts, total_value_gbp, total_value_local, account_currency"
+CHANGED = " IS DISTINCT FROM ".join(
+    "(" + ", ".join(f"{side}.{c.strip()}" for c in DAILY_COLUMNS.split(",")) + ")" for side in ("OLD", "NEW")
+)
+
 CACHE = """
 CREATE TABLE daily_value_cache_zones (
     zone      text PRIMARY KEY,
@@ -239,10 +244,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER snapshots_daily_value_mark AFTER INSERT OR DELETE OR UPDATE ON snapshots
+-- An update matters only when it changes a column the daily views read (reprocess rewrites labels too).
+CREATE TRIGGER snapshots_daily_value_mark AFTER INSERT OR DELETE ON snapshots
     FOR EACH ROW EXECUTE FUNCTION daily_value_cache_mark();
-CREATE CONSTRAINT TRIGGER snapshots_daily_value_flush AFTER INSERT OR DELETE OR UPDATE ON snapshots
+CREATE TRIGGER snapshots_daily_value_mark_update AFTER UPDATE ON snapshots
+    FOR EACH ROW WHEN ({changed})
+    EXECUTE FUNCTION daily_value_cache_mark();
+CREATE CONSTRAINT TRIGGER snapshots_daily_value_flush AFTER INSERT OR DELETE ON snapshots
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION daily_value_cache_flush();
+CREATE CONSTRAINT TRIGGER snapshots_daily_value_flush_update AFTER UPDATE ON snapshots
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({changed})
+    EXECUTE FUNCTION daily_value_cache_flush();
 CREATE TRIGGER snapshots_daily_value_truncate AFTER TRUNCATE ON snapshots
     FOR EACH STATEMENT EXECUTE FUNCTION daily_value_cache_clear();
 
@@ -338,7 +350,9 @@ DROP INDEX positions_instrument_history_idx;
 
 DROP_CACHE = """
 DROP TRIGGER snapshots_daily_value_truncate ON snapshots;
+DROP TRIGGER snapshots_daily_value_flush_update ON snapshots;
 DROP TRIGGER snapshots_daily_value_flush ON snapshots;
+DROP TRIGGER snapshots_daily_value_mark_update ON snapshots;
 DROP TRIGGER snapshots_daily_value_mark ON snapshots;
 DROP FUNCTION daily_value_cache_clear();
 DROP FUNCTION daily_value_cache_flush();
@@ -358,7 +372,7 @@ def upgrade() -> None:
     op.execute(INDEXES)
     op.execute(VIEWS)
     op.execute(DAILY_FUNCTIONS)
-    op.execute(CACHE)
+    op.execute(CACHE.replace("{changed}", CHANGED))
 
 
 def downgrade() -> None:
