@@ -14,7 +14,7 @@ import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.config import SOURCE_NAMES, mask_url_password, parse_duration
+from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.logs import setup_logging
@@ -84,7 +84,14 @@ def serve(
         "--server.address", bind, "--server.port", str(listen), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--theme.base", "light",
+        # the dashboard shows its own messages; a bug must never put a traceback on screen (the log keeps it)
+        "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+        "--theme.primaryColor", "#2f5d8a",
     ]
+    if not is_loopback_host(bind):
+        typer.secho(f"warning: listening on {bind}: anyone who can reach port {listen} sees your portfolio and can "
+                    "start captures (there is no login). Prefer 127.0.0.1 and an SSH tunnel or a VPN.",
+                    fg="yellow", err=True)
     typer.echo(f"Portfolio Dashboard on http://{bind}:{listen}  (Ctrl-C to stop)")
     proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and script
     try:

@@ -89,3 +89,34 @@ def _create_global(conn: Connection, inst: Instrument) -> uuid.UUID:
     ).one()
     gid: uuid.UUID = row[0]
     return gid
+
+
+def set_manual_mapping(conn: Connection, instrument_id: uuid.UUID, global_instrument_id: uuid.UUID) -> None:
+    """Map a broker instrument to a global instrument by hand (``manual``, confidence 1).
+
+    A manual mapping wins over any other: capture never touches an existing mapping. Raises ``ValueError``
+    naming the missing row when either id is unknown. The caller commits.
+    """
+    found = conn.execute(
+        text(
+            """SELECT (SELECT count(*) FROM instruments WHERE id = :i),
+                      (SELECT count(*) FROM global_instruments WHERE id = :g)"""
+        ),
+        {"i": instrument_id, "g": global_instrument_id},
+    ).one()
+    if not found[0]:
+        raise ValueError(f"no broker instrument with id {instrument_id}")
+    if not found[1]:
+        raise ValueError(f"no global instrument with id {global_instrument_id}")
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": MAPPING_LOCK})
+    conn.execute(
+        text(
+            """INSERT INTO instrument_mapping (global_instrument_id, instrument_id, mapping_source, confidence,
+                                              updated_at)
+               VALUES (:g, :i, 'manual', 1, now())
+               ON CONFLICT (instrument_id) DO UPDATE
+               SET global_instrument_id = EXCLUDED.global_instrument_id, mapping_source = 'manual',
+                   confidence = 1, updated_at = now()"""
+        ),
+        {"g": global_instrument_id, "i": instrument_id},
+    )
