@@ -80,7 +80,8 @@ def serve(
     env = dict(os.environ)
     env["DATABASE_URL"] = url  # the dashboard joins the same server (embedded or not)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
+        # `streamlit run`, with the dashboard's imports and database connection done before it listens
+        sys.executable, "-m", "portfolio_dashboard.ui.launch", "run", str(script),
         "--server.address", bind, "--server.port", str(listen), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--theme.base", "light",

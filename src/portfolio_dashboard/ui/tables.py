@@ -9,6 +9,11 @@ import streamlit as st
 from portfolio_dashboard.ui.fmt import SYMBOLS
 
 
+def height(rows: int, most: int = 640) -> int:
+    """A table tall enough for its rows (Streamlit rows are 35 px, plus the header), capped at ``most``."""
+    return min((rows + 1) * 35 + 3, most)
+
+
 def money(label: str, currency: str | None = None, **kwargs: Any) -> Any:
     prefix = SYMBOLS.get(currency or "", "")
     return st.column_config.NumberColumn(label, format=f"{prefix}%,.2f", **kwargs)

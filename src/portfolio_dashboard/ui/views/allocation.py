@@ -74,7 +74,7 @@ def render() -> None:
                 "Holdings": [s.holdings for s in slices],
             })
             st.dataframe(frame, hide_index=True, key="allocation_table",
-                         height=min(36 * (len(frame) + 1) + 4, 460),
+                         height=tables.height(len(frame), 460),
                          column_config={"Value": tables.money("Value", currency), "Weight": tables.percent("Weight")})
             total = sum((s.value for s in slices if s.value is not None), start=0)
             st.caption(f"Total {fmt.money(total, currency)} over the latest snapshot of each account. Negative "

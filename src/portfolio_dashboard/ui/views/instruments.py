@@ -23,7 +23,7 @@ def globals_table(rows: list[GlobalInstrumentLine]) -> None:
         "ISIN": [g.isin or "" for g in rows], "Broker instruments": [g.mapped for g in rows],
         "Brokers": [", ".join(fmt.BROKER_SHORT.get(b, b) for b in g.brokers) for g in rows],
     })
-    st.dataframe(frame, hide_index=True, key="globals_table", height=min(36 * (len(frame) + 1) + 4, 520))
+    st.dataframe(frame, hide_index=True, key="globals_table", height=tables.height(len(frame), 520))
 
 
 def mappings_table(rows: list[MappingLine]) -> None:
@@ -37,7 +37,7 @@ def mappings_table(rows: list[MappingLine]) -> None:
         "Mapping": [m.mapping_source or "" for m in rows],
         "Confidence": [data.as_float(m.confidence) for m in rows],
     })
-    st.dataframe(frame, hide_index=True, key="mappings_table", height=min(36 * (len(frame) + 1) + 4, 520),
+    st.dataframe(frame, hide_index=True, key="mappings_table", height=tables.height(len(frame), 520),
                  column_config={"Confidence": tables.number("Confidence", 2)})
 
 

@@ -16,19 +16,19 @@ STALE_AFTER = timedelta(hours=26)
 
 def _change_metric(label: str, change: Change | None, currency: str, help_text: str) -> None:
     if change is None:
-        st.metric(label, fmt.DASH, help=help_text + " (not enough history yet)", border=True)
+        st.metric(label, fmt.DASH, help=help_text + " (not enough history yet)", border=True, height="stretch")
         return
     since = fmt.when(change.since, data.settings().timezone)
     st.metric(label, fmt.money(change.amount, currency, signed=True),
               delta=fmt.pct(change.pct, minus="-") if change.pct is not None else None,
-              help=f"{help_text} (compared with {since})", border=True)
+              help=f"{help_text} (compared with {since})", border=True, height="stretch")
 
 
 def metrics(s: Summary) -> None:
     ccy = s.currency
     cols = st.columns(3)
     with cols[0], st.container(key="total-value"):
-        st.metric("Total value", fmt.money(s.total, ccy), border=True,
+        st.metric("Total value", fmt.money(s.total, ccy), border=True, height="stretch",
                   help="The newest snapshot of every account in the filter, added up.")
     with cols[1]:
         _change_metric("Since previous day", s.change_day, ccy,

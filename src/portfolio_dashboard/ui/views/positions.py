@@ -55,7 +55,7 @@ def table(lines: list[PositionLine], currency: str) -> None:
         "Weight": tables.percent("Weight"),
     }
     st.dataframe(shown, hide_index=True, column_config=config, key="positions_table",
-                 height=min(36 * (len(shown) + 1) + 4, 640))
+                 height=tables.height(len(shown), 640))
     total = sum((p.value for p in lines if p.value is not None), start=0)
     st.caption(f"{len(lines)} position(s) · {fmt.money(total, currency)} · amounts in local currency unless "
                "labelled · P&L is the broker's unrealised figure, or value minus cost basis")

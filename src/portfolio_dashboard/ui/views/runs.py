@@ -30,7 +30,7 @@ def runs_table(lines: list[RunLine]) -> None:
         "Warnings": [len(r.warnings) for r in lines],
         "Errors": [r.error_summary or "" for r in lines],
     })
-    st.dataframe(frame, hide_index=True, key="runs_table", height=min(36 * (len(frame) + 1) + 4, 420),
+    st.dataframe(frame, hide_index=True, key="runs_table", height=tables.height(len(frame), 420),
                  column_config={"Started": st.column_config.DatetimeColumn("Started", format="D MMM YYYY HH:mm:ss"),
                                 "Duration (s)": tables.number("Duration (s)", 1),
                                 "Errors": tables.text("Errors", width="large")})
@@ -42,13 +42,11 @@ def _run_label(r: RunLine) -> str:
 
 
 def outcome(run: RunLine) -> None:
-    cols = st.columns(4)
-    cols[0].metric("Status", STATUS.get(run.status, run.status))
-    cols[1].metric("Duration", fmt.duration(run.duration_s))
-    cols[2].metric("Snapshots", f"{run.snapshots:,}")
-    cols[3].metric("Raw payloads", f"{run.raw_payloads:,}")
-    if run.triggered_by:
-        st.caption(f"Triggered by {run.triggered_by} · run id `{run.run_id}`")
+    color = {"success": "green", "partial": "orange", "fail": "red"}.get(run.status, "blue")
+    with st.container(key="run-summary"):
+        st.markdown(f":{color}-badge[{STATUS.get(run.status, run.status)}] · **{fmt.duration(run.duration_s)}** · "
+                    f"{run.snapshots:,} snapshot(s) · {run.raw_payloads:,} raw payload(s) · {run.trigger_type}")
+    st.caption(f"Triggered by {run.triggered_by or 'unknown'} · run id `{run.run_id}`")
     if run.error_summary:
         st.error(run.error_summary, icon=":material/error:")
     if run.outcome:
