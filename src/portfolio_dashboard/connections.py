@@ -110,7 +110,7 @@ def source_states(
         else:
             states.append(SourceState(name, LABELS.get(name, name), is_configured(name, settings),
                                       name in settings.configured_sources, None,
-                                      f"no answer within {timeout_s:.0f} s — is it running and reachable?"))
+                                      f"no answer within {timeout_s:g} s — is it running and reachable?"))
     pool.shutdown(wait=False, cancel_futures=True)  # a hung check must not hold the page
     return states
 

@@ -32,7 +32,7 @@ def money(value: Decimal | float | None, currency: str = "GBP", *, signed: bool 
     """
     if value is None:
         return DASH
-    number = Decimal(str(value)) if isinstance(value, float) else value
+    number = round(Decimal(str(value)) if isinstance(value, float) else value, decimals)  # sign after rounding
     sign = minus if number < 0 else ("+" if signed and number > 0 else "")
     return f"{sign}{symbol(currency)}{abs(number):,.{decimals}f}"
 
@@ -40,7 +40,7 @@ def money(value: Decimal | float | None, currency: str = "GBP", *, signed: bool 
 def pct(fraction: Decimal | float | None, *, signed: bool = True, decimals: int = 2, minus: str = MINUS) -> str:
     if fraction is None:
         return DASH
-    number = Decimal(str(fraction)) * 100
+    number = round(Decimal(str(fraction)) * 100, decimals)
     sign = minus if number < 0 else ("+" if signed and number > 0 else "")
     return f"{sign}{abs(number):,.{decimals}f}%"
 
