@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from portfolio_dashboard.domain import TriggerContext
 from portfolio_dashboard.ui import jobs
 
 APP_FILE = str(Path(ui_package.__file__).parent / "app.py")  # not imported: it is a page script
-SEED_END = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +33,7 @@ def _fresh_ui_state() -> Iterator[None]:
 @pytest.fixture
 def seeded(app: App) -> App:
     """40 days of demo history plus one live capture."""
-    seed(app, 40, end=SEED_END)
+    seed(app, 40)
     capture(TriggerContext(sources=("demo",)), app=app)
     return app
 

@@ -46,6 +46,7 @@ class Job:
         self._min_interval_s = min_interval_s
         self._thread: threading.Thread | None = None
         self._view = JobView(0, None, "", False, None, None)
+        self._taken = 0  # the last finished job whose data change was taken (see take_finished)
 
     def view(self) -> JobView:
         with self._lock:
@@ -85,6 +86,14 @@ class Job:
         with self._lock:
             v = self._view
             self._view = JobView(v.seq, v.kind, v.label, False, v.started_at, self._clock(), v.progress, result, error)
+
+    def take_finished(self) -> bool:
+        """True exactly once per finished job: the caller then forgets cached reads (process-wide)."""
+        with self._lock:
+            if self._view.running or self._view.seq <= self._taken:
+                return False
+            self._taken = self._view.seq
+            return True
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the current job ends (tests and shutdown)."""

@@ -54,9 +54,9 @@ def main() -> None:
         st.error(f"**The database is not available.** {problem}", icon=":material/database:")
         st.caption(f"Database: {_safe_db_where()}")
         return
-    slot = sidebar.render()
+    status = sidebar.render()
     nav.run()
-    sidebar.follow(slot)
+    sidebar.follow(status)
 
 
 def _safe_db_key() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -10,8 +11,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
-from portfolio_dashboard.ui import data, fmt, state
-from portfolio_dashboard.ui.jobs import JOB, JobView, Progress
+from portfolio_dashboard.ui import data, fmt, jobs, state
+from portfolio_dashboard.ui.jobs import JobView, Progress
 
 DEMO_DAYS = 365
 POLL_S = 0.25
@@ -30,7 +31,6 @@ STATE_ICONS = {
     "success": ":green[:material/check_circle:]", "fail": ":red[:material/cancel:]",
     "spooled": ":orange[:material/inbox:]",
 }
-_handled: dict[str, int] = {"seq": 0}  # the last finished job whose data change cleared the caches
 
 
 def _start_capture() -> None:
@@ -43,7 +43,7 @@ def _start_capture() -> None:
 
         return capture(trigger, app=app, progress=progress)
 
-    if not JOB.start("capture", "Saving snapshot", run, names):
+    if not jobs.JOB.start("capture", "Saving snapshot", run, names):
         st.session_state["job_refused"] = True
 
 
@@ -58,14 +58,13 @@ def _start_seed() -> None:
         progress("demo", "success")
         return count
 
-    if not JOB.start("seed", f"Loading {DEMO_DAYS} days of demo history", run, ["demo"]):
+    if not jobs.JOB.start("seed", f"Loading {DEMO_DAYS} days of demo history", run, ["demo"]):
         st.session_state["job_refused"] = True
 
 
-def _refresh_if_changed(view: JobView) -> None:
+def _refresh_if_changed() -> None:
     """Once per finished job (process-wide): forget cached reads so every page shows the new data."""
-    if not view.running and view.seq > _handled["seq"]:
-        _handled["seq"] = view.seq
+    if jobs.JOB.take_finished():
         data.clear()
 
 
@@ -110,18 +109,25 @@ def _outcome(view: JobView) -> None:
                 st.caption(w)
 
 
-def snapshot_controls() -> DeltaGenerator:
-    """The Save Snapshot button and its status area (returned so the progress can be followed later)."""
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Where the job's status is drawn, and the job this render showed as running (None: none was)."""
+
+    slot: DeltaGenerator
+    running_seq: int | None
+
+
+def snapshot_controls() -> Status:
+    """The Save Snapshot button and its status area (followed by ``follow`` after the page has rendered)."""
     settings = data.settings()
-    view = JOB.view()
-    _refresh_if_changed(view)
+    _refresh_if_changed()
+    view = jobs.JOB.view()
     st.button("Save snapshot", type="primary", icon=":material/photo_camera:", width="stretch",
               disabled=view.running, on_click=_start_capture, key="save_snapshot",
               help="Capture every configured source now (the same capture as `portfolio-dashboard capture`).")
     if st.session_state.pop("job_refused", False):
         st.toast("A snapshot was just started — one at a time.", icon=":material/hourglass_top:")
     slot = st.empty()
-    view = JOB.view()
     if not view.running and view.seq:
         with slot.container():
             _outcome(view)
@@ -132,23 +138,21 @@ def snapshot_controls() -> DeltaGenerator:
                   disabled=view.running, on_click=_start_seed, key="load_demo_history",
                   help=f"Backfill {DEMO_DAYS} days of simulated daily snapshots (`portfolio-dashboard demo seed`), "
                        "so the charts have a history at once.")
-    return slot
+    return Status(slot, view.seq if view.running else None)
 
 
-def follow(slot: DeltaGenerator) -> None:
-    """While a job runs: show each source's progress, then refresh every page with the new data."""
-    view = JOB.view()
-    if not view.running:
+def follow(status: Status) -> None:
+    """After the page: while the job shown as running runs, show each source's progress; then rerun, so the
+    outcome and every page's data appear (the job may also have finished while the page was drawn)."""
+    if status.running_seq is None:
         return
-    while True:
-        with slot.container(), st.status(f"{view.label}…", state="running" if view.running else "complete",
-                                         expanded=True):
+    view = jobs.JOB.view()
+    while view.running and view.seq == status.running_seq:
+        with status.slot.container(), st.status(f"{view.label}…", state="running", expanded=True):
             _progress_lines(view)
-        if not view.running:
-            break
         time.sleep(POLL_S)
-        view = JOB.view()
-    _refresh_if_changed(view)
+        view = jobs.JOB.view()
+    _refresh_if_changed()
     st.rerun()
 
 
@@ -176,9 +180,9 @@ def filters() -> None:
         st.caption("The filter applies to every page.")
 
 
-def render() -> DeltaGenerator:
+def render() -> Status:
     with st.sidebar:
-        slot = snapshot_controls()
+        status = snapshot_controls()
         st.divider()
         filters()
-    return slot
+    return status
