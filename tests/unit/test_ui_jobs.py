@@ -87,3 +87,15 @@ def test_view_is_a_copy():
     view = job.view()
     view.progress["demo"] = "tampered"
     assert job.view().progress["demo"] == "waiting"
+
+
+def test_take_finished_is_true_once_per_finished_job():
+    job = Job(min_interval_s=0)
+    assert job.take_finished() is False  # nothing ran yet
+    release = threading.Event()
+    job.start("capture", "Saving", lambda p: release.wait(5))
+    assert job.take_finished() is False  # still running
+    release.set()
+    job.wait(5)
+    assert job.take_finished() is True
+    assert job.take_finished() is False

@@ -16,6 +16,7 @@ from portfolio_dashboard.ui.jobs import JobView, Progress
 
 DEMO_DAYS = 365
 POLL_S = 0.25
+OUTCOME_S = 15 * 60  # how long every open page shows the last Save Snapshot's outcome
 # What to do about a failed source, by error category (the error message may carry a more specific hint).
 ACTIONS = {
     "auth": "Sign in again: see the Connections page.",
@@ -128,17 +129,24 @@ def snapshot_controls() -> Status:
     if st.session_state.pop("job_refused", False):
         st.toast("A snapshot was just started — one at a time.", icon=":material/hourglass_top:")
     slot = st.empty()
-    if not view.running and view.seq:
+    if not view.running and view.finished_at is not None and time.monotonic() - view.finished_at < OUTCOME_S:
         with slot.container():
             _outcome(view)
     if not settings.brokers:
         st.caption(":material/science: **Demo mode** — no broker is configured, so snapshots come from simulated "
                    "accounts. Set `BROKERS` to capture your own.")
-        st.button("Load demo history", icon=":material/history:", width="stretch", type="secondary",
-                  disabled=view.running, on_click=_start_seed, key="load_demo_history",
-                  help=f"Backfill {DEMO_DAYS} days of simulated daily snapshots (`portfolio-dashboard demo seed`), "
-                       "so the charts have a history at once.")
     return Status(slot, view.seq if view.running else None)
+
+
+def demo_controls() -> None:
+    """Only while no broker is configured: a year of demo history, so a newcomer sees charts at once."""
+    if data.settings().brokers:
+        return
+    st.divider()
+    st.button("Load demo history", icon=":material/history:", width="stretch", type="secondary",
+              disabled=jobs.JOB.view().running, on_click=_start_seed, key="load_demo_history",
+              help=f"Backfill {DEMO_DAYS} days of simulated daily snapshots (`portfolio-dashboard demo seed`), "
+                   "so the charts have a history at once.")
 
 
 def follow(status: Status) -> None:
@@ -161,22 +169,30 @@ def _keep_currency() -> None:
         st.session_state[state.CURRENCY_KEY] = "GBP"  # a segmented control can be deselected: keep a choice
 
 
+def _prune(key: str, options: list[str]) -> None:
+    """Drop chosen values no longer offered (an account of a broker just unselected); touch nothing else, as
+    re-setting a widget's state on every run resets it in the browser."""
+    current = st.session_state.get(key) or []
+    kept = [v for v in current if v in options]
+    if kept != current:
+        st.session_state[key] = kept
+
+
 def filters() -> None:
     st.session_state.setdefault(state.CURRENCY_KEY, "GBP")
     st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
                          help="Totals in GBP are converted at the stored rate nearest at or before each date.")
     known = data.accounts(data.db_key())
     brokers = sorted({a.broker for a in known})
-    chosen = [b for b in st.session_state.get(state.BROKERS_KEY) or [] if b in brokers]
-    st.session_state[state.BROKERS_KEY] = chosen
-    st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
-                   placeholder="All brokers")
+    _prune(state.BROKERS_KEY, brokers)
+    chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
+                            placeholder="All brokers")
     labels = {f"{a.broker}/{a.broker_account_id}": fmt.account_label(a.broker, a.broker_account_id, a.name)
               for a in known if not chosen or a.broker in chosen}
-    st.session_state[state.ACCOUNTS_KEY] = [k for k in st.session_state.get(state.ACCOUNTS_KEY) or [] if k in labels]
+    _prune(state.ACCOUNTS_KEY, list(labels))
     st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
                    placeholder="All accounts")
-    if chosen or st.session_state[state.ACCOUNTS_KEY]:
+    if chosen or st.session_state.get(state.ACCOUNTS_KEY):
         st.caption("The filter applies to every page.")
 
 
@@ -185,4 +201,5 @@ def render() -> Status:
         status = snapshot_controls()
         st.divider()
         filters()
+        demo_controls()
     return status

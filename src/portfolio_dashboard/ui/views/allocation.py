@@ -13,6 +13,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "Instrument": "instrument", "Asset class": "asset_class", "Currency": "currency", "Broker": "broker",
     "Account": "account",
 }
+ASSET_CLASSES = {"etf": "ETF", "cfd": "CFD", "fx": "FX"}
 DONUT_SLICES = 10  # beyond this a donut is unreadable: the rest is one "Other" slice (the table has all)
 
 
@@ -23,7 +24,7 @@ def _label(dimension: Dimension, s: AllocationSlice) -> str:
     if dimension == "broker":
         return fmt.broker_label(s.label)
     if dimension == "asset_class":
-        return s.label.replace("_", " ").capitalize()
+        return ASSET_CLASSES.get(s.label, s.label.replace("_", " ").capitalize())
     return s.label
 
 

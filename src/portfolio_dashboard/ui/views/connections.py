@@ -25,7 +25,10 @@ def _recheck() -> None:
 def _health_lines(s: SourceState) -> None:
     h = s.health
     if h is None:
-        st.markdown(s.problem or "no status")
+        if s.state == "off":
+            st.caption(s.problem or "")
+        else:
+            st.markdown(s.problem or "no status")
         return
     reach = "reachable" if h.reachable else "**not reachable**"
     auth = "signed in" if h.authenticated else "**not signed in**"
