@@ -47,8 +47,10 @@ def embedded_url(data_dir: Path, database: str = "portfolio") -> str:
 
 
 class DashboardServer:
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None, log_path: Path | None = None,
+                 owns_database: bool = True) -> None:
         self.data_dir = data_dir
+        self.owns_database = owns_database  # False when another process of ours also holds the embedded server
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = clean_env(data_dir, env)
@@ -97,7 +99,8 @@ class DashboardServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)  # the group we started, nothing else
                 proc.wait(10)
-        self._stop_orphan_postgres()
+        if self.owns_database:
+            self._stop_orphan_postgres()
 
     def _stop_orphan_postgres(self) -> None:
         pid_file = self.data_dir / "pgdata" / "postmaster.pid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -12,6 +13,7 @@ from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
+HEADLINE_PAUSE_S = 0.12
 
 
 def _change_metric(label: str, change: Change | None, currency: str, help_text: str) -> None:
@@ -57,6 +59,18 @@ def notes(s: Summary) -> None:
                  if s.asof - a.asof_ts > STALE_AFTER]
         st.caption(f":material/schedule: Older snapshots in the total: {', '.join(stale)} "
                    f"(last captured {fmt.ago(s.oldest_asof, datetime.now(UTC))}).")
+
+
+def paint_headline_first() -> None:
+    """On a browser session's first run, pause a moment before the chart so the numbers above it are painted.
+
+    The first Plotly chart makes the browser load and parse Plotly (4.7 MB of JavaScript), which holds back
+    everything that arrived in the same batch, the total value included. Measured on the 10-year benchmark:
+    the total shows after 1.3-1.6 s instead of 2.2-2.5 s. Later runs (filters, currency) skip the pause.
+    """
+    if not st.session_state.get("_headline_painted"):
+        st.session_state["_headline_painted"] = True
+        time.sleep(HEADLINE_PAUSE_S)
 
 
 def value_chart(db: str, currency: str) -> None:
@@ -123,6 +137,7 @@ def render() -> None:
             return
         notes(s)
         metrics(s)
+        paint_headline_first()
         value_chart(db, currency)
         breakdown(s)
 
