@@ -7,6 +7,8 @@ of milliseconds), so tests are isolated without paying for migrations every time
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import Engine
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.config import Settings, load_settings
 from portfolio_dashboard.storage import migrate
-from portfolio_dashboard.storage.embedded import sqlalchemy_url, start_embedded
+from portfolio_dashboard.storage.embedded import sqlalchemy_url, start_embedded, stop_embedded
 from portfolio_dashboard.storage.engine import make_engine
 
 TEMPLATE = "pd_template"
@@ -38,15 +40,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """libpq URI of the session's embedded server (database ``postgres``)."""
-    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+def pg_admin_uri() -> Iterator[str]:
+    """libpq URI of the session's embedded server (database ``postgres``).
+
+    Not under pytest's tmp_path: pytest resets its base temp folder to mode 0700 whenever another pytest
+    session starts, which locks out the server's own system user when tests run as root.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="pd-test-pg-"))
+    pgdata = parent / "pgdata"
     url = start_embedded(pgdata, database=TEMPLATE, cleanup_mode="delete")
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    admin = url.replace("postgresql+psycopg://", "postgresql://").replace(f"/{TEMPLATE}?", "/postgres?")
-    return admin
+    yield url.replace("postgresql+psycopg://", "postgresql://").replace(f"/{TEMPLATE}?", "/postgres?")
+    stop_embedded(pgdata)
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 def _new_database(admin_uri: str) -> str:

@@ -94,9 +94,12 @@ class App:
             return self._engine
 
     def migrate(self) -> None:
-        if not self._migrated:
-            migrate.upgrade(self.engine)
-            self._migrated = True
+        engine = self.engine
+        # Alembic keeps its context in module globals: one migration at a time per process.
+        with _migrate_lock:
+            if not self._migrated:
+                migrate.upgrade(engine)
+                self._migrated = True
 
     def sources(self, names: Sequence[str] | None = None) -> dict[str, BrokerSource]:
         wanted = list(names) if names else self.settings.configured_sources
@@ -108,6 +111,7 @@ class App:
             self._engine = None
 
 
+_migrate_lock = threading.Lock()
 _app: App | None = None
 _app_lock = threading.Lock()
 

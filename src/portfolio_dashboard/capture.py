@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
-from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext, RetryCounting
 from portfolio_dashboard.domain import (
     FxRate,
     ParseResult,
@@ -139,8 +140,14 @@ def capture(
             return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
                                    settings.base_currency, progress)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
-            outcomes = list(pool.map(one, chosen.items()))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+                outcomes = list(pool.map(one, chosen.items()))
+        finally:
+            for source in chosen.values():
+                close = getattr(source, "close", None)
+                if callable(close):
+                    close()
         run_warnings = _store_reference_raws(engine, run_id, chain)
         return _finish(engine, run_id, started, outcomes, run_warnings)
     finally:
@@ -188,7 +195,7 @@ def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
         return exc
     if isinstance(exc, InvalidSnapshotError):
         return ValidationError(str(exc), source=source)
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, SQLAlchemyError | psycopg.Error):
         return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     # Anything else escaped a parser or adapter: the body was not what the broker documents.
     log.exception("%s: unexpected error", source)
@@ -222,6 +229,8 @@ def _capture_source(
     outcome.fetch_seconds = round(time.monotonic() - t0, 3)
     if isinstance(source, RetryCounting):
         outcome.retries = source.retries
+    if isinstance(source, CredentialReporting):
+        outcome.credential = _credential_note(source)
     if error is None:
         try:
             parsed = source.parse(raws)
@@ -273,6 +282,14 @@ def _capture_source(
     outcome.fx_rates_written = counts.fx_rates
     notify(name, str(outcome.status))
     return outcome
+
+
+def _credential_note(source: CredentialReporting) -> str | None:
+    try:
+        return source.credential_note()
+    except Exception:  # a status line must never fail a capture
+        log.exception("could not read the login status of a source")
+        return None
 
 
 def _converter(chain: FxChain, own: Sequence[FxRate]) -> Callable[[str, datetime], Any]:

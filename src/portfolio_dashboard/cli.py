@@ -14,6 +14,8 @@ import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.cli_auth import auth_app
+from portfolio_dashboard.cli_mapping import mapping_app
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
@@ -29,6 +31,8 @@ db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo source: simulated accounts for trying the product.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(auth_app, name="auth")
+app.add_typer(mapping_app, name="mapping")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:

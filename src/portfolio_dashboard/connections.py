@@ -121,7 +121,7 @@ def database_description(url: str, *, embedded: bool) -> str:
     return where if not embedded or where.startswith("embedded") else f"embedded PostgreSQL, {where}"
 
 
-# --- Schwab OAuth ---------------------------------------------------------------------------------------------
+# --- Schwab OAuth (the same two steps as `portfolio-dashboard auth schwab`) ---------------------------------
 
 
 class NotAvailableError(PortfolioError):
@@ -138,23 +138,26 @@ def _schwab_auth() -> Any:
         ) from None
 
 
-def schwab_authorize_url(settings: Settings) -> str:
-    """The Schwab page where the user signs in and approves access."""
-    module = _schwab_auth()
-    fn = getattr(module, "authorize_url", None)
-    if fn is None:
-        raise NotAvailableError("Schwab sign-in (authorize URL) is not available in this build")
-    url: str = fn(settings)
-    return url
+def schwab_begin(settings: Settings) -> Any:
+    """Step 1: a login request (``.url`` to open in a browser, ``.state`` checked in step 2); no network."""
+    return _schwab_auth().begin_login(settings)
 
 
-def schwab_complete(settings: Settings, redirected_url: str) -> str:
-    """Exchange the code in the URL Schwab redirected to for tokens; return a short confirmation."""
+def schwab_finish(settings: Settings, login: Any, redirected_url: str) -> str:
+    """Step 2: exchange the code in the address Schwab redirected to for tokens; a line saying how long the
+    login now lasts. Raises ``AuthError``/``ConfigError`` with what to do (bad paste, expired code...)."""
     if not redirected_url.strip():
         raise ConfigError("paste the full address your browser was sent to after approving access")
-    module = _schwab_auth()
-    fn = getattr(module, "complete_authorization", None)
-    if fn is None:
-        raise NotAvailableError("Schwab sign-in (code exchange) is not available in this build")
-    result = fn(settings, redirected_url.strip())
-    return "Schwab connected" if result is None or not isinstance(result, str) else result
+    status = _schwab_auth().finish_login(settings, login, redirected_url.strip())
+    return str(status.describe())
+
+
+def schwab_login_left(settings: Settings) -> tuple[float | None, str] | None:
+    """``(seconds the refresh token has left, a sentence)`` from the saved tokens (no network); None when this
+    build has no Schwab sign-in."""
+    try:
+        status = _schwab_auth().token_status(settings)
+    except NotAvailableError:
+        return None
+    left = status.refresh_expires_in_s if status.present and status.problem is None else None
+    return left, str(status.describe())

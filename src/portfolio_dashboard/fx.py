@@ -57,16 +57,15 @@ def factor_for(rate: FxRate, currency: str) -> Decimal:
     return rate.rate if rate.source_ccy == currency else 1 / rate.rate
 
 
-def _closest(rates: Iterable[FxRate], at: datetime) -> FxRate | None:
+def _closest(rates: Iterable[FxRate], at: datetime, source_ccy: str | None = None) -> FxRate | None:
+    """The rate nearest in time to ``at``; on a tie the one at or before ``at``, then the one quoted in the
+    direction asked for (``source_ccy`` -> ...), so an inverse quote never wins over a direct one."""
     best: FxRate | None = None
+    best_rank: tuple[object, ...] = ()
     for r in rates:
-        if best is None:
-            best = r
-            continue
-        d_new, d_best = abs(r.asof_ts - at), abs(best.asof_ts - at)
-        # prefer the nearer rate; on a tie prefer the one at or before the as-of
-        if d_new < d_best or (d_new == d_best and r.asof_ts <= at < best.asof_ts):
-            best = r
+        rank = (abs(r.asof_ts - at), r.asof_ts > at, r.source_ccy != source_ccy)
+        if best is None or rank < best_rank:
+            best, best_rank = r, rank
     return best
 
 
@@ -76,15 +75,15 @@ def _pair(rates: Iterable[FxRate], a: str, b: str) -> list[FxRate]:
 
 def find_rate(rates: Sequence[FxRate], currency: str, base: str, at: datetime) -> FxRate | None:
     """A direct rate or, failing that, a one-step cross rate through another currency (stored as ``+cross``)."""
-    direct = _closest(_pair(rates, currency, base), at)
+    direct = _closest(_pair(rates, currency, base), at, currency)
     if direct is not None:
         return direct
     via = {r.target_ccy if r.source_ccy == currency else r.source_ccy for r in rates
            if currency in (r.source_ccy, r.target_ccy)}
     candidates: list[FxRate] = []
     for mid in sorted(via - {currency, base}):
-        first = _closest(_pair(rates, currency, mid), at)
-        second = _closest(_pair(rates, mid, base), at)
+        first = _closest(_pair(rates, currency, mid), at, currency)
+        second = _closest(_pair(rates, mid, base), at, mid)
         if first is None or second is None:
             continue
         value = factor_for(first, currency) * factor_for(second, mid)
@@ -92,7 +91,7 @@ def find_rate(rates: Sequence[FxRate], currency: str, base: str, at: datetime) -
         candidates.append(
             FxRate(currency, base, value, min(first.asof_ts, second.asof_ts), f"{provider}+cross")
         )
-    return _closest(candidates, at)
+    return _closest(candidates, at, currency)
 
 
 class FxChain:
@@ -139,8 +138,11 @@ class FxChain:
         rate = find_rate(own, currency, self.base, at) or find_rate(run_book, currency, self.base, at)
         if rate is None and self.stored_lookup is not None:
             rate = self.stored_lookup(currency, self.base, at)
-        if rate is None:
-            rate = find_rate(self._reference(), currency, self.base, at)
+        if rate is None or abs(at - rate.asof_ts) > self.max_age:
+            # Nothing fresh enough so far: the reference provider may have a newer rate than the stored one.
+            fresh = find_rate(self._reference(), currency, self.base, at)
+            if fresh is not None and (rate is None or abs(at - fresh.asof_ts) < abs(at - rate.asof_ts)):
+                rate = fresh
         if rate is None:
             why = f"; reference rates unavailable: {self.reference_error}" if self.reference_error else ""
             return Conversion(

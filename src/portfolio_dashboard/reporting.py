@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.brokers.base import CredentialReporting
 from portfolio_dashboard.domain import RunResult
+from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.storage import queries
 
 
@@ -33,6 +35,8 @@ def run_summary(result: RunResult) -> str:
             lines.append(f"  {o.source}: FAILED — {o.error_category}: {o.error_message}")
             if o.raw_payloads:
                 lines.append(f"    {o.raw_payloads} raw response(s) kept for diagnosis")
+        if o.credential:
+            lines.append(f"    {o.credential}")
     for w in result.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
@@ -55,6 +59,7 @@ class StatusReport:
     accounts: list[queries.AccountLatest]
     reaped: int = 0
     problems: list[str] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)  # e.g. "schwab: Schwab login valid for 5d 3h more"
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +70,7 @@ class StatusReport:
             "now": self.now,
             "healthy": not self.problems,
             "problems": self.problems,
+            "logins": self.logins,
             "last_run": asdict(self.last_run) if self.last_run else None,
             "accounts": [
                 {**asdict(a), "age_seconds": int((self.now - a.asof_ts).total_seconds())} for a in self.accounts
@@ -90,6 +96,8 @@ class StatusReport:
             )
         if self.accounts:
             lines.append(f"total: £{total:,.2f}")
+        for login in self.logins:
+            lines.append(f"login: {login}")
         for p in self.problems:
             lines.append(f"PROBLEM: {p}")
         return "\n".join(lines)
@@ -108,6 +116,7 @@ def status_report(app: App, max_age: timedelta, *, now: datetime) -> StatusRepor
         report.problems.append("no capture has run yet")
     elif last.status == "fail":
         report.problems.append(f"the last run failed: {last.error_summary or 'see `portfolio-dashboard status`'}")
+    _add_logins(app, report)
     for a in accounts:
         if now - a.asof_ts > max_age:
             report.problems.append(
@@ -115,3 +124,25 @@ def status_report(app: App, max_age: timedelta, *, now: datetime) -> StatusRepor
                 f"(limit {_age(max_age)})"
             )
     return report
+
+
+def _add_logins(app: App, report: StatusReport) -> None:
+    """How long each configured source's login has left (no network); a lapsed login is a problem."""
+    for name in app.settings.configured_sources:
+        try:
+            source = app.source_factory(name, app.settings)
+        except PortfolioError:
+            continue  # a source that cannot be built shows up as a failed run instead
+        try:
+            if not isinstance(source, CredentialReporting):
+                continue
+            note = source.credential_note()
+            if note:
+                report.logins.append(f"{name}: {note}")
+            left = source.credential_expires_in_s
+            if left is None or left <= 0:
+                report.problems.append(f"{name}: {note or 'not logged in'}")
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()

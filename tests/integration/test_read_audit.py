@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 
 from portfolio_dashboard.mapping import set_manual_mapping
 from portfolio_dashboard.storage import read_audit as ra
@@ -123,24 +122,5 @@ def test_manual_mapping_override_merges_holdings(engine, history):
     with engine.connect() as conn:
         voo = next(m for m in ra.mappings(conn, Scope()) if m.symbol == "VOO")
         slices = rp.allocation(conn, Scope(), "instrument")
-    assert (voo.global_instrument_id, voo.mapping_source, voo.confidence) == (history["g"], "manual", D(1))
+    assert (voo.global_instrument_id, voo.mapping_source, voo.evidence) == (history["g"], "manual", "manual")
     assert [(s.key, s.holdings, s.value_gbp) for s in slices] == [(str(history["g"]), 2, D(181))]
-
-
-def test_manual_mapping_of_an_unmapped_instrument_and_again(engine, history):
-    with engine.begin() as conn:
-        fresh = Book(conn).instrument("ib", "NEW")
-        set_manual_mapping(conn, fresh, history["g2"])
-        set_manual_mapping(conn, fresh, history["g"])  # changing it again is an update, not a second row
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT global_instrument_id, mapping_source FROM instrument_mapping "
-                                 "WHERE instrument_id = :i"), {"i": fresh}).all()
-    assert rows == [(history["g"], "manual")]
-
-
-def test_manual_mapping_rejects_unknown_ids(engine, history):
-    with engine.begin() as conn:
-        with pytest.raises(ValueError, match="no broker instrument"):
-            set_manual_mapping(conn, uuid.uuid4(), history["g"])
-        with pytest.raises(ValueError, match="no global instrument"):
-            set_manual_mapping(conn, history["voo"], uuid.uuid4())

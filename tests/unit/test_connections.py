@@ -17,11 +17,12 @@ from portfolio_dashboard.connections import (
     NotAvailableError,
     database_description,
     is_configured,
-    schwab_authorize_url,
-    schwab_complete,
+    schwab_begin,
+    schwab_finish,
+    schwab_login_left,
     source_states,
 )
-from portfolio_dashboard.errors import ConfigError
+from portfolio_dashboard.errors import AuthError, ConfigError
 
 
 class Healthy:
@@ -127,33 +128,70 @@ def test_database_description_never_shows_the_password():
     assert database_description(socket, embedded=True).startswith("embedded PostgreSQL")
 
 
+def schwab_settings(tmp_path: Path):
+    return settings(tmp_path, schwab_client_id=SecretStr("app-key-123"), schwab_client_secret=SecretStr("s3cret"))
+
+
+def test_schwab_sign_in_step_one_gives_the_authorize_url(tmp_path):
+    login = schwab_begin(schwab_settings(tmp_path))
+    assert login.url.startswith("https://")
+    assert "app-key-123" in login.url  # the app key is public; the secret never appears
+    assert "s3cret" not in login.url
+
+
+def test_schwab_sign_in_step_two_refuses_a_bad_paste(tmp_path):
+    s = schwab_settings(tmp_path)
+    login = schwab_begin(s)
+    with pytest.raises(ConfigError, match="paste the full address"):
+        schwab_finish(s, login, "  ")
+    with pytest.raises(AuthError):
+        schwab_finish(s, login, "https://127.0.0.1/?state=wrong")
+
+
+def test_schwab_login_left_without_tokens(tmp_path):
+    left = schwab_login_left(schwab_settings(tmp_path))
+    assert left is not None
+    seconds, sentence = left
+    assert seconds is None
+    assert "not logged in to Schwab" in sentence
+
+
 @pytest.fixture
 def fake_schwab_auth(monkeypatch):
+    """A stand-in for the module, to see the page's calls without Schwab's token endpoint."""
     module = types.ModuleType(SCHWAB_AUTH_MODULE)
     seen = {}
 
-    def authorize_url(settings):
-        return "https://api.schwabapi.com/v1/oauth/authorize?client_id=x"
+    class Status:
+        present, problem, refresh_expires_in_s = True, None, 6.5 * 86400
 
-    def complete_authorization(settings, redirected):
-        seen["url"] = redirected
+        def describe(self):
+            return "Schwab login valid for 6d 12h more"
 
-    module.authorize_url = authorize_url
-    module.complete_authorization = complete_authorization
+    module.begin_login = lambda settings: types.SimpleNamespace(url="https://example.test/authorize", state="s1",
+                                                                redirect_uri="https://127.0.0.1")
+
+    def finish_login(settings, login, pasted):
+        seen["login"], seen["pasted"] = login, pasted
+        return Status()
+
+    module.finish_login = finish_login
+    module.token_status = lambda settings: Status()
     monkeypatch.setitem(sys.modules, SCHWAB_AUTH_MODULE, module)
     return seen
 
 
-def test_schwab_oauth_through_the_auth_module(tmp_path, fake_schwab_auth):
-    s = settings(tmp_path)
-    assert schwab_authorize_url(s).startswith("https://api.schwabapi.com/")
-    assert schwab_complete(s, "  https://127.0.0.1/?code=abc  ") == "Schwab connected"
-    assert fake_schwab_auth["url"] == "https://127.0.0.1/?code=abc"
-    with pytest.raises(ConfigError, match="paste the full address"):
-        schwab_complete(s, " ")
+def test_schwab_sign_in_through_the_auth_module(tmp_path, fake_schwab_auth):
+    s = schwab_settings(tmp_path)
+    login = schwab_begin(s)
+    assert schwab_finish(s, login, "  https://127.0.0.1/?code=abc&state=s1  ") == "Schwab login valid for 6d 12h more"
+    assert fake_schwab_auth["pasted"] == "https://127.0.0.1/?code=abc&state=s1"
+    assert fake_schwab_auth["login"] is login
+    assert schwab_login_left(s) == (6.5 * 86400, "Schwab login valid for 6d 12h more")
 
 
-def test_schwab_oauth_not_in_this_build(tmp_path, monkeypatch):
+def test_schwab_sign_in_not_in_this_build(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, SCHWAB_AUTH_MODULE, None)  # import fails
     with pytest.raises(NotAvailableError, match="not available in this build"):
-        schwab_authorize_url(settings(tmp_path))
+        schwab_begin(schwab_settings(tmp_path))
+    assert schwab_login_left(schwab_settings(tmp_path)) is None

@@ -63,3 +63,16 @@ class RetryCounting(Protocol):
     """Sources that count their HTTP retries expose them so a run can report them."""
 
     retries: int
+
+
+@runtime_checkable
+class CredentialReporting(Protocol):
+    """Sources whose login lapses (Schwab's 7-day refresh token) say how long it has left.
+
+    ``credential_note()`` is one line for the capture summary and ``status`` (no network); it also updates
+    ``credential_expires_in_s`` (``None`` when not logged in, negative when lapsed).
+    """
+
+    credential_expires_in_s: float | None
+
+    def credential_note(self) -> str | None: ...

@@ -121,9 +121,7 @@ def default_classify(source: str, response: httpx.Response, endpoint: str) -> So
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
     if status >= 500 or status == 408:
-        return NetworkError(
-            f"broker unavailable (HTTP {status})", source=source, endpoint=endpoint, status_code=status
-        )
+        return NetworkError(f"broker unavailable (HTTP {status})", source=source, endpoint=endpoint, status_code=status)
     return ValidationError(
         f"request rejected (HTTP {status}): {response.text[:200]}",
         source=source,
@@ -176,9 +174,7 @@ class BrokerHttp:
         def once() -> RawResponse:
             nonlocal attempt_count
             attempt_count += 1
-            request = self.client.build_request(
-                method, url, params=params, data=data, json=json, headers=headers
-            )
+            request = self.client.build_request(method, url, params=params, data=data, json=json, headers=headers)
             endpoint = self.endpoint_label(method, request.url)
             if self.pacer is not None:
                 self.pacer.wait(request.url.path)

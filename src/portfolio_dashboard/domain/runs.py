@@ -50,6 +50,7 @@ class SourceOutcome:
     fetch_seconds: float = 0.0
     write_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    credential: str | None = None  # e.g. "Schwab login valid for 5d 3h more"
 
 
 @dataclass(slots=True)

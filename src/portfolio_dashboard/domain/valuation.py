@@ -124,6 +124,10 @@ def value(snapshot: AccountSnapshot, convert: ConversionFn, tolerance: Decimal) 
         if warning and warning not in warnings:
             warnings.append(warning)
         reported = None if factor is None else snapshot.total_value_local * factor
+    if not valued and reported is not None:
+        # The broker gave only its total for this instant (a Flex statement's NAV for a past report date):
+        # the holdings are unknown, not zero, so the total is the broker's and there is nothing to reconcile.
+        total = reported
     if total is not None and reported is not None:
         allowed = max(abs(reported) * tolerance, Decimal("0.01") * max(1, len(valued)))
         if abs(total - reported) > allowed:

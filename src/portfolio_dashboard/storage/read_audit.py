@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.storage.read_scope import Scope, scope_sql
+from portfolio_dashboard.storage.read_scope import Scope, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,7 @@ class MappingLine:
     global_name: str | None
     mapping_source: str | None
     confidence: Decimal | None
+    evidence: str | None  # the rule that made the mapping (isin, cusip, symbol, manual...)
     updated_at: datetime | None
 
 
@@ -177,20 +178,21 @@ def run_snapshots(conn: Connection, run_id: uuid.UUID, scope: Scope, limit: int 
     ], int(total)
 
 
-_HELD_SQL = f"""
-    (cardinality(CAST(:scope_accounts AS text[])) = 0 OR EXISTS (
-        SELECT 1 FROM latest_snapshot_per_broker_account l JOIN positions p ON p.snapshot_id = l.id
-        WHERE p.instrument_id = i.id AND {scope_sql("l")}))
+_HELD_SQL = """
+    (cardinality(CAST(:scope_accounts AS text[])) = 0 OR i.id IN (
+        SELECT p.instrument_id FROM held_latest l JOIN positions p ON p.snapshot_id = l.id))
     AND (cardinality(CAST(:scope_brokers AS text[])) = 0 OR i.broker = ANY(CAST(:scope_brokers AS text[])))
-"""  # noqa: S608 - constants only
+"""
 
 
 def mappings(conn: Connection, scope: Scope) -> list[MappingLine]:
     """Broker instruments with their global identity (an account filter keeps what it holds now)."""
     rows = conn.execute(
         text(
-            f"""SELECT i.id, i.broker, i.broker_instrument_id, i.symbol, i.name, i.asset_class, i.currency, i.isin,
-                       m.global_instrument_id, g.symbol, g.name, m.mapping_source, m.confidence, m.updated_at
+            f"""WITH {latest_sql("held_latest")}
+                SELECT i.id, i.broker, i.broker_instrument_id, i.symbol, i.name, i.asset_class, i.currency, i.isin,
+                       m.global_instrument_id, g.symbol, g.name, m.mapping_source, m.confidence, m.evidence,
+                       m.updated_at
                 FROM instruments i
                 LEFT JOIN instrument_mapping m ON m.instrument_id = i.id
                 LEFT JOIN global_instruments g ON g.id = m.global_instrument_id
@@ -206,7 +208,8 @@ def global_instruments(conn: Connection, scope: Scope) -> list[GlobalInstrumentL
     """Global identities with the broker instruments mapped to them (filtered like ``mappings``)."""
     rows = conn.execute(
         text(
-            f"""SELECT g.id, g.symbol, g.name, g.asset_class, g.currency, g.isin,
+            f"""WITH {latest_sql("held_latest")}
+                SELECT g.id, g.symbol, g.name, g.asset_class, g.currency, g.isin,
                        count(i.id)::integer, array_agg(DISTINCT i.broker ORDER BY i.broker)
                 FROM global_instruments g
                 JOIN instrument_mapping m ON m.global_instrument_id = g.id

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.storage.read_scope import DEMO_ONLY_SQL, TZ_SQL, Scope, factor_sql, scope_sql
+from portfolio_dashboard.storage.read_scope import DEMO_ONLY_SQL, TZ_SQL, Scope, factor_sql, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +172,7 @@ def accounts(conn: Connection) -> list[AccountInfo]:
 
 
 _SUMMARY_SQL = f"""
-WITH latest AS (
-    SELECT l.* FROM latest_snapshot_per_broker_account l WHERE {scope_sql("l")}
-),
+WITH {latest_sql()},
 day_start AS (
     -- midnight (portfolio time zone) starting the day of the newest snapshot in scope
     SELECT (date_trunc('day', max(asof_ts) AT TIME ZONE {TZ_SQL}) AT TIME ZONE {TZ_SQL}) AS ts,
@@ -298,6 +296,7 @@ def portfolio_series(conn: Connection, scope: Scope, currency: str = "GBP", *, b
 
 
 _POSITIONS_SQL = f"""
+WITH {latest_sql("l")}
 SELECT l.broker, l.broker_account_id, l.asof_ts, i.id, COALESCE(m.global_instrument_id, i.id),
        i.symbol, i.name, i.asset_class, i.currency,
        p.quantity, p.price_local, p.market_value_local, p.market_value_gbp,
@@ -306,12 +305,11 @@ SELECT l.broker, l.broker_account_id, l.asof_ts, i.id, COALESCE(m.global_instrum
        pnl.local * p.market_value_gbp / NULLIF(p.market_value_local, 0),
        pnl.local / NULLIF(p.cost_basis, 0),
        p.market_value_gbp / NULLIF(sum(p.market_value_gbp) OVER (), 0)
-FROM latest_snapshot_per_broker_account l
+FROM l
 JOIN positions p ON p.snapshot_id = l.id
 JOIN instruments i ON i.id = p.instrument_id
 LEFT JOIN instrument_mapping m ON m.instrument_id = p.instrument_id
 CROSS JOIN LATERAL (SELECT COALESCE(p.unrealized_pnl, p.market_value_local - p.cost_basis) AS local) pnl
-WHERE {scope_sql("l")}
 ORDER BY p.market_value_gbp DESC NULLS LAST, i.symbol
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
@@ -353,18 +351,18 @@ def allocation(conn: Connection, scope: Scope, dimension: Dimension, currency: s
         raise ValueError(f"unknown allocation dimension {dimension!r}; choose from {', '.join(_GROUPS)}")
     key, label = _GROUPS[dimension]
     sql = f"""
-    WITH latest_positions AS (
+    WITH {latest_sql("l")},
+    latest_positions AS (
         SELECT l.broker, l.broker_account_id, l.asof_ts,
                COALESCE(m.global_instrument_id, i.id) AS global_instrument_id,
                COALESCE(gi.symbol, i.symbol) || ' · ' || COALESCE(gi.name, i.name, '') AS global_label,
                COALESCE(gi.asset_class, i.asset_class) AS asset_class, i.currency,
                p.market_value_gbp, p.market_value_gbp * {factor_sql("l.asof_ts")} AS value
-        FROM latest_snapshot_per_broker_account l
+        FROM l
         JOIN positions p ON p.snapshot_id = l.id
         JOIN instruments i ON i.id = p.instrument_id
         LEFT JOIN instrument_mapping m ON m.instrument_id = p.instrument_id
         LEFT JOIN global_instruments gi ON gi.id = m.global_instrument_id
-        WHERE {scope_sql("l")}
     ),
     grouped AS (
         SELECT {key} AS key, {label} AS label, sum(lp.market_value_gbp) AS value_gbp, sum(lp.value) AS value,

@@ -66,4 +66,21 @@ def factor_sql(at: str) -> str:
     return f"(CASE WHEN :ccy = :base THEN 1::numeric ELSE ({newest}) END)"
 
 
+def latest_sql(name: str = "latest") -> str:
+    """A CTE ``name``: the newest snapshot of every account in scope (all columns of ``snapshots``).
+
+    Found one account at a time through the (broker, account, asof) index: with years of history this stays
+    in milliseconds where the ``latest_snapshot_per_broker_account`` view sorts every snapshot ever stored.
+    """
+    return f"""{name} AS (
+    SELECT s.* FROM broker_accounts a
+    CROSS JOIN LATERAL (
+        SELECT s.* FROM snapshots s
+        WHERE s.broker = a.broker AND s.broker_account_id = a.broker_account_id
+        ORDER BY s.broker, s.broker_account_id, s.asof_ts DESC, s.created_at DESC LIMIT 1
+    ) s
+    WHERE {scope_sql("a")}
+)"""  # noqa: S608 - constants only
+
+
 DEMO_ONLY_SQL = "NOT EXISTS (SELECT 1 FROM broker_accounts WHERE broker <> 'demo')"

@@ -222,55 +222,86 @@ class Repository:
             ),
         )
 
+    _INSTRUMENT_FIELDS = ("symbol", "name", "asset_class", "currency", "isin", "cusip", "figi", "exchange",
+                          "broker_asset_class")
+
     def upsert_instruments(self, instruments: Iterable[Instrument]) -> dict[tuple[str, str], uuid.UUID]:
         """Insert new instruments, fill in identifiers a later response adds; return ids by natural key."""
+        return self.upsert_instruments_mapped(instruments)[0]
+
+    def upsert_instruments_mapped(
+        self, instruments: Iterable[Instrument]
+    ) -> tuple[dict[tuple[str, str], uuid.UUID], set[uuid.UUID]]:
+        """``upsert_instruments`` that also says which of them already have a settled global mapping.
+
+        Settled: mapped, not re-described by this capture, and not a weak mapping (heuristic, or an identity
+        of its own) whose instrument carries an identifier that could still upgrade it — so that
+        ``assign_global_instruments`` has nothing to read on a daily capture.
+
+        Conflict key ``(broker, broker_instrument_id)``. A known instrument is read, not rewritten: most
+        captures repeat yesterday's instruments, so one SELECT replaces 500 no-op updates. A value the broker
+        no longer sends (None) never erases one it sent before.
+        """
         unique = {i.key: i for i in instruments}
         keys = sorted(unique)
         if not keys:
-            return {}
-        rows = [unique[k] for k in keys]
-        cols: dict[str, list[Any]] = {
-            "broker": [i.broker for i in rows],
-            "bid": [i.broker_instrument_id for i in rows],
-            "symbol": [i.symbol for i in rows],
-            "name": [i.name for i in rows],
-            "asset_class": [str(i.asset_class) for i in rows],
-            "currency": [i.currency for i in rows],
-            "isin": [i.isin for i in rows],
-            "cusip": [i.cusip for i in rows],
-            "figi": [i.figi for i in rows],
-            "exchange": [i.exchange for i in rows],
-            "bac": [i.broker_asset_class for i in rows],
-        }
-        updatable = ("symbol", "name", "asset_class", "currency", "isin", "cusip", "figi", "exchange",
-                     "broker_asset_class")
-        changed = " OR ".join(
-            f"instruments.{c} IS DISTINCT FROM COALESCE(EXCLUDED.{c}, instruments.{c})" for c in updatable
-        )
-        sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, instruments.{c})" for c in updatable)
-        self.conn.execute(
-            text(
-                f"""INSERT INTO instruments (broker, broker_instrument_id, symbol, name, asset_class, currency,
-                        isin, cusip, figi, exchange, broker_asset_class)
-                    SELECT * FROM unnest(CAST(:broker AS text[]), CAST(:bid AS text[]), CAST(:symbol AS text[]),
-                        CAST(:name AS text[]), CAST(:asset_class AS text[]), CAST(:currency AS text[]),
-                        CAST(:isin AS text[]), CAST(:cusip AS text[]), CAST(:figi AS text[]),
-                        CAST(:exchange AS text[]), CAST(:bac AS text[]))
-                    ON CONFLICT (broker, broker_instrument_id) DO UPDATE SET {sets}, updated_at = now()
-                    WHERE {changed}"""  # noqa: S608 - column names are constants above, values are bound
-            ),
-            cols,
-        )
+            return {}, set()
+        fields = self._INSTRUMENT_FIELDS
         found = self.conn.execute(
             text(
-                """SELECT i.broker, i.broker_instrument_id, i.id
-                   FROM instruments i
-                   JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
-                     ON i.broker = k.broker AND i.broker_instrument_id = k.bid"""
+                f"""SELECT i.broker, i.broker_instrument_id, i.id,
+                           m.instrument_id IS NOT NULL AND NOT COALESCE(
+                               (m.mapping_source = 'heuristic' OR m.evidence = 'new')
+                               AND (btrim(i.isin) <> '' OR btrim(i.cusip) <> '' OR btrim(i.figi) <> ''), false),
+                           {", ".join("i." + f for f in fields)}
+                    FROM instruments i
+                    JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
+                      ON i.broker = k.broker AND i.broker_instrument_id = k.bid
+                    LEFT JOIN instrument_mapping m ON m.instrument_id = i.id"""  # noqa: S608 - constant names
             ),
-            {"broker": cols["broker"], "bid": cols["bid"]},
+            {"broker": [k[0] for k in keys], "bid": [k[1] for k in keys]},
+        ).all()
+        ids: dict[tuple[str, str], uuid.UUID] = {}
+        stale: list[Instrument] = []
+        stored = {(r[0], r[1]): r for r in found}
+        mapped = {r[2] for r in found if r[3]}
+        for key in keys:
+            inst = unique[key]
+            row = stored.get(key)
+            if row is not None:
+                ids[key] = row[2]
+                incoming = self._instrument_values(inst)
+                if all(new is None or new == old for new, old in zip(incoming, row[4:], strict=True)):
+                    continue
+            stale.append(inst)
+        mapped -= {stored[i.key][2] for i in stale if i.key in stored}  # new identifiers may remap them
+        if stale:
+            ids.update(self._write_instruments(stale))
+        return ids, mapped
+
+    @staticmethod
+    def _instrument_values(i: Instrument) -> tuple[str | None, ...]:
+        return (i.symbol, i.name, str(i.asset_class), i.currency, i.isin, i.cusip, i.figi, i.exchange,
+                i.broker_asset_class)
+
+    def _write_instruments(self, rows: Sequence[Instrument]) -> dict[tuple[str, str], uuid.UUID]:
+        fields = self._INSTRUMENT_FIELDS
+        values = [self._instrument_values(i) for i in rows]
+        params: dict[str, Any] = {"broker": [i.broker for i in rows], "bid": [i.broker_instrument_id for i in rows]}
+        for n, f in enumerate(fields):
+            params[f] = [v[n] for v in values]
+        arrays = ", ".join(f"CAST(:{f} AS text[])" for f in fields)
+        sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, instruments.{c})" for c in fields)
+        result = self.conn.execute(
+            text(
+                f"""INSERT INTO instruments (broker, broker_instrument_id, {", ".join(fields)})
+                    SELECT * FROM unnest(CAST(:broker AS text[]), CAST(:bid AS text[]), {arrays})
+                    ON CONFLICT (broker, broker_instrument_id) DO UPDATE SET {sets}, updated_at = now()
+                    RETURNING broker, broker_instrument_id, id"""  # noqa: S608 - constant names, bound values
+            ),
+            params,
         )
-        return {(r[0], r[1]): r[2] for r in found}
+        return {(r[0], r[1]): r[2] for r in result}
 
     # --- fx rates ------------------------------------------------------------------------------------------
     def upsert_fx_rates(self, rates: Iterable[FxRate]) -> dict[FxKey, uuid.UUID]:
@@ -286,31 +317,30 @@ class Repository:
             "prov": [k[3] for k in keys],
             "rate": [unique[k].rate for k in keys],
         }
-        self.conn.execute(
-            text(
-                """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
-                   SELECT * FROM unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]),
-                       CAST(:tgt AS text[]), CAST(:prov AS text[]), CAST(:rate AS numeric[]))
-                   ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
-            ),
-            params,
+        # One round trip: insert what is new and read back every id. The SELECT half sees the table as it was
+        # before this statement, the INSERT half returns what it added; together they cover every key.
+        sql = text(
+            """WITH k AS (
+                   SELECT * FROM unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]), CAST(:tgt AS text[]),
+                                        CAST(:prov AS text[]), CAST(:rate AS numeric[]))
+                       AS k(asof, src, tgt, prov, rate)),
+               ins AS (
+                   INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
+                   SELECT asof, src, tgt, prov, rate FROM k
+                   ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING
+                   RETURNING asof_ts, source_ccy, target_ccy, provider, id)
+               SELECT * FROM ins
+               UNION ALL
+               SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
+               FROM fx_rates f JOIN k
+                 ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov"""
         )
-        found = self.conn.execute(
-            text(
-                """SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
-                   FROM fx_rates f
-                   JOIN unnest(CAST(:asof AS timestamptz[]), CAST(:src AS text[]), CAST(:tgt AS text[]),
-                               CAST(:prov AS text[])) AS k(asof, src, tgt, prov)
-                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt
-                    AND f.provider = k.prov"""
-            ),
-            {k: v for k, v in params.items() if k != "rate"},
-        )
-        out: dict[FxKey, uuid.UUID] = {}
-        for r in found:
-            out[(r[0], r[1], r[2], r[3])] = r[4]
+        found = self.conn.execute(sql, params).all()
+        if len({(r[0], r[1], r[2], r[3]) for r in found}) < len(keys):
+            # A concurrent capture committed one of these keys after this statement began: read again.
+            found = self.conn.execute(sql, params).all()
         # Callers look rates up by the datetime they supplied; PostgreSQL returns it normalised to UTC.
-        by_instant = {(k[0].timestamp(), k[1], k[2], k[3]): v for k, v in out.items()}
+        by_instant = {(r[0].timestamp(), r[1], r[2], r[3]): r[4] for r in found}
         return {k: by_instant[(k[0].timestamp(), k[1], k[2], k[3])] for k in keys}
 
     def latest_fx_rate(
@@ -365,30 +395,25 @@ class Repository:
         return None if result is None else result[0]
 
     def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow]) -> int:
+        """Positions of a snapshot this transaction has just inserted, written with COPY.
+
+        Why COPY and not an upsert: ``insert_snapshot`` returned this id only because the snapshot was new
+        (its ``snapshot_key`` upsert inserted it), so none of its positions can exist yet, and validation has
+        already rejected two rows for one instrument. The primary key ``(snapshot_id, instrument_id)`` still
+        guards the table. COPY keeps the write path within a small factor of the bulk-load bound.
+        """
         if not rows:
             return 0
-        result = self.conn.execute(
-            text(
-                """INSERT INTO positions (snapshot_id, instrument_id, quantity, price_local, market_value_local,
-                       market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl)
-                   SELECT CAST(:sid AS uuid), * FROM unnest(CAST(:iid AS uuid[]), CAST(:q AS numeric[]),
-                       CAST(:p AS numeric[]), CAST(:mvl AS numeric[]), CAST(:mvg AS numeric[]),
-                       CAST(:fx AS uuid[]), CAST(:cb AS numeric[]), CAST(:pnl AS numeric[]))
-                   ON CONFLICT (snapshot_id, instrument_id) DO NOTHING"""
-            ),
-            dict(
-                sid=snapshot_id,
-                iid=[r.instrument_id for r in rows],
-                q=[r.quantity for r in rows],
-                p=[r.price_local for r in rows],
-                mvl=[r.market_value_local for r in rows],
-                mvg=[r.market_value_gbp for r in rows],
-                fx=[r.fx_rate_id for r in rows],
-                cb=[r.cost_basis for r in rows],
-                pnl=[r.unrealized_pnl for r in rows],
-            ),
-        )
-        return int(result.rowcount)
+        dbapi = self.conn.connection.driver_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur, cur.copy(
+            "COPY positions (snapshot_id, instrument_id, quantity, price_local, market_value_local, "
+            "market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl) FROM STDIN"
+        ) as copy:
+            for r in rows:
+                copy.write_row((snapshot_id, r.instrument_id, r.quantity, r.price_local, r.market_value_local,
+                                r.market_value_gbp, r.fx_rate_id, r.cost_basis, r.unrealized_pnl))
+        return len(rows)
 
     # --- trades --------------------------------------------------------------------------------------------
     def upsert_trades(

@@ -50,8 +50,8 @@ def write_source(
     repo.upsert_accounts([s.snapshot.account for s in snapshots])
     instruments = {p.position.instrument.key: p.position.instrument for s in snapshots for p in s.positions}
     instruments.update({t.trade.instrument.key: t.trade.instrument for t in trades})
-    ids = repo.upsert_instruments(instruments.values())
-    assign_global_instruments(uow.connection, ids, instruments)
+    ids, mapped = repo.upsert_instruments_mapped(instruments.values())
+    assign_global_instruments(uow.connection, ids, instruments, mapped)
     used = list(fx_rates)
     used += [p.rate for s in snapshots for p in s.positions if p.rate is not None]
     used += [s.total_rate for s in snapshots if s.total_rate is not None]

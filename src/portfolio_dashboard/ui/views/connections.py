@@ -6,7 +6,7 @@ from typing import Literal
 
 import streamlit as st
 
-from portfolio_dashboard.connections import SourceState, schwab_authorize_url, schwab_complete
+from portfolio_dashboard.connections import SourceState, schwab_begin, schwab_finish, schwab_login_left
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.ui import data, fmt, notices
 from portfolio_dashboard.ui.guard import guarded
@@ -15,7 +15,9 @@ BadgeColor = Literal["green", "orange", "gray"]
 BADGES: dict[str, tuple[str, BadgeColor]] = {
     "ok": ("Connected", "green"), "attention": ("Needs attention", "orange"), "off": ("Not configured", "gray"),
 }
-SCHWAB_WARN_DAYS = 2.0
+SCHWAB_WARN_DAYS = 1.0
+LOGIN_KEY = "schwab_login"  # the pending login request between the two steps
+LOGIN_ERROR_KEY = "schwab_login_error"
 
 
 def _recheck() -> None:
@@ -40,42 +42,60 @@ def _health_lines(s: SourceState) -> None:
 
 
 def _schwab_tokens(s: SourceState) -> None:
-    h = s.health
-    if h is None or h.credential_expires_in_s is None:
+    if not s.configured:
         return
-    days = h.credential_expires_in_s / 86400
-    text = f"Refresh token: {days:.1f} day(s) left (Schwab asks you to sign in again every 7 days)."
-    if days < SCHWAB_WARN_DAYS:
-        st.warning(text + " Sign in again below.", icon=":material/key:")
+    try:
+        left = schwab_login_left(data.settings())
+    except PortfolioError as exc:
+        st.caption(exc.user_message())
+        return
+    if left is None:
+        return
+    seconds, sentence = left
+    if seconds is None or seconds < SCHWAB_WARN_DAYS * 86400:
+        st.warning(sentence + " — or sign in below.", icon=":material/key:")
     else:
-        st.caption(f":material/key: {text}")
+        st.caption(f":material/key: {sentence}")
+
+
+def _start_schwab_login() -> None:
+    try:
+        st.session_state[LOGIN_KEY] = schwab_begin(data.settings())
+    except PortfolioError as exc:
+        st.session_state[LOGIN_KEY] = None
+        st.session_state[LOGIN_ERROR_KEY] = exc.user_message()
 
 
 def schwab_sign_in(s: SourceState) -> None:
     settings = data.settings()
     with st.expander("Sign in to Schwab", expanded=s.configured and s.state != "ok", icon=":material/login:"):
         if not s.configured:
-            st.markdown("Set `SCHWAB_CLIENT_ID` and `SCHWAB_CLIENT_SECRET` (from developer.schwab.com), then "
-                        "reload this page.")
+            st.markdown("Set `SCHWAB_CLIENT_ID` and `SCHWAB_CLIENT_SECRET` (your app at developer.schwab.com), "
+                        "then reload this page.")
             return
-        try:
-            url = schwab_authorize_url(settings)
-        except PortfolioError as exc:
-            st.info(exc.user_message(), icon=":material/info:")
+        st.button("Start Schwab sign-in", on_click=_start_schwab_login, key="schwab_start", icon=":material/key:")
+        problem = st.session_state.pop(LOGIN_ERROR_KEY, None)
+        if problem:
+            st.info(problem, icon=":material/info:")
+        login = st.session_state.get(LOGIN_KEY)
+        if login is None:
+            st.caption("Schwab asks you to sign in again every 7 days.")
             return
-        st.markdown("**1.** Open Schwab's page, sign in and approve access. Your browser is then sent to "
-                    f"`{settings.schwab_redirect_uri}` (the page may not load — that is expected).")
-        st.link_button("Open Schwab sign-in", url, icon=":material/open_in_new:")
-        st.markdown("**2.** Copy the full address from the browser's address bar and paste it here.")
+        st.markdown("**1.** Open Schwab's page, sign in, choose your accounts and allow access. Your browser is "
+                    f"then sent to `{login.redirect_uri}` — that page may not load; this is expected.")
+        st.link_button("Open Schwab sign-in", login.url, icon=":material/open_in_new:")
+        st.markdown("**2.** Within about 30 seconds, copy the whole address from the address bar (it contains "
+                    "`?code=`) and paste it here.")
         with st.form("schwab_oauth", clear_on_submit=True, border=False):
-            pasted = st.text_input("Redirected address", placeholder=f"{settings.schwab_redirect_uri}/?code=…",
+            pasted = st.text_input("Redirected address", placeholder=f"{login.redirect_uri}/?code=…",
                                    type="password")
             if st.form_submit_button("Connect Schwab", type="primary"):
                 try:
-                    message = schwab_complete(settings, pasted)
+                    message = schwab_finish(settings, login, pasted)
                 except PortfolioError as exc:
                     st.error(exc.user_message(), icon=":material/error:")
                 else:
+                    st.session_state[LOGIN_KEY] = None
                     st.success(message, icon=":material/check_circle:")
                     _recheck()
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.mapping import set_manual_mapping
 from portfolio_dashboard.storage.read_audit import GlobalInstrumentLine, MappingLine
 from portfolio_dashboard.storage.read_scope import Scope
@@ -35,6 +36,7 @@ def mappings_table(rows: list[MappingLine]) -> None:
         "Global": [f"{m.global_symbol or ''} · {m.global_name or ''}" if m.global_instrument_id else "unmapped"
                    for m in rows],
         "Mapping": [m.mapping_source or "" for m in rows],
+        "Why": [m.evidence or "" for m in rows],
         "Confidence": [data.as_float(m.confidence) for m in rows],
     })
     st.dataframe(frame, hide_index=True, key="mappings_table", height=tables.height(len(frame), 520),
@@ -73,8 +75,8 @@ def _save(chosen: uuid.UUID | None, target: uuid.UUID | None, instruments: dict[
         with UnitOfWork(get_app().engine) as uow:
             set_manual_mapping(uow.connection, chosen, target)
             uow.commit()
-    except ValueError as exc:
-        st.error(str(exc))
+    except PortfolioError as exc:
+        st.error(exc.user_message())
         return
     data.clear()
     st.success(f"Saved: {instruments[chosen].symbol} now counts as one holding with the chosen instrument "

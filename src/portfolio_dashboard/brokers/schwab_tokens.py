@@ -1,0 +1,185 @@
+"""Schwab OAuth tokens at rest: one JSON file, mode 0600, written atomically under a cross-process lock.
+
+Why a lock: two captures (a scheduled one and a manual one) may both find the 30-minute access token
+expired. Without the lock both would refresh and the slower one could overwrite the file with a token pair
+Schwab has already superseded — or, if Schwab rotates the refresh token, lose the only valid one. Under the
+lock a process re-reads the file first and uses a token another process has just saved.
+
+Secrets never leave this module in a ``repr``, log line or exception message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fasteners
+
+from portfolio_dashboard.errors import AuthError
+
+SOURCE = "schwab"
+AUTH_COMMAND = "portfolio-dashboard auth schwab"
+AUTH_HINT = f"run `{AUTH_COMMAND}` and log in to Schwab again"
+# Schwab documents a 7-day refresh token and does not send its expiry, so it is counted from issue.
+REFRESH_TOKEN_LIFETIME = timedelta(days=7)
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """One OAuth token pair with the times that matter. Secret fields are hidden from ``repr``."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime  # access token expiry (Schwab: 30 minutes after issue)
+    refresh_token_issued_at: datetime
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name
+    scope: str | None = None
+
+    @property
+    def refresh_expires_at(self) -> datetime:
+        return self.refresh_token_issued_at + REFRESH_TOKEN_LIFETIME
+
+    def access_valid(self, now: datetime, leeway: timedelta) -> bool:
+        return now + leeway < self.expires_at
+
+    def refresh_seconds_left(self, now: datetime) -> float:
+        return (self.refresh_expires_at - now).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FILE_VERSION,
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "scope": self.scope,
+            "expires_at": self.expires_at.astimezone(UTC).isoformat(),
+            "refresh_token_issued_at": self.refresh_token_issued_at.astimezone(UTC).isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> TokenSet:
+        """Raises ``ValueError`` (never echoing a value) when the file is not what we wrote."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
+            raise ValueError("access_token/refresh_token missing")
+        scope = data.get("scope")
+        return cls(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=_parse_time(data.get("expires_at"), "expires_at"),
+            refresh_token_issued_at=_parse_time(data.get("refresh_token_issued_at"), "refresh_token_issued_at"),
+            token_type=str(data.get("token_type") or "Bearer"),
+            scope=scope if isinstance(scope, str) else None,
+        )
+
+
+def _parse_time(value: Any, name: str) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO-8601 time") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"{name} missing")
+
+
+_PATH_LOCKS: dict[str, threading.RLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    """One in-process lock per token file: POSIX file locks do not exclude threads of the same process."""
+    key = os.path.abspath(path)
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(key, threading.RLock())
+
+
+class TokenStore:
+    """The token file. ``locked()`` serialises refreshes across threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._thread_lock = _path_lock(self.path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def load(self) -> TokenSet | None:
+        """The stored tokens, or ``None`` when there is no token file yet."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AuthError(
+                f"cannot read the Schwab token file {self.path} ({type(exc).__name__})",
+                source=SOURCE,
+                hint=f"check its permissions, or {AUTH_HINT}",
+            ) from None
+        try:
+            return TokenSet.from_json(json.loads(text))
+        except ValueError as exc:
+            raise AuthError(
+                f"the Schwab token file {self.path} is damaged ({exc})", source=SOURCE, hint=AUTH_HINT
+            ) from None
+
+    def save(self, tokens: TokenSet) -> None:
+        """Write atomically: a 0600 temp file in the same directory, fsync, then ``os.replace``."""
+        directory = self.path.parent
+        if not directory.exists():
+            # Only a directory we create is tightened to 0700: a user-chosen existing one (say, $HOME)
+            # keeps its mode; the file itself is 0600 either way.
+            directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+        payload = json.dumps(tokens.to_json(), indent=2).encode("utf-8")
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            os.chmod(tmp_name, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        _fsync_directory(directory)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the in-process and the cross-process lock (a sibling ``.lock`` file)."""
+        with self._thread_lock:
+            if not self.lock_path.parent.exists():
+                self.lock_path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+            lock = fasteners.InterProcessLock(str(self.lock_path))
+            with lock:
+                yield
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform (e.g. Windows), hence best effort.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,152 @@
+"""``portfolio-dashboard mapping ...``: see and correct which global instrument each broker instrument is."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, NoReturn
+
+import typer
+
+from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.mapping import (
+    clear_manual_mapping,
+    find_instrument,
+    global_of,
+    resolve_global,
+    set_manual_mapping,
+    split_to_new_global,
+)
+from portfolio_dashboard.mapping_queries import MappingRow, list_mappings, review_mappings
+from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+
+mapping_app = typer.Typer(
+    help="Instrument mapping: which broker instruments are the same security (one line in the allocation).",
+    no_args_is_help=True,
+)
+
+
+def _fail(exc: PortfolioError) -> NoReturn:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def _table(rows: list[MappingRow], *, merged: bool = False) -> str:
+    if not rows:
+        return "(none)"
+    head = ("INSTRUMENT", "SYMBOL", "CCY", "EXCHANGE", "ISIN/CUSIP", "GLOBAL", "NAME", "SOURCE", "CONF", "EVIDENCE")
+    lines = [head]
+    for r in rows:
+        lines.append((
+            f"{r.broker}:{r.broker_instrument_id}", r.symbol or "", r.currency or "", r.exchange or "",
+            r.isin or r.cusip or "", str(r.global_instrument_id or "-")[:8], (r.global_name or "")[:32],
+            r.mapping_source or "unmapped", "" if r.confidence is None else f"{r.confidence:.2f}",
+            r.evidence or "",
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    if merged:
+        for r in rows:
+            out.append(f"{r.broker}:{r.broker_instrument_id} is merged with: {', '.join(r.merged_with) or 'nothing'}")
+    return "\n".join(out)
+
+
+@mapping_app.command("list")
+def list_cmd(
+    broker: Annotated[str | None, typer.Option(help="Only this broker's instruments (ib, schwab, demo).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only mappings from: broker, heuristic or manual.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Every broker instrument and the global instrument it counts as (GLOBAL shows the id's first 8 characters;
+    `mapping set` accepts them)."""
+    app_ = get_app()
+    try:
+        app_.migrate()
+        with app_.engine.connect() as conn:
+            rows = list_mappings(conn, broker=broker, source=source)
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(json.dumps([r.as_dict() for r in rows], indent=2) if as_json else _table(rows))
+
+
+@mapping_app.command("review")
+def review_cmd(
+    below: Annotated[str, typer.Option(help="Show heuristic mappings with a confidence below this (0..1).")] = "1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Heuristic mappings (symbol + currency + asset class matches) worth a look, with what each was merged with.
+
+    Confirm one with `mapping set <broker> <id> <its global id>`; split a wrong one with `mapping set ... --new`.
+    """
+    try:
+        threshold = Decimal(below)
+    except InvalidOperation:
+        typer.secho(f"error: --below must be a number between 0 and 1, not {below!r}", err=True)
+        raise typer.Exit(1) from None
+    app_ = get_app()
+    try:
+        app_.migrate()
+        with app_.engine.connect() as conn:
+            rows = review_mappings(conn, below=threshold)
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(json.dumps([r.as_dict() for r in rows], indent=2) if as_json else _table(rows, merged=True))
+
+
+@mapping_app.command("set")
+def set_cmd(
+    broker: Annotated[str, typer.Argument(help="Broker of the instrument to map: ib, schwab, demo.")],
+    broker_instrument_id: Annotated[str, typer.Argument(help="Its id at the broker: IB conid, Schwab CUSIP, ...")],
+    target: Annotated[
+        str | None,
+        typer.Argument(help="A global instrument id (or a unique prefix of 6+ characters), or "
+                            "<broker>:<broker_instrument_id> of another instrument to count as the same."),
+    ] = None,
+    new: Annotated[bool, typer.Option("--new", help="Give it a global identity of its own (undo a wrong merge).")]
+    = False,
+) -> None:
+    """Map an instrument by hand. A manual mapping wins, and later captures never change it."""
+    if new == (target is not None):
+        typer.secho("error: give either a TARGET or --new", err=True)
+        raise typer.Exit(1)
+    app_ = get_app()
+    try:
+        app_.migrate()
+        with UnitOfWork(app_.engine) as uow:
+            conn = uow.connection
+            instrument_id = find_instrument(conn, broker, broker_instrument_id)
+            if new:
+                global_id = split_to_new_global(conn, instrument_id)
+            else:
+                assert target is not None
+                other_broker, sep, other_id = target.partition(":")
+                if sep:
+                    global_id = global_of(conn, find_instrument(conn, other_broker, other_id))
+                else:
+                    global_id = resolve_global(conn, target)
+                set_manual_mapping(conn, instrument_id, global_id)
+            uow.commit()
+    except PortfolioError as exc:
+        _fail(exc)
+    typer.echo(f"{broker}:{broker_instrument_id} -> global instrument {global_id} (manual)")
+
+
+@mapping_app.command("reset")
+def reset_cmd(
+    broker: Annotated[str, typer.Argument(help="Broker of the instrument: ib, schwab, demo.")],
+    broker_instrument_id: Annotated[str, typer.Argument(help="Its id at the broker.")],
+) -> None:
+    """Drop a manual mapping and let the automatic rules (ISIN, CUSIP, FIGI, heuristic) decide again."""
+    app_ = get_app()
+    try:
+        app_.migrate()
+        with UnitOfWork(app_.engine) as uow:
+            instrument_id = find_instrument(uow.connection, broker, broker_instrument_id)
+            decision = clear_manual_mapping(uow.connection, instrument_id)
+            global_id = global_of(uow.connection, instrument_id)
+            uow.commit()
+    except PortfolioError as exc:
+        _fail(exc)
+    how = f"{decision.source}, {decision.evidence}" if decision else "unchanged"
+    typer.echo(f"{broker}:{broker_instrument_id} -> global instrument {global_id} ({how})")
