@@ -188,6 +188,48 @@ def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
     return results
 
 
+def measure_floor(rounds: int) -> list[float]:
+    """First render of a one-line Streamlit page on this machine: what no dashboard can beat here."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+    from tests.e2e.dashboard_server import free_port
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="pd-floor-") as tmp, sync_playwright() as p:
+        script = Path(tmp) / "hello.py"
+        script.write_text('import streamlit as st\nst.title("Hello")\n')
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for _ in range(rounds):
+            port = free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            try:
+                while True:
+                    with contextlib.suppress(OSError), urllib.request.urlopen(
+                            f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                        break
+                    time.sleep(0.05)
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                t0 = time.monotonic()
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("h1", timeout=120_000)
+                results.append(time.monotonic() - t0)
+                page.close()
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)  # the group we started
+                proc.wait(30)
+        browser.close()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=3653)
@@ -214,6 +256,11 @@ def main() -> None:
     firsts = [r[1] for r in results]
     print(f"first render: median {statistics.median(firsts):.2f} s, worst {max(firsts):.2f} s "
           f"({len(results)} rounds; target < 2 s)")
+    floor = measure_floor(args.rounds)
+    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(floor):.2f} s, "
+          f"worst {max(floor):.2f} s")
+    with open("/proc/loadavg") if Path("/proc/loadavg").exists() else io.StringIO("n/a") as load:
+        print(f"load average during the run: {load.read().split(' ')[:3]}")
     stop_embedded(app.settings.pgdata_dir)  # the server stops when no other process holds it
     if tmp is not None:
         tmp.cleanup()

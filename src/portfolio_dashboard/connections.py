@@ -76,6 +76,7 @@ def _check(name: str, settings: Settings, factory: Callable[[str, Settings], Bro
     enabled = name in settings.configured_sources
     if not configured and not enabled:
         return SourceState(name, label, False, False, None, f"Not configured. {SETUP.get(name, '')}".strip())
+    source = None
     try:
         source = factory(name, settings)
         return SourceState(name, label, configured, enabled, source.health(), None)
@@ -91,6 +92,10 @@ def _check(name: str, settings: Settings, factory: Callable[[str, Settings], Bro
     except Exception as exc:  # a broken health() must not break the page
         log.exception("%s: health check failed", name)
         return SourceState(name, label, configured, enabled, None, f"health check failed: {type(exc).__name__}: {exc}")
+    finally:
+        close = getattr(source, "close", None)  # sources holding HTTP clients release them
+        if callable(close):
+            close()
 
 
 def source_states(

@@ -195,3 +195,14 @@ def test_schwab_sign_in_not_in_this_build(tmp_path, monkeypatch):
     with pytest.raises(NotAvailableError, match="not available in this build"):
         schwab_begin(schwab_settings(tmp_path))
     assert schwab_login_left(schwab_settings(tmp_path)) is None
+
+
+def test_sources_built_for_a_health_check_are_closed(tmp_path):
+    closed = []
+
+    class Closing(Healthy):
+        def close(self):
+            closed.append(self.source)
+
+    source_states(settings(tmp_path), factory=lambda n, _s: Closing(n))
+    assert closed == ["demo"]  # the only source built: nothing else is configured
