@@ -31,7 +31,7 @@ CSS = """
   h3 { font-size: 1.15rem !important; font-weight: 600 !important; }
   @media (max-width: 640px) {
     .block-container { padding-left: 0.9rem; padding-right: 0.9rem; padding-top: 1.2rem; }
-    [data-testid="stMetricValue"] { font-size: 1.55rem; }
+    [data-testid="stMetricValue"] { font-size: 1.5rem; }
     h1 { font-size: 1.5rem !important; }
   }
 </style>

@@ -30,8 +30,10 @@ def metrics(s: Summary) -> None:
     ccy = s.currency
     cols = st.columns(3)
     with cols[0], st.container(key="total-value"):
+        count = len(s.accounts)
         st.metric("Total value", fmt.money(s.total, ccy), border=True, height="stretch",
-                  help="The newest snapshot of every account in the filter, added up.")
+                  delta=f"{count} account{'s' if count != 1 else ''} · {s.currency}", delta_color="off",
+                  delta_arrow="off", help="The newest snapshot of every account in the filter, added up.")
     with cols[1]:
         _change_metric("Since previous day", s.change_day, ccy,
                        "Now against each account's last value before today")
