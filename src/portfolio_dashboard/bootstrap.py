@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
 from portfolio_dashboard.config import Settings, load_settings
@@ -20,7 +21,7 @@ from portfolio_dashboard.domain import FxRate, RawResponse
 from portfolio_dashboard.errors import ConfigError
 from portfolio_dashboard.fx import ReferenceRates
 from portfolio_dashboard.storage import migrate
-from portfolio_dashboard.storage.engine import make_engine, resolve_database_url
+from portfolio_dashboard.storage.engine import make_engine, resolve_database_url, unavailable_error
 
 SOURCE_CLASSES: dict[str, str] = {
     "demo": "portfolio_dashboard.brokers.demo:DemoSource",
@@ -94,11 +95,16 @@ class App:
             return self._engine
 
     def migrate(self) -> None:
+        """Apply migrations; ``DatabaseUnavailableError`` (host named, never the password) when unreachable."""
         engine = self.engine
         # Alembic keeps its context in module globals: one migration at a time per process.
         with _migrate_lock:
             if not self._migrated:
-                migrate.upgrade(engine)
+                try:
+                    migrate.upgrade(engine)
+                    migrate.track_timezone(engine, self.settings.portfolio_timezone)
+                except OperationalError as exc:
+                    raise unavailable_error(engine, exc) from None
                 self._migrated = True
 
     def sources(self, names: Sequence[str] | None = None) -> dict[str, BrokerSource]:

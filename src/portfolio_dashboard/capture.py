@@ -9,6 +9,10 @@ Workflow (the Data Persistence Plan's, refined by the capture-engine issue):
     transaction; when anything fails, the raw payloads are still written (alone) and the error recorded;
  4. the run ends ``success``, ``partial`` (some sources failed) or ``fail`` (all failed), with a per-source
     outcome, warnings and an ``error_summary`` a user can act on.
+
+When PostgreSQL cannot be reached — before the run starts (``offline.py``) or when a write fails half-way —
+nothing is lost: every raw response goes to the local spool (``spool.py``) and the next capture (or
+``portfolio-dashboard spool replay``) stores it first (``replay.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +24,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard import __version__
@@ -43,9 +46,19 @@ from portfolio_dashboard.domain import (
     TriggerContext,
 )
 from portfolio_dashboard.domain.valuation import InvalidSnapshotError, ValuedSnapshot, validate, value
-from portfolio_dashboard.errors import DatabaseError, ParsingError, PortfolioError, SourceError, ValidationError
+from portfolio_dashboard.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    ParsingError,
+    PortfolioError,
+    SourceError,
+    ValidationError,
+)
 from portfolio_dashboard.fx import FxChain
+from portfolio_dashboard.fx_index import OwnRates
+from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
 from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
@@ -92,7 +105,8 @@ def capture(
 ) -> RunResult:
     """Capture one snapshot of every requested source. Never raises for a broker's failure: the run says.
 
-    Raises ``DatabaseError`` only when the database itself is unusable before the run could be recorded.
+    When the database cannot be reached the responses are spooled locally and the run says so (status
+    ``fail``, sources ``spooled``); earlier spooled runs are stored before this one starts.
     """
     trigger = trigger or TriggerContext()
     app = app or get_app()
@@ -101,30 +115,27 @@ def capture(
         app.migrate()
         engine = app.engine
         reap_interrupted_runs(engine)
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"database unavailable: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    except (SQLAlchemyError, DatabaseError) as exc:
+        from portfolio_dashboard.offline import capture_offline
+
+        return capture_offline(trigger, app, sources, progress, db_error_reason(exc))
+    from portfolio_dashboard.replay import replay_quietly
+
+    replay_quietly(app)  # what an earlier capture spooled goes in first, in time order
     chosen = sources if sources is not None else _build_sources(app, trigger)
     if isinstance(chosen, RunResult):
         return chosen
-    run_id = uuid.uuid4()
-    started = datetime.now(UTC)
-    holder = engine.connect()  # holds the run's liveness lock until this function returns
+    meta = RunMeta(uuid.uuid4(), str(trigger.trigger_type), trigger.triggered_by, tuple(chosen),
+                   datetime.now(UTC), socket.gethostname(), os.getpid(), __version__, migrate.head_revision())
+    run_id, started = meta.run_id, meta.started_at
     try:
-        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": run_lock_key(run_id)})
-        holder.commit()
-        with UnitOfWork(engine) as uow:
-            uow.repo.create_run(
-                run_id,
-                trigger_type=str(trigger.trigger_type),
-                triggered_by=trigger.triggered_by,
-                sources=list(chosen),
-                schema_version=migrate.head_revision(),
-                app_version=__version__,
-                started_at=started,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-            )
-            uow.commit()
+        holder = _start_run(engine, meta)  # holds the run's liveness lock until this function returns
+    except SQLAlchemyError as exc:
+        from portfolio_dashboard.offline import capture_offline
+
+        return capture_offline(trigger, app, chosen, progress, db_error_reason(exc))
+    spooler = RunSpooler(Spool(settings.spool_dir), meta)
+    try:
         log.info("run %s started (%s): sources %s", run_id, trigger.trigger_type, ", ".join(chosen))
         chain = FxChain(
             settings.base_currency,
@@ -138,7 +149,7 @@ def capture(
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
             name, source = item
             return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
-                                   settings.base_currency, progress)
+                                   settings.base_currency, progress, spooler)
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
@@ -148,10 +159,37 @@ def capture(
                 close = getattr(source, "close", None)
                 if callable(close):
                     close()
-        run_warnings = _store_reference_raws(engine, run_id, chain)
-        return _finish(engine, run_id, started, outcomes, run_warnings)
+        run_warnings = _store_reference_raws(engine, run_id, chain, spooler)
+        return _finish(engine, run_id, started, outcomes, run_warnings, spooler)
     finally:
-        holder.close()
+        spooler.close()
+        _close_quietly(holder)
+
+
+def _start_run(engine: Engine, meta: RunMeta) -> Connection:
+    holder = engine.connect()
+    try:
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": run_lock_key(meta.run_id)})
+        holder.commit()
+        with UnitOfWork(engine) as uow:
+            uow.repo.create_run(
+                meta.run_id, trigger_type=meta.trigger_type, triggered_by=meta.triggered_by,
+                sources=list(meta.sources), schema_version=meta.schema_version, app_version=meta.app_version,
+                started_at=meta.started_at, hostname=meta.hostname, pid=meta.pid,
+            )
+            uow.commit()
+    except BaseException:
+        _close_quietly(holder)
+        raise
+    return holder
+
+
+def _close_quietly(conn: Connection) -> None:
+    """Close a connection that may have died with its server (closing then must not mask the result)."""
+    try:
+        conn.close()
+    except SQLAlchemyError:
+        log.debug("closing a dead database connection failed", exc_info=True)
 
 
 def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource] | RunResult:
@@ -184,8 +222,13 @@ def _stored_lookup(engine: Engine) -> Callable[[str, str, datetime], FxRate | No
 
 def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
     def lookup(broker: str, account: str) -> datetime | None:
-        with engine.connect() as conn:
-            return Repository(conn).newest_trade_ts(broker, account)
+        try:
+            with engine.connect() as conn:
+                return Repository(conn).newest_trade_ts(broker, account)
+        except SQLAlchemyError as exc:
+            # Without it a source fetches its full trade window: slower, never wrong (trades are upserted).
+            log.warning("newest stored trade unknown (%s); fetching the full trade window", db_error_reason(exc))
+            return None
 
     return lookup
 
@@ -196,10 +239,48 @@ def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
     if isinstance(exc, InvalidSnapshotError):
         return ValidationError(str(exc), source=source)
     if isinstance(exc, SQLAlchemyError | psycopg.Error):
+        if is_connection_error(exc):
+            return DatabaseUnavailableError(f"database unreachable: {db_error_reason(exc)}")
         return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     # Anything else escaped a parser or adapter: the body was not what the broker documents.
     log.exception("%s: unexpected error", source)
     return ParsingError(f"unexpected {type(exc).__name__}: {exc}", source=source)
+
+
+@dataclass(slots=True)
+class Valued:
+    """A parse result validated and valued in the base currency, ready for ``write_source``."""
+
+    snapshots: list[ValuedSnapshot] = field(default_factory=list)
+    trades: list[ValuedTrade] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:
+    """Validate and value what a parse returned (shared by capture, spool replay and reprocess).
+
+    Raises ``InvalidSnapshotError`` for a snapshot that must not be stored.
+    """
+    out = Valued()
+    if publish:
+        chain.publish(parsed.fx_rates)
+    out.warnings.extend(parsed.warnings)
+    own = OwnRates(parsed.fx_rates)  # a long history of own rates must not be scanned for every position
+
+    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
+        conv = chain.conversion(currency, at, own.near(currency, chain.base, at))
+        return conv.factor, conv.rate, conv.warning
+
+    for snap in parsed.snapshots:
+        checked, warnings = validate(snap)
+        out.warnings.extend(warnings)
+        out.snapshots.append(value(checked, convert, tolerance))
+    for t in parsed.trades:
+        conv = chain.conversion(t.currency, t.trade_ts, own.near(t.currency, chain.base, t.trade_ts))
+        out.trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
+    for v in out.snapshots:
+        out.warnings.extend(w for w in v.warnings if w not in out.warnings)
+    return out
 
 
 def _capture_source(
@@ -212,6 +293,7 @@ def _capture_source(
     tolerance: Decimal,
     base_currency: str,
     progress: Progress | None,
+    spooler: RunSpooler | None = None,
 ) -> SourceOutcome:
     outcome = SourceOutcome(name, SourceStatus.FAIL)
     raws: list[RawResponse] = []
@@ -226,25 +308,20 @@ def _capture_source(
         source.fetch(raws.append, fetch_ctx)
     except Exception as exc:  # categorised and recorded, never lost
         error = _categorise(exc, name)
+    fetched = error is None
     outcome.fetch_seconds = round(time.monotonic() - t0, 3)
     if isinstance(source, RetryCounting):
         outcome.retries = source.retries
+    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
+             outcome.retries, "" if fetched else " before failing")
     if isinstance(source, CredentialReporting):
         outcome.credential = _credential_note(source)
     if error is None:
         try:
             parsed = source.parse(raws)
-            chain.publish(parsed.fx_rates)
-            outcome.warnings.extend(parsed.warnings)
-            for snap in parsed.snapshots:
-                checked, warnings = validate(snap)
-                outcome.warnings.extend(warnings)
-                valued.append(value(checked, _converter(chain, parsed.fx_rates), tolerance))
-            for t in parsed.trades:
-                conv = chain.conversion(t.currency, t.trade_ts, parsed.fx_rates)
-                trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
-            for v in valued:
-                outcome.warnings.extend(w for w in v.warnings if w not in outcome.warnings)
+            result = value_parsed(parsed, chain, tolerance)
+            valued, trades = result.snapshots, result.trades
+            outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = _categorise(exc, name)
     notify(name, "writing")
@@ -264,14 +341,27 @@ def _capture_source(
             error = _categorise(exc, name)
             counts = WriteCounts()
     if error is not None:
-        counts.raw_payloads = _keep_raws(engine, run_id, raws, source.parser_version, name)
         outcome.error_category = error.category
         outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
         if isinstance(error, SourceError) and error.endpoint:
             outcome.error_message += f" [{error.endpoint}]"
+        if isinstance(error, DatabaseUnavailableError) and spooler is not None:
+            outcome.status = SourceStatus.SPOOLED
+            reason = outcome.error_message
+            outcome.error_message = f"{reason}; {len(raws)} response(s) spooled locally"
+            if spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
+                                    outcome=asdict(outcome)) is None:
+                outcome.status = SourceStatus.FAIL
+                outcome.error_message = f"{reason} — NOT stored: the local spool could not be written either"
+        else:
+            counts.raw_payloads = _keep_raws(engine, run_id, raws, source.parser_version, name, spooler,
+                                             outcome if fetched else None)
         log.error("%s: %s: %s", name, outcome.error_category, outcome.error_message)
     else:
         outcome.status = SourceStatus.SUCCESS
+        log.info("%s: stored %d new snapshot(s) (%d already stored), %d positions, %d trades in %.2fs", name,
+                 counts.snapshots_written, counts.snapshots_existing, counts.positions_written,
+                 counts.trades_written, time.monotonic() - t1)
     outcome.write_seconds = round(time.monotonic() - t1, 3)
     outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
     outcome.raw_payloads = counts.raw_payloads
@@ -292,17 +382,11 @@ def _credential_note(source: CredentialReporting) -> str | None:
         return None
 
 
-def _converter(chain: FxChain, own: Sequence[FxRate]) -> Callable[[str, datetime], Any]:
-    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
-        conv = chain.conversion(currency, at, own)
-        return conv.factor, conv.rate, conv.warning
-
-    return convert
-
-
 def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,
-               name: str) -> int:
-    """Store the raw payloads of a failed source on their own (they are what makes a failure debuggable)."""
+               name: str, spooler: RunSpooler | None = None, outcome: SourceOutcome | None = None) -> int:
+    """Store the raw payloads of a failed source on their own (they are what makes a failure debuggable);
+    spool them when the database cannot take them (``outcome`` given: the fetch was complete, so a replay
+    may re-parse them)."""
     if not raws:
         return 0
     try:
@@ -310,18 +394,30 @@ def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], p
             count = uow.repo.insert_raw_payloads(run_id, raws, parser_version)
             uow.commit()
             return count
-    except SQLAlchemyError:
-        log.exception("%s: could not store %d raw payloads", name, len(raws))
+    except SQLAlchemyError as exc:
+        if spooler is not None and is_connection_error(exc):
+            spooler.spool_source(name, parser_version, raws, kind="raws",
+                                 outcome=asdict(outcome) if outcome is not None else {"source": name})
+        else:
+            log.exception("%s: could not store %d raw payloads", name, len(raws))
         return 0
 
 
-def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain) -> list[str]:
+def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain,
+                          spooler: RunSpooler | None = None) -> list[str]:
     warnings = []
     if chain.reference_raws:
-        _keep_raws(engine, run_id, chain.reference_raws, "1", "fx-reference")
+        _keep_raws(engine, run_id, chain.reference_raws, "1", "fx-reference", spooler)
     if chain.reference_error:
         warnings.append(f"fx reference rates unavailable: {chain.reference_error}")
     return warnings
+
+
+def run_status(outcomes: Sequence[SourceOutcome]) -> RunStatus:
+    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
+    if not failed:
+        return RunStatus.SUCCESS
+    return RunStatus.FAIL if len(failed) == len(outcomes) else RunStatus.PARTIAL
 
 
 def _finish(
@@ -330,23 +426,35 @@ def _finish(
     started: datetime,
     outcomes: list[SourceOutcome],
     run_warnings: list[str],
+    spooler: RunSpooler | None = None,
 ) -> RunResult:
+    status = run_status(outcomes)
     failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
-    if not failed:
-        status = RunStatus.SUCCESS
-    elif len(failed) == len(outcomes):
-        status = RunStatus.FAIL
-    else:
-        status = RunStatus.PARTIAL
     summary = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed) or None
     warnings = run_warnings + [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
     finished = datetime.now(UTC)
-    with UnitOfWork(engine) as uow:
-        uow.repo.finish_run(
-            run_id, status=str(status), finished_at=finished, error_summary=summary,
-            outcome=[asdict(o) for o in outcomes], warnings=warnings,
-        )
-        uow.commit()
+    reason: str | None = None
+    try:
+        with UnitOfWork(engine) as uow:
+            uow.repo.finish_run(
+                run_id, status=str(status), finished_at=finished, error_summary=summary,
+                outcome=[asdict(o) for o in outcomes], warnings=warnings,
+            )
+            uow.commit()
+    except SQLAlchemyError as exc:
+        if spooler is None or not is_connection_error(exc):
+            raise
+        reason = db_error_reason(exc)
+    if spooler is not None and (spooler.used or reason is not None):
+        # The spool's manifest is how a replay closes this run with its true outcome.
+        why = reason or next((o.error_message or "" for o in outcomes if o.status == SourceStatus.SPOOLED),
+                             "a write failed")
+        spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
+        status = RunStatus.FAIL
+        others = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed
+                           if o.status != SourceStatus.SPOOLED)
+        summary = spooler.message(why) + (f"; {others}" if others else "")
+        log.error("%s", summary)
     log.info("run %s finished: %s", run_id, status)
     return RunResult(run_id, status, started, finished, outcomes, warnings, summary)
 

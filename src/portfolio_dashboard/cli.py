@@ -16,6 +16,7 @@ from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli_auth import auth_app
 from portfolio_dashboard.cli_mapping import mapping_app
+from portfolio_dashboard.cli_ops import register as register_ops
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
@@ -31,6 +32,7 @@ db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo source: simulated accounts for trying the product.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 
@@ -154,15 +156,27 @@ def capture_cmd(
     ] = None,
     trigger: Annotated[TriggerType, typer.Option(help="What triggered this run.")] = TriggerType.MANUAL,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+    log_format: Annotated[str, typer.Option(help="Log line format: text or json (as the global option).")] = "",
 ) -> None:
-    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail."""
+    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail.
+
+    Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
+    responses are spooled locally and stored by the next capture (exit status 1)."""
     from portfolio_dashboard.capture import capture
     from portfolio_dashboard.reporting import run_summary, run_to_dict
+
+    if log_format:
+        if log_format not in ("text", "json"):
+            typer.secho("error: --log-format takes text or json", err=True)
+            raise typer.Exit(1)
+        setup_logging(log_format)
 
     for name in source or []:
         if name not in SOURCE_NAMES:
             typer.secho(f"error: unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}", err=True)
             raise typer.Exit(1)
+    from portfolio_dashboard.monitoring import run_alerts_quietly
+
     ctx = TriggerContext(trigger_type=trigger, triggered_by=f"cli:{os.getenv('USER', 'unknown')}",
                          sources=tuple(source) if source else None)
     try:
@@ -170,23 +184,43 @@ def capture_cmd(
     except PortfolioError as exc:
         _fail(exc)
     typer.echo(json.dumps(run_to_dict(result), indent=2, default=str) if as_json else run_summary(result))
+    if any(o.status == "spooled" for o in result.sources) and result.error_summary:
+        typer.secho(f"error: {result.error_summary}", fg="red", err=True)
+    run_alerts_quietly(get_app())
     raise typer.Exit(result.exit_code)
 
 
 @app.command("status")
 def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-    max_age: Annotated[str, typer.Option(help="Fail when the newest snapshot is older (e.g. 26h, 2d).")] = "26h",
+    max_age: Annotated[str, typer.Option(help="Unhealthy when an account has no successful capture within this "
+                                              "(e.g. 26h, 2d). Default: ALERT_MAX_AGE (26h).")] = "",
+    alerts: Annotated[bool, typer.Option(help="Evaluate and send alerts (when ALERT_URLS is set).")] = True,
+    health: Annotated[bool, typer.Option(help="Ask each source for its credential health.")] = True,
 ) -> None:
-    """Last run, the newest snapshot per account and its age. Non-zero exit when unhealthy (for checks)."""
+    """Last run, last success per account and its age, open warnings, credential health, the spool.
+
+    Exit status: 0 healthy, 2 degraded (partial run, credential expiring, spooled data waiting), 1 unhealthy
+    (database unreachable, no run, last run failed, an account stale, a credential expired)."""
+    from dataclasses import replace
+
+    from portfolio_dashboard.monitoring import run_alerts
     from portfolio_dashboard.reporting import status_report
 
     app_ = get_app()
+    settings = app_.settings
     try:
-        report = status_report(app_, parse_duration(max_age), now=datetime.now(UTC))
-    except PortfolioError as exc:
-        _fail(exc)
+        limit = parse_duration(max_age) if max_age else settings.alert_max_age_delta
+        report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
+    except (PortfolioError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
     typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.text())
+    if alerts and report.facts is not None and settings.alert_url_list:
+        try:
+            run_alerts(app_, replace(report.facts, max_age=settings.alert_max_age_delta))
+        except PortfolioError as exc:
+            typer.secho(f"warning: alerts not evaluated: {exc}", err=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -215,7 +249,15 @@ def demo_clear() -> None:
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback
+        from portfolio_dashboard.storage.engine import unavailable_error
+
+        typer.secho(f"error: {unavailable_error(get_app().engine, exc)}", fg="red", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from portfolio_dashboard import monitoring
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import CredentialReporting
 from portfolio_dashboard.domain import RunResult
 from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.monitoring import Facts
 from portfolio_dashboard.storage import queries
 
 
@@ -23,7 +25,9 @@ def run_summary(result: RunResult) -> str:
     took = (result.finished_at - result.started_at).total_seconds() if result.finished_at else 0.0
     lines = [f"run {result.run_id}: {result.status.upper()} in {took:.1f}s"]
     for o in result.sources:
-        if o.status == "success":
+        if o.status == "spooled":
+            lines.append(f"  {o.source}: SPOOLED — {o.error_message}")
+        elif o.status == "success":
             stored = f"{o.snapshots_written} new snapshot(s), {o.positions_written} positions"
             if o.snapshots_existing:
                 stored += f"; {o.snapshots_existing} already stored"
@@ -53,33 +57,44 @@ def _age(delta: timedelta) -> str:
 
 @dataclass
 class StatusReport:
+    """Exit status: 0 healthy, 2 degraded (``notices``: a partial run, a credential expiring, data waiting in
+    the spool), 1 unhealthy (``problems``: database unreachable, no run yet, the last run failed, an account
+    without a successful capture within the limit, an expired credential)."""
+
     now: datetime
     max_age: timedelta
     last_run: queries.RunRow | None
     accounts: list[queries.AccountLatest]
     reaped: int = 0
     problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    facts: Facts | None = None
     logins: list[str] = field(default_factory=list)  # e.g. "schwab: Schwab login valid for 5d 3h more"
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.problems else 0
+        return 1 if self.problems else (2 if self.notices else 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "now": self.now,
             "healthy": not self.problems,
+            "exit_code": self.exit_code,
             "problems": self.problems,
+            "notices": self.notices,
             "logins": self.logins,
             "last_run": asdict(self.last_run) if self.last_run else None,
             "accounts": [
                 {**asdict(a), "age_seconds": int((self.now - a.asof_ts).total_seconds())} for a in self.accounts
             ],
+            **(monitoring.as_dict(self.facts) if self.facts else {}),
         }
 
     def text(self) -> str:
         lines = []
-        if self.last_run is None:
+        if self.facts is not None and self.facts.db_error:
+            lines.append(f"database: UNREACHABLE — {self.facts.db_error}")
+        elif self.last_run is None:
             lines.append("no capture has run yet — try `portfolio-dashboard capture`")
         else:
             r = self.last_run
@@ -98,32 +113,83 @@ class StatusReport:
             lines.append(f"total: £{total:,.2f}")
         for login in self.logins:
             lines.append(f"login: {login}")
+        if self.facts is not None:
+            lines += _facts_text(self.facts, self.last_run)
         for p in self.problems:
             lines.append(f"PROBLEM: {p}")
+        for n in self.notices:
+            lines.append(f"NOTICE: {n}")
         return "\n".join(lines)
 
 
-def status_report(app: App, max_age: timedelta, *, now: datetime) -> StatusReport:
-    from portfolio_dashboard.capture import reap_interrupted_runs
+def _facts_text(facts: Facts, last_run: queries.RunRow | None) -> list[str]:
+    lines = []
+    if facts.successes:
+        lines.append("last successful capture:")
+        for a in facts.successes:
+            note = "" if a.monitored else " (source not in BROKERS: not monitored)"
+            lines.append(f"  {a.broker}/{a.broker_account_id}: {a.last_success_at:%Y-%m-%d %H:%M %Z} "
+                         f"({_age(facts.now - a.last_success_at)} ago){note}")
+    if facts.credentials:
+        lines.append("credentials:")
+        for c in facts.credentials:
+            lines.append(f"  {c.source}: {c.describe() or 'ok'}")
+    if last_run is not None and last_run.warnings:
+        lines.append(f"open warnings ({len(last_run.warnings)}, from the last run):")
+        lines += [f"  {w}" for w in last_run.warnings[:20]]
+        if len(last_run.warnings) > 20:
+            lines.append(f"  ... and {len(last_run.warnings) - 20} more (`status --json`)")
+    s = facts.spool
+    if s.entries or s.corrupt:
+        lines.append(f"spool: {s.entries} entr(ies) from {s.runs} run(s), {s.responses} response(s) waiting"
+                     + (f"; {s.corrupt} unreadable file(s) in spool/corrupt" if s.corrupt else ""))
+    return lines
 
-    app.migrate()
-    reaped = reap_interrupted_runs(app.engine)
+
+def status_report(app: App, max_age: timedelta, *, now: datetime, with_health: bool = True) -> StatusReport:
+    """Never raises for an unreachable database: that is the first problem it reports."""
+    facts = monitoring.collect(app, now, max_age, with_health=with_health)
+    if facts.db_error is not None:
+        report = StatusReport(now, max_age, None, [], facts=facts)
+        report.problems.append(f"database unreachable: {facts.db_error}")
+        _spool_notices(report, facts)
+        return report
     with app.engine.connect() as conn:
-        last = queries.last_run(conn)
         accounts = queries.latest_per_account(conn)
-    report = StatusReport(now, max_age, last, accounts, len(reaped))
+    last = facts.last_run
+    report = StatusReport(now, max_age, last, accounts, facts=facts)
     if last is None:
         report.problems.append("no capture has run yet")
     elif last.status == "fail":
         report.problems.append(f"the last run failed: {last.error_summary or 'see `portfolio-dashboard status`'}")
+    elif last.status == "partial":
+        report.notices.append(f"the last run was partial: {last.error_summary}")
     _add_logins(app, report)
-    for a in accounts:
-        if now - a.asof_ts > max_age:
+    for a in facts.successes:
+        if a.monitored and a.age(now) > max_age:
             report.problems.append(
-                f"{a.broker}/{a.broker_account_id}: newest snapshot is {_age(now - a.asof_ts)} old "
+                f"{a.broker}/{a.broker_account_id}: no successful capture for {_age(a.age(now))} "
                 f"(limit {_age(max_age)})"
             )
+    for c in facts.credentials:
+        if any(p.startswith(f"{c.source}:") for p in report.problems):
+            continue  # a lapsed login is already reported (``_add_logins``)
+        if c.expires_in_s is not None and c.expires_in_s <= 0:
+            report.problems.append(f"{c.source}: credential expired — {monitoring.renew_hint(c.source)}")
+        elif c.expires_soon() or (c.checked and (c.authenticated is False or c.reachable is False)):
+            report.notices.append(f"{c.source}: {c.describe()}")
+    _spool_notices(report, facts)
     return report
+
+
+def _spool_notices(report: StatusReport, facts: Facts) -> None:
+    if facts.spool.entries:
+        report.notices.append(
+            f"{facts.spool.entries} spooled capture(s) wait in the local spool; the next capture stores them "
+            "(or run `portfolio-dashboard spool replay`)"
+        )
+    if facts.spool.corrupt:
+        report.notices.append(f"{facts.spool.corrupt} unreadable spool file(s) in spool/corrupt need a look")
 
 
 def _add_logins(app: App, report: StatusReport) -> None:

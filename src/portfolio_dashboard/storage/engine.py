@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from portfolio_dashboard.config import Settings, mask_url_password
-from portfolio_dashboard.errors import DatabaseUnavailableError
+from portfolio_dashboard.config import Settings
+from portfolio_dashboard.errors import DatabaseUnavailableError, PortfolioError
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -51,9 +53,44 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        where = describe_url(engine.url.render_as_string(hide_password=True))
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseUnavailableError(
-            f"cannot connect to PostgreSQL at {where}: {mask_url_password(reason)}",
-            hint="check that the server is running and DATABASE_URL is right",
-        ) from None
+        raise unavailable_error(engine, exc) from None
+
+
+def unavailable_error(engine: Engine, exc: BaseException) -> DatabaseUnavailableError:
+    where = describe_url(engine.url.render_as_string(hide_password=True))
+    return DatabaseUnavailableError(
+        f"cannot connect to PostgreSQL at {where}: {db_error_reason(exc)}",
+        hint="check that the server is running and reachable and that DATABASE_URL is right",
+    )
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]*@")
+_PASSWORD_KV = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
+# SQLSTATEs meaning "the connection is gone or cannot be made" (PostgreSQL appendix A)
+_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def db_error_reason(exc: BaseException) -> str:
+    """Why a database call failed, in one line, without credentials."""
+    if isinstance(exc, PortfolioError):
+        text_ = exc.message
+    else:
+        orig = getattr(exc, "orig", None)
+        text_ = str(orig if orig is not None else exc).strip()
+        text_ = text_.splitlines()[0] if text_ else type(exc).__name__
+    return _PASSWORD_KV.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text_))
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the server is unreachable or the connection died (as opposed to a bad statement)."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DisconnectionError | InterfaceError):
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        state = orig.sqlstate
+        return state is None or state.startswith(_CONNECTION_STATES)
+    return False

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +73,23 @@ def raw_body_columns(raw: RawResponse) -> tuple[str | None, str | None]:
         else:
             return text_body, None
     return None, text_body.replace("\x00", "\ufffd")
+
+
+def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
+    """The body bytes when the text columns cannot give them back exactly (jsonb re-serialises JSON)."""
+    if body_text is not None and body_text.encode() == raw.body:
+        return None
+    return raw.body
+
+
+RAW_ID_NAMESPACE = uuid.UUID("3f1d2f8e-5b7a-4c39-9d0e-6a2b8c4f7e11")
+
+
+def raw_payload_id(run_id: uuid.UUID, raw: RawResponse) -> uuid.UUID:
+    """A deterministic id: the same response stored twice for a run (a spool replayed after an ambiguous
+    commit, a replay repeated) is one row."""
+    received = raw.received_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return uuid.uuid5(RAW_ID_NAMESPACE, f"{run_id}|{raw.source}|{raw.endpoint}|{received}|{raw.sha256}")
 
 
 class Repository:
@@ -168,7 +185,7 @@ class Repository:
             payload_json, body_text = raw_body_columns(raw)
             rows.append(
                 dict(
-                    id=uuid.uuid4(),
+                    id=raw_payload_id(run_id, raw),
                     run_id=run_id,
                     broker=raw.broker,
                     endpoint=raw.endpoint,
@@ -181,19 +198,21 @@ class Repository:
                     content_sha256=raw.sha256,
                     parser_version=parser_version,
                     headers=json.dumps(raw.headers),
+                    body_bytes=exact_body(raw, body_text),
                 )
             )
-        self.conn.execute(
+        result = self.conn.execute(
             text(
                 """INSERT INTO raw_payloads (id, run_id, broker, endpoint, payload_json, received_at, source,
-                       status_code, content_type, body_text, content_sha256, parser_version, headers)
+                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes)
                    VALUES (:id, :run_id, :broker, :endpoint, CAST(:payload_json AS jsonb), :received_at, :source,
                        :status_code, :content_type, :body_text, :content_sha256, :parser_version,
-                       CAST(:headers AS jsonb))"""
+                       CAST(:headers AS jsonb), :body_bytes)
+                   ON CONFLICT (id) DO NOTHING"""
             ),
             rows,
         )
-        return len(rows)
+        return int(result.rowcount)
 
     # --- accounts and instruments --------------------------------------------------------------------------
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:

@@ -1,0 +1,130 @@
+"""A capture while PostgreSQL is away (the Pi is down, Tailscale is off): fetch anyway, spool everything.
+
+The brokers are still asked — their data for today may not be available tomorrow (an IB gateway session, a
+Flex statement's window) — and every response goes to the local spool. Each source is parsed and validated
+too, so the user learns now that a broker failed rather than at replay; valuing in GBP waits for the replay,
+as it needs the stored FX rates. The run is reported ``fail`` (exit status 1) with a message saying where
+the data is and how it will be stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from portfolio_dashboard import __version__
+from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.capture import Progress, _categorise
+from portfolio_dashboard.domain import (
+    RawResponse,
+    RunResult,
+    RunStatus,
+    SourceOutcome,
+    SourceStatus,
+    TriggerContext,
+)
+from portfolio_dashboard.domain.valuation import validate
+from portfolio_dashboard.errors import PortfolioError, SourceError
+from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.storage import migrate
+
+log = logging.getLogger(__name__)
+
+
+def capture_offline(
+    trigger: TriggerContext,
+    app: App,
+    sources: dict[str, BrokerSource] | None,
+    progress: Progress | None,
+    reason: str,
+) -> RunResult:
+    log.error("database unreachable (%s): capturing into the local spool", reason)
+    started = datetime.now(UTC)
+    run_id = uuid.uuid4()
+    try:
+        chosen = sources if sources is not None else app.sources(trigger.sources)
+    except PortfolioError as exc:
+        names = ",".join(trigger.sources or app.settings.configured_sources)
+        outcome = SourceOutcome(names, SourceStatus.FAIL, exc.category, exc.user_message())
+        summary = f"database unreachable ({reason}); and {names}: {exc.category}: {exc.user_message()}"
+        log.error("%s", summary)
+        return RunResult(run_id, RunStatus.FAIL, started, datetime.now(UTC), [outcome], [], summary)
+    meta = RunMeta(run_id, str(trigger.trigger_type), trigger.triggered_by, tuple(chosen), started,
+                   socket.gethostname(), os.getpid(), __version__, migrate.head_revision())
+    spooler = RunSpooler(Spool(app.settings.spool_dir), meta)
+    try:
+        log.info("run %s started (%s, offline): sources %s", run_id, trigger.trigger_type, ", ".join(chosen))
+
+        def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
+            return _fetch_and_spool(item[0], item[1], spooler, progress)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+            outcomes = list(pool.map(one, chosen.items()))
+        finished = datetime.now(UTC)
+        warnings = [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
+        spooler.finish(finished, [asdict(o) for o in outcomes], warnings, reason)
+        failed = [o for o in outcomes if o.status == SourceStatus.FAIL]
+        summary = spooler.message(reason)
+        if failed:
+            summary += "; " + "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed)
+        log.error("%s", summary)
+        log.info("run %s finished: %s (spooled)", run_id, RunStatus.FAIL)
+        return RunResult(run_id, RunStatus.FAIL, started, finished, outcomes, warnings, summary)
+    finally:
+        spooler.close()
+
+
+def _fetch_and_spool(name: str, source: BrokerSource, spooler: RunSpooler, progress: Progress | None) -> SourceOutcome:
+    notify = progress or (lambda _s, _state: None)
+    notify(name, "fetching")
+    outcome = SourceOutcome(name, SourceStatus.SPOOLED)
+    raws: list[RawResponse] = []
+    error: PortfolioError | None = None
+    t0 = time.monotonic()
+    try:
+        source.fetch(raws.append, FetchContext())  # no stored state: a full trade window, never wrong
+    except Exception as exc:  # categorised and recorded, never lost
+        error = _categorise(exc, name)
+    fetched = error is None
+    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
+    if isinstance(source, RetryCounting):
+        outcome.retries = source.retries
+    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
+             outcome.retries, "" if fetched else " before failing")
+    if fetched:
+        try:
+            parsed = source.parse(raws)
+            accounts = set()
+            for snap in parsed.snapshots:
+                _checked, warnings = validate(snap)
+                outcome.warnings.extend(w for w in warnings if w not in outcome.warnings)
+                accounts.add(snap.account.broker_account_id)
+            outcome.accounts = sorted(accounts)
+        except Exception as exc:  # the replay will record the same failure; say it now
+            error = _categorise(exc, name)
+    if error is not None:
+        outcome.status = SourceStatus.FAIL
+        outcome.error_category = error.category
+        outcome.error_message = error.user_message()
+        if isinstance(error, SourceError) and error.endpoint:
+            outcome.error_message += f" [{error.endpoint}]"
+        log.error("%s: %s: %s", name, outcome.error_category, outcome.error_message)
+    else:
+        outcome.error_category = "db"
+        outcome.error_message = f"database unreachable: {len(raws)} response(s) spooled locally"
+    t1 = time.monotonic()
+    if raws and spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
+                                     outcome=asdict(outcome)) is None:
+        outcome.status = SourceStatus.FAIL
+        outcome.error_category = outcome.error_category or "db"
+        outcome.error_message = f"{outcome.error_message} — NOT stored: the local spool could not be written"
+    outcome.write_seconds = round(time.monotonic() - t1, 3)
+    notify(name, str(outcome.status))
+    return outcome

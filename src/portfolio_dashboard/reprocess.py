@@ -1,0 +1,378 @@
+"""``portfolio-dashboard reprocess``: re-parse stored raw payloads with today's parsers, upsert what they mean.
+
+Raw payloads are never modified. For every selected run, the responses of each source are loaded back in
+the order they were received — the exact bytes from ``body_bytes`` (or ``body_text``; rows stored before
+``body_bytes`` existed fall back to the ``jsonb`` text, which is the same JSON but not the same bytes, and
+are counted as such) — parsed by the source's current ``parse``, validated and valued exactly as a capture
+does, and written set-based in large batches (``storage/bulk.py``):
+
+* a snapshot is updated in place (keeping its run and key) where a derived value differs, and records the
+  parser version that produced it; snapshots a (run, source) no longer produces are removed;
+* a snapshot's positions become exactly what the parser now says (insert / update / delete);
+* trades are upserted by broker trade id.
+
+Running it twice changes nothing the second time. Only sources whose fetch was complete are re-parsed: a
+capture that failed while fetching (auth, network, rate limit) kept partial responses, and parsing those
+would store a partial portfolio. FX conversion uses the raws' own rates, those of the other sources in the
+same run, and stored rates at or before each as-of; no reference rates are fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.brokers.base import BrokerSource
+from portfolio_dashboard.capture import Valued, _categorise, _stored_lookup, value_parsed
+from portfolio_dashboard.domain import FxRate, Instrument, ParseResult, RawResponse
+from portfolio_dashboard.domain.valuation import ValuedPosition
+from portfolio_dashboard.errors import ConfigError, PortfolioError
+from portfolio_dashboard.fx import FxChain
+from portfolio_dashboard.mapping import assign_global_instruments
+from portfolio_dashboard.storage import bulk
+from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
+from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# A fetch that ended in one of these never completed: its responses are a partial picture.
+INCOMPLETE_FETCH = ("auth", "network", "rate_limit", "config")
+REFERENCE_SOURCES = ("ecb", "fx-reference")
+RUNS_PER_LOAD = 200
+
+
+@dataclass(slots=True)
+class ReprocessReport:
+    runs: int = 0
+    groups: int = 0  # (run, source) pairs re-parsed
+    raw_payloads: int = 0
+    raws_reserialised: int = 0  # legacy rows without body_bytes: parsed from jsonb text (same JSON, not bytes)
+    snapshots_inserted: int = 0
+    snapshots_updated: int = 0
+    snapshots_unchanged: int = 0
+    snapshots_removed: int = 0
+    positions_inserted: int = 0
+    positions_updated: int = 0
+    positions_deleted: int = 0
+    positions_total: int = 0  # position rows the parsers produced (what the throughput is counted in)
+    trades_inserted: int = 0
+    trades_updated: int = 0
+    skipped: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    parser_versions: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return any((self.snapshots_inserted, self.snapshots_updated, self.snapshots_removed,
+                    self.positions_inserted, self.positions_updated, self.positions_deleted,
+                    self.trades_inserted, self.trades_updated))
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.failures else 0
+
+    def text(self) -> str:
+        rate = self.positions_total / self.seconds if self.seconds else 0.0
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(self.parser_versions.items())) or "none"
+        lines = [
+            f"reprocessed {self.groups} source capture(s) in {self.runs} run(s) from {self.raw_payloads} raw "
+            f"payload(s) in {self.seconds:.1f}s ({rate:,.0f} position rows/s); parsers: {versions}",
+            f"  snapshots: {self.snapshots_inserted} new, {self.snapshots_updated} updated, "
+            f"{self.snapshots_unchanged} unchanged, {self.snapshots_removed} removed",
+            f"  positions: {self.positions_inserted} new, {self.positions_updated} updated, "
+            f"{self.positions_deleted} removed ({self.positions_total} in all)",
+            f"  trades: {self.trades_inserted} new, {self.trades_updated} updated",
+        ]
+        if not self.changed:
+            lines.append("  nothing changed")
+        if self.raws_reserialised:
+            lines.append(f"  {self.raws_reserialised} payload(s) stored before exact bodies were kept were parsed "
+                         "from their JSON as stored (same values, not byte-identical)")
+        lines += [f"  skipped: {s}" for s in self.skipped]
+        lines += [f"  FAILED: {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    run_ids: tuple[uuid.UUID, ...] = ()
+    since: datetime | None = None
+    all: bool = False
+    sources: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.all:
+            return "all runs"
+        if self.since is not None:
+            return f"runs since {self.since:%Y-%m-%d %H:%M %Z}"
+        return f"{len(self.run_ids)} run(s)"
+
+
+@dataclass(slots=True)
+class _Group:
+    run_id: uuid.UUID
+    source: str
+    raws: list[RawResponse]
+
+
+@dataclass(slots=True)
+class _Batch:
+    snapshots: list[tuple[SnapshotRow, list[tuple[Instrument, ValuedPosition]]]] = field(default_factory=list)
+    accounts: list[Any] = field(default_factory=list)
+    instruments: dict[tuple[str, str], Instrument] = field(default_factory=dict)
+    rates: list[FxRate] = field(default_factory=list)
+    trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
+    groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    positions: int = 0
+
+
+def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
+    """``(run_id, outcome)`` of the selected finished runs, oldest first."""
+    where = "status <> 'running'"
+    params: dict[str, Any] = {}
+    if selection.run_ids:
+        where += " AND run_id = ANY(:ids)"
+        params["ids"] = list(selection.run_ids)
+    elif selection.since is not None:
+        where += " AND started_at >= :since"
+        params["since"] = selection.since
+    elif not selection.all:
+        raise ConfigError("say which runs to reprocess: --run ID, --since DATE or --all")
+    rows = conn.execute(
+        text(f"SELECT run_id, outcome FROM snapshot_runs WHERE {where} ORDER BY started_at, run_id"),  # noqa: S608
+        params,
+    )
+    return [(r[0], list(r[1] or [])) for r in rows]
+
+
+def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: ReprocessReport) -> list[_Group]:
+    rows = conn.execute(
+        text(
+            """SELECT run_id, source, broker, endpoint, received_at, status_code, content_type, headers,
+                      body_bytes, body_text, payload_json::text, content_sha256
+               FROM raw_payloads
+               WHERE run_id = ANY(:ids) AND source IS NOT NULL AND NOT (source = ANY(:refs))
+               ORDER BY run_id, source, received_at, id"""
+        ),
+        {"ids": list(run_ids), "refs": list(REFERENCE_SOURCES)},
+    )
+    groups: dict[tuple[uuid.UUID, str], _Group] = {}
+    for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha in rows:
+        if exact is not None:
+            body = bytes(exact)
+        else:
+            body = (body_text if body_text is not None else js or "").encode()
+            if hashlib.sha256(body).hexdigest() != sha:
+                report.raws_reserialised += 1
+        raw = RawResponse(source, broker, endpoint, received, status, body, ctype, dict(headers or {}))
+        groups.setdefault((run_id, source), _Group(run_id, source, [])).raws.append(raw)
+        report.raw_payloads += 1
+    return list(groups.values())
+
+
+def _complete(outcome: list[dict[str, Any]], source: str, has_snapshots: bool) -> bool:
+    for o in outcome:
+        if isinstance(o, dict) and o.get("source") == source:
+            return o.get("status") == "success" or o.get("error_category") not in INCOMPLETE_FETCH
+    return has_snapshots  # no outcome recorded (an interrupted run): trust only a run that stored snapshots
+
+
+def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
+              progress: Callable[[str], None] | None = None) -> ReprocessReport:
+    report = ReprocessReport()
+    t0 = time.monotonic()
+    app.migrate()
+    engine = app.engine
+    settings = app.settings
+    tolerance = Decimal(settings.reconcile_tolerance)
+    sources: dict[str, BrokerSource | PortfolioError] = {}
+    with engine.connect() as conn:
+        runs = select_runs(conn, selection)
+    report.runs = len(runs)
+    batch = _Batch()
+    for chunk in _chunks(runs, RUNS_PER_LOAD):
+        outcomes = dict(chunk)
+        with engine.connect() as conn:
+            groups = _load_raws(conn, list(outcomes), report)
+            stored = {(r[0], r[1]) for r in conn.execute(
+                text("SELECT DISTINCT run_id, source FROM snapshots WHERE run_id = ANY(:ids)"),
+                {"ids": list(outcomes)})}
+        by_run: dict[uuid.UUID, list[_Group]] = defaultdict(list)
+        for g in groups:
+            if selection.sources and g.source not in selection.sources:
+                continue
+            if not _complete(outcomes[g.run_id], g.source, (g.run_id, g.source) in stored):
+                report.skipped.append(f"run {g.run_id} {g.source}: its fetch did not complete")
+                continue
+            by_run[g.run_id].append(g)
+        for run_id, run_groups in by_run.items():
+            _parse_run(app, run_id, run_groups, sources, tolerance, batch, report)
+            if batch.positions >= batch_positions:
+                _flush(engine, batch, report)
+                batch = _Batch()
+        if progress:
+            progress(f"{report.groups} source capture(s), {report.positions_total} positions")
+    _flush(engine, batch, report)
+    report.seconds = time.monotonic() - t0
+    log.info("reprocess (%s): %s", selection.describe(), report.text().replace("\n", ";"))
+    return report
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _source(app: App, name: str, cache: dict[str, BrokerSource | PortfolioError]) -> BrokerSource | PortfolioError:
+    if name not in cache:
+        try:
+            cache[name] = app.source_factory(name, app.settings)
+        except PortfolioError as exc:
+            cache[name] = exc
+    return cache[name]
+
+
+def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[str, BrokerSource | PortfolioError],
+               tolerance: Decimal, batch: _Batch, report: ReprocessReport) -> None:
+    settings = app.settings
+    lookup = _stored_lookup(app.engine)
+    stored: dict[tuple[str, str, datetime], FxRate | None] = {}
+
+    def cached(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
+        # one query per currency and as-of, not per position (a run's snapshots share their as-ofs)
+        key = (source_ccy, target_ccy, at)
+        if key not in stored:
+            stored[key] = lookup(source_ccy, target_ccy, at)
+        return stored[key]
+
+    chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=cached)
+    parsed: list[tuple[_Group, BrokerSource, ParseResult]] = []
+    for g in groups:
+        source = _source(app, g.source, cache)
+        if isinstance(source, PortfolioError):
+            report.failures.append(f"run {run_id} {g.source}: cannot build the parser: {source.user_message()}")
+            continue
+        try:
+            result = source.parse(g.raws)
+        except Exception as exc:  # recorded; the stored rows of this (run, source) stay as they are
+            report.failures.append(f"run {run_id} {g.source}: {_categorise(exc, g.source)}")
+            continue
+        chain.publish(result.fx_rates)  # every source's rates first: the result does not depend on order
+        parsed.append((g, source, result))
+    for g, source, result in parsed:
+        try:
+            valued = value_parsed(result, chain, tolerance, publish=False)
+        except Exception as exc:
+            report.failures.append(f"run {run_id} {g.source}: {_categorise(exc, g.source)}")
+            continue
+        report.groups += 1
+        report.parser_versions[g.source] = source.parser_version
+        _add(batch, run_id, g.source, source.parser_version, settings.base_currency, result, valued)
+
+
+def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+         parsed: ParseResult, valued: Valued) -> None:
+    batch.groups.append((run_id, source))
+    batch.rates.extend(parsed.fx_rates)
+    for s in valued.snapshots:
+        snap = s.snapshot
+        batch.accounts.append(snap.account)
+        row = SnapshotRow(
+            run_id=run_id, broker=snap.account.broker, broker_account_id=snap.account.broker_account_id,
+            asof_ts=snap.asof_ts, snapshot_key=snap.key, total_value_local=snap.total_value_local,
+            total_value_gbp=s.total_base, base_currency=base_currency, account_currency=snap.account.base_currency,
+            reported_total_gbp=s.reported_total_base, asof_source=snap.asof_source, source=source,
+            parser_version=parser_version, fx_complete=s.fx_complete, warnings=s.warnings,
+        )
+        positions = []
+        for p in s.positions:
+            batch.instruments[p.position.instrument.key] = p.position.instrument
+            positions.append((p.position.instrument, p))
+            if p.rate is not None:
+                batch.rates.append(p.rate)
+        if s.total_rate is not None:
+            batch.rates.append(s.total_rate)
+        batch.snapshots.append((row, positions))
+        batch.positions += len(positions)
+    if valued.trades:
+        for t in valued.trades:
+            batch.instruments[t.trade.instrument.key] = t.trade.instrument
+            if t.rate is not None:
+                batch.rates.append(t.rate)
+        batch.trades.append((run_id, valued))
+
+
+def _rate_key(rate: FxRate | None) -> tuple[datetime | None, str | None, str | None, str | None]:
+    if rate is None:
+        return (None, None, None, None)
+    return (rate.asof_ts, rate.source_ccy, rate.target_ccy, rate.provider)
+
+
+def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
+    if not batch.groups:
+        return
+    t0 = time.monotonic()
+    with UnitOfWork(engine) as uow:
+        conn = uow.connection
+        # Everything written here can be derived again from the raw payloads: a crash losing the last commit
+        # loses nothing that a rerun would not restore, so do not wait for the WAL flush.
+        conn.execute(text("SET LOCAL synchronous_commit TO off"))
+        conn.execute(text("SET LOCAL work_mem TO '64MB'"))  # the merge's joins and sorts stay in memory
+        repo = Repository(conn)
+        repo.upsert_accounts(batch.accounts)
+        ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
+        assign_global_instruments(conn, ids, batch.instruments, mapped)
+        counts = bulk.write_batch(
+            conn,
+            groups=batch.groups,
+            snapshots=(
+                (seq, r.run_id, r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
+                 r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
+                 r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)))
+                for seq, (r, _held) in enumerate(batch.snapshots)
+            ),
+            positions=(
+                (r.snapshot_key, ids[instrument.key], p.position.quantity, p.position.price_local,
+                 p.position.market_value_local, p.market_value_base, *_rate_key(p.rate), p.position.cost_basis,
+                 p.position.unrealized_pnl)
+                for r, held in batch.snapshots for instrument, p in held
+            ),
+            rates=((r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
+                   for r in {fx_key(r): r for r in batch.rates}.values()),
+        )
+        report.snapshots_removed += counts.snapshots_removed
+        report.snapshots_inserted += counts.snapshots.inserted
+        report.snapshots_updated += counts.snapshots.updated
+        report.snapshots_unchanged += counts.snapshots_written - counts.snapshots.inserted - counts.snapshots.updated
+        report.positions_inserted += counts.positions.inserted
+        report.positions_updated += counts.positions.updated
+        report.positions_deleted += counts.positions.deleted
+        report.positions_total += counts.positions_total
+        trade_rates = [t.rate for _run, v in batch.trades for t in v.trades if t.rate is not None]
+        rate_ids = repo.upsert_fx_rates(trade_rates) if trade_rates else {}
+        for run_id, valued in batch.trades:
+            gbp = {
+                (t.trade.broker, t.trade.broker_trade_id):
+                    (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
+                for t in valued.trades
+            }
+            trades = [t.trade for t in valued.trades]
+            traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), trades, ids, gbp)
+            report.trades_inserted += traded.inserted
+            report.trades_updated += traded.updated
+        uow.commit()
+    report.write_seconds += time.monotonic() - t0
