@@ -5,11 +5,14 @@ The script runs in this process, so ``get_app()`` inside the pages is the test's
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
 
+from portfolio_dashboard.capture import capture
+from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.storage import read_portfolio as rp
 from portfolio_dashboard.storage.read_scope import Scope
 from portfolio_dashboard.ui import fmt, state
@@ -157,6 +160,18 @@ def test_runs_drill_down_to_snapshots_and_raw_payloads(seeded):
     code = at.code[0].value
     assert '"accounts"' in code
     assert code.startswith("{\n")
+
+
+def test_a_capture_made_elsewhere_shows_without_clearing_anything(seeded):
+    """The CLI or the scheduler captures: the data version in every cache key moves, so the page follows."""
+    at = run_page("runs")
+    before = len(at.dataframe[0].value)
+    capture(TriggerContext(trigger_type=TriggerType.SCHEDULED, sources=("demo",)), app=seeded)
+    time.sleep(5.5)  # the data version is itself cached for 5 s
+    at.run()
+    runs = at.dataframe[0].value
+    assert len(runs) == before + 1
+    assert runs["Trigger"].iloc[0] == "scheduled"
 
 
 def test_connections_page(seeded):

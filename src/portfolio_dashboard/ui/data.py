@@ -2,8 +2,9 @@
 
 Every function is ``st.cache_data`` with a TTL so a page render after the first is served from memory; the
 cache is cleared whenever the dashboard itself changes the data (a capture, demo history, a mapping
-override). The database URL (without password) is part of every cache key, so two databases never share
-entries. Values stay Decimal here; pages convert to float only to hand numbers to tables and charts.
+override). Every cache key holds the database URL (without password) and its data version (the newest run),
+so two databases never share entries and a capture by the CLI or the scheduler shows within seconds. Values
+stay Decimal here; pages convert to float only to hand numbers to tables and charts.
 """
 
 from __future__ import annotations
@@ -30,8 +31,24 @@ def settings() -> Settings:
     return get_app().settings
 
 
-def db_key() -> str:
+def db_url_key() -> str:
+    """The database, for cache keys (never the password)."""
     return get_app().engine.url.render_as_string(hide_password=True)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def data_version(db: str) -> str:
+    """Changes whenever a run starts or ends (the dashboard's, the CLI's, the scheduler's, a reprocess)."""
+    with _conn() as conn:
+        row = conn.execute(text("SELECT max(started_at), max(finished_at), count(*) FROM snapshot_runs")).one()
+    return "|".join(str(v) for v in row)
+
+
+def db_key() -> str:
+    """The cache key every read takes: the database and its data version, so a capture made anywhere shows
+    within seconds while unchanged data is served from memory."""
+    url = db_url_key()
+    return f"{url}#{data_version(url)}"
 
 
 def _conn() -> Connection:

@@ -62,7 +62,7 @@ def main() -> None:
 def _safe_db_key() -> str:
     """The cache key for the database; computing it must not fail even when the server is down."""
     try:
-        return data.db_key()
+        return data.db_url_key()
     except Exception as exc:  # e.g. the embedded server cannot start: the check below reports it
         return f"unavailable:{type(exc).__name__}"
 

@@ -12,6 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
 from portfolio_dashboard.ui import data, fmt, jobs, state
+from portfolio_dashboard.ui.guard import guarded
 from portfolio_dashboard.ui.jobs import JobView, Progress
 
 DEMO_DAYS = 365
@@ -200,6 +201,7 @@ def render() -> Status:
     with st.sidebar:
         status = snapshot_controls()
         st.divider()
-        filters()
+        with guarded("the filters"):
+            filters()
         demo_controls()
     return status

@@ -118,7 +118,7 @@ def render() -> None:
         top, button = st.columns([4, 1], vertical_alignment="bottom")
         top.caption("Each source's state right now (checked when this page opens, at most once a minute).")
         button.button("Re-check", icon=":material/refresh:", on_click=_recheck, key="recheck", width="stretch")
-        states = data.connection_states(data.db_key())
+        states = data.connection_states(data.db_url_key())
         for s in states:
             source_card(s)
         with st.container(border=True, key="database"):
