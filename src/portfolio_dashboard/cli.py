@@ -15,6 +15,7 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli_auth import auth_app
+from portfolio_dashboard.cli_fx import fx_app
 from portfolio_dashboard.cli_mapping import mapping_app
 from portfolio_dashboard.cli_ops import register as register_ops
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
@@ -35,6 +36,7 @@ app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(fx_app, name="fx")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:
