@@ -190,6 +190,11 @@ def _replay_entry(app: App, entry: SpoolEntry, chain: FxChain, tolerance: Decima
                 outcome.status = SourceStatus.FAIL
         else:
             _parse_and_write(app, uow, entry, outcome, chain, tolerance)
+            if chain.reference_raws:
+                # Reference rates this entry's valuation fetched are stored with it, in its transaction: the
+                # rates it stored must never outlive their raw responses (the database may go away before
+                # the run's end). Raw payload ids are deterministic, so a later entry repeating them is a no-op.
+                uow.repo.insert_raw_payloads(run_id, chain.reference_raws, "1")
         _record(uow.connection, entry, outcome)
         uow.commit()
     log.info("spool: %s of run %s stored: %s, %d raw response(s), %d new snapshot(s)", entry.source, run_id,
@@ -264,6 +269,13 @@ def _finalise(app: App, pending: PendingRun) -> str:
         replayed = {r[0]: dict(r[2]) for r in ledger if r[2]}
         outcomes = [replayed.pop(o.get("source", ""), o) for o in base]
         outcomes += [o for name, o in replayed.items() if name in meta.sources]
+        if pending.manifest is None:
+            # The capture died before recording its outcome: a source with no entry was never fetched or
+            # spooled, so the run cannot claim it (without this a run killed half-way replayed as "success").
+            covered = {o.get("source") for o in outcomes}
+            outcomes += [{"source": name, "status": str(SourceStatus.FAIL), "error_category": None,
+                          "error_message": "interrupted: the capture process ended before this source was "
+                                           "stored or spooled"} for name in meta.sources if name not in covered]
         for o in outcomes:
             if o.get("status") == SourceStatus.SPOOLED:  # spooled, but its entry is missing (unreadable)
                 o.update(status=str(SourceStatus.FAIL), error_category="db",

@@ -3,6 +3,7 @@
     server = FakeServer(tls=True)                        # self-signed cert made by trustme
     server.route("GET", "/v1/api/tickle", lambda req: Reply.json({"session": "x"}))
     server.fail_next("GET", "/v1/api/portfolio/accounts", Reply(status=429, headers={"Retry-After": "0"}))
+    server.mutate_next("GET", "/v1/api/portfolio/accounts", lambda reply: ...)   # alter the routed answer
     with server:                                         # serving on server.base_url
         ...
     server.requests                                       # what was asked, in order
@@ -36,6 +37,9 @@ class Request:
     headers: dict[str, str]
     body: bytes
     match: re.Match[str] | None = None
+    at: float = 0.0  # time.monotonic() when the request arrived (end-to-end benchmarks)
+    done: float | None = None  # time.monotonic() when its answer was sent; None for a dropped connection
+    reply: Any = None  # the Reply it got (after faults and mutators)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -72,12 +76,25 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up (a timeout, a reset the test asked for) is not an error of the fake; anything
+    else (a bug in a route or a mutator) is still printed."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     def __init__(self, *, tls: bool = False, latency: float = 0.0) -> None:
         self.tls = tls
         self.latency = latency  # added to every request (for end-to-end speed benchmarks)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._faults: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
+        self._mutators: dict[tuple[str, str], deque[Callable[[Reply], Reply]]] = defaultdict(deque)
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -94,6 +111,18 @@ class FakeServer:
         """Answer the next requests to exactly ``path`` with ``replies`` (in order) before the route."""
         with self._lock:
             self._faults[(method.upper(), path)].extend(replies)
+
+    def mutate_next(self, method: str, path: str, *mutators: Callable[[Reply], Reply]) -> None:
+        """Pass the routed answers to the next requests to exactly ``path`` through ``mutators`` (in order):
+        payload faults (a field removed, a wrong type, a truncated body) on the fake's documented answer."""
+        with self._lock:
+            self._mutators[(method.upper(), path)].extend(mutators)
+
+    def clear_faults(self) -> None:
+        """Forget scripted faults and mutators that were never used."""
+        with self._lock:
+            self._faults.clear()
+            self._mutators.clear()
 
     def count(self, method: str, path_regex: str) -> int:
         rx = re.compile(path_regex + r"\Z")
@@ -119,13 +148,19 @@ class FakeServer:
                 split = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                req = Request(self.command, split.path, parse_qs(split.query), dict(self.headers.items()), body)
+                req = Request(self.command, split.path, parse_qs(split.query), dict(self.headers.items()), body,
+                              at=time.monotonic())
                 with server._lock:
                     server.requests.append(req)
                     queue = server._faults.get((self.command, split.path))
                     reply = queue.popleft() if queue else None
+                    mutators = server._mutators.get((self.command, split.path)) if reply is None else None
+                    mutate = mutators.popleft() if mutators else None
                 if reply is None:
                     reply = server._dispatch(req)
+                    if mutate is not None:
+                        reply = mutate(reply)
+                req.reply = reply
                 if server.latency:
                     time.sleep(server.latency)
                 if reply.delay:
@@ -141,10 +176,11 @@ class FakeServer:
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
+                req.done = time.monotonic()
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         httpd.daemon_threads = True
         if self.tls:
             import tempfile

@@ -32,6 +32,32 @@ from portfolio_dashboard.errors import (
 
 log = logging.getLogger(__name__)
 
+# Query parameters that carry a secret in some broker's API (the Flex token travels as ``t``).
+SECRET_PARAMS = frozenset({"t", "token", "access_token", "refresh_token", "client_secret", "code", "password"})
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """``url`` with the values of secret query parameters replaced by ``***``."""
+    parsed = httpx.URL(str(url))
+    if not parsed.query:
+        return str(parsed)
+    query = "&".join(f"{k}={'***' if k.lower() in SECRET_PARAMS else v}" for k, v in parsed.params.multi_items())
+    return str(parsed.copy_with(query=None)) + "?" + query
+
+
+class RedactUrls(logging.Filter):
+    """httpx logs every request at INFO as ``HTTP Request: GET <url> ...``; with a Flex token in the URL that
+    line would carry the token to whoever reads the logs at INFO. Mask it before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+_REDACT_URLS = RedactUrls()
+logging.getLogger("httpx").addFilter(_REDACT_URLS)
+
 SAFE_HEADERS = ("date", "content-type", "retry-after", "x-request-id", "schwab-client-correlid")
 USER_AGENT = "portfolio-dashboard/0.1 (+https://github.com/)"
 

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +38,7 @@ from portfolio_dashboard.brokers.http import BrokerHttp, Pacer, RetryPolicy, par
 from portfolio_dashboard.brokers.ib_gateway_fetch import FetchOptions, GatewayFetch
 from portfolio_dashboard.brokers.ib_gateway_parse import PARSER_VERSION, parse_responses
 from portfolio_dashboard.brokers.ib_gateway_payloads import BROKER, SOURCE, account_ids, load_json, require_dict
-from portfolio_dashboard.config import Settings, mask_url_password
+from portfolio_dashboard.config import Settings, is_loopback_host, mask_url_password
 from portfolio_dashboard.domain import ParseResult, RawResponse
 from portfolio_dashboard.errors import (
     AuthError,
@@ -149,6 +150,13 @@ class IbGatewaySource:
 
     # --- HTTP plumbing -------------------------------------------------------------------------------------
     def _ssl_verify(self) -> bool | ssl.SSLContext:
+        if self._verify is False and not is_loopback_host(urlsplit(self.gateway_url).hostname):
+            # The gateway's self-signed certificate is why verification may be skipped at all; that is only
+            # safe when the connection never leaves this machine.
+            raise ConfigError(
+                f"TLS verification can only be turned off for a gateway on this machine, not {self.hints.url}",
+                hint="set IB_GATEWAY_VERIFY to the gateway's certificate or CA file (PEM), or run the gateway locally",
+            )
         if isinstance(self._verify, bool):
             return self._verify
         path = Path(self._verify).expanduser()

@@ -198,7 +198,8 @@ def conid_of(row: Mapping[str, Any], endpoint: str) -> str:
         return str(value)
     if isinstance(value, float) and value.is_integer() and value > 0:
         return str(int(value))
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses with a ValueError
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and int(value) > 0:
         return str(int(value))
     raise ParsingError(f"field 'conid' is missing or not a contract id: {value!r}", source=SOURCE, endpoint=endpoint)
 

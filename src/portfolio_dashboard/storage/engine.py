@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from urllib.parse import urlsplit
+from ipaddress import ip_address, ip_network
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from portfolio_dashboard.config import Settings
+from portfolio_dashboard.config import Settings, is_loopback_host
 from portfolio_dashboard.errors import DatabaseUnavailableError, PortfolioError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -29,8 +33,40 @@ def describe_url(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 
+_TAILSCALE = ip_network("100.64.0.0/10")  # Tailscale's addresses: WireGuard encrypts and authenticates the link
+_VERIFIED = ("verify-ca", "verify-full")
+
+
+def transport_warning(url: str) -> str | None:
+    """Why the connection to ``url`` may cross a network unprotected, or None.
+
+    Loopback, a Unix socket, a Tailscale address or ``*.ts.net`` name are protected by where they go; any
+    other host should be reached with ``sslmode=verify-full`` (libpq's default, ``prefer``, neither requires
+    TLS nor checks the server). A single-label name (a MagicDNS short name, ``/etc/hosts``) cannot be judged.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    query = parse_qs(parts.query)
+    if not host or host.startswith("/") or ("host" in query and query["host"][0].startswith("/")):
+        return None
+    if is_loopback_host(host) or host.endswith(".ts.net") or ("." not in host and ":" not in host):
+        return None
+    try:
+        if ip_address(host.strip("[]")) in _TAILSCALE:
+            return None
+    except ValueError:
+        pass
+    if query.get("sslmode", [""])[0] in _VERIFIED:
+        return None
+    return (f"DATABASE_URL reaches {host} without a verified TLS connection: add ?sslmode=verify-full "
+            "(with the server's CA in ~/.postgresql/root.crt) or connect over Tailscale")
+
+
 def make_engine(url: str, *, timezone: str = "Europe/London", pool_size: int = 5) -> Engine:
     """A pooled engine whose sessions know the portfolio time zone (used by the daily views)."""
+    warning = transport_warning(url)
+    if warning:
+        log.warning("%s", warning)
     engine = create_engine(
         url,
         pool_pre_ping=True,

@@ -59,20 +59,47 @@ def fx_key(rate: FxRate) -> FxKey:
     return (rate.asof_ts, rate.source_ccy, rate.target_ccy, rate.provider)
 
 
-def raw_body_columns(raw: RawResponse) -> tuple[str | None, str | None]:
-    """``(payload_json, body_text)``: JSON bodies go to jsonb, anything else (XML, HTML, truncated) to text.
+# numeric holds 10^131071 down to 10^-16383; stay a little inside
+JSONB_MIN_EXPONENT, JSONB_MAX_EXPONENT = -16000, 131000
 
-    PostgreSQL's jsonb cannot hold ``\\u0000``; such a body is kept verbatim as text instead.
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _jsonb_number(token: str) -> float:
+    """Refuse a number outside PostgreSQL ``numeric``'s range (jsonb stores numbers as numeric)."""
+    if not JSONB_MIN_EXPONENT <= Decimal(token).adjusted() <= JSONB_MAX_EXPONENT:
+        raise ValueError("number out of jsonb's range")
+    return 0.0  # only the check matters: the body is stored as received
+
+
+def jsonb_text(body: bytes) -> str | None:
+    """The body as text when PostgreSQL's ``jsonb`` will take it, else None.
+
+    Python's json is more lenient than jsonb: it reads ``NaN``/``Infinity``, lone UTF-16 surrogate escapes,
+    ``\\u0000``, numbers beyond ``numeric``, and UTF-16/32 bodies. A broker body with any of these must still
+    be stored (as text), never make the whole write fail.
     """
-    text_body = raw.text
-    if b"\\u0000" not in raw.body:
-        try:
-            json.loads(raw.body)
-        except ValueError:
-            pass
-        else:
-            return text_body, None
-    return None, text_body.replace("\x00", "\ufffd")
+    try:
+        text_body = body.decode("utf-8")
+        doc = json.loads(text_body, parse_constant=_no_constant, parse_float=_jsonb_number)
+        # A lone surrogate cannot be encoded as UTF-8; a NUL is refused by jsonb (and by text).
+        normalised = json.dumps(doc, ensure_ascii=False)
+        normalised.encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError, ArithmeticError):
+        return None
+    return None if "\x00" in normalised or "\\u0000" in normalised else text_body
+
+
+def raw_body_columns(raw: RawResponse) -> tuple[str | None, str | None]:
+    """``(payload_json, body_text)``: JSON bodies go to jsonb, anything else (XML, HTML, truncated, or JSON that
+    jsonb refuses) to text, verbatim but for NUL characters, which PostgreSQL text cannot hold either.
+    ``content_sha256`` keeps the exact bytes' fingerprint either way."""
+    as_json = jsonb_text(raw.body)
+    if as_json is not None:
+        return as_json, None
+    return None, raw.text.replace("\x00", "\ufffd")
 
 
 def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
