@@ -102,6 +102,7 @@ class App:
             if not self._migrated:
                 try:
                     migrate.upgrade(engine)
+                    migrate.track_timezone(engine, self.settings.portfolio_timezone)
                 except OperationalError as exc:
                     raise unavailable_error(engine, exc) from None
                 self._migrated = True

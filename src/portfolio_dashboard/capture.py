@@ -283,6 +283,23 @@ def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, pub
     return out
 
 
+def fetch_source(name: str, source: BrokerSource, raws: list[RawResponse], ctx: FetchContext,
+                 outcome: SourceOutcome) -> SourceError | DatabaseError | None:
+    """Run a source's fetch, keeping every response in ``raws``; time it, count retries, categorise a failure."""
+    t0 = time.monotonic()
+    error: SourceError | DatabaseError | None = None
+    try:
+        source.fetch(raws.append, ctx)
+    except Exception as exc:  # categorised and recorded, never lost
+        error = _categorise(exc, name)
+    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
+    if isinstance(source, RetryCounting):
+        outcome.retries = source.retries
+    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
+             outcome.retries, "" if error is None else " before failing")
+    return error
+
+
 def _capture_source(
     engine: Engine,
     run_id: uuid.UUID,
@@ -299,21 +316,11 @@ def _capture_source(
     raws: list[RawResponse] = []
     notify = progress or (lambda _s, _state: None)
     notify(name, "fetching")
-    t0 = time.monotonic()
-    error: SourceError | DatabaseError | None = None
     parsed: ParseResult | None = None
     valued: list[ValuedSnapshot] = []
     trades: list[ValuedTrade] = []
-    try:
-        source.fetch(raws.append, fetch_ctx)
-    except Exception as exc:  # categorised and recorded, never lost
-        error = _categorise(exc, name)
+    error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
-    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
-    if isinstance(source, RetryCounting):
-        outcome.retries = source.retries
-    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
-             outcome.retries, "" if fetched else " before failing")
     if isinstance(source, CredentialReporting):
         outcome.credential = _credential_note(source)
     if error is None:
@@ -364,12 +371,7 @@ def _capture_source(
                  counts.trades_written, time.monotonic() - t1)
     outcome.write_seconds = round(time.monotonic() - t1, 3)
     outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
-    outcome.raw_payloads = counts.raw_payloads
-    outcome.snapshots_written = counts.snapshots_written
-    outcome.snapshots_existing = counts.snapshots_existing
-    outcome.positions_written = counts.positions_written
-    outcome.trades_written = counts.trades_written
-    outcome.fx_rates_written = counts.fx_rates
+    counts.record_on(outcome)
     notify(name, str(outcome.status))
     return outcome
 

@@ -15,9 +15,10 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli_auth import auth_app
+from portfolio_dashboard.cli_fx import fx_app
 from portfolio_dashboard.cli_mapping import mapping_app
 from portfolio_dashboard.cli_ops import register as register_ops
-from portfolio_dashboard.config import SOURCE_NAMES, mask_url_password, parse_duration
+from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.logs import setup_logging
@@ -35,6 +36,7 @@ app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(fx_app, name="fx")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:
@@ -86,11 +88,19 @@ def serve(
     env = dict(os.environ)
     env["DATABASE_URL"] = url  # the dashboard joins the same server (embedded or not)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
+        # `streamlit run`, with the dashboard's imports and database connection done before it listens
+        sys.executable, "-m", "portfolio_dashboard.ui.launch", "run", str(script),
         "--server.address", bind, "--server.port", str(listen), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--theme.base", "light",
+        # the dashboard shows its own messages; a bug must never put a traceback on screen (the log keeps it)
+        "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+        "--theme.primaryColor", "#2f5d8a",
     ]
+    if not is_loopback_host(bind):
+        typer.secho(f"warning: listening on {bind}: anyone who can reach port {listen} sees your portfolio and can "
+                    "start captures (there is no login). Prefer 127.0.0.1 and an SSH tunnel or a VPN.",
+                    fg="yellow", err=True)
     typer.echo(f"Portfolio Dashboard on http://{bind}:{listen}  (Ctrl-C to stop)")
     proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and script
     try:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
-from portfolio_dashboard.capture import Progress, _categorise
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
+from portfolio_dashboard.capture import Progress, _categorise, fetch_source
 from portfolio_dashboard.domain import (
     RawResponse,
     RunResult,
@@ -86,18 +86,9 @@ def _fetch_and_spool(name: str, source: BrokerSource, spooler: RunSpooler, progr
     notify(name, "fetching")
     outcome = SourceOutcome(name, SourceStatus.SPOOLED)
     raws: list[RawResponse] = []
-    error: PortfolioError | None = None
-    t0 = time.monotonic()
-    try:
-        source.fetch(raws.append, FetchContext())  # no stored state: a full trade window, never wrong
-    except Exception as exc:  # categorised and recorded, never lost
-        error = _categorise(exc, name)
+    # no stored state: a full trade window, never wrong
+    error: PortfolioError | None = fetch_source(name, source, raws, FetchContext(), outcome)
     fetched = error is None
-    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
-    if isinstance(source, RetryCounting):
-        outcome.retries = source.retries
-    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
-             outcome.retries, "" if fetched else " before failing")
     if fetched:
         try:
             parsed = source.parse(raws)

@@ -232,12 +232,7 @@ def _parse_and_write(app: App, uow: UnitOfWork, entry: SpoolEntry, outcome: Sour
         outcome.status = SourceStatus.SUCCESS
         outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued.snapshots})
         outcome.warnings = list(valued.warnings)
-        outcome.raw_payloads = counts.raw_payloads
-        outcome.snapshots_written = counts.snapshots_written
-        outcome.snapshots_existing = counts.snapshots_existing
-        outcome.positions_written = counts.positions_written
-        outcome.trades_written = counts.trades_written
-        outcome.fx_rates_written = counts.fx_rates
+        counts.record_on(outcome)
         return
     outcome.raw_payloads = uow.repo.insert_raw_payloads(entry.run.run_id, entry.raws, parser_version)
     log.error("spool: %s of run %s: %s: %s", entry.source, entry.run.run_id, outcome.error_category,

@@ -22,6 +22,7 @@ from portfolio_dashboard.errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "portfolio"
+CREATE_DATABASE_LOCK = 727_002  # pg_advisory_lock key (727_001 is the migration lock)
 
 
 def _server(pgdata: Path, cleanup_mode: str | None) -> Any:
@@ -67,10 +68,12 @@ def make_private_dir(path: Path) -> None:
 
 def ensure_database(admin_uri: str, database: str) -> None:
     with psycopg.connect(admin_uri, autocommit=True) as conn:
+        # Two processes starting at once would both see no database and both create it; the loser would get
+        # a bare unique violation on pg_database. The lock (held until this session ends) serialises them.
+        conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_DATABASE_LOCK,))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
-            # another process may create it between our check and our create
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # created by a process without the lock
                 conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
 
 

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -46,3 +46,17 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+def track_timezone(engine: Engine, zone: str) -> None:
+    """Keep the daily-value cache for ``zone`` (the app's PORTFOLIO_TIMEZONE) from now on; cheap when kept.
+
+    The daily views are exact without it (they compute in any zone); with it, reading them costs a small
+    fraction (revision 0004: ``daily_value_cache_track``).
+    """
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT to_regprocedure('daily_value_cache_track(text)') IS NULL")).scalar():
+            return  # a schema before 0004
+        if conn.execute(text("SELECT 1 FROM daily_value_cache_zones WHERE zone = :z"), {"z": zone}).first():
+            return
+        conn.execute(text("SELECT daily_value_cache_track(:z)"), {"z": zone})

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from portfolio_dashboard.domain import FxRate, RawResponse, Trade
+from portfolio_dashboard.domain import FxRate, RawResponse, SourceOutcome, Trade
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
@@ -23,6 +23,15 @@ class WriteCounts:
     positions_written: int = 0
     trades_written: int = 0
     fx_rates: int = 0
+
+    def record_on(self, outcome: SourceOutcome) -> None:
+        """Copy these counts onto a run's per-source outcome."""
+        outcome.raw_payloads = self.raw_payloads
+        outcome.snapshots_written = self.snapshots_written
+        outcome.snapshots_existing = self.snapshots_existing
+        outcome.positions_written = self.positions_written
+        outcome.trades_written = self.trades_written
+        outcome.fx_rates_written = self.fx_rates
 
 
 @dataclass(frozen=True, slots=True)

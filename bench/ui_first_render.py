@@ -1,0 +1,189 @@
+"""Dashboard first render on the 10-year benchmark history (issue 8: under 2 s after the server is up).
+
+    uv run python bench/ui_first_render.py                 # generate into a temp folder, measure, clean up
+    uv run python bench/ui_first_render.py --data-dir DIR  # keep (or reuse) the generated database in DIR
+
+1. Generates ten years of daily history with ``bench/generate_history.py`` (3 accounts x 200 positions x 3,650
+   days, about 2.2M position rows, with rates, runs and mappings) in an embedded PostgreSQL.
+2. Times the dashboard's read queries directly and checks that the Overview's plans never read ``positions``.
+3. Starts the real ``portfolio-dashboard serve`` (embedded database, free port), waits for its health check
+   ("the server is up"), then opens the Overview in headless Chromium and waits for the total value to show:
+   that interval is the first render. A second visit shows the cached render. Repeated ``--rounds`` times with a
+   fresh server each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.e2e.dashboard_server (shared with the browser tests)
+
+import psycopg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS, DashboardServer  # noqa: E402
+
+from bench.generate_history import Spec, generate  # noqa: E402
+from portfolio_dashboard.bootstrap import get_app  # noqa: E402
+from portfolio_dashboard.config import load_settings  # noqa: E402
+from portfolio_dashboard.storage import read_audit, read_portfolio  # noqa: E402
+from portfolio_dashboard.storage.embedded import stop_embedded  # noqa: E402
+from portfolio_dashboard.storage.read_scope import Scope  # noqa: E402
+
+TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
+
+
+def ensure_history(url: str, spec: Spec) -> int:
+    """The benchmark history (``bench/generate_history.py``) in the database at ``url``; position rows."""
+    with psycopg.connect(url) as conn:
+        found = conn.execute("SELECT count(*) FROM snapshots").fetchone()
+    if not found or not found[0]:
+        generate(url, spec, progress=False)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM positions").fetchone()
+    return int(rows[0]) if rows else 0
+
+
+def time_queries(engine: object) -> dict[str, float]:
+    """Milliseconds per read query (second call: plans and buffers warm, as in a running dashboard)."""
+    timings: dict[str, float] = {}
+    calls = {
+        "overview summary": lambda c: read_portfolio.portfolio_summary(c, Scope()),
+        "overview summary (USD)": lambda c: read_portfolio.portfolio_summary(c, Scope(), "USD"),
+        "value over time": lambda c: read_portfolio.portfolio_series(c, Scope()),
+        "value over time by account": lambda c: read_portfolio.portfolio_series(c, Scope(), by_account=True),
+        "latest positions": lambda c: read_portfolio.latest_positions(c, Scope()),
+        "allocation by instrument": lambda c: read_portfolio.allocation(c, Scope(), "instrument"),
+        "runs": lambda c: read_audit.runs(c, Scope()),
+        "filter accounts": lambda c: read_portfolio.accounts(c),
+    }
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        for name, call in calls.items():
+            call(conn)
+            t0 = time.perf_counter()
+            call(conn)
+            timings[name] = round((time.perf_counter() - t0) * 1000, 1)
+        plan = conn.execute(text("EXPLAIN (FORMAT JSON) " + read_portfolio._SUMMARY_SQL),
+                            {**Scope().params(), "ccy": "GBP", "base": "GBP", "allow_demo": False}).scalar_one()
+        if '"positions"' in json.dumps(plan):
+            raise SystemExit("the Overview summary plan reads the positions table")
+    return timings
+
+
+def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
+    """(seconds to server up, first render after up, cached render) per round, each with a fresh server."""
+    from playwright.sync_api import sync_playwright
+
+    results = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for _ in range(rounds):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto("about:blank")
+            started = time.monotonic()
+            server = DashboardServer(data_dir, owns_database=False)  # this process holds the embedded server
+            server.start()
+            try:
+                assert server.up_at is not None
+                page.goto(server.url)
+                page.wait_for_selector(TOTAL, timeout=120_000)
+                first = time.monotonic() - server.up_at
+                t0 = time.monotonic()
+                page.goto(server.url)
+                page.wait_for_selector(TOTAL, timeout=120_000)
+                results.append((server.up_at - started, first, time.monotonic() - t0))
+            finally:
+                page.close()
+                server.stop()
+        browser.close()
+    return results
+
+
+def measure_floor(rounds: int) -> list[float]:
+    """First render of a one-line Streamlit page on this machine: what no dashboard can beat here."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+    from tests.e2e.dashboard_server import free_port
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="pd-floor-") as tmp, sync_playwright() as p:
+        script = Path(tmp) / "hello.py"
+        script.write_text('import streamlit as st\nst.title("Hello")\n')
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for _ in range(rounds):
+            port = free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            try:
+                while True:
+                    with contextlib.suppress(OSError), urllib.request.urlopen(
+                            f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                        break
+                    time.sleep(0.05)
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                t0 = time.monotonic()
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("h1", timeout=120_000)
+                results.append(time.monotonic() - t0)
+                page.close()
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)  # the group we started
+                proc.wait(30)
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=3650)
+    parser.add_argument("--accounts", type=int, default=3)
+    parser.add_argument("--positions", type=int, default=200, help="positions per account per day")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, help="keep the generated database here (reused when present)")
+    args = parser.parse_args()
+    tmp = None
+    if args.data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="pd-ui-bench-")
+        args.data_dir = Path(tmp.name) / "data"
+    app = get_app(load_settings(portfolio_data_dir=args.data_dir, _env_file=None))
+    app.migrate()
+    url = app.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    t0 = time.perf_counter()
+    rows = ensure_history(url, Spec(days=args.days, accounts=args.accounts, positions=args.positions))
+    print(f"history: {rows:,} position rows ({time.perf_counter() - t0:.0f} s to generate or find)")
+    for name, ms in time_queries(app.engine).items():
+        print(f"  query {name}: {ms} ms")
+    app.dispose()  # this process keeps its handle on the embedded server; each serve joins it
+    results = measure(args.data_dir, args.rounds)
+    for up, first, cached in results:
+        print(f"  server up after {up:.1f} s; first Overview render {first:.2f} s after up; cached {cached:.2f} s")
+    firsts = [r[1] for r in results]
+    print(f"first render: median {statistics.median(firsts):.2f} s, worst {max(firsts):.2f} s "
+          f"({len(results)} rounds; target < 2 s)")
+    floor = measure_floor(args.rounds)
+    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(floor):.2f} s, "
+          f"worst {max(floor):.2f} s")
+    with open("/proc/loadavg") if Path("/proc/loadavg").exists() else io.StringIO("n/a") as load:
+        print(f"load average during the run: {load.read().split(' ')[:3]}")
+    stop_embedded(app.settings.pgdata_dir)  # the server stops when no other process holds it
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The dashboard's only door to the database: the read queries, cached.
+
+Every function is ``st.cache_data`` with a TTL so a page render after the first is served from memory; the
+cache is cleared whenever the dashboard itself changes the data (a capture, demo history, a mapping
+override). Every cache key holds the database URL (without password) and its data version (the newest run),
+so two databases never share entries and a capture by the CLI or the scheduler shows within seconds. Values
+stay Decimal here; pages convert to float only to hand numbers to tables and charts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.config import Settings
+from portfolio_dashboard.connections import SourceState, database_description, source_states
+from portfolio_dashboard.errors import DatabaseError
+from portfolio_dashboard.storage import read_audit, read_portfolio
+from portfolio_dashboard.storage.engine import check_connection
+from portfolio_dashboard.storage.read_scope import Scope
+
+TTL_S = 600
+
+
+def settings() -> Settings:
+    return get_app().settings
+
+
+def db_url_key() -> str:
+    """The database, for cache keys (never the password)."""
+    return get_app().engine.url.render_as_string(hide_password=True)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def data_version(db: str) -> str:
+    """Changes whenever a run starts or ends (the dashboard's, the CLI's, the scheduler's, a reprocess)."""
+    with _conn() as conn:
+        row = conn.execute(text("SELECT max(started_at), max(finished_at), count(*) FROM snapshot_runs")).one()
+    return "|".join(str(v) for v in row)
+
+
+def db_key() -> str:
+    """The cache key every read takes: the database and its data version, so a capture made anywhere shows
+    within seconds while unchanged data is served from memory."""
+    url = db_url_key()
+    return f"{url}#{data_version(url)}"
+
+
+def _conn() -> Connection:
+    return get_app().engine.connect()
+
+
+def clear() -> None:
+    """Forget every cached read (after the dashboard changed the data)."""
+    st.cache_data.clear()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def database_problem(db: str) -> str | None:
+    """None when the database answers and has the schema; otherwise what to tell the user."""
+    app = get_app()
+    try:
+        check_connection(app.engine)
+        with _conn() as conn:
+            if conn.execute(text("SELECT to_regclass('snapshot_runs')")).scalar() is None:
+                return "The database has no schema yet. Run `portfolio-dashboard migrate`, then reload this page."
+    except DatabaseError as exc:
+        return exc.user_message()
+    except SQLAlchemyError as exc:
+        return f"The database did not answer ({type(exc).__name__}). Check that PostgreSQL is running."
+    return None
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def accounts(db: str) -> list[read_portfolio.AccountInfo]:
+    with _conn() as conn:
+        return read_portfolio.accounts(conn)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def has_snapshots(db: str) -> bool:
+    with _conn() as conn:
+        return read_portfolio.has_snapshots(conn)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def summary(db: str, scope: Scope, currency: str) -> read_portfolio.Summary:
+    with _conn() as conn:
+        return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def series(db: str, scope: Scope, currency: str, by_account: bool) -> list[read_portfolio.SeriesPoint]:
+    with _conn() as conn:
+        return read_portfolio.portfolio_series(conn, scope, currency, by_account=by_account,
+                                               base=settings().base_currency)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def positions(db: str, scope: Scope, currency: str) -> list[read_portfolio.PositionLine]:
+    with _conn() as conn:
+        return read_portfolio.latest_positions(conn, scope, currency, settings().base_currency)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def history(db: str, scope: Scope, global_instrument_id: uuid.UUID) -> list[read_portfolio.HistoryPoint]:
+    with _conn() as conn:
+        return read_portfolio.instrument_history(conn, scope, global_instrument_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def allocation(db: str, scope: Scope, dimension: read_portfolio.Dimension,
+               currency: str) -> list[read_portfolio.AllocationSlice]:
+    with _conn() as conn:
+        return read_portfolio.allocation(conn, scope, dimension, currency, settings().base_currency)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def runs(db: str, scope: Scope, limit: int) -> list[read_audit.RunLine]:
+    with _conn() as conn:
+        return read_audit.runs(conn, scope, limit)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def run_payloads(db: str, run_id: uuid.UUID) -> list[read_audit.PayloadMeta]:
+    with _conn() as conn:
+        return read_audit.run_payloads(conn, run_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=20)
+def raw_payload(db: str, payload_id: uuid.UUID) -> read_audit.Payload | None:
+    with _conn() as conn:
+        return read_audit.raw_payload(conn, payload_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def run_snapshots(db: str, run_id: uuid.UUID, scope: Scope) -> tuple[list[read_audit.RunSnapshot], int]:
+    with _conn() as conn:
+        return read_audit.run_snapshots(conn, run_id, scope)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def mappings(db: str, scope: Scope) -> list[read_audit.MappingLine]:
+    with _conn() as conn:
+        return read_audit.mappings(conn, scope)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def global_instruments(db: str, scope: Scope) -> list[read_audit.GlobalInstrumentLine]:
+    with _conn() as conn:
+        return read_audit.global_instruments(conn, scope)
+
+
+@st.cache_data(ttl=60, show_spinner="Checking connections…")
+def connection_states(db: str) -> list[SourceState]:
+    return source_states(settings())
+
+
+def database_in_use() -> str:
+    app = get_app()
+    return database_description(app.engine.url.render_as_string(hide_password=True),
+                                embedded=app.settings.uses_embedded_db)
+
+
+def as_float(value: Any) -> float | None:
+    """For tables and charts only (numbers are stored and computed as Decimal)."""
+    return None if value is None else float(value)

@@ -1,0 +1,102 @@
+"""Presentation only: money, percentages, masked account numbers, times, pretty payloads.
+
+Every amount on screen goes through ``money`` so the dashboard formats alike everywhere (£1,234.56).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from defusedxml import minidom
+
+SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
+BROKER_LABELS = {"ib": "Interactive Brokers", "schwab": "Charles Schwab", "demo": "Demo"}
+BROKER_SHORT = {"ib": "IB", "schwab": "Schwab", "demo": "Demo"}
+MINUS = "\u2212"  # a real minus sign lines up with the plus sign in tabular figures
+DASH = "—"
+
+
+def symbol(currency: str) -> str:
+    return SYMBOLS.get(currency, f"{currency} ")
+
+
+def money(value: Decimal | float | None, currency: str = "GBP", *, signed: bool = False, decimals: int = 2,
+          minus: str = MINUS) -> str:
+    """``£1,234.56``, ``−£12.00``; with ``signed`` a ``+`` for gains; ``—`` when there is no value.
+
+    ``minus="-"`` for ``st.metric`` deltas, which read the colour from a leading ASCII hyphen.
+    """
+    if value is None:
+        return DASH
+    number = round(Decimal(str(value)) if isinstance(value, float) else value, decimals)  # sign after rounding
+    sign = minus if number < 0 else ("+" if signed and number > 0 else "")
+    return f"{sign}{symbol(currency)}{abs(number):,.{decimals}f}"
+
+
+def pct(fraction: Decimal | float | None, *, signed: bool = True, decimals: int = 2, minus: str = MINUS) -> str:
+    if fraction is None:
+        return DASH
+    number = round(Decimal(str(fraction)) * 100, decimals)
+    sign = minus if number < 0 else ("+" if signed and number > 0 else "")
+    return f"{sign}{abs(number):,.{decimals}f}%"
+
+
+def mask_account(account_id: str) -> str:
+    """``U1234321`` -> ``••••4321``: enough to tell accounts apart, not enough to identify one."""
+    tail = account_id[-4:] if len(account_id) > 4 else account_id[-2:]
+    return f"••••{tail}"
+
+
+def account_label(broker: str, account_id: str, name: str | None = None) -> str:
+    label = f"{BROKER_SHORT.get(broker, broker)} {mask_account(account_id)}"
+    return f"{label} · {name}" if name else label
+
+
+def broker_label(broker: str) -> str:
+    return BROKER_LABELS.get(broker, broker)
+
+
+def when(ts: datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
+    if ts is None:
+        return DASH
+    return ts.astimezone(tz).strftime("%d %b %Y %H:%M:%S" if seconds else "%d %b %Y %H:%M")
+
+
+def ago(ts: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - ts).total_seconds()))
+    if seconds < 90:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400 * 2:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "running"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:,.1f} KB" if n < 1024 * 1024 else f"{n / 1048576:,.1f} MB"
+
+
+def pretty_body(text: str | None, json_body: Any, content_type: str | None) -> tuple[str, str]:
+    """``(language, text)`` for a code viewer: indented JSON, indented XML, or the body as stored."""
+    if json_body is not None:
+        return "json", json.dumps(json_body, indent=2, ensure_ascii=False)
+    body = text or ""
+    looks_xml = "xml" in (content_type or "") or body.lstrip().startswith("<?xml")
+    if looks_xml:
+        try:
+            pretty = minidom.parseString(body).toprettyxml(indent="  ")
+        except Exception:
+            return "xml", body
+        return "xml", "\n".join(line for line in pretty.splitlines() if line.strip())
+    return ("html" if "html" in (content_type or "") else "text"), body

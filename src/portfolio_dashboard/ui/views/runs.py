@@ -1,0 +1,149 @@
+"""Runs: every capture, newest first, and a drill-down into one run's outcome, snapshots and raw payloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from portfolio_dashboard.storage.read_audit import RunLine
+from portfolio_dashboard.ui import data, fmt, notices, state, tables
+from portfolio_dashboard.ui.guard import guarded
+
+LIMIT = 200
+STATUS = {"success": "success", "partial": "partial", "fail": "FAIL", "running": "running"}
+VIEWER_LIMIT = 400_000  # characters: a larger body is cut in the viewer (the database keeps it whole)
+
+
+def runs_table(lines: list[RunLine]) -> None:
+    tz = data.settings().timezone
+    frame = pd.DataFrame({
+        "Started": [r.started_at.astimezone(tz).replace(tzinfo=None) for r in lines],
+        "Trigger": [r.trigger_type for r in lines],
+        "Status": [STATUS.get(r.status, r.status) for r in lines],
+        "Duration (s)": [r.duration_s for r in lines],
+        "Sources": [", ".join(r.sources) for r in lines],
+        "Snapshots": [r.snapshots for r in lines],
+        "Payloads": [r.raw_payloads for r in lines],
+        "Warnings": [len(r.warnings) for r in lines],
+        "Errors": [r.error_summary or "" for r in lines],
+    })
+    st.dataframe(frame, hide_index=True, key="runs_table", height=tables.height(len(frame), 420),
+                 column_config={"Started": st.column_config.DatetimeColumn("Started", format="D MMM YYYY HH:mm:ss"),
+                                "Duration (s)": tables.number("Duration (s)", 1),
+                                "Errors": tables.text("Errors", width="large")})
+
+
+def _run_label(r: RunLine) -> str:
+    tz = data.settings().timezone
+    return f"{fmt.when(r.started_at, tz, seconds=True)} · {r.trigger_type} · {r.status} · {', '.join(r.sources)}"
+
+
+def outcome(run: RunLine) -> None:
+    color = {"success": "green", "partial": "orange", "fail": "red"}.get(run.status, "blue")
+    with st.container(key="run-summary"):
+        st.markdown(f":{color}-badge[{STATUS.get(run.status, run.status)}] · **{fmt.duration(run.duration_s)}** · "
+                    f"{run.snapshots:,} snapshot(s) · {run.raw_payloads:,} raw payload(s) · {run.trigger_type}")
+    st.caption(f"Triggered by {run.triggered_by or 'unknown'} · run id `{run.run_id}`")
+    if run.error_summary:
+        st.error(run.error_summary, icon=":material/error:")
+    if run.outcome:
+        rows: list[dict[str, Any]] = []
+        for o in run.outcome:
+            rows.append({
+                "Source": o.get("source", ""), "Status": STATUS.get(str(o.get("status")), str(o.get("status", ""))),
+                "Error": f"{o.get('error_category')}: {o.get('error_message')}" if o.get("error_category") else "",
+                "Accounts": ", ".join(fmt.mask_account(str(a)) for a in o.get("accounts") or []),
+                "New snapshots": o.get("snapshots_written", 0), "Already stored": o.get("snapshots_existing", 0),
+                "Positions": o.get("positions_written", 0), "Retries": o.get("retries", 0),
+                "Fetch (s)": o.get("fetch_seconds"), "Write (s)": o.get("write_seconds"),
+            })
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="run_outcome",
+                     column_config={"Error": tables.text("Error", width="large")})
+    if run.warnings:
+        with st.expander(f"{len(run.warnings)} warning(s)", icon=":material/warning:"):
+            for w in run.warnings:
+                st.markdown(f"- {w}")
+
+
+def snapshots(db: str, run: RunLine) -> None:
+    rows, total = data.run_snapshots(db, run.run_id, state.scope())
+    if not rows:
+        st.caption("This run stored no snapshot in the filter.")
+        return
+    tz = data.settings().timezone
+    frame = pd.DataFrame({
+        "Account": [fmt.account_label(s.broker, s.broker_account_id) for s in rows],
+        "As of": [s.asof_ts.astimezone(tz).replace(tzinfo=None) for s in rows],
+        "As-of source": [s.asof_source or "" for s in rows],
+        "Total (local)": [data.as_float(s.total_value_local) for s in rows],
+        "Ccy": [s.account_currency or "" for s in rows],
+        "Total (GBP)": [data.as_float(s.total_value_gbp) for s in rows],
+        "Broker total (GBP)": [data.as_float(s.reported_total_gbp) for s in rows],
+        "Positions": [s.positions for s in rows],
+        "FX complete": [s.fx_complete for s in rows],
+        "Warnings": ["; ".join(s.warnings) for s in rows],
+    })
+    st.dataframe(frame, hide_index=True, key="run_snapshots", column_config={
+        "As of": tables.when("As of"), "Total (local)": tables.number("Total (local)"),
+        "Total (GBP)": tables.money("Total (GBP)", "GBP"),
+        "Broker total (GBP)": tables.money("Broker total (GBP)", "GBP"),
+    })
+    if total > len(rows):
+        st.caption(f"Showing the newest {len(rows)} of {total:,} snapshots.")
+
+
+def payloads(db: str, run: RunLine) -> None:
+    metas = data.run_payloads(db, run.run_id)
+    if not metas:
+        st.caption("This run kept no raw payload.")
+        return
+    tz = data.settings().timezone
+    labels = {m.id: f"{fmt.when(m.received_at, tz, seconds=True)} · {m.source or m.broker} · {m.endpoint} · "
+                    f"{m.status_code or '-'} · {fmt.size(m.size)}" for m in metas}
+    choice: uuid.UUID | None = st.selectbox("Raw payload", list(labels), format_func=lambda i: labels[i],
+                                            key=f"payload_{run.run_id}")
+    if choice is None:
+        return
+    payload = data.raw_payload(db, choice)
+    if payload is None:
+        st.caption("That payload is no longer stored.")
+        return
+    m = payload.meta
+    st.caption(f"`{m.endpoint}` · HTTP {m.status_code or '-'} · {m.content_type or 'unknown type'} · "
+               f"{fmt.size(m.size)} · parser {payload.parser_version or '-'} · sha256 `{m.content_sha256[:16]}…`")
+    if payload.headers:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in payload.headers.items()))
+    language, body = fmt.pretty_body(payload.text_body, payload.json_body, m.content_type)
+    if len(body) > VIEWER_LIMIT:
+        st.caption(f"Showing the first {VIEWER_LIMIT:,} of {len(body):,} characters.")
+        body = body[:VIEWER_LIMIT]
+    st.code(body, language=language, line_numbers=False, height=480)
+
+
+def render() -> None:
+    notices.page_header("Runs")
+    with guarded("the runs"):
+        db = data.db_key()
+        lines = data.runs(db, state.scope(), LIMIT)
+        if not lines:
+            st.info("No capture has run yet. **Save snapshot** in the sidebar starts one.", icon=":material/history:")
+            return
+        runs_table(lines)
+        st.subheader("Run details")
+        by_id = {r.run_id: r for r in lines}
+        chosen = st.selectbox("Run", list(by_id), format_func=lambda i: _run_label(by_id[i]), key="run_choice")
+        if chosen is None:
+            return
+        run = by_id[chosen]
+        outcome(run)
+        tab_snaps, tab_raw = st.tabs(["Snapshots", "Raw payloads"])
+        with tab_snaps:
+            snapshots(db, run)
+        with tab_raw:
+            payloads(db, run)
+
+
+render()

@@ -1,0 +1,172 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against `portfolio-dashboard serve`.
+
+One server on an embedded database for the module. The tests follow a newcomer: an empty database, Save
+Snapshot with the demo source, the demo history, every page, a filter, the CSV download; screenshots of every
+page at desktop and phone width go to ``test-artifacts/screenshots/`` (or ``$TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from portfolio_dashboard.ui.jobs import MIN_INTERVAL_S
+from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS, DashboardServer, embedded_url
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
+PAGES = {"overview": "", "positions": "positions", "allocation": "allocation", "runs": "runs",
+         "connections": "connections", "instruments": "instruments"}
+CHARTED = ("overview", "allocation")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
+TIMEOUT_MS = 90_000  # generous: CI machines can be slow; a pass is usually a few seconds
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no browser: {CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dashboard") / "data"
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[DashboardServer]:
+    with DashboardServer(data_dir) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def history(server: DashboardServer) -> None:
+    """A year of demo history (idempotent: days already stored are skipped), for tests that need charts."""
+    subprocess.run([sys.executable, "-m", "portfolio_dashboard", "demo", "seed", "--days", "365"], env=server.env,
+                   check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    context.close()
+
+
+def run_count(data_dir: Path) -> int:
+    with psycopg.connect(embedded_url(data_dir)) as conn:
+        row = conn.execute("SELECT count(*) FROM snapshot_runs WHERE triggered_by = 'dashboard'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=TIMEOUT_MS)
+
+
+def total_value(page) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator(TOTAL).inner_text()).strip()
+
+
+def test_newcomer_saves_a_snapshot_with_the_demo_source(server, data_dir, page):
+    page.goto(server.url)
+    page.get_by_text("No snapshots yet").wait_for()
+    page.get_by_text("Demo mode").wait_for()
+    idle(page)
+    page.locator(".st-key-save_snapshot button:visible").click()
+    page.get_by_text("Snapshot saved").wait_for()
+    value = total_value(page)
+    assert re.fullmatch(r"£[\d,]+\.\d\d", value), value
+    assert run_count(data_dir) == 1
+    # a double click starts one capture, not two (past the guard against a click right after a start)
+    page.wait_for_timeout((MIN_INTERVAL_S + 0.5) * 1000)
+    page.locator(".st-key-save_snapshot button:visible").dblclick()
+    deadline = time.monotonic() + 60
+    while run_count(data_dir) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    idle(page)
+    page.wait_for_timeout(2000)  # a second capture, had one started, would be recorded by now
+    assert run_count(data_dir) == 2
+
+
+def test_demo_history_fills_the_chart(server, page):
+    page.goto(server.url)
+    page.locator(TOTAL).wait_for()
+    idle(page)
+    page.locator(".st-key-load_demo_history button:visible").click()
+    page.get_by_text("Demo history loaded").wait_for()
+    page.locator(".st-key-value_chart .js-plotly-plot").wait_for()
+    assert page.get_by_text("Since previous day").count() == 1
+
+
+def test_pages_filter_and_csv(server, history, page, tmp_path):
+    page.goto(server.url)
+    page.locator(TOTAL).wait_for()
+    idle(page)
+    all_accounts = total_value(page)
+    for title in ("Positions", "Allocation", "Runs", "Connections", "Instruments", "Overview"):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+        page.locator("h1", has_text=title).wait_for()
+        idle(page)
+    # filter: one account only
+    page.locator(".st-key-filter_accounts input").click()
+    page.keyboard.type("Stocks")  # the combobox filters as one types
+    page.get_by_role("option", name=re.compile("Demo Stocks & Shares ISA")).click()
+    page.keyboard.press("Escape")
+    page.get_by_text("Filtered:").first.wait_for()
+    idle(page)
+    assert total_value(page) != all_accounts
+    # the filter holds on the positions page, and the CSV has exactly its rows
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Positions").click()
+    page.locator("h1", has_text="Positions").wait_for()
+    with page.expect_download() as info:
+        page.locator(".st-key-positions_csv button:visible").click()
+    path = tmp_path / "positions.csv"
+    info.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert {r["Account"] for r in rows} == {"Demo ••••A-01"}
+    assert len(rows) == 5  # four ETFs and GBP cash
+    assert {"Symbol", "Quantity", "Value (GBP)", "Weight"} <= set(rows[0])
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_screenshots_of_every_page(server, history, browser, viewport):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        for name, path in PAGES.items():
+            page.goto(f"{server.url}/{path}")
+            page.locator("h1").first.wait_for()
+            idle(page)
+            if name in CHARTED:
+                page.locator(".js-plotly-plot .main-svg").first.wait_for()
+            page.wait_for_timeout(1000)  # let charts finish their transitions
+            assert page.locator('[data-testid="stException"]').count() == 0
+            shot = ARTIFACTS / f"{viewport}-{name}.png"
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 5000
+    finally:
+        context.close()

@@ -1,0 +1,134 @@
+"""Every write of the Repository is idempotent: called twice with the same input it stores nothing twice,
+and an upsert that has nothing new to say does not even rewrite the row (same ``ctid``)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, text
+
+import portfolio_dashboard
+from portfolio_dashboard.domain import Account, AssetClass, FxRate, Instrument, Trade
+from portfolio_dashboard.storage.repositories import PositionRow, Repository, SnapshotRow
+from tests.integration import rows
+
+T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+APPLE = Instrument("ib", "265598", "AAPL", "Apple Inc", AssetClass.EQUITY, "USD", cusip="037833100",
+                   exchange="NASDAQ")
+
+
+def count(conn: Connection, table: str) -> int:
+    return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def ctid(conn: Connection, table: str, where: str, **params: object) -> str:
+    return str(conn.execute(text(f"SELECT ctid FROM {table} WHERE {where}"), params).scalar_one())
+
+
+def test_every_upsert_names_its_conflict_key() -> None:
+    """``ON CONFLICT DO ...`` without a key would swallow violations of ANY constraint."""
+    src = Path(portfolio_dashboard.__file__).parent
+    # SQL in the code, not prose quoting it in ``double backticks``
+    statements = [m for f in src.rglob("*.py") for m in re.findall(r"(?<!`)ON CONFLICT\s*\S", f.read_text())]
+    assert statements, "no upserts found"
+    assert all(s.endswith("(") for s in statements), statements
+
+
+def test_upsert_instruments_twice_stores_one_row_and_returns_the_same_id(conn: Connection) -> None:
+    repo = Repository(conn)
+    first = repo.upsert_instruments([APPLE])
+    where = "broker = 'ib' AND broker_instrument_id = '265598'"
+    before = ctid(conn, "instruments", where)
+    second = repo.upsert_instruments([APPLE, APPLE])
+    assert first == second == {("ib", "265598"): first[("ib", "265598")]}
+    assert count(conn, "instruments") == 1
+    assert ctid(conn, "instruments", where) == before  # nothing changed, nothing rewritten
+
+
+def test_instrument_upsert_fills_in_a_later_isin_without_erasing_known_values(conn: Connection) -> None:
+    repo = Repository(conn)
+    ids = repo.upsert_instruments([APPLE])
+    later = Instrument("ib", "265598", "AAPL", "Apple Inc", AssetClass.EQUITY, "USD", isin="US0378331005")
+    assert repo.upsert_instruments([later]) == ids
+    row = conn.execute(text("SELECT isin, cusip, exchange, name FROM instruments")).one()
+    assert tuple(row) == ("US0378331005", "037833100", "NASDAQ", "Apple Inc")
+    assert count(conn, "instruments") == 1
+
+
+def test_upsert_accounts_twice_stores_one_row(conn: Connection) -> None:
+    repo = Repository(conn)
+    isa = Account("ib", "U1234567", "ISA", "GBP")
+    repo.upsert_accounts([isa])
+    before = ctid(conn, "broker_accounts", "broker_account_id = 'U1234567'")
+    repo.upsert_accounts([isa, isa])
+    assert count(conn, "broker_accounts") == 1
+    assert ctid(conn, "broker_accounts", "broker_account_id = 'U1234567'") == before
+    repo.upsert_accounts([Account("ib", "U1234567", "Stocks & Shares ISA", "GBP")])
+    assert conn.execute(text("SELECT name FROM broker_accounts")).scalar_one() == "Stocks & Shares ISA"
+    assert count(conn, "broker_accounts") == 1
+
+
+def test_upsert_fx_rates_twice_stores_each_rate_once(conn: Connection) -> None:
+    repo = Repository(conn)
+    rates = [FxRate("USD", "GBP", Decimal("0.79"), T0, "ecb"), FxRate("EUR", "GBP", Decimal("0.85"), T0, "ecb")]
+    first = repo.upsert_fx_rates(rates)
+    # the same instant written with another UTC offset is the same key
+    same_instant = T0.astimezone(timezone(timedelta(hours=1)))
+    second = repo.upsert_fx_rates([*rates, FxRate("USD", "GBP", Decimal("0.79"), same_instant, "ecb")])
+    assert set(first.values()) == set(second.values())
+    assert len(first) == 2
+    assert count(conn, "fx_rates") == 2
+    # a different rate under an existing key keeps the first stored (a stored rate is what values were based on)
+    repo.upsert_fx_rates([FxRate("USD", "GBP", Decimal("0.80"), T0, "ecb")])
+    assert conn.execute(text("SELECT rate FROM fx_rates WHERE source_ccy = 'USD'")).scalar_one() == Decimal("0.79")
+
+
+def snapshot_row(run_id: uuid.UUID) -> SnapshotRow:
+    return SnapshotRow(
+        run_id=run_id, broker="ib", broker_account_id="U1", asof_ts=T0, snapshot_key="ib|U1|2026-03-02T17:00Z",
+        total_value_local=Decimal("1000.00"), total_value_gbp=Decimal("790.00"), base_currency="GBP",
+        account_currency="USD", reported_total_gbp=Decimal("790.00"), asof_source="summary", source="ib_gateway",
+        parser_version="1", fx_complete=True, warnings=(),
+    )
+
+
+def test_insert_snapshot_twice_stores_it_once_and_positions_are_never_stored_twice(conn: Connection) -> None:
+    """A retried capture gets ``None`` for a snapshot already stored, so the writer skips its positions
+    (``write_source``); positions written twice for one snapshot anyway are refused by the primary key."""
+    repo = Repository(conn)
+    run_id = rows.run(conn)
+    repo.upsert_accounts([Account("ib", "U1", "Main", "USD")])
+    ids = repo.upsert_instruments([APPLE])
+    sid = repo.insert_snapshot(snapshot_row(run_id))
+    assert sid is not None
+    assert repo.insert_snapshot(snapshot_row(run_id)) is None  # retry: the key is already stored
+    position = PositionRow(ids[APPLE.key], Decimal(5), Decimal(200), Decimal(1000), Decimal(790), None, None, None)
+    assert repo.insert_positions(sid, [position]) == 1
+    savepoint = conn.begin_nested()
+    with pytest.raises(psycopg.errors.UniqueViolation, match="positions_snapshot_instrument_key"):
+        repo.insert_positions(sid, [position])  # COPY: the driver's own error
+    savepoint.rollback()
+    assert (count(conn, "snapshots"), count(conn, "positions")) == (1, 1)
+
+
+def test_upsert_trades_twice_stores_each_trade_once(conn: Connection) -> None:
+    repo = Repository(conn)
+    run_id = rows.run(conn)
+    ids = repo.upsert_instruments([APPLE])
+    trades = [
+        Trade("ib", f"T-{n}", "U1", APPLE, T0 + timedelta(minutes=n), Decimal(n), Decimal("200"),
+              Decimal(-200 * n), "USD")
+        for n in (1, 2)
+    ]
+    gbp = {"T-1": (Decimal("-158"), None)}
+    assert repo.upsert_trades(run_id, trades, ids, gbp) == 2
+    assert repo.upsert_trades(run_id, [*trades, trades[0]], ids, gbp) == 0
+    assert count(conn, "trades") == 2
+    stored = conn.execute(text("SELECT amount_gbp FROM trades WHERE broker_trade_id = 'T-1'")).scalar_one()
+    assert stored == Decimal("-158")

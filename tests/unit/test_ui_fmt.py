@@ -1,0 +1,88 @@
+"""Presentation helpers: one money format everywhere, masked account numbers, readable payloads."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portfolio_dashboard.ui import fmt
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "signed", "expected"),
+    [
+        (Decimal("1234.5"), "GBP", False, "£1,234.50"),
+        (Decimal("-12"), "GBP", False, "−£12.00"),
+        (Decimal("1234567.891"), "USD", False, "$1,234,567.89"),
+        (Decimal("0.004"), "EUR", True, "€0.00"),
+        (Decimal("5"), "EUR", True, "+€5.00"),
+        (Decimal("5"), "CHF", False, "CHF 5.00"),
+        (None, "GBP", False, "—"),
+        (1234.5, "GBP", False, "£1,234.50"),
+    ],
+)
+def test_money(value, currency, signed, expected):
+    assert fmt.money(value, currency, signed=signed) == expected
+
+
+def test_metric_deltas_use_an_ascii_minus_so_streamlit_colours_them_red():
+    assert fmt.money(Decimal("-3"), "GBP", minus="-") == "-£3.00"
+    assert fmt.pct(Decimal("-0.0123"), minus="-") == "-1.23%"
+
+
+def test_pct():
+    assert fmt.pct(Decimal("0.0123")) == "+1.23%"
+    assert fmt.pct(Decimal("-0.5")) == "−50.00%"
+    assert fmt.pct(Decimal(0)) == "0.00%"
+    assert fmt.pct(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("account", "masked"),
+    [("U1234321", "••••4321"), ("12345678", "••••5678"), ("ABCD", "••••CD"), ("7", "••••7")],
+)
+def test_mask_account_never_shows_more_than_the_tail(account, masked):
+    assert fmt.mask_account(account) == masked
+
+
+def test_account_label():
+    assert fmt.account_label("ib", "U1234321", "ISA") == "IB ••••4321 · ISA"
+    assert fmt.account_label("other", "X99999") == "other ••••9999"
+
+
+def test_when_and_ago():
+    tz = ZoneInfo("Europe/London")
+    ts = datetime(2026, 7, 1, 15, 30, 5, tzinfo=UTC)
+    assert fmt.when(ts, tz) == "01 Jul 2026 16:30"
+    assert fmt.when(ts, tz, seconds=True) == "01 Jul 2026 16:30:05"
+    assert fmt.when(None, tz) == "—"
+    assert fmt.ago(ts, ts + timedelta(seconds=30)) == "just now"
+    assert fmt.ago(ts, ts + timedelta(minutes=5)) == "5 min ago"
+    assert fmt.ago(ts, ts + timedelta(hours=5)) == "5 h ago"
+    assert fmt.ago(ts, ts + timedelta(days=3)) == "3 days ago"
+
+
+def test_duration_and_size():
+    assert fmt.duration(None) == "running"
+    assert fmt.duration(1.234) == "1.2 s"
+    assert fmt.duration(600) == "10.0 min"
+    assert fmt.size(10) == "10 B"
+    assert fmt.size(2048) == "2.0 KB"
+    assert fmt.size(3 * 1048576) == "3.0 MB"
+
+
+def test_pretty_body_json_xml_and_other():
+    assert fmt.pretty_body(None, {"a": [1]}, "application/json") == ("json", '{\n  "a": [\n    1\n  ]\n}')
+    language, text = fmt.pretty_body("<?xml version='1.0'?><R><S a='1'/></R>", None, "text/xml")
+    assert language == "xml"
+    assert "\n  <S a=\"1\"/>" in text
+    assert fmt.pretty_body("<R><unclosed>", None, "text/xml") == ("xml", "<R><unclosed>")
+    assert fmt.pretty_body("<html>down</html>", None, "text/html") == ("html", "<html>down</html>")
+    assert fmt.pretty_body("plain", None, None) == ("text", "plain")
+
+
+def test_pretty_body_refuses_xml_entity_expansion():
+    bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><r>&b;</r>'
+    language, text = fmt.pretty_body(bomb, None, "text/xml")
+    assert (language, text) == ("xml", bomb)  # shown as stored, never expanded
