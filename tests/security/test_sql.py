@@ -2,7 +2,7 @@
 
 Two guards: ruff's bandit rules (``S``, including S608 "SQL built from strings") must pass over ``src/``, and
 an AST scan finds every SQL string built at run time (f-string, ``%`` or ``.format``) handed to ``text()``,
-``execute()``, ``exec_driver_sql()`` or ``copy()``. Each such place is listed below with why its pieces are
+``execute()``, ``exec_driver_sql()`` or ``copy()`` (directly, or through a variable assigned in the function). Each such place is listed below with why its pieces are
 constants; a new one fails this test until it is reviewed and listed. The dashboard (``ui/``) may have none.
 """
 
@@ -42,6 +42,8 @@ REVIEWED = {
     ("storage/read_audit.py", "global_instruments"): "latest_sql()/constant predicate; scope values bound",
     ("storage/read_portfolio.py", "_conversion_params"): "a module constant expression",
     ("storage/read_portfolio.py", "instrument_history"): "scope_sql() over a code-constant alias; ids bound",
+    ("cli_fx.py", "fx_list"): "a constant WHERE or none; currencies and the limit bound",
+    ("storage/read_portfolio.py", "allocation"): "key/label from the _GROUPS whitelist (else ValueError); values bound",
 }
 
 
@@ -78,10 +80,14 @@ def sql_built_at_run_time() -> set[tuple[str, str]]:
         for func in ast.walk(tree):
             if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
+            # SQL built into a variable first (sql = f"..."; text(sql)) counts as built at run time too
+            built = {t.id for node in ast.walk(func) if isinstance(node, ast.Assign) and _dynamic(node.value)
+                     for t in node.targets if isinstance(t, ast.Name)}
             for call in ast.walk(func):
-                if not isinstance(call, ast.Call) or not call.args:
+                if not isinstance(call, ast.Call) or not call.args or not _is_sql_call(call.func):
                     continue
-                if _is_sql_call(call.func) and _dynamic(call.args[0]):
+                arg = call.args[0]
+                if _dynamic(arg) or (isinstance(arg, ast.Name) and arg.id in built):
                     found.add((module, func.name))
     return found
 
@@ -106,8 +112,19 @@ def test_bandit_rules_pass_over_the_sources() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_every_s608_exemption_is_a_reviewed_place() -> None:
-    exempt = 0
+def test_every_s608_exemption_is_in_a_reviewed_place() -> None:
+    """A ``# noqa: S608`` silences ruff; it must sit in a function on the reviewed list (or in a module-level
+    constant, which cannot see run-time values)."""
+    exempt: set[tuple[str, str]] = set()
     for path in SRC.rglob("*.py"):
-        exempt += sum("noqa: S608" in line for line in path.read_text().splitlines())
-    assert exempt <= len(REVIEWED)
+        lines = path.read_text().splitlines()
+        marked = {i + 1 for i, line in enumerate(lines) if "noqa: S608" in line}
+        if not marked:
+            continue
+        module = path.relative_to(SRC).as_posix()
+        for func in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef) and func.end_lineno is not None:
+                if any(func.lineno <= n <= func.end_lineno for n in marked):
+                    exempt.add((module, func.name))
+    helpers = {("storage/read_scope.py", "factor_sql"), ("storage/read_scope.py", "latest_sql")}  # return SQL text
+    assert exempt <= set(REVIEWED) | helpers, exempt - set(REVIEWED) - helpers
