@@ -12,7 +12,8 @@ login, a gateway that is not logged in, a database that cannot be reached). Then
 * the messages of the errors raised, the run outcomes, ``repr`` of settings and sources, health details;
 * the alert messages sent, and every file of the local spool (written while the database is away).
 
-The dashboard's pages are not on this branch yet (only its entry point): they are not scanned here.
+* the dashboard (Streamlit AppTest): the Connections page (each source's health, Flex echoing the token), and
+  the Runs page with every run and every raw payload opened.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -129,6 +131,43 @@ def settings_for(world: World, db_url: str, data_dir: Path, **extra: object):  #
                             **extra, "_env_file": None})
 
 
+def page_text(at: Any) -> str:
+    """Everything an AppTest page rendered, as text."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success",
+                 "code", "text", "json", "exception"):
+        parts += [str(getattr(el, "value", el)) for el in at.get(kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [d.value.to_csv() for d in at.dataframe]
+    parts += [str(o) for sb in at.selectbox for o in sb.options]
+    parts += [str(getattr(b, "url", "")) for b in at.get("link_button")]
+    return "\n".join(parts)
+
+
+def dashboard_text() -> str:
+    """The Connections page, and the Runs page with every run and each of its raw payloads opened."""
+    import streamlit as st
+
+    from tests.ui.conftest import run_page
+
+    st.cache_data.clear()
+    out = []
+    connections = run_page("connections")
+    assert not connections.exception
+    out.append(page_text(connections))
+    runs = run_page("runs")
+    assert not runs.exception
+    for i in range(len(runs.selectbox(key="run_choice").options)):
+        runs.selectbox(key="run_choice").select_index(i).run()
+        payloads = next(sb for sb in runs.selectbox if sb.key and sb.key.startswith("payload_"))
+        for j in range(len(payloads.options)):
+            runs.selectbox(key=payloads.key).select_index(j).run()
+            assert not runs.exception
+            out.append(page_text(runs))
+    assert "FlexStatementResponse" in "\n".join(out)  # the payload viewer did show the bodies
+    return "\n".join(out)
+
+
 def spool_files(data_dir: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in (data_dir / "spool").rglob("*") if p.is_file())
 
@@ -169,9 +208,12 @@ def test_secrets_stay_out_of_logs_errors_and_the_database(world: World, db_url: 
         for name in ("ib_gateway", "schwab", "ib_flex"):
             source = build_source(name, settings)
             channels[f"{name} health and repr"] = repr(source) + repr(source.health())
+        # 4. the dashboard's pages over all of it
+        world.flex.send_errors.append("1015")  # the Connections page's Flex check gets the token echoed back
+        channels["dashboard"] = dashboard_text()
     finally:
         app.dispose()
-    # 4. a database that cannot be reached, with the password in its URL: everything goes to the spool
+    # 5. a database that cannot be reached, with the password in its URL: everything goes to the spool
     unreachable = closed_port_url("postgresql").replace("://", f"://pd:{DB_PASSWORD}@") + "/portfolio"
     world.gateway.logged_in, world.flex.echo_token = True, False
     down = get_app(settings_for(world, db_url, tmp_path / "d2", database_url=unreachable))
