@@ -47,18 +47,15 @@ def fx_list(
 ) -> None:
     """The newest stored rates with their provider (ib, ib_flex, ecb, manual, demo …)."""
     app = get_app()
-    where = ""
-    params: dict[str, object] = {"n": limit}
-    if pair:
-        a, _, b = pair.upper().replace("-", "/").partition("/")
-        where = "WHERE (source_ccy = :a AND target_ccy = :b) OR (source_ccy = :b AND target_ccy = :a)"
-        params.update(a=a, b=b)
+    a, _, b = (pair or "").upper().replace("-", "/").partition("/")
     try:
         app.migrate()
         with app.engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT asof_ts, source_ccy, target_ccy, rate, provider FROM fx_rates "  # noqa: S608 - fixed text
-                f"{where} ORDER BY asof_ts DESC LIMIT :n"), params).all()
+                """SELECT asof_ts, source_ccy, target_ccy, rate, provider FROM fx_rates
+                   WHERE CAST(:a AS text) = '' OR (source_ccy = :a AND target_ccy = :b)
+                      OR (source_ccy = :b AND target_ccy = :a)
+                   ORDER BY asof_ts DESC LIMIT :n"""), {"a": a, "b": b, "n": limit}).all()
     except PortfolioError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
