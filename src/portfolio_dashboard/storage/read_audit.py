@@ -16,21 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from portfolio_dashboard.storage.queries import RunRow
 from portfolio_dashboard.storage.read_scope import Scope, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)
-class RunLine:
-    run_id: uuid.UUID
-    trigger_type: str
-    triggered_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    error_summary: str | None
-    sources: list[str]
-    outcome: list[dict[str, Any]]
-    warnings: list[str]
+class RunLine(RunRow):
+    """A run as the Runs page lists it: the stored run plus what it left behind."""
+
     snapshots: int
     raw_payloads: int
 
