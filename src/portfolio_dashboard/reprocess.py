@@ -316,12 +316,6 @@ def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, bas
         batch.trades.append((run_id, valued))
 
 
-def _rate_key(rate: FxRate | None) -> tuple[datetime | None, str | None, str | None, str | None]:
-    if rate is None:
-        return (None, None, None, None)
-    return (rate.asof_ts, rate.source_ccy, rate.target_ccy, rate.provider)
-
-
 def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
     if not batch.groups:
         return
@@ -336,6 +330,8 @@ def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
         repo.upsert_accounts(batch.accounts)
         ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
         assign_global_instruments(conn, ids, batch.instruments, mapped)
+        rates = {fx_key(r): r for r in batch.rates}
+        rate_seq = {key: seq for seq, key in enumerate(rates)}
         counts = bulk.write_batch(
             conn,
             groups=batch.groups,
@@ -346,13 +342,14 @@ def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
                 for seq, (r, _held) in enumerate(batch.snapshots)
             ),
             positions=(
-                (r.snapshot_key, ids[instrument.key], p.position.quantity, p.position.price_local,
-                 p.position.market_value_local, p.market_value_base, *_rate_key(p.rate), p.position.cost_basis,
+                (seq, ids[instrument.key], p.position.quantity, p.position.price_local,
+                 p.position.market_value_local, p.market_value_base,
+                 None if p.rate is None else rate_seq[fx_key(p.rate)], p.position.cost_basis,
                  p.position.unrealized_pnl)
-                for r, held in batch.snapshots for instrument, p in held
+                for seq, (_r, held) in enumerate(batch.snapshots) for instrument, p in held
             ),
-            rates=((r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
-                   for r in {fx_key(r): r for r in batch.rates}.values()),
+            rates=((rate_seq[k], r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
+                   for k, r in rates.items()),
         )
         report.snapshots_removed += counts.snapshots_removed
         report.snapshots_inserted += counts.snapshots.inserted

@@ -201,3 +201,87 @@ def test_reprocess_command(settings: Settings) -> None:
     assert "reprocessed 3 source capture(s) in 3 run(s)" in done.output
     assert "nothing changed" in done.output
     application.dispose()
+
+
+# --- the bulk write path (storage/bulk.py) --------------------------------------------------------------------
+
+def test_positions_has_no_trigger_the_trusted_insert_could_skip(engine: Engine) -> None:
+    """The trusted bulk insert turns off per-row triggers for one statement: only the foreign-key checks it
+    replaces (internal triggers) may exist on ``positions``. A new trigger there must be reviewed against it."""
+    with engine.connect() as conn:
+        own = conn.execute(text(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'positions'::regclass AND NOT tgisinternal")).all()
+    assert own == []
+
+
+def test_positions_of_snapshots_that_have_none_go_straight_in(settings: Settings) -> None:
+    app = App(settings)
+    three_days(app)
+    before = snapshot_state(app.engine)
+    with app.engine.begin() as conn:
+        conn.execute(text("DELETE FROM positions"))
+    report = reprocess(app, Selection(all=True))
+    assert (report.positions_inserted, report.positions_updated, report.positions_deleted) == (51, 0, 0)
+    assert report.snapshots_unchanged == 9
+    assert snapshot_state(app.engine) == before
+    assert not reprocess(app, Selection(all=True)).changed
+    app.dispose()
+
+
+def test_the_checked_path_gives_the_same_rows_as_the_trusted_one(settings: Settings) -> None:
+    """Without the privilege to skip foreign-key triggers (an app role), the same rows are written."""
+    app = App(settings)
+    three_days(app)
+    before = snapshot_state(app.engine)
+    with app.engine.begin() as conn:
+        conn.execute(text("DELETE FROM positions WHERE instrument_id IN (SELECT id FROM instruments "
+                          "WHERE symbol IN ('SGLN', 'AAPL'))"))
+        conn.execute(text("DELETE FROM positions WHERE snapshot_id = (SELECT min(id::text)::uuid FROM snapshots)"))
+        conn.execute(text("CREATE ROLE pd_checked NOSUPERUSER"))
+        conn.execute(text("GRANT ALL ON ALL TABLES IN SCHEMA public TO pd_checked"))
+        conn.execute(text("GRANT CREATE, TEMPORARY ON DATABASE " + conn.engine.url.database + " TO pd_checked"))
+
+    from sqlalchemy import event
+
+    @event.listens_for(app.engine, "connect")
+    def as_app_role(dbapi_conn: object, _record: object) -> None:
+        with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute("SET ROLE pd_checked")
+        dbapi_conn.commit()  # type: ignore[attr-defined]
+
+    app.engine.dispose()
+    with app.engine.connect() as conn:
+        from portfolio_dashboard.storage.bulk import _cursor, trusted_bulk_insert_allowed
+        assert not trusted_bulk_insert_allowed(_cursor(conn))
+    report = reprocess(app, Selection(all=True))
+    assert report.positions_inserted > 3 and report.positions_updated == 0
+    assert snapshot_state(app.engine) == before
+    app.dispose()
+
+
+def test_a_position_whose_instrument_is_gone_stops_the_batch(app: App) -> None:
+    import uuid
+
+    import pytest
+
+    from portfolio_dashboard.errors import DatabaseError
+    from portfolio_dashboard.storage import bulk
+
+    three_days(app)
+    with app.engine.connect() as conn:
+        run_id, key, account = conn.execute(text(
+            "SELECT run_id, snapshot_key, broker_account_id FROM snapshots ORDER BY snapshot_key LIMIT 1")).one()
+        snap = conn.execute(text("SELECT * FROM snapshots WHERE snapshot_key = :k"), {"k": key}).mappings().one()
+        conn.execute(text("DELETE FROM positions WHERE snapshot_id = :i"), {"i": snap["id"]})
+        conn.commit()
+        staged = (0, run_id, "demo", account, snap["asof_ts"], key, "demo", snap["total_value_local"],
+                  snap["total_value_gbp"], snap["base_currency"], snap["account_currency"],
+                  snap["reported_total_gbp"], snap["asof_source"], snap["parser_version"], snap["fx_complete"],
+                  '[]')
+        with pytest.raises(DatabaseError, match="instrument"):
+            bulk.write_batch(conn, groups=[(run_id, "demo")], snapshots=[staged],
+                             positions=[(0, uuid.uuid4(), Decimal(1), None, Decimal(1), None, None, None, None)],
+                             rates=[])
+        conn.rollback()
+        left = conn.execute(text("SELECT count(*) FROM positions WHERE snapshot_id = :i"), {"i": snap["id"]})
+        assert left.scalar_one() == 0
