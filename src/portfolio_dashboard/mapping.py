@@ -101,8 +101,8 @@ def assign_global_instruments(conn: Connection, instruments: Mapping[tuple[str, 
     settled (``Repository.upsert_instruments_mapped``), skipped without a query. Runs inside the caller's
     transaction; never touches ``manual`` mappings.
     """
-    if not instruments:
-        return MappingResult()
+    if not instruments or (mapped is not None and mapped.issuperset(instruments.values())):
+        return MappingResult()  # a daily capture: every instrument settled, nothing to read
     ids = sorted(set(instruments.values()), key=str)
     if not _todo(conn, ids, mapped):
         return MappingResult()  # everything settled: no lock taken, nothing written

@@ -4,11 +4,13 @@ record the parser version; raw payloads are never modified; incomplete fetches a
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -18,8 +20,10 @@ from portfolio_dashboard.brokers.demo import DemoSource
 from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse, TriggerContext
-from portfolio_dashboard.errors import NetworkError, ParsingError
+from portfolio_dashboard.errors import DatabaseError, NetworkError, ParsingError
 from portfolio_dashboard.reprocess import Selection, reprocess
+from portfolio_dashboard.storage import bulk
+from tests.integration.test_trusted_insert import as_plain_role
 
 DAY1 = datetime(2026, 11, 18, 16, 35, tzinfo=UTC)
 
@@ -205,15 +209,6 @@ def test_reprocess_command(settings: Settings) -> None:
 
 # --- the bulk write path (storage/bulk.py) --------------------------------------------------------------------
 
-def test_positions_has_no_trigger_the_trusted_insert_could_skip(engine: Engine) -> None:
-    """The trusted bulk insert turns off per-row triggers for one statement: only the foreign-key checks it
-    replaces (internal triggers) may exist on ``positions``. A new trigger there must be reviewed against it."""
-    with engine.connect() as conn:
-        own = conn.execute(text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'positions'::regclass AND NOT tgisinternal")).all()
-    assert own == []
-
-
 def test_positions_of_snapshots_that_have_none_go_straight_in(settings: Settings) -> None:
     app = App(settings)
     three_days(app)
@@ -237,22 +232,9 @@ def test_the_checked_path_gives_the_same_rows_as_the_trusted_one(settings: Setti
         conn.execute(text("DELETE FROM positions WHERE instrument_id IN (SELECT id FROM instruments "
                           "WHERE symbol IN ('SGLN', 'AAPL'))"))
         conn.execute(text("DELETE FROM positions WHERE snapshot_id = (SELECT min(id::text)::uuid FROM snapshots)"))
-        conn.execute(text("CREATE ROLE pd_checked NOSUPERUSER"))
-        conn.execute(text("GRANT ALL ON ALL TABLES IN SCHEMA public TO pd_checked"))
-        conn.execute(text("GRANT CREATE, TEMPORARY ON DATABASE " + conn.engine.url.database + " TO pd_checked"))
-
-    from sqlalchemy import event
-
-    @event.listens_for(app.engine, "connect")
-    def as_app_role(dbapi_conn: object, _record: object) -> None:
-        with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
-            cur.execute("SET ROLE pd_checked")
-        dbapi_conn.commit()  # type: ignore[attr-defined]
-
-    app.engine.dispose()
+    as_plain_role(app.engine)
     with app.engine.connect() as conn:
-        from portfolio_dashboard.storage.bulk import _cursor, trusted_bulk_insert_allowed
-        assert not trusted_bulk_insert_allowed(_cursor(conn))
+        assert not conn.execute(text("SELECT current_setting('is_superuser') = 'on'")).scalar_one()
     report = reprocess(app, Selection(all=True))
     assert report.positions_inserted > 3 and report.positions_updated == 0
     assert snapshot_state(app.engine) == before
@@ -260,13 +242,6 @@ def test_the_checked_path_gives_the_same_rows_as_the_trusted_one(settings: Setti
 
 
 def test_a_position_whose_instrument_is_gone_stops_the_batch(app: App) -> None:
-    import uuid
-
-    import pytest
-
-    from portfolio_dashboard.errors import DatabaseError
-    from portfolio_dashboard.storage import bulk
-
     three_days(app)
     with app.engine.connect() as conn:
         run_id, key, account = conn.execute(text(

@@ -28,6 +28,7 @@ REVIEWED = {
     ("storage/queries.py", "allocation_by"): "fragments looked up in a constant table; an unknown key raises",
     ("storage/bulk.py", "_stage"): "temp-table names and column lists are literals of its callers",
     ("storage/bulk.py", "write_batch"): "constant column lists; values are COPYed or bound",
+    ("storage/trusted.py", "lock_references"): "the privilege test is one of two module constants; ids bound",
     ("storage/bulk.py", "_merge_snapshots"): "constant column lists; values are COPYed or bound",
     ("storage/bulk.py", "_merge_positions"): "constant column lists and the module's constant _RESOLVED query",
     ("storage/bulk.py", "upsert_trades"): "constant column lists; values bound",

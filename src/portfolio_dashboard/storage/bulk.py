@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Trade
-from portfolio_dashboard.errors import DatabaseError
+from portfolio_dashboard.storage.trusted import lock_references, trusted_insert
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
@@ -100,20 +99,6 @@ _RESOLVED = """SELECT m.id AS snapshot_id, n.instrument_id, n.quantity, n.price_
                LEFT JOIN pd_rate_ids r ON r.seq = n.rate_seq"""
 
 
-def trusted_bulk_insert_allowed(cur: Any) -> bool:
-    """May this session skip per-row foreign-key triggers for one statement (``session_replication_role``)?
-
-    A superuser may; since PostgreSQL 15 so may a role granted ``SET ON PARAMETER session_replication_role``.
-    """
-    cur.execute(
-        """SELECT current_setting('is_superuser') = 'on'
-                  OR (current_setting('server_version_num')::int >= 150000
-                      AND has_parameter_privilege('session_replication_role', 'SET'))"""
-    )
-    row = cur.fetchone()
-    return bool(row and row[0])
-
-
 def write_batch(
     conn: Connection,
     *,
@@ -160,9 +145,10 @@ def write_batch(
         merged = _merge_positions(cur, staged, sum(snaps.ids[seq][1] for seq in staged_per_seq))
         inserted = merged.inserted
         if direct:
-            _lock_instruments(cur, {r[1] for r in direct})
+            # Snapshot and rate ids come from the locked maps above; the instruments are proven here.
+            allowed = lock_references(cur, instruments={r[1] for r in direct})
             columns = ", ".join(POSITION_COLUMNS)
-            with _trusted_references(cur), cur.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
+            with trusted_insert(cur, allowed), cur.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
                 for r in direct:
                     copy.write_row(r)
             inserted += len(direct)
@@ -227,7 +213,7 @@ def _merge_snapshots(cur: Any, groups: Sequence[tuple[uuid.UUID, str]],
     cur.execute("""DELETE FROM pd_stage_snapshots t USING pd_stage_snapshots u
                    WHERE u.snapshot_key = t.snapshot_key AND u.seq < t.seq""")
     # Stored snapshots whose derived values differ are updated in place, new ones inserted: two plain
-    # statements, cheaper per row than one INSERT .. ON CONFLICT DO UPDATE (a probe and a lock per row).
+    # statements, cheaper per row than one upsert (which probes and locks row by row).
     cur.execute(
         f"""UPDATE snapshots s SET {", ".join(f"{c} = t.{c}" for c in SNAPSHOT_DERIVED)}
             FROM pd_stage_snapshots t
@@ -286,9 +272,10 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     new = staged - (stored - deleted)  # every stored row that was kept matches exactly one staged row
     inserted = 0
     if new:
+        # Snapshot and rate ids come from joins with the locked maps; the instruments are proven here.
         cur.execute("SELECT DISTINCT instrument_id FROM pd_stage_positions")
-        _lock_instruments(cur, {r[0] for r in cur.fetchall()})
-        with _trusted_references(cur):
+        allowed = lock_references(cur, instruments={r[0] for r in cur.fetchall()})
+        with trusted_insert(cur, allowed):
             cur.execute(
                 f"""INSERT INTO positions ({", ".join(POSITION_COLUMNS)})
                     SELECT v.* FROM ({_RESOLVED}) v
@@ -298,39 +285,6 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
             )
             inserted = int(cur.rowcount)
     return UpsertCounts(inserted=inserted, updated=updated, deleted=deleted)
-
-
-def _lock_instruments(cur: Any, ids: set[uuid.UUID]) -> None:
-    """Prove the instruments exist and hold them until commit (``FOR KEY SHARE``, the lock a foreign-key check
-    takes), so the rows about to reference them cannot lose them."""
-    cur.execute("SELECT count(*) FROM (SELECT id FROM instruments WHERE id = ANY(%s) FOR KEY SHARE) i", [list(ids)])
-    row = cur.fetchone()
-    found = int(row[0]) if row else 0
-    if found != len(ids):
-        raise DatabaseError(f"reprocess: {len(ids) - found} instrument(s) vanished while writing",
-                            hint="another process deleted instruments (e.g. `demo clear`) meanwhile; run it again")
-
-
-@contextmanager
-def _trusted_references(cur: Any) -> Iterator[None]:
-    """Skip the per-row foreign-key triggers of the next statement, where the session may.
-
-    Every row inserted under this context references rows already proven to exist and locked ``FOR KEY SHARE``
-    (exactly what a foreign-key check does): snapshot and rate ids come from joins with locked rows, and the
-    instruments are counted and locked by ``_lock_instruments``. The per-row triggers would repeat that check
-    one row at a time and cost more than the insert itself, so PostgreSQL's own bulk-load switch
-    (``session_replication_role = replica``) turns them off for this statement only. ``positions`` has no other
-    triggers (``tests/integration/test_reprocess.py`` guards that). Without the privilege the statement runs
-    with the checks, unchanged.
-    """
-    trusted = trusted_bulk_insert_allowed(cur)
-    if trusted:
-        cur.execute("SET LOCAL session_replication_role = replica")
-    try:
-        yield
-    finally:
-        if trusted:
-            cur.execute("SET LOCAL session_replication_role = origin")
 
 
 def upsert_trades(

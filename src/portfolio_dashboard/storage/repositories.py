@@ -14,15 +14,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
+from portfolio_dashboard.storage.trusted import lock_references, trusted_insert
 
 
-@dataclass(frozen=True, slots=True)
-class PositionRow:
+class PositionRow(NamedTuple):
+    """A position as written, in ``positions``' column order after ``snapshot_id``. A named tuple, not a
+    dataclass: a capture builds hundreds of these, and the tuple goes to COPY as it is."""
+
     instrument_id: uuid.UUID
     quantity: Decimal
     price_local: Decimal | None
@@ -287,6 +290,10 @@ class Repository:
         Conflict key ``(broker, broker_instrument_id)``. A known instrument is read, not rewritten: most
         captures repeat yesterday's instruments, so one SELECT replaces 500 no-op updates. A value the broker
         no longer sends (None) never erases one it sent before.
+
+        Every returned instrument is locked until commit: read ones ``FOR KEY SHARE`` (the lock a foreign-key
+        check takes), written ones by the write itself — so positions referencing them may be inserted without
+        the per-row checks (``insert_positions(..., references_locked=True)``, ``storage/trusted.py``).
         """
         unique = {i.key: i for i in instruments}
         keys = sorted(unique)
@@ -301,11 +308,14 @@ class Repository:
                                AND (btrim(i.isin) <> '' OR btrim(i.cusip) <> '' OR btrim(i.figi) <> ''), false),
                            {", ".join("i." + f for f in fields)}
                     FROM instruments i
-                    JOIN unnest(CAST(:broker AS text[]), CAST(:bid AS text[])) AS k(broker, bid)
+                    JOIN ROWS FROM (json_array_elements_text(CAST(:broker AS json)),
+                                    json_array_elements_text(CAST(:bid AS json))) AS k(broker, bid)
                       ON i.broker = k.broker AND i.broker_instrument_id = k.bid
-                    LEFT JOIN instrument_mapping m ON m.instrument_id = i.id"""  # noqa: S608 - constant names
+                    LEFT JOIN instrument_mapping m ON m.instrument_id = i.id
+                    FOR KEY SHARE OF i"""  # noqa: S608 - constant names
             ),
-            {"broker": [k[0] for k in keys], "bid": [k[1] for k in keys]},
+            # JSON, not arrays: psycopg adapts a list element by element in Python, json.dumps in C
+            {"broker": json.dumps([k[0] for k in keys]), "bid": json.dumps([k[1] for k in keys])},
         ).all()
         ids: dict[tuple[str, str], uuid.UUID] = {}
         stale: list[Instrument] = []
@@ -317,7 +327,9 @@ class Repository:
             if row is not None:
                 ids[key] = row[2]
                 incoming = self._instrument_values(inst)
-                if all(new is None or new == old for new, old in zip(incoming, row[4:], strict=True)):
+                stored_values = row[4:]
+                if incoming == stored_values or all(
+                        new is None or new == old for new, old in zip(incoming, stored_values, strict=True)):
                     continue
             stale.append(inst)
         mapped -= {stored[i.key][2] for i in stale if i.key in stored}  # new identifiers may remap them
@@ -351,7 +363,8 @@ class Repository:
 
     # --- fx rates ------------------------------------------------------------------------------------------
     def upsert_fx_rates(self, rates: Iterable[FxRate]) -> dict[FxKey, uuid.UUID]:
-        """Store rates (a rate already stored under the same key is kept as first stored); return ids."""
+        """Store rates (a rate already stored under the same key is kept as first stored); return ids, each row
+        locked until commit (``FOR KEY SHARE`` or by its insert) like ``upsert_instruments_mapped``'s."""
         unique = {fx_key(r): r for r in rates}
         keys = sorted(unique)
         if not keys:
@@ -374,12 +387,15 @@ class Repository:
                    INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
                    SELECT asof, src, tgt, prov, rate FROM k
                    ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING
-                   RETURNING asof_ts, source_ccy, target_ccy, provider, id)
+                   RETURNING asof_ts, source_ccy, target_ccy, provider, id),
+               stored AS (
+                   SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
+                   FROM fx_rates f JOIN k
+                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov
+                   FOR KEY SHARE OF f)
                SELECT * FROM ins
                UNION ALL
-               SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
-               FROM fx_rates f JOIN k
-                 ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov"""
+               SELECT * FROM stored"""
         )
         found = self.conn.execute(sql, params).all()
         if len({(r[0], r[1], r[2], r[3]) for r in found}) < len(keys):
@@ -440,25 +456,35 @@ class Repository:
         ).first()
         return None if result is None else result[0]
 
-    def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow]) -> int:
+    def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow], *,
+                         references_locked: bool = False) -> int:
         """Positions of a snapshot this transaction has just inserted, written with COPY.
 
         Why COPY and not an upsert: ``insert_snapshot`` returned this id only because the snapshot was new
         (its ``snapshot_key`` upsert inserted it), so none of its positions can exist yet, and validation has
         already rejected two rows for one instrument. The primary key ``(snapshot_id, instrument_id)`` still
-        guards the table. COPY keeps the write path within a small factor of the bulk-load bound.
+        guards the table.
+
+        Foreign keys are proven set-based (``storage/trusted.py``): every instrument and rate is locked and
+        counted first — or, with ``references_locked``, the caller vouches that it got every id from this
+        transaction's ``upsert_instruments_mapped``/``upsert_fx_rates``/``insert_snapshot``, which lock them.
         """
         if not rows:
             return 0
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
-        with dbapi.cursor() as cur, cur.copy(
-            "COPY positions (snapshot_id, instrument_id, quantity, price_local, market_value_local, "
-            "market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl) FROM STDIN"
-        ) as copy:
-            for r in rows:
-                copy.write_row((snapshot_id, r.instrument_id, r.quantity, r.price_local, r.market_value_local,
-                                r.market_value_gbp, r.fx_rate_id, r.cost_basis, r.unrealized_pnl))
+        with dbapi.cursor() as cur:
+            if references_locked:
+                allowed = lock_references(cur)
+            else:
+                allowed = lock_references(cur, snapshots=(snapshot_id,), instruments={r.instrument_id for r in rows},
+                                          rates={r.fx_rate_id for r in rows if r.fx_rate_id is not None})
+            with trusted_insert(cur, allowed), cur.copy(
+                "COPY positions (snapshot_id, instrument_id, quantity, price_local, market_value_local, "
+                "market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl) FROM STDIN"
+            ) as copy:
+                for r in rows:
+                    copy.write_row((snapshot_id, *r))
         return len(rows)
 
     # --- trades --------------------------------------------------------------------------------------------

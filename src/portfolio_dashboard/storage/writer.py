@@ -105,7 +105,8 @@ def write_source(
             )
             for p in s.positions
         ]
-        counts.positions_written += repo.insert_positions(snapshot_id, rows)
+        # every id above came from this transaction's upserts, which hold their rows locked
+        counts.positions_written += repo.insert_positions(snapshot_id, rows, references_locked=True)
     if trades:
         gbp = {
             t.trade.broker_trade_id: (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
