@@ -240,7 +240,7 @@ class Repository:
                        CAST(:headers AS jsonb), :body_bytes)
                    ON CONFLICT (id) DO NOTHING"""
             ),
-            rows,
+            rows[0] if len(rows) == 1 else rows,  # one row: a plain execute, not the batched executemany path
         )
         return int(result.rowcount)
 
@@ -296,7 +296,7 @@ class Repository:
         the per-row checks (``insert_positions(..., references_locked=True)``, ``storage/trusted.py``).
         """
         unique = {i.key: i for i in instruments}
-        keys = sorted(unique)
+        keys = list(unique)  # the read needs no order; writes below go in key order
         if not keys:
             return {}, set()
         fields = self._INSTRUMENT_FIELDS
@@ -334,7 +334,7 @@ class Repository:
             stale.append(inst)
         mapped -= {stored[i.key][2] for i in stale if i.key in stored}  # new identifiers may remap them
         if stale:
-            ids.update(self._write_instruments(stale))
+            ids.update(self._write_instruments(sorted(stale, key=lambda i: i.key)))
         return ids, mapped
 
     @staticmethod
