@@ -125,24 +125,20 @@ def write_batch(
         rate_ids = _merge_rates(cur, rates)
         snaps = _merge_snapshots(cur, groups, snapshots)
         direct: list[tuple[Any, ...]] = []
-        staged_per_seq: dict[int, int] = {}
-        dropped = 0
 
         def to_stage() -> Iterator[Sequence[Any]]:
-            nonlocal dropped
             for row in positions:
                 found = snaps.ids.get(row[0])
                 if found is None:  # its snapshot is not this batch's to write (owned by another run, duplicate)
-                    dropped += 1
-                elif found[1]:  # positions stored already: merge
-                    staged_per_seq[row[0]] = staged_per_seq.get(row[0], 0) + 1
+                    continue
+                if found[1]:  # positions stored already: merge
                     yield row
                 else:
                     direct.append((found[0], row[1], *row[2:6], None if row[6] is None else rate_ids[row[6]],
                                    *row[7:]))
 
         staged = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_STAGE, to_stage())
-        merged = _merge_positions(cur, staged, sum(snaps.ids[seq][1] for seq in staged_per_seq))
+        merged = _merge_positions(cur, staged, sum(stored for _id, stored in snaps.ids.values()))
         inserted = merged.inserted
         if direct:
             # Snapshot and rate ids come from the locked maps above; the instruments are proven here.
