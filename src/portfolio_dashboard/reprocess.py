@@ -19,6 +19,7 @@ same run, and stored rates at or before each as-of; no reference rates are fetch
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -193,6 +195,31 @@ def _complete(outcome: list[dict[str, Any]], source: str, has_snapshots: bool) -
 
 def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
+    with _collector_paused():
+        return _reprocess(app, selection, batch_positions, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while batches are built and written.
+
+    A batch holds ~50,000 valued positions (some 300,000 tracked objects), and every tuple made for COPY counts
+    towards the next collection, each of which walks them all: measured, that doubled the time spent turning a
+    batch into rows. Batches hold no reference cycles (they are freed by reference counting), so nothing
+    piles up; the young generations are collected after each batch anyway, and the collector is back on
+    when reprocessing ends, however it ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _reprocess(app: App, selection: Selection, batch_positions: int,
+               progress: Callable[[str], None] | None) -> ReprocessReport:
     report = ReprocessReport()
     t0 = time.monotonic()
     app.migrate()
@@ -224,6 +251,7 @@ def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
             if batch.positions >= batch_positions:
                 _flush(engine, batch, report)
                 batch = _Batch()
+                gc.collect(1)
         if progress:
             progress(f"{report.groups} source capture(s), {report.positions_total} positions")
     _flush(engine, batch, report)

@@ -260,3 +260,16 @@ def test_a_position_whose_instrument_is_gone_stops_the_batch(app: App) -> None:
         conn.rollback()
         left = conn.execute(text("SELECT count(*) FROM positions WHERE snapshot_id = :i"), {"i": snap["id"]})
         assert left.scalar_one() == 0
+
+
+def test_the_cycle_collector_is_back_on_afterwards_however_it_ends(app: App) -> None:
+    import gc
+
+    from portfolio_dashboard.errors import ConfigError
+
+    three_days(app)
+    reprocess(app, Selection(all=True))
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        reprocess(app, Selection())  # no runs named: refused
+    assert gc.isenabled()

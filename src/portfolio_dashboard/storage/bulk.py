@@ -134,8 +134,9 @@ def write_batch(
                 if found[1]:  # positions stored already: merge
                     yield row
                 else:
-                    direct.append((found[0], row[1], *row[2:6], None if row[6] is None else rate_ids[row[6]],
-                                   *row[7:]))
+                    _seq, instrument, quantity, price, local, base, rate, cost, pnl = row
+                    direct.append((found[0], instrument, quantity, price, local, base,
+                                   None if rate is None else rate_ids[rate], cost, pnl))
 
         staged = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_STAGE, to_stage())
         merged = _merge_positions(cur, staged, sum(stored for _id, stored in snaps.ids.values()))
