@@ -1,10 +1,19 @@
-"""Set-based upserts for reprocessing: one statement per table per batch of many snapshots.
+"""Set-based writes for reprocessing: a few statements per table per batch of many snapshots.
 
 Unlike the capture's writes (insert-only: a stored snapshot is never rewritten by a capture), these update
 the derived columns of rows that already exist — only where a value really differs (``IS DISTINCT FROM``),
-so reprocessing with an unchanged parser writes nothing. Snapshots, positions and rates go in by ``COPY``
-into temporary tables and are merged by a few set-based statements, ids resolved by joins in the database
-(no per-row round trip, no per-value parameter encoding); the few trades go in as arrays through ``unnest``.
+so reprocessing with an unchanged parser writes nothing. Per batch:
+
+* rates and snapshots go in by ``COPY`` into temporary tables and are merged by plain ``UPDATE``/``INSERT``
+  statements; their ids come back as small maps (batch order -> id), the rows locked as a foreign-key check
+  would lock them;
+* positions of a snapshot that has none stored (a new snapshot, or one whose positions were lost) are copied
+  straight into ``positions``; the others are staged by ``COPY`` and merged: delete what the parser no longer
+  produces, update what differs, insert what is new;
+* positions are inserted without the per-row foreign-key triggers where the session may
+  (``storage/trusted.py``: every reference proven and locked set-based first);
+* the few trades go in as arrays through ``unnest``.
+
 ``bench/reprocess.py`` measures this against plain ``COPY`` of the same rows.
 """
 
