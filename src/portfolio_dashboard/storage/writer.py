@@ -92,19 +92,12 @@ def write_source(
             counts.snapshots_existing += 1
             continue
         counts.snapshots_written += 1
-        rows = [
-            PositionRow(
-                instrument_id=ids[p.position.instrument.key],
-                quantity=p.position.quantity,
-                price_local=p.position.price_local,
-                market_value_local=p.position.market_value_local,
-                market_value_gbp=p.market_value_base,
-                fx_rate_id=rate_ids[fx_key(p.rate)] if p.rate is not None else None,
-                cost_basis=p.position.cost_basis,
-                unrealized_pnl=p.position.unrealized_pnl,
-            )
-            for p in s.positions
-        ]
+        rows = []
+        for p in s.positions:
+            pos = p.position
+            rows.append(PositionRow(  # positional: a named tuple builds twice as fast that way
+                ids[pos.instrument.key], pos.quantity, pos.price_local, pos.market_value_local, p.market_value_base,
+                None if p.rate is None else rate_ids[fx_key(p.rate)], pos.cost_basis, pos.unrealized_pnl))
         # every id above came from this transaction's upserts, which hold their rows locked
         counts.positions_written += repo.insert_positions(snapshot_id, rows, references_locked=True)
     if trades:
