@@ -10,6 +10,10 @@
    ("the server is up"), then opens the Overview in headless Chromium and waits for the total value to show:
    that interval is the first render. A second visit shows the cached render. Repeated ``--rounds`` times with a
    fresh server each time.
+
+Playwright's wait polls with a back-off that reaches 0.5 s between checks, so the first render it reports can
+be up to 0.5 s after the total appeared. The page therefore also stamps the moment the element becomes visible
+(a mutation observer, same element, same visibility test); both figures are printed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,29 @@ from portfolio_dashboard.storage.embedded import stop_embedded  # noqa: E402
 from portfolio_dashboard.storage.read_scope import Scope  # noqa: E402
 
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
+# Stamps (epoch ms) the first moment the selector's element is in the page with a visible box.
+STAMP_JS = """
+(selector) => {
+  const check = () => {
+    const e = document.querySelector(selector);
+    if (window.__shownAt === undefined && e && e.checkVisibility() && e.getClientRects().length > 0) {
+      window.__shownAt = performance.timeOrigin + performance.now();
+    }
+  };
+  new MutationObserver(check).observe(document, {subtree: true, childList: true, attributes: true,
+                                                 characterData: true});
+}
+"""
+
+
+def stamp(page: object, selector: str) -> None:
+    """Have ``page`` stamp when ``selector`` first shows (read back with ``shown_at``)."""
+    page.add_init_script(f"({STAMP_JS})({json.dumps(selector)})")  # type: ignore[attr-defined]
+
+
+def shown_at(page: object) -> float:
+    """Epoch seconds at which the stamped selector first showed."""
+    return float(page.evaluate("window.__shownAt")) / 1000  # type: ignore[attr-defined]
 
 
 def ensure_history(url: str, spec: Spec) -> int:
@@ -77,8 +104,9 @@ def time_queries(engine: object) -> dict[str, float]:
     return timings
 
 
-def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
-    """(seconds to server up, first render after up, cached render) per round, each with a fresh server."""
+def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float, float]]:
+    """(seconds to server up, first render after up as Playwright saw it, as stamped in the page, cached render)
+    per round, each with a fresh server."""
     from playwright.sync_api import sync_playwright
 
     results = []
@@ -87,18 +115,21 @@ def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
         for _ in range(rounds):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto("about:blank")
+            stamp(page, TOTAL)
             started = time.monotonic()
             server = DashboardServer(data_dir, owns_database=False)  # this process holds the embedded server
             server.start()
             try:
                 assert server.up_at is not None
+                up_wall = time.time() - (time.monotonic() - server.up_at)
                 page.goto(server.url)
                 page.wait_for_selector(TOTAL, timeout=120_000)
                 first = time.monotonic() - server.up_at
+                shown = shown_at(page) - up_wall
                 t0 = time.monotonic()
                 page.goto(server.url)
                 page.wait_for_selector(TOTAL, timeout=120_000)
-                results.append((server.up_at - started, first, time.monotonic() - t0))
+                results.append((server.up_at - started, first, shown, time.monotonic() - t0))
             finally:
                 page.close()
                 server.stop()
@@ -106,8 +137,9 @@ def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
     return results
 
 
-def measure_floor(rounds: int) -> list[float]:
-    """First render of a one-line Streamlit page on this machine: what no dashboard can beat here."""
+def measure_floor(rounds: int) -> list[tuple[float, float]]:
+    """First render of a one-line Streamlit page on this machine (as Playwright saw it, as stamped in the page):
+    what no dashboard that starts cold can beat here."""
     import contextlib
     import os
     import signal
@@ -136,10 +168,11 @@ def measure_floor(rounds: int) -> list[float]:
                         break
                     time.sleep(0.05)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
-                t0 = time.monotonic()
+                stamp(page, "h1")
+                t0, t0_wall = time.monotonic(), time.time()
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.wait_for_selector("h1", timeout=120_000)
-                results.append(time.monotonic() - t0)
+                results.append((time.monotonic() - t0, shown_at(page) - t0_wall))
                 page.close()
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)  # the group we started
@@ -170,14 +203,17 @@ def main() -> None:
         print(f"  query {name}: {ms} ms")
     app.dispose()  # this process keeps its handle on the embedded server; each serve joins it
     results = measure(args.data_dir, args.rounds)
-    for up, first, cached in results:
-        print(f"  server up after {up:.1f} s; first Overview render {first:.2f} s after up; cached {cached:.2f} s")
-    firsts = [r[1] for r in results]
+    for up, first, shown, cached in results:
+        print(f"  server up after {up:.1f} s; first Overview render {first:.2f} s after up (shown at {shown:.2f} s); "
+              f"cached {cached:.2f} s")
+    firsts, stamped = [r[1] for r in results], [r[2] for r in results]
     print(f"first render: median {statistics.median(firsts):.2f} s, worst {max(firsts):.2f} s "
-          f"({len(results)} rounds; target < 2 s)")
+          f"({len(results)} rounds; target < 2 s); stamped in the page: median {statistics.median(stamped):.2f} s, "
+          f"worst {max(stamped):.2f} s")
     floor = measure_floor(args.rounds)
-    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(floor):.2f} s, "
-          f"worst {max(floor):.2f} s")
+    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(f[0] for f in floor):.2f} s, "
+          f"worst {max(f[0] for f in floor):.2f} s; stamped in the page: median "
+          f"{statistics.median(f[1] for f in floor):.2f} s, worst {max(f[1] for f in floor):.2f} s")
     with open("/proc/loadavg") if Path("/proc/loadavg").exists() else io.StringIO("n/a") as load:
         print(f"load average during the run: {load.read().split(' ')[:3]}")
     stop_embedded(app.settings.pgdata_dir)  # the server stops when no other process holds it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
@@ -233,9 +235,23 @@ def draw() -> Status:
     """The sidebar, drawn once per run: a page may draw it early, the shell draws it after any other page."""
     status = _drawn.get()
     if status is None:
-        status = render()
+        with _as_entry_script():
+            status = render()
         _drawn.set(status)
     return status
+
+
+@contextlib.contextmanager
+def _as_entry_script() -> Iterator[None]:
+    """Streamlit identifies a widget by the script that draws it. The sidebar's widgets must be the entry
+    script's wherever they are drawn from (the Overview draws them from inside its page), or the filter and the
+    currency would be reset on every change of page."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
 
 
 def render() -> Status:
