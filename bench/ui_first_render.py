@@ -10,6 +10,10 @@
    ("the server is up"), then opens the Overview in headless Chromium and waits for the total value to show:
    that interval is the first render. A second visit shows the cached render. Repeated ``--rounds`` times with a
    fresh server each time.
+
+Playwright's wait polls with a back-off that reaches 0.5 s between checks, so the first render it reports can
+be up to 0.5 s after the total appeared. The page therefore also stamps the moment the element becomes visible
+(a mutation observer, same element, same visibility test); both figures are printed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,33 @@ from portfolio_dashboard.storage.embedded import stop_embedded  # noqa: E402
 from portfolio_dashboard.storage.read_scope import Scope  # noqa: E402
 
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
+CHART = ".st-key-value_chart .js-plotly-plot .main-svg"
+# Stamps (epoch ms) the first moment each selector's element is in the page with a visible box.
+STAMP_JS = """
+(selectors) => {
+  window.__shownAt = {};
+  const check = () => {
+    for (const selector of selectors) {
+      const e = document.querySelector(selector);
+      if (!(selector in window.__shownAt) && e && e.checkVisibility() && e.getClientRects().length > 0) {
+        window.__shownAt[selector] = performance.timeOrigin + performance.now();
+      }
+    }
+  };
+  new MutationObserver(check).observe(document, {subtree: true, childList: true, attributes: true,
+                                                 characterData: true});
+}
+"""
+
+
+def stamp(page: object, *selectors: str) -> None:
+    """Have ``page`` stamp when each selector first shows (read back with ``shown_at``)."""
+    page.add_init_script(f"({STAMP_JS})({json.dumps(selectors)})")  # type: ignore[attr-defined]
+
+
+def shown_at(page: object, selector: str) -> float:
+    """Epoch seconds at which ``selector`` first showed."""
+    return float(page.evaluate("(s) => window.__shownAt[s]", selector)) / 1000  # type: ignore[attr-defined]
 
 
 def ensure_history(url: str, spec: Spec) -> int:
@@ -77,8 +108,9 @@ def time_queries(engine: object) -> dict[str, float]:
     return timings
 
 
-def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
-    """(seconds to server up, first render after up, cached render) per round, each with a fresh server."""
+def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float, float, float]]:
+    """(seconds to server up, first render after up as Playwright saw it, as stamped in the page, the chart as
+    stamped, cached render) per round, each with a fresh server."""
     from playwright.sync_api import sync_playwright
 
     results = []
@@ -87,18 +119,22 @@ def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
         for _ in range(rounds):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto("about:blank")
+            stamp(page, TOTAL, CHART)
             started = time.monotonic()
             server = DashboardServer(data_dir, owns_database=False)  # this process holds the embedded server
             server.start()
             try:
                 assert server.up_at is not None
+                up_wall = time.time() - (time.monotonic() - server.up_at)
                 page.goto(server.url)
                 page.wait_for_selector(TOTAL, timeout=120_000)
                 first = time.monotonic() - server.up_at
+                page.wait_for_selector(CHART, timeout=120_000)
+                shown, chart = shown_at(page, TOTAL) - up_wall, shown_at(page, CHART) - up_wall
                 t0 = time.monotonic()
                 page.goto(server.url)
                 page.wait_for_selector(TOTAL, timeout=120_000)
-                results.append((server.up_at - started, first, time.monotonic() - t0))
+                results.append((server.up_at - started, first, shown, chart, time.monotonic() - t0))
             finally:
                 page.close()
                 server.stop()
@@ -106,8 +142,9 @@ def measure(data_dir: Path, rounds: int) -> list[tuple[float, float, float]]:
     return results
 
 
-def measure_floor(rounds: int) -> list[float]:
-    """First render of a one-line Streamlit page on this machine: what no dashboard can beat here."""
+def measure_floor(rounds: int) -> list[tuple[float, float]]:
+    """First render of a one-line Streamlit page on this machine (as Playwright saw it, as stamped in the page):
+    what no dashboard that starts cold can beat here."""
     import contextlib
     import os
     import signal
@@ -136,10 +173,11 @@ def measure_floor(rounds: int) -> list[float]:
                         break
                     time.sleep(0.05)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
-                t0 = time.monotonic()
+                stamp(page, "h1")
+                t0, t0_wall = time.monotonic(), time.time()
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.wait_for_selector("h1", timeout=120_000)
-                results.append(time.monotonic() - t0)
+                results.append((time.monotonic() - t0, shown_at(page, "h1") - t0_wall))
                 page.close()
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)  # the group we started
@@ -170,14 +208,17 @@ def main() -> None:
         print(f"  query {name}: {ms} ms")
     app.dispose()  # this process keeps its handle on the embedded server; each serve joins it
     results = measure(args.data_dir, args.rounds)
-    for up, first, cached in results:
-        print(f"  server up after {up:.1f} s; first Overview render {first:.2f} s after up; cached {cached:.2f} s")
-    firsts = [r[1] for r in results]
+    for up, first, shown, chart, cached in results:
+        print(f"  server up after {up:.1f} s; first Overview render {first:.2f} s after up (shown at {shown:.2f} s, "
+              f"chart at {chart:.2f} s); cached {cached:.2f} s")
+    firsts, stamped = [r[1] for r in results], [r[2] for r in results]
     print(f"first render: median {statistics.median(firsts):.2f} s, worst {max(firsts):.2f} s "
-          f"({len(results)} rounds; target < 2 s)")
+          f"({len(results)} rounds; target < 2 s); stamped in the page: median {statistics.median(stamped):.2f} s, "
+          f"worst {max(stamped):.2f} s; chart shown: median {statistics.median(r[3] for r in results):.2f} s")
     floor = measure_floor(args.rounds)
-    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(floor):.2f} s, "
-          f"worst {max(floor):.2f} s")
+    print(f"floor (a one-line Streamlit page, same machine): median {statistics.median(f[0] for f in floor):.2f} s, "
+          f"worst {max(f[0] for f in floor):.2f} s; stamped in the page: median "
+          f"{statistics.median(f[1] for f in floor):.2f} s, worst {max(f[1] for f in floor):.2f} s")
     with open("/proc/loadavg") if Path("/proc/loadavg").exists() else io.StringIO("n/a") as load:
         print(f"load average during the run: {load.read().split(' ')[:3]}")
     stop_embedded(app.settings.pgdata_dir)  # the server stops when no other process holds it

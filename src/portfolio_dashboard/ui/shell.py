@@ -10,6 +10,7 @@ from portfolio_dashboard.logs import setup_logging
 from portfolio_dashboard.ui import data, sidebar
 
 VIEWS = Path(__file__).parent / "views"
+HEADLINE_FIRST = "overview"  # the page that draws the sidebar itself, after its headline (see first_paint)
 PAGES = [
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
@@ -40,23 +41,29 @@ CSS = """
 _logging = {"done": False}
 
 
-def main() -> None:
+def logging_once() -> None:
     if not _logging["done"]:
         setup_logging(data.settings().log_format)
         _logging["done"] = True
+
+
+def main() -> None:
+    logging_once()
     st.markdown(CSS, unsafe_allow_html=True)
-    pages = [st.Page(VIEWS / file, title=title, icon=icon, url_path=path, default=(path == "overview"))
-             for file, title, icon, path in PAGES]
-    nav = st.navigation(pages, position="sidebar")
+    pages = {path: st.Page(VIEWS / file, title=title, icon=icon, url_path=path, default=(path == "overview"))
+             for file, title, icon, path in PAGES}
+    nav = st.navigation(list(pages.values()), position="sidebar")
     problem = data.database_problem(_safe_db_key())
     if problem:
         st.title("Portfolio Dashboard")
         st.error(f"**The database is not available.** {problem}", icon=":material/database:")
         st.caption(f"Database: {_safe_db_where()}")
         return
-    status = sidebar.render()
+    sidebar.prepare()
+    if nav is not pages[HEADLINE_FIRST]:
+        sidebar.draw()
     nav.run()
-    sidebar.follow(status)
+    sidebar.follow(sidebar.draw())
 
 
 def _safe_db_key() -> str:

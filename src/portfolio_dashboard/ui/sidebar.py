@@ -1,16 +1,26 @@
-"""The sidebar: Save Snapshot (with per-source progress and the outcome), demo history, and the filters."""
+"""The sidebar: Save Snapshot (with per-source progress and the outcome), demo history, and the filters.
+
+Per run: ``prepare`` before the page (what the page's reads depend on), ``draw`` once (the Overview draws it
+after its headline, the shell after any other page), then ``follow``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
+from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.ui import data, fmt, jobs, state
 from portfolio_dashboard.ui.guard import guarded
 from portfolio_dashboard.ui.jobs import JobView, Progress
@@ -122,7 +132,6 @@ class Status:
 def snapshot_controls() -> Status:
     """The Save Snapshot button and its status area (followed by ``follow`` after the page has rendered)."""
     settings = data.settings()
-    _refresh_if_changed()
     view = jobs.JOB.view()
     st.button("Save snapshot", type="primary", icon=":material/photo_camera:", width="stretch",
               disabled=view.running, on_click=_start_capture, key="save_snapshot",
@@ -166,8 +175,8 @@ def follow(status: Status) -> None:
 
 
 def _keep_currency() -> None:
-    if not st.session_state.get(state.CURRENCY_KEY):
-        st.session_state[state.CURRENCY_KEY] = "GBP"  # a segmented control can be deselected: keep a choice
+    if not st.session_state.get(state.CURRENCY_KEY):  # a segmented control can be deselected: keep a choice
+        st.session_state[state.CURRENCY_KEY] = state.DEFAULT_CURRENCY
 
 
 def _prune(key: str, options: list[str]) -> None:
@@ -179,22 +188,70 @@ def _prune(key: str, options: list[str]) -> None:
         st.session_state[key] = kept
 
 
-def filters() -> None:
-    st.session_state.setdefault(state.CURRENCY_KEY, "GBP")
-    st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
-                         help="Totals in GBP are converted at the stored rate nearest at or before each date.")
+def _choices() -> tuple[list[str], dict[str, str]]:
+    """The brokers on offer, and the accounts on offer for the brokers chosen (key -> label)."""
     known = data.accounts(data.db_key())
-    brokers = sorted({a.broker for a in known})
-    _prune(state.BROKERS_KEY, brokers)
-    chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
-                            placeholder="All brokers")
+    chosen = st.session_state.get(state.BROKERS_KEY) or []
     labels = {f"{a.broker}/{a.broker_account_id}": fmt.account_label(a.broker, a.broker_account_id, a.name)
               for a in known if not chosen or a.broker in chosen}
+    return sorted({a.broker for a in known}), labels
+
+
+def _settle_filters() -> None:
+    """The default currency, and no chosen value that is no longer offered (an account of a broker just
+    unselected): the page reads the filter before the widgets are drawn."""
+    st.session_state.setdefault(state.CURRENCY_KEY, state.DEFAULT_CURRENCY)
+    brokers, _ = _choices()
+    _prune(state.BROKERS_KEY, brokers)
+    _, labels = _choices()  # for the brokers still chosen
     _prune(state.ACCOUNTS_KEY, list(labels))
+
+
+def filters() -> None:
+    st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
+                         help="Totals in GBP are converted at the stored rate nearest at or before each date.")
+    brokers, labels = _choices()
+    chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
+                            placeholder="All brokers")
     st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
                    placeholder="All accounts")
     if chosen or st.session_state.get(state.ACCOUNTS_KEY):
         st.caption("The filter applies to every page.")
+
+
+_drawn: ContextVar[Status | None] = ContextVar("sidebar_drawn", default=None)  # this run's, once drawn
+
+
+def prepare() -> None:
+    """Before the page: forget cached reads once a job has finished, and settle the filter the page reads.
+    A database error is left to the filters, which show it when drawn."""
+    _drawn.set(None)
+    _refresh_if_changed()
+    with contextlib.suppress(SQLAlchemyError, PortfolioError):
+        _settle_filters()
+
+
+def draw() -> Status:
+    """The sidebar, drawn once per run: a page may draw it early, the shell draws it after any other page."""
+    status = _drawn.get()
+    if status is None:
+        with _as_entry_script():
+            status = render()
+        _drawn.set(status)
+    return status
+
+
+@contextlib.contextmanager
+def _as_entry_script() -> Iterator[None]:
+    """Streamlit identifies a widget by the script that draws it. The sidebar's widgets must be the entry
+    script's wherever they are drawn from (the Overview draws them from inside its page), or the filter and the
+    currency would be reset on every change of page."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
 
 
 def render() -> Status:

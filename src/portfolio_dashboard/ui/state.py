@@ -7,6 +7,7 @@ import streamlit as st
 from portfolio_dashboard.storage.read_scope import Scope
 
 CURRENCIES = ("GBP", "USD", "EUR")
+DEFAULT_CURRENCY = CURRENCIES[0]
 BROKERS_KEY = "filter_brokers"
 ACCOUNTS_KEY = "filter_accounts"
 CURRENCY_KEY = "display_currency"
@@ -19,8 +20,8 @@ def scope() -> Scope:
 
 
 def currency() -> str:
-    value = st.session_state.get(CURRENCY_KEY) or "GBP"
-    return value if value in CURRENCIES else "GBP"
+    value = st.session_state.get(CURRENCY_KEY) or DEFAULT_CURRENCY
+    return value if value in CURRENCIES else DEFAULT_CURRENCY
 
 
 def filter_note() -> str | None:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.read_portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui.first_paint import Stages
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
-HEADLINE_PAUSE_S = 0.12
 
 
 def _change_metric(label: str, change: Change | None, currency: str, help_text: str) -> None:
@@ -61,18 +60,6 @@ def notes(s: Summary) -> None:
                  if s.asof - a.asof_ts > STALE_AFTER]
         st.caption(f":material/schedule: Older snapshots in the total: {', '.join(stale)} "
                    f"(last captured {fmt.ago(s.oldest_asof, datetime.now(UTC))}).")
-
-
-def paint_headline_first() -> None:
-    """On a browser session's first run, pause a moment before the chart so the numbers above it are painted.
-
-    The first Plotly chart makes the browser load and parse Plotly (4.7 MB of JavaScript), which holds back
-    everything that arrived in the same batch, the total value included. Measured on the 10-year benchmark:
-    the total shows after 1.3-1.6 s instead of 2.2-2.5 s. Later runs (filters, currency) skip the pause.
-    """
-    if not st.session_state.get("_headline_painted"):
-        st.session_state["_headline_painted"] = True
-        time.sleep(HEADLINE_PAUSE_S)
 
 
 def value_chart(db: str, currency: str) -> None:
@@ -125,22 +112,34 @@ def breakdown(s: Summary) -> None:
             "As of": tables.when("As of")})
 
 
+def headline(db: str) -> Summary | None:
+    """Notes and the three numbers; the summary when there is more to show."""
+    if not data.has_snapshots(db):
+        notices.empty_state()
+        return None
+    s = data.summary(db, state.scope(), state.currency())
+    if not s.accounts:
+        notices.nothing_in_filter()
+        return None
+    notes(s)
+    metrics(s)
+    return s
+
+
 def render() -> None:
     notices.page_header("Overview")
+    db, s = "", None
     with guarded("the overview"):
         db = data.db_key()
-        if not data.has_snapshots(db):
-            notices.empty_state()
-            return
-        currency = state.currency()
-        s = data.summary(db, state.scope(), currency)
-        if not s.accounts:
-            notices.nothing_in_filter()
-            return
-        notes(s)
-        metrics(s)
-        paint_headline_first()
-        value_chart(db, currency)
+        s = headline(db)
+    if s is None:
+        return
+    stages = Stages()  # the numbers first, then the sidebar, then the chart and tables (see first_paint)
+    stages.next()
+    sidebar.draw()
+    stages.next()
+    with guarded("the overview"):
+        value_chart(db, s.currency)
         breakdown(s)
 
 

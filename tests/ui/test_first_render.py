@@ -1,0 +1,114 @@
+"""The first visitor's Overview: caches warmed by ``serve`` before it answers, and the first run in stages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from portfolio_dashboard.capture import capture
+from portfolio_dashboard.domain import TriggerContext, TriggerType
+from portfolio_dashboard.storage import read_portfolio as rp
+from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.ui import data, first_paint, fmt, sidebar, warm
+from tests.ui.conftest import run_page
+
+pytestmark = pytest.mark.slow
+
+READS = ("has_snapshots", "accounts", "portfolio_summary", "portfolio_series")
+
+
+def _noting(real: Callable[..., Any], note: Callable[[], None]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        note()
+        return real(*args, **kwargs)
+    return call
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each of the Overview's read queries reached the database."""
+    calls: Counter[str] = Counter()
+    for name in READS:
+        monkeypatch.setattr(rp, name, _noting(getattr(rp, name), lambda n=name: calls.update([n])))
+    return calls
+
+
+def _total(at: Any) -> str:
+    return str(next(m.value for m in at.metric if m.label == "Total value"))
+
+
+def _summary_total(app: Any) -> str:
+    with app.engine.connect() as conn:
+        return fmt.money(rp.portfolio_summary(conn, Scope()).total, "GBP")
+
+
+def test_the_warm_start_serves_the_first_overview_and_a_capture_made_elsewhere_still_shows(seeded, reads):
+    assert warm.warm_overview() is None
+    assert reads == dict.fromkeys(READS, 1)
+    at = run_page()  # a new session's first run: every Overview read is already cached
+    assert not at.exception
+    assert reads == dict.fromkeys(READS, 1)
+    assert _total(at) == _summary_total(seeded)
+    # a scheduled capture moves the data version in every key, so the warmed entries are no longer used
+    capture(TriggerContext(trigger_type=TriggerType.SCHEDULED, sources=("demo",)), app=seeded)
+    data.data_version.clear()  # what the next 5 s do (the data version is itself cached that long)
+    reads.clear()
+    at.run()
+    assert reads["portfolio_summary"] == 1
+    assert reads["portfolio_series"] == 1
+    assert _total(at) == _summary_total(seeded)
+
+
+def test_the_dashboards_own_capture_clears_the_warmed_entries(seeded, reads):
+    warm.warm_overview()
+    data.clear()  # what a finished Save Snapshot does
+    run_page()
+    assert reads["portfolio_summary"] == 2
+
+
+def test_the_warm_start_caches_nothing_on_an_empty_database(app, reads):
+    assert warm.warm_overview() is None
+    assert reads["portfolio_summary"] == 0
+    at = run_page()
+    assert "No snapshots yet" in at.info[0].value
+
+
+def test_plotly_warm_up_builds_both_charts():
+    warm.warm_plotly()  # raises if the chart code and Plotly disagree
+
+
+@pytest.fixture
+def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What the page did, in order: reads of the numbers and the chart, the sidebar drawn, the pauses."""
+    events: list[object] = []
+
+    class Clock:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            events.append(("pause", seconds))
+
+    monkeypatch.setattr(first_paint, "time", Clock)
+    monkeypatch.setattr(first_paint, "PAUSES_S", (0.4, 0.35))
+    for name, label in (("summary", "numbers"), ("series", "chart"), ("positions", "positions")):
+        monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
+    monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
+    return events
+
+
+def test_the_first_overview_run_sends_the_numbers_then_the_sidebar_then_the_chart(seeded, order):
+    at = run_page()
+    assert not at.exception
+    assert order == ["numbers", ("pause", 0.4), "sidebar", ("pause", 0.35), "chart"]
+    assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
+    order.clear()
+    at.run()  # later runs of the session: same order, no pause
+    assert order == ["numbers", "sidebar", "chart"]
+
+
+def test_other_pages_draw_the_sidebar_first(seeded, order):
+    at = run_page("positions")
+    assert not at.exception
+    assert order[-2:] == ["sidebar", "positions"]
