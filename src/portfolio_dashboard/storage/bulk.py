@@ -177,9 +177,13 @@ def _merge_rates(cur: Any, rates: Iterable[Sequence[Any]]) -> dict[int, uuid.UUI
     against deletion as a foreign-key check would lock it (``FOR KEY SHARE``)."""
     _stage(cur, "pd_stage_rates", _RATES_STAGE_TABLE, RATE_STAGE, rates)
     cur.execute(
+        # Most rates of a reprocess are stored already: an anti-join drops them before the insert (cheaper than
+        # a conflict probe per row); the conflict clause still covers a rate a capture stores meanwhile.
         """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
            SELECT DISTINCT ON (asof_ts, source_ccy, target_ccy, provider) asof_ts, source_ccy, target_ccy,
-                  provider, rate FROM pd_stage_rates
+                  provider, rate FROM pd_stage_rates t
+           WHERE NOT EXISTS (SELECT 1 FROM fx_rates f WHERE f.asof_ts = t.asof_ts AND f.source_ccy = t.source_ccy
+                                                       AND f.target_ccy = t.target_ccy AND f.provider = t.provider)
            ORDER BY asof_ts, source_ccy, target_ccy, provider
            ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
     )
@@ -240,12 +244,12 @@ def _merge_snapshots(cur: Any, groups: Sequence[tuple[uuid.UUID, str]],
     # it has stored: none means its positions can go in by COPY without a merge.
     cur.execute(
         """CREATE TEMP TABLE pd_snapshot_ids ON COMMIT DROP AS
-           SELECT t.seq, s.id FROM pd_stage_snapshots t JOIN snapshots s ON s.snapshot_key = t.snapshot_key
+           SELECT t.seq, s.id, (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id) AS stored
+           FROM pd_stage_snapshots t JOIN snapshots s ON s.snapshot_key = t.snapshot_key
            WHERE s.run_id = t.run_id
            FOR KEY SHARE OF s"""
     )
-    cur.execute("""SELECT m.seq, m.id, (SELECT count(*) FROM positions p WHERE p.snapshot_id = m.id)
-                   FROM pd_snapshot_ids m""")
+    cur.execute("SELECT seq, id, stored FROM pd_snapshot_ids")
     ids = {int(r[0]): (r[1], int(r[2])) for r in cur.fetchall()}
     return _Snapshots(ids=ids, counts=UpsertCounts(inserted=inserted, updated=updated), owned=len(ids),
                       removed=removed)
@@ -257,7 +261,7 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     if not staged and not stored:
         return UpsertCounts()
     # Temporary tables have no statistics until analysed; the join columns are enough for good plans.
-    cur.execute("ANALYZE pd_stage_positions (snapshot_seq, instrument_id, rate_seq), pd_snapshot_ids, pd_rate_ids")
+    cur.execute("ANALYZE pd_snapshot_ids, pd_rate_ids")
     cur.execute(
         """DELETE FROM positions p USING pd_snapshot_ids m
            WHERE p.snapshot_id = m.id
