@@ -34,6 +34,7 @@ SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "ac
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
 POSITION_DERIVED = ("quantity", "price_local", "market_value_local", "market_value_gbp", "fx_rate_id",
                     "cost_basis", "unrealized_pnl")
+POSITION_COLUMNS = ("snapshot_id", "instrument_id", *POSITION_DERIVED)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
                  "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description")
 
@@ -95,17 +96,14 @@ POSITION_STAGE = ("snapshot_seq", "instrument_id", "quantity", "price_local", "m
                   "market_value_gbp", "rate_seq", "cost_basis", "unrealized_pnl")
 RATE_STAGE = ("seq", "asof_ts", "source_ccy", "target_ccy", "provider", "rate")
 
-_POSITIONS_STAGE_TABLE = """snapshot_seq integer, instrument_id uuid, quantity numeric, price_local numeric,
-    market_value_local numeric, market_value_gbp numeric, rate_seq integer, cost_basis numeric,
-    unrealized_pnl numeric"""
 _RATES_STAGE_TABLE = "seq integer, asof_ts timestamptz, source_ccy text, target_ccy text, provider text, rate numeric"
 
-# The staged positions with their ids resolved (``pd_snapshot_ids``/``pd_rate_ids`` map the batch's order to ids).
-_RESOLVED = """SELECT m.id AS snapshot_id, n.instrument_id, n.quantity, n.price_local, n.market_value_local,
-                      n.market_value_gbp, r.id AS fx_rate_id, n.cost_basis, n.unrealized_pnl
-               FROM pd_stage_positions n
-               JOIN pd_snapshot_ids m ON m.seq = n.snapshot_seq
-               LEFT JOIN pd_rate_ids r ON r.seq = n.rate_seq"""
+# Positions to merge are staged with their ids resolved in Python (from the locked maps, as text: psycopg adapts
+# a UUID object in Python, a string in C, and COPY parses it into the uuid column), so the merge statements join
+# the staged rows to ``positions`` directly.
+_POSITIONS_STAGE_TABLE = """snapshot_id uuid, instrument_id uuid, quantity numeric, price_local numeric,
+    market_value_local numeric, market_value_gbp numeric, fx_rate_id uuid, cost_basis numeric,
+    unrealized_pnl numeric"""
 
 
 def write_batch(
@@ -134,20 +132,25 @@ def write_batch(
         rate_ids = _merge_rates(cur, rates)
         snaps = _merge_snapshots(cur, groups, snapshots)
         direct: list[tuple[Any, ...]] = []
+        snapshot_text = {seq: str(found[0]) for seq, found in snaps.ids.items() if found[1]}
+        rate_text: dict[int, str] = {}
 
         def to_stage() -> Iterator[Sequence[Any]]:
             for row in positions:
-                found = snaps.ids.get(row[0])
+                seq, instrument, quantity, price, local, base, rate, cost, pnl = row
+                found = snaps.ids.get(seq)
                 if found is None:  # its snapshot is not this batch's to write (owned by another run, duplicate)
                     continue
                 if found[1]:  # positions stored already: merge
-                    yield row
+                    if rate is not None and rate not in rate_text:
+                        rate_text[rate] = str(rate_ids[rate])
+                    yield (snapshot_text[seq], instrument, quantity, price, local, base,
+                           None if rate is None else rate_text[rate], cost, pnl)
                 else:
-                    _seq, instrument, quantity, price, local, base, rate, cost, pnl = row
                     direct.append((found[0], instrument, quantity, price, local, base,
                                    None if rate is None else rate_ids[rate], cost, pnl))
 
-        staged = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_STAGE, to_stage())
+        staged = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_COLUMNS, to_stage())
         merged = _merge_positions(cur, staged, sum(stored for _id, stored in snaps.ids.values()))
         inserted = merged.inserted
         if direct:
@@ -167,9 +170,6 @@ def write_batch(
         positions=UpsertCounts(inserted=inserted, updated=merged.updated, deleted=merged.deleted),
         positions_total=staged + len(direct),
     )
-
-
-POSITION_COLUMNS = ("snapshot_id", "instrument_id", *POSITION_DERIVED)
 
 
 def _merge_rates(cur: Any, rates: Iterable[Sequence[Any]]) -> dict[int, uuid.UUID]:
@@ -260,38 +260,37 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     snapshots had)."""
     if not staged and not stored:
         return UpsertCounts()
-    # Temporary tables have no statistics until analysed; the join columns are enough for good plans.
-    cur.execute("ANALYZE pd_snapshot_ids, pd_rate_ids")
+    cur.execute("ANALYZE pd_snapshot_ids")  # a temporary table has no statistics until analysed
     cur.execute(
         """DELETE FROM positions p USING pd_snapshot_ids m
            WHERE p.snapshot_id = m.id
              AND NOT EXISTS (SELECT 1 FROM pd_stage_positions n
-                             WHERE n.snapshot_seq = m.seq AND n.instrument_id = p.instrument_id)"""
+                             WHERE n.snapshot_id = m.id AND n.instrument_id = p.instrument_id)"""
     )
     deleted = int(cur.rowcount)
     # Rows stored already whose derived values differ: updated in place. Their keys do not change, so
     # PostgreSQL checks no foreign key again (a changed fx_rate_id is checked as usual).
     cur.execute(
-        f"""UPDATE positions p SET {", ".join(f"{c} = v.{c}" for c in POSITION_DERIVED)}
-            FROM ({_RESOLVED}) v
-            WHERE p.snapshot_id = v.snapshot_id AND p.instrument_id = v.instrument_id
+        f"""UPDATE positions p SET {", ".join(f"{c} = n.{c}" for c in POSITION_DERIVED)}
+            FROM pd_stage_positions n
+            WHERE p.snapshot_id = n.snapshot_id AND p.instrument_id = n.instrument_id
               AND ({", ".join(f"p.{c}" for c in POSITION_DERIVED)})
-                  IS DISTINCT FROM ({", ".join(f"v.{c}" for c in POSITION_DERIVED)})"""  # noqa: S608
+                  IS DISTINCT FROM ({", ".join(f"n.{c}" for c in POSITION_DERIVED)})"""  # noqa: S608
     )
     updated = int(cur.rowcount)
     new = staged - (stored - deleted)  # every stored row that was kept matches exactly one staged row
     inserted = 0
     if new:
-        # Snapshot and rate ids come from joins with the locked maps; the instruments are proven here.
+        # Snapshot and rate ids come from the locked maps; the instruments are proven here.
         cur.execute("SELECT DISTINCT instrument_id FROM pd_stage_positions")
         allowed = lock_references(cur, instruments={r[0] for r in cur.fetchall()})
         with trusted_insert(cur, allowed):
             cur.execute(
                 f"""INSERT INTO positions ({", ".join(POSITION_COLUMNS)})
-                    SELECT v.* FROM ({_RESOLVED}) v
+                    SELECT * FROM pd_stage_positions n
                     WHERE NOT EXISTS (SELECT 1 FROM positions p
-                                      WHERE p.snapshot_id = v.snapshot_id
-                                        AND p.instrument_id = v.instrument_id)"""  # noqa: S608
+                                      WHERE p.snapshot_id = n.snapshot_id
+                                        AND p.instrument_id = n.instrument_id)"""  # noqa: S608
             )
             inserted = int(cur.rowcount)
     return UpsertCounts(inserted=inserted, updated=updated, deleted=deleted)
