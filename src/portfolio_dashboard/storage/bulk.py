@@ -90,8 +90,8 @@ class BatchCounts:
 # A staged snapshot: its order in the batch, then the snapshot's columns.
 SNAPSHOT_STAGE = ("seq", "run_id", "broker", "broker_account_id", "asof_ts", "snapshot_key", "source",
                   *SNAPSHOT_DERIVED)
-# A staged position names its snapshot and its rate by their order in the batch (small integers, cheap to COPY
-# and to join): ids are resolved in the database.
+# The caller names a position's snapshot and rate by their order in the batch (it cannot know their ids yet);
+# ``write_batch`` resolves them from the maps the snapshot and rate merges return.
 POSITION_STAGE = ("snapshot_seq", "instrument_id", "quantity", "price_local", "market_value_local",
                   "market_value_gbp", "rate_seq", "cost_basis", "unrealized_pnl")
 RATE_STAGE = ("seq", "asof_ts", "source_ccy", "target_ccy", "provider", "rate")
