@@ -15,9 +15,9 @@ set-based instead:
 
 Guarded: the path turns itself off while ``positions`` has any trigger or rule besides its foreign keys' (a
 user's audit trigger would be skipped too); a test pins the schema's own triggers, and the rows written are
-identical either way. The switch needs superuser
-(the embedded server's role) or, since PostgreSQL 15, ``GRANT SET ON PARAMETER session_replication_role``; a role
-without it (the least-privilege app role of docs/automation.md) writes the same rows with the per-row checks.
+identical either way. The switch needs superuser (the embedded server's role) or, since PostgreSQL 15,
+``GRANT SET ON PARAMETER session_replication_role``; a role without it (the least-privilege app role of
+docs/automation.md) writes the same rows with the per-row checks.
 """
 
 from __future__ import annotations
