@@ -139,8 +139,8 @@ class Pass:
     positions_updated: int
 
 
-def run_pass(name: str, app: App) -> Pass:
-    report: ReprocessReport = reprocess(app, Selection(all=True))
+def run_pass(name: str, app: App, workers: int | None = None) -> Pass:
+    report: ReprocessReport = reprocess(app, Selection(all=True), workers=workers)
     rows = report.positions_total
     result = Pass(name, rows, round(report.seconds, 3), round(rows / report.seconds),
                   round(report.write_seconds, 3), round(rows / report.write_seconds), report.positions_inserted,
@@ -155,6 +155,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=2000)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="connections writing a batch at once (default: as `reprocess` chooses)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pd-bench-") as tmp:
         pgdata = Path(tmp) / "pgdata"
@@ -165,14 +167,16 @@ def main() -> int:
             t0 = time.perf_counter()
             stored = seed_daily_runs(app, args.days)
             print(f"seeded {stored:,} snapshots ({args.days} daily runs) in {time.perf_counter() - t0:.1f}s")
-            passes = [run_pass("unchanged", app)]
-            passes.append(run_pass("updated", App(settings, source_factory=lambda n, s: ChangedDemo())))
+            changed = App(settings, source_factory=lambda n, s: ChangedDemo())
+            passes = [run_pass("unchanged", app, args.workers)]
+            passes.append(run_pass("updated", changed, args.workers))
             with app.engine.begin() as conn:
                 conn.execute(text("DELETE FROM positions"))
-            passes.append(run_pass("inserted", App(settings, source_factory=lambda n, s: ChangedDemo())))
-            passes.append(run_pass("restored", app))
+            passes.append(run_pass("inserted", changed, args.workers))
+            passes.append(run_pass("restored", app, args.workers))
             copied = copy_rows(app)
             app.dispose()
+            changed.dispose()
         finally:
             stop_embedded(pgdata)
     copy_rate = copied.rate(copied.into_positions_s)

@@ -4,7 +4,8 @@ Raw payloads are never modified. For every selected run, the responses of each s
 the order they were received — the exact bytes from ``body_bytes`` (or ``body_text``; rows stored before
 ``body_bytes`` existed fall back to the ``jsonb`` text, which is the same JSON but not the same bytes, and
 are counted as such) — parsed by the source's current ``parse``, validated and valued exactly as a capture
-does, and written set-based in large batches (``storage/bulk.py``):
+does, and written set-based in large batches, each on up to two connections at once (``reprocess_writer.py``,
+``storage/bulk.py``):
 
 * a snapshot is updated in place (keeping its run and key) where a derived value differs, and records the
   parser version that produced it; snapshots a (run, source) no longer produces are removed;
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -35,17 +35,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from portfolio_dashboard import reprocess_writer
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource
 from portfolio_dashboard.capture import Valued, _categorise, _stored_lookup, value_parsed
-from portfolio_dashboard.domain import FxRate, Instrument, ParseResult, RawResponse
-from portfolio_dashboard.domain.valuation import ValuedPosition
+from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.errors import ConfigError, PortfolioError
 from portfolio_dashboard.fx import FxChain
-from portfolio_dashboard.mapping import assign_global_instruments
-from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
-from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+from portfolio_dashboard.reprocess_writer import Batch, Written
+from portfolio_dashboard.storage.repositories import SnapshotRow
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +54,13 @@ RUNS_PER_LOAD = 200
 
 
 @dataclass(slots=True)
-class ReprocessReport:
+class ReprocessReport(Written):
+    """What the batches wrote (``Written``'s counters, summed) and what reprocessing met on the way."""
+
     runs: int = 0
     groups: int = 0  # (run, source) pairs re-parsed
     raw_payloads: int = 0
     raws_reserialised: int = 0  # legacy rows without body_bytes: parsed from jsonb text (same JSON, not bytes)
-    snapshots_inserted: int = 0
-    snapshots_updated: int = 0
-    snapshots_unchanged: int = 0
-    snapshots_removed: int = 0
-    positions_inserted: int = 0
-    positions_updated: int = 0
-    positions_deleted: int = 0
-    positions_total: int = 0  # position rows the parsers produced (what the throughput is counted in)
-    trades_inserted: int = 0
-    trades_updated: int = 0
     skipped: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     parser_versions: dict[str, str] = field(default_factory=dict)
@@ -131,17 +121,6 @@ class _Group:
     raws: list[RawResponse]
 
 
-@dataclass(slots=True)
-class _Batch:
-    snapshots: list[tuple[SnapshotRow, list[tuple[Instrument, ValuedPosition]]]] = field(default_factory=list)
-    accounts: list[Any] = field(default_factory=list)
-    instruments: dict[tuple[str, str], Instrument] = field(default_factory=dict)
-    rates: list[FxRate] = field(default_factory=list)
-    trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
-    groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)
-    positions: int = 0
-
-
 def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
     """``(run_id, outcome)`` of the selected finished runs, oldest first."""
     where = "status <> 'running'"
@@ -193,10 +172,12 @@ def _complete(outcome: list[dict[str, Any]], source: str, has_snapshots: bool) -
     return has_snapshots  # no outcome recorded (an interrupted run): trust only a run that stored snapshots
 
 
-def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
+def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000, workers: int | None = None,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
+    """Re-parse the selected runs; write in batches of about ``batch_positions`` positions, each on up to
+    ``workers`` connections at once (default: ``reprocess_writer.default_workers()``)."""
     with _collector_paused():
-        return _reprocess(app, selection, batch_positions, progress)
+        return _reprocess(app, selection, batch_positions, workers or reprocess_writer.default_workers(), progress)
 
 
 @contextmanager
@@ -218,7 +199,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reprocess(app: App, selection: Selection, batch_positions: int,
+def _reprocess(app: App, selection: Selection, batch_positions: int, workers: int,
                progress: Callable[[str], None] | None) -> ReprocessReport:
     report = ReprocessReport()
     t0 = time.monotonic()
@@ -230,7 +211,8 @@ def _reprocess(app: App, selection: Selection, batch_positions: int,
     with engine.connect() as conn:
         runs = select_runs(conn, selection)
     report.runs = len(runs)
-    batch = _Batch()
+    batch = Batch()
+    batch_runs, runs_left = 0, len(runs)
     for chunk in _chunks(runs, RUNS_PER_LOAD):
         outcomes = dict(chunk)
         with engine.connect() as conn:
@@ -246,18 +228,32 @@ def _reprocess(app: App, selection: Selection, batch_positions: int,
                 report.skipped.append(f"run {g.run_id} {g.source}: its fetch did not complete")
                 continue
             by_run[g.run_id].append(g)
-        for run_id, run_groups in by_run.items():
+        for run_id in outcomes:  # in run order (the raws come sorted by run id): the first run keeps a shared key
+            runs_left -= 1
+            run_groups = by_run.get(run_id)
+            if not run_groups:
+                continue
             _parse_run(app, run_id, run_groups, sources, tolerance, batch, report)
-            if batch.positions >= batch_positions:
-                _flush(engine, batch, report)
-                batch = _Batch()
+            batch_runs += 1
+            if batch.positions >= batch_positions and not _takes_the_rest(batch, batch_runs, runs_left,
+                                                                          batch_positions):
+                _flush(engine, batch, report, workers)
+                batch, batch_runs = Batch(), 0
                 gc.collect(1)
         if progress:
             progress(f"{report.groups} source capture(s), {report.positions_total} positions")
-    _flush(engine, batch, report)
+    _flush(engine, batch, report, workers)
     report.seconds = time.monotonic() - t0
     log.info("reprocess (%s): %s", selection.describe(), report.text().replace("\n", ";"))
     return report
+
+
+def _takes_the_rest(batch: Batch, batch_runs: int, runs_left: int, batch_positions: int) -> bool:
+    """Whether a full batch should also take the runs that are left: when they would make a last batch of under a
+    quarter of the size (estimated from this batch's runs), one transaction writes them all instead of a small
+    trailing one paying the same fixed costs. The batch grows to at most 1.25 times its size."""
+    left = runs_left * batch.positions / max(batch_runs, 1)
+    return batch.positions + left <= batch_positions * 1.25
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -275,7 +271,7 @@ def _source(app: App, name: str, cache: dict[str, BrokerSource | PortfolioError]
 
 
 def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[str, BrokerSource | PortfolioError],
-               tolerance: Decimal, batch: _Batch, report: ReprocessReport) -> None:
+               tolerance: Decimal, batch: Batch, report: ReprocessReport) -> None:
     settings = app.settings
     lookup = _stored_lookup(app.engine)
     stored: dict[tuple[str, str, datetime], FxRate | None] = {}
@@ -312,7 +308,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
         _add(batch, run_id, g.source, source.parser_version, settings.base_currency, result, valued)
 
 
-def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
     batch.groups.append((run_id, source))
     batch.rates.extend(parsed.fx_rates)
@@ -344,60 +340,9 @@ def _add(batch: _Batch, run_id: uuid.UUID, source: str, parser_version: str, bas
         batch.trades.append((run_id, valued))
 
 
-def _flush(engine: Engine, batch: _Batch, report: ReprocessReport) -> None:
+def _flush(engine: Engine, batch: Batch, report: ReprocessReport, workers: int) -> None:
     if not batch.groups:
         return
     t0 = time.monotonic()
-    with UnitOfWork(engine) as uow:
-        conn = uow.connection
-        # Everything written here can be derived again from the raw payloads: a crash losing the last commit
-        # loses nothing that a rerun would not restore, so do not wait for the WAL flush.
-        conn.execute(text("SET LOCAL synchronous_commit TO off"))
-        conn.execute(text("SET LOCAL work_mem TO '64MB'"))  # the merge's joins and sorts stay in memory
-        repo = Repository(conn)
-        repo.upsert_accounts(batch.accounts)
-        ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
-        assign_global_instruments(conn, ids, batch.instruments, mapped)
-        rates = {fx_key(r): r for r in batch.rates}
-        rate_seq = {key: seq for seq, key in enumerate(rates)}
-        counts = bulk.write_batch(
-            conn,
-            groups=batch.groups,
-            snapshots=(
-                (seq, r.run_id, r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
-                 r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
-                 r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)))
-                for seq, (r, _held) in enumerate(batch.snapshots)
-            ),
-            positions=(
-                (seq, ids[instrument.key], p.position.quantity, p.position.price_local,
-                 p.position.market_value_local, p.market_value_base,
-                 None if p.rate is None else rate_seq[fx_key(p.rate)], p.position.cost_basis,
-                 p.position.unrealized_pnl)
-                for seq, (_r, held) in enumerate(batch.snapshots) for instrument, p in held
-            ),
-            rates=((rate_seq[k], r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
-                   for k, r in rates.items()),
-        )
-        report.snapshots_removed += counts.snapshots_removed
-        report.snapshots_inserted += counts.snapshots.inserted
-        report.snapshots_updated += counts.snapshots.updated
-        report.snapshots_unchanged += counts.snapshots_written - counts.snapshots.inserted - counts.snapshots.updated
-        report.positions_inserted += counts.positions.inserted
-        report.positions_updated += counts.positions.updated
-        report.positions_deleted += counts.positions.deleted
-        report.positions_total += counts.positions_total
-        trade_rates = [t.rate for _run, v in batch.trades for t in v.trades if t.rate is not None]
-        rate_ids = repo.upsert_fx_rates(trade_rates) if trade_rates else {}
-        for run_id, valued in batch.trades:
-            gbp = {
-                (t.trade.broker, t.trade.broker_trade_id):
-                    (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
-                for t in valued.trades
-            }
-            trades = [t.trade for t in valued.trades]
-            traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), trades, ids, gbp)
-            report.trades_inserted += traded.inserted
-            report.trades_updated += traded.updated
-        uow.commit()
+    report.merge(reprocess_writer.write(engine, batch, workers))
     report.write_seconds += time.monotonic() - t0

@@ -254,9 +254,8 @@ def test_a_position_whose_instrument_is_gone_stops_the_batch(app: App) -> None:
                   snap["reported_total_gbp"], snap["asof_source"], snap["parser_version"], snap["fx_complete"],
                   '[]')
         with pytest.raises(DatabaseError, match="instrument"):
-            bulk.write_batch(conn, groups=[(run_id, "demo")], snapshots=[staged],
-                             positions=[(0, uuid.uuid4(), Decimal(1), None, Decimal(1), None, None, None, None)],
-                             rates=[])
+            bulk.write_batch(conn, snapshots=[staged],
+                             positions=[(0, str(uuid.uuid4()), Decimal(1), None, Decimal(1), None, None, None, None)])
         conn.rollback()
         left = conn.execute(text("SELECT count(*) FROM positions WHERE snapshot_id = :i"), {"i": snap["id"]})
         assert left.scalar_one() == 0
@@ -273,3 +272,16 @@ def test_the_cycle_collector_is_back_on_afterwards_however_it_ends(app: App) -> 
     with pytest.raises(ConfigError):
         reprocess(app, Selection())  # no runs named: refused
     assert gc.isenabled()
+
+
+def test_a_small_last_batch_is_written_with_the_one_before(app: App) -> None:
+    """Five daily runs of 17 positions: batches of 68 would leave 17 (a quarter) for a transaction of their own;
+    the fourth run's batch takes the fifth run too. Batches of 60 would leave more: two transactions."""
+    for day in range(5):
+        at = DAY1 + timedelta(days=day)
+        capture(TriggerContext(sources=("demo",)), app=app, sources={"demo": DemoSource(clock=lambda at=at: at)})
+    whole = reprocess(app, Selection(all=True), batch_positions=68, workers=1)
+    assert (whole.parts, whole.positions_total) == (1, 85)
+    split = reprocess(app, Selection(all=True), batch_positions=60, workers=1)
+    assert (split.parts, split.positions_total) == (2, 85)
+    assert not whole.changed and not split.changed

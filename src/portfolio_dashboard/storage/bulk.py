@@ -2,23 +2,25 @@
 
 Unlike the capture's writes (insert-only: a stored snapshot is never rewritten by a capture), these update
 the derived columns of rows that already exist — only where a value really differs (``IS DISTINCT FROM``),
-so reprocessing with an unchanged parser writes nothing. Per batch:
+so reprocessing with an unchanged parser writes nothing. Per batch (``reprocess_writer.py`` calls them):
 
-* rates and snapshots go in by ``COPY`` into temporary tables and are merged by plain ``UPDATE``/``INSERT``
-  statements; their ids come back as small maps (batch order -> id), the rows locked as a foreign-key check
-  would lock them;
-* positions of a snapshot that has none stored (a new snapshot, or one whose positions were lost) are copied
-  straight into ``positions``; the others are staged by ``COPY`` and merged: delete what the parser no longer
-  produces, update what differs, insert what is new;
-* positions are inserted without the per-row foreign-key triggers where the session may
-  (``storage/trusted.py``: every reference proven and locked set-based first);
-* the few trades go in as arrays through ``unnest``.
+* ``store_rates``: the rates go in by ``COPY`` into a temporary table and the new ones are inserted; their ids
+  come back as text;
+* ``delete_vanished``: snapshots a run stored and its re-parse no longer produces are deleted;
+* ``write_batch``: snapshots are staged by ``COPY`` and merged by plain ``UPDATE``/``INSERT``; their ids come
+  back as a small map (batch order -> id). Positions of a snapshot that has none stored (a new snapshot, or
+  one whose positions were lost) are copied straight into ``positions``; the others are staged by ``COPY`` and
+  merged: delete what the parser no longer produces, update what differs, insert what is new. Inserted rows go
+  in without the per-row foreign-key triggers where the session may (``storage/trusted.py``: every reference
+  proven and locked set-based first);
+* ``upsert_trades``: the few trades go in as arrays through ``unnest``.
 
 ``bench/reprocess.py`` measures this against plain ``COPY`` of the same rows.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,7 +84,6 @@ def _stage(cur: Any, table: str, definition: str, columns: Sequence[str], rows: 
 class BatchCounts:
     snapshots: UpsertCounts
     snapshots_written: int  # snapshot rows this batch owns (inserted, updated or found unchanged)
-    snapshots_removed: int
     positions: UpsertCounts
     positions_total: int  # position rows of the owned snapshots
 
@@ -90,17 +91,17 @@ class BatchCounts:
 # A staged snapshot: its order in the batch, then the snapshot's columns.
 SNAPSHOT_STAGE = ("seq", "run_id", "broker", "broker_account_id", "asof_ts", "snapshot_key", "source",
                   *SNAPSHOT_DERIVED)
-# The caller names a position's snapshot and rate by their order in the batch (it cannot know their ids yet);
-# ``write_batch`` resolves them from the maps the snapshot and rate merges return.
+# The caller names a position's snapshot by its order in the batch (it cannot know its id yet); ``write_batch``
+# resolves it from the map the snapshot merge returns. The instrument and rate ids are their text (every id goes
+# to COPY as text: psycopg adapts a UUID object in Python, a string in C).
 POSITION_STAGE = ("snapshot_seq", "instrument_id", "quantity", "price_local", "market_value_local",
-                  "market_value_gbp", "rate_seq", "cost_basis", "unrealized_pnl")
+                  "market_value_gbp", "fx_rate_id", "cost_basis", "unrealized_pnl")
 RATE_STAGE = ("seq", "asof_ts", "source_ccy", "target_ccy", "provider", "rate")
 
 _RATES_STAGE_TABLE = "seq integer, asof_ts timestamptz, source_ccy text, target_ccy text, provider text, rate numeric"
 
-# Positions to merge are staged with their ids resolved in Python (from the locked maps, as text: psycopg adapts
-# a UUID object in Python, a string in C, and COPY parses it into the uuid column), so the merge statements join
-# the staged rows to ``positions`` directly.
+# Positions to merge are staged with their ids resolved in Python (from the locked maps, as text), so the merge
+# statements join the staged rows to ``positions`` directly.
 _POSITIONS_STAGE_TABLE = """snapshot_id uuid, instrument_id uuid, quantity numeric, price_local numeric,
     market_value_local numeric, market_value_gbp numeric, fx_rate_id uuid, cost_basis numeric,
     unrealized_pnl numeric"""
@@ -109,115 +110,116 @@ _POSITIONS_STAGE_TABLE = """snapshot_id uuid, instrument_id uuid, quantity numer
 def write_batch(
     conn: Connection,
     *,
-    groups: Sequence[tuple[uuid.UUID, str]],
     snapshots: Iterable[Sequence[Any]],
     positions: Iterable[Sequence[Any]],
-    rates: Iterable[Sequence[Any]],
 ) -> BatchCounts:
-    """Upsert a batch of re-parsed (run, source) captures in a few set-based statements.
+    """Upsert re-parsed snapshots and their positions in a few set-based statements.
 
     ``snapshots`` rows follow ``SNAPSHOT_STAGE`` (``seq`` ascending in run order), ``positions`` rows
-    ``POSITION_STAGE``, ``rates`` rows ``RATE_STAGE`` (a position's ``rate_seq`` is its rate's ``seq``, or None).
-    Accounts and instruments must be stored already.
+    ``POSITION_STAGE``. Accounts, instruments and rates must be stored already (``store_rates``); snapshots the
+    runs no longer produce are removed by ``delete_vanished`` first.
 
-    * snapshots a group stored before and no longer produces are deleted (with their positions);
     * a snapshot belongs to the run that first stored it: a later run that met the same broker state (found it
       "already stored") does not rewrite it, or reprocessing would flip-flop between the two;
     * each kept snapshot's positions become exactly the staged ones: a snapshot that has none stored yet gets
       them by ``COPY`` straight into ``positions``; the others are staged and merged (update what differs,
-      insert what is new, delete what the parser no longer produces).
+      insert what is new, delete what the parser no longer produces);
+    * the snapshots, instruments and rates that inserted rows reference are proven and locked right before
+      the insert (``lock_references``), which may then skip the per-row foreign-key triggers.
     """
     cur = _cursor(conn)
     try:
-        rate_ids = _merge_rates(cur, rates)
-        snaps = _merge_snapshots(cur, groups, snapshots)
+        snaps = _merge_snapshots(cur, snapshots)
         direct: list[tuple[Any, ...]] = []
-        snapshot_text = {seq: str(found[0]) for seq, found in snaps.ids.items() if found[1]}
-        rate_text: dict[int, str] = {}
 
         def to_stage() -> Iterator[Sequence[Any]]:
             for row in positions:
-                seq, instrument, quantity, price, local, base, rate, cost, pnl = row
-                found = snaps.ids.get(seq)
+                found = snaps.ids.get(row[0])
                 if found is None:  # its snapshot is not this batch's to write (owned by another run, duplicate)
                     continue
                 if found[1]:  # positions stored already: merge
-                    if rate is not None and rate not in rate_text:
-                        rate_text[rate] = str(rate_ids[rate])
-                    yield (snapshot_text[seq], instrument, quantity, price, local, base,
-                           None if rate is None else rate_text[rate], cost, pnl)
+                    yield (found[0], *row[1:])
                 else:
-                    direct.append((found[0], instrument, quantity, price, local, base,
-                                   None if rate is None else rate_ids[rate], cost, pnl))
+                    direct.append((found[0], *row[1:]))
 
         staged = _stage(cur, "pd_stage_positions", _POSITIONS_STAGE_TABLE, POSITION_COLUMNS, to_stage())
         merged = _merge_positions(cur, staged, sum(stored for _id, stored in snaps.ids.values()))
         inserted = merged.inserted
         if direct:
-            # Snapshot and rate ids come from the locked maps above; the instruments are proven here.
-            allowed = lock_references(cur, instruments={r[1] for r in direct})
+            allowed = lock_references(cur, snapshots={r[0] for r in direct}, instruments={r[1] for r in direct},
+                                      rates={r[6] for r in direct if r[6] is not None})
             columns = ", ".join(POSITION_COLUMNS)
             with trusted_insert(cur, allowed), cur.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
                 for r in direct:
                     copy.write_row(r)
             inserted += len(direct)
-        cur.execute("DROP TABLE pd_stage_rates, pd_stage_snapshots, pd_stage_positions, pd_snapshot_ids, "
-                    "pd_rate_ids")
+        cur.execute("DROP TABLE pd_stage_snapshots, pd_stage_positions, pd_snapshot_ids")
     finally:
         cur.close()
     return BatchCounts(
-        snapshots=snaps.counts, snapshots_written=snaps.owned, snapshots_removed=snaps.removed,
+        snapshots=snaps.counts, snapshots_written=snaps.owned,
         positions=UpsertCounts(inserted=inserted, updated=merged.updated, deleted=merged.deleted),
         positions_total=staged + len(direct),
     )
 
 
-def _merge_rates(cur: Any, rates: Iterable[Sequence[Any]]) -> dict[int, uuid.UUID]:
-    """Store the staged rates that are new; return every staged rate's id by its ``seq``, each row locked
-    against deletion as a foreign-key check would lock it (``FOR KEY SHARE``)."""
-    _stage(cur, "pd_stage_rates", _RATES_STAGE_TABLE, RATE_STAGE, rates)
-    cur.execute(
-        # Most rates of a reprocess are stored already: an anti-join drops them before the insert (cheaper than
-        # a conflict probe per row); the conflict clause still covers a rate a capture stores meanwhile.
-        """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
-           SELECT DISTINCT ON (asof_ts, source_ccy, target_ccy, provider) asof_ts, source_ccy, target_ccy,
-                  provider, rate FROM pd_stage_rates t
-           WHERE NOT EXISTS (SELECT 1 FROM fx_rates f WHERE f.asof_ts = t.asof_ts AND f.source_ccy = t.source_ccy
-                                                       AND f.target_ccy = t.target_ccy AND f.provider = t.provider)
-           ORDER BY asof_ts, source_ccy, target_ccy, provider
-           ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
-    )
-    cur.execute(
-        """CREATE TEMP TABLE pd_rate_ids ON COMMIT DROP AS
-           SELECT t.seq, f.id FROM pd_stage_rates t
-           JOIN fx_rates f ON f.asof_ts = t.asof_ts AND f.source_ccy = t.source_ccy
-                          AND f.target_ccy = t.target_ccy AND f.provider = t.provider
-           FOR KEY SHARE OF f"""
-    )
-    cur.execute("SELECT seq, id FROM pd_rate_ids")
-    return dict(cur.fetchall())
+def store_rates(conn: Connection, rates: Iterable[Sequence[Any]]) -> dict[int, str]:
+    """Store the rates (``RATE_STAGE`` rows) that are new; return every rate's id (as text) by its ``seq``."""
+    cur = _cursor(conn)
+    try:
+        _stage(cur, "pd_stage_rates", _RATES_STAGE_TABLE, RATE_STAGE, rates)
+        cur.execute(
+            # Most rates of a reprocess are stored already: an anti-join drops them before the insert (cheaper
+            # than a conflict probe per row); the conflict clause still covers a rate a capture stores meanwhile.
+            """INSERT INTO fx_rates (asof_ts, source_ccy, target_ccy, provider, rate)
+               SELECT DISTINCT ON (asof_ts, source_ccy, target_ccy, provider) asof_ts, source_ccy, target_ccy,
+                      provider, rate FROM pd_stage_rates t
+               WHERE NOT EXISTS (SELECT 1 FROM fx_rates f
+                                 WHERE f.asof_ts = t.asof_ts AND f.source_ccy = t.source_ccy
+                                   AND f.target_ccy = t.target_ccy AND f.provider = t.provider)
+               ORDER BY asof_ts, source_ccy, target_ccy, provider
+               ON CONFLICT (asof_ts, source_ccy, target_ccy, provider) DO NOTHING"""
+        )
+        cur.execute(
+            """SELECT t.seq, f.id::text FROM pd_stage_rates t
+               JOIN fx_rates f ON f.asof_ts = t.asof_ts AND f.source_ccy = t.source_ccy
+                              AND f.target_ccy = t.target_ccy AND f.provider = t.provider"""
+        )
+        ids = {int(seq): rate_id for seq, rate_id in cur.fetchall()}
+        cur.execute("DROP TABLE pd_stage_rates")
+    finally:
+        cur.close()
+    return ids
 
 
 @dataclass(slots=True)
 class _Snapshots:
-    ids: dict[int, tuple[uuid.UUID, int]]  # seq -> (id, positions stored before this batch's merge)
+    ids: dict[int, tuple[str, int]]  # seq -> (id as text, positions stored before this batch's merge)
     counts: UpsertCounts
     owned: int
-    removed: int
 
 
-def _merge_snapshots(cur: Any, groups: Sequence[tuple[uuid.UUID, str]],
-                     snapshots: Iterable[Sequence[Any]]) -> _Snapshots:
+def delete_vanished(conn: Connection, groups: Sequence[tuple[uuid.UUID, str]], keys: Iterable[str]) -> int:
+    """Delete the snapshots (with their positions) that the ``groups`` (run, source) stored and whose key is not
+    among ``keys``, the snapshot keys the re-parse produced; return how many."""
+    if not groups:
+        return 0
+    result = conn.execute(
+        # the keys as one JSON text: psycopg adapts a list's elements one by one
+        text("""DELETE FROM snapshots s
+                USING unnest(CAST(:runs AS uuid[]), CAST(:sources AS text[])) AS g(run_id, source)
+                WHERE s.run_id = g.run_id AND s.source = g.source
+                  AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(CAST(:keys AS json)) k(snapshot_key)
+                                  WHERE k.snapshot_key = s.snapshot_key)"""),
+        {"runs": "{" + ",".join(str(g[0]) for g in groups) + "}", "sources": [g[1] for g in groups],
+         "keys": json.dumps(list(keys))},
+    )
+    return int(result.rowcount)
+
+
+def _merge_snapshots(cur: Any, snapshots: Iterable[Sequence[Any]]) -> _Snapshots:
     snap_cols = ", ".join(SNAPSHOT_STAGE[1:])
     _stage(cur, "pd_stage_snapshots", "LIKE snapshots INCLUDING DEFAULTS, seq integer", SNAPSHOT_STAGE, snapshots)
-    cur.execute(
-        """DELETE FROM snapshots s
-           USING unnest(%(runs)s::uuid[], %(sources)s::text[]) AS g(run_id, source)
-           WHERE s.run_id = g.run_id AND s.source = g.source
-             AND NOT EXISTS (SELECT 1 FROM pd_stage_snapshots t WHERE t.snapshot_key = s.snapshot_key)""",
-        {"runs": [g[0] for g in groups], "sources": [g[1] for g in groups]},
-    )
-    removed = int(cur.rowcount)
     cur.execute("""DELETE FROM pd_stage_snapshots t USING snapshots s
                    WHERE s.snapshot_key = t.snapshot_key AND s.run_id <> t.run_id""")
     cur.execute("""DELETE FROM pd_stage_snapshots t USING pd_stage_snapshots u
@@ -240,19 +242,18 @@ def _merge_snapshots(cur: Any, groups: Sequence[tuple[uuid.UUID, str]],
             ON CONFLICT (snapshot_key) DO NOTHING"""  # noqa: S608
     )
     inserted = int(cur.rowcount)
-    # Each kept snapshot's id (locked against deletion, as a foreign-key check would) and how many positions
-    # it has stored: none means its positions can go in by COPY without a merge.
+    # Each kept snapshot's id and how many positions it has stored: none means its positions can go in by COPY
+    # without a merge. (Not locked here: only the snapshots that rows are inserted into need to be, and they
+    # are, right before the insert.)
     cur.execute(
         """CREATE TEMP TABLE pd_snapshot_ids ON COMMIT DROP AS
            SELECT t.seq, s.id, (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id) AS stored
            FROM pd_stage_snapshots t JOIN snapshots s ON s.snapshot_key = t.snapshot_key
-           WHERE s.run_id = t.run_id
-           FOR KEY SHARE OF s"""
+           WHERE s.run_id = t.run_id"""
     )
-    cur.execute("SELECT seq, id, stored FROM pd_snapshot_ids")
+    cur.execute("SELECT seq, id::text, stored FROM pd_snapshot_ids")
     ids = {int(r[0]): (r[1], int(r[2])) for r in cur.fetchall()}
-    return _Snapshots(ids=ids, counts=UpsertCounts(inserted=inserted, updated=updated), owned=len(ids),
-                      removed=removed)
+    return _Snapshots(ids=ids, counts=UpsertCounts(inserted=inserted, updated=updated), owned=len(ids))
 
 
 def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
@@ -281,18 +282,22 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     new = staged - (stored - deleted)  # every stored row that was kept matches exactly one staged row
     inserted = 0
     if new:
-        # Snapshot and rate ids come from the locked maps; the instruments are proven here.
-        cur.execute("SELECT DISTINCT instrument_id FROM pd_stage_positions")
-        allowed = lock_references(cur, instruments={r[0] for r in cur.fetchall()})
+        cur.execute(
+            """CREATE TEMP TABLE pd_new_positions ON COMMIT DROP AS
+               SELECT * FROM pd_stage_positions n
+               WHERE NOT EXISTS (SELECT 1 FROM positions p
+                                 WHERE p.snapshot_id = n.snapshot_id AND p.instrument_id = n.instrument_id)"""
+        )
+        cur.execute("""SELECT array_agg(DISTINCT snapshot_id), array_agg(DISTINCT instrument_id),
+                              array_agg(DISTINCT fx_rate_id) FILTER (WHERE fx_rate_id IS NOT NULL)
+                       FROM pd_new_positions""")
+        found = cur.fetchone()
+        snapshots, instruments, rates = (set(ids or ()) for ids in (found or (None, None, None)))
+        allowed = lock_references(cur, snapshots=snapshots, instruments=instruments, rates=rates)
         with trusted_insert(cur, allowed):
-            cur.execute(
-                f"""INSERT INTO positions ({", ".join(POSITION_COLUMNS)})
-                    SELECT * FROM pd_stage_positions n
-                    WHERE NOT EXISTS (SELECT 1 FROM positions p
-                                      WHERE p.snapshot_id = n.snapshot_id
-                                        AND p.instrument_id = n.instrument_id)"""  # noqa: S608
-            )
+            cur.execute(f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}) SELECT * FROM pd_new_positions")  # noqa: S608
             inserted = int(cur.rowcount)
+        cur.execute("DROP TABLE pd_new_positions")
     return UpsertCounts(inserted=inserted, updated=updated, deleted=deleted)
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from portfolio_dashboard.errors import DatabaseError
 
+Id = uuid.UUID | str
+
 # Skipping is allowed only while positions has no trigger or rule of its own (a user's audit trigger, say): the
 # switch would skip those too, so their mere presence turns the trusted path off.
 _NOTHING_ELSE = """NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'positions'::regclass AND NOT tgisinternal)
@@ -38,9 +40,11 @@ _MAY_SKIP_15 = (f"(current_setting('is_superuser') = 'on' OR has_parameter_privi
                 f"'SET')) AND {_NOTHING_ELSE}")
 
 
-def lock_references(cur: Any, *, snapshots: Collection[uuid.UUID] = (), instruments: Collection[uuid.UUID] = (),
-                    rates: Collection[uuid.UUID] = ()) -> bool:
+def lock_references(cur: Any, *, snapshots: Collection[Id] = (), instruments: Collection[Id] = (),
+                    rates: Collection[Id] = ()) -> bool:
     """Lock the referenced rows ``FOR KEY SHARE`` and prove they all exist (``DatabaseError`` if not).
+
+    Ids are UUIDs or their canonical text; each collection holds distinct ids, all of one kind.
 
     Returns whether this session may skip the per-row foreign-key triggers (see ``trusted_insert``).
     """
@@ -67,7 +71,7 @@ def lock_references(cur: Any, *, snapshots: Collection[uuid.UUID] = (), instrume
     return bool(row[3])
 
 
-def _uuid_array(ids: Collection[uuid.UUID]) -> str:
+def _uuid_array(ids: Collection[Id]) -> str:
     """A ``uuid[]`` literal: psycopg adapts a list of UUIDs one object at a time (~1 ms for 500), and a UUID's
     text form needs no quoting."""
     return "{" + ",".join(map(str, ids)) + "}"
