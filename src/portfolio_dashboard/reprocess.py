@@ -311,7 +311,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
 def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
     batch.groups.append((run_id, source))
-    batch.rates.extend(parsed.fx_rates)
+    batch.add_rates(parsed.fx_rates)
     for s in valued.snapshots:
         snap = s.snapshot
         batch.accounts.append(snap.account)
@@ -327,16 +327,16 @@ def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base
             batch.instruments[p.position.instrument.key] = p.position.instrument
             positions.append((p.position.instrument, p))
             if p.rate is not None:
-                batch.rates.append(p.rate)
+                batch.add_rates((p.rate,))
         if s.total_rate is not None:
-            batch.rates.append(s.total_rate)
+            batch.add_rates((s.total_rate,))
         batch.snapshots.append((row, positions))
         batch.positions += len(positions)
     if valued.trades:
         for t in valued.trades:
             batch.instruments[t.trade.instrument.key] = t.trade.instrument
             if t.rate is not None:
-                batch.rates.append(t.rate)
+                batch.add_rates((t.rate,))
         batch.trades.append((run_id, valued))
 
 

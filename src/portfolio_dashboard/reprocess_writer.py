@@ -6,9 +6,13 @@ reprocess: rewriting a changed position costs a new row version and an entry in 
 one connection runs on one core. So:
 
 1. one transaction stores what the parts share: accounts, instruments and their mapping, every FX rate of the
-   batch and its trades, and removes the snapshots its runs no longer produce;
+   batch, and its trades;
 2. the snapshots are split into parts of whole snapshots, each written with its positions in a transaction of
    its own, all at once. A snapshot always commits together with its positions: no commit shows half of one.
+
+A batch whose runs no longer produce some of their snapshots (a parser change moved an as-of, so the
+replacements have new keys) is written whole in one transaction instead: in parts, the removal would commit
+before the replacements.
 
 The parts cannot conflict. Each snapshot key goes to one part only: where two runs of the batch produced the
 same broker state, the one a single merge would keep (the run that stored it, else the first) is the only one
@@ -21,6 +25,7 @@ previous rows, consistent); the error is raised once every part has finished.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections import Counter
@@ -36,12 +41,14 @@ from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.mapping import assign_global_instruments
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.repositories import FxKey, Repository, SnapshotRow, fx_key
+from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 # A part smaller than this is not worth a connection of its own: the fixed cost of a part (a transaction, a
 # dozen statements) would eat what the parallel writing saves.
 MIN_PART_POSITIONS = 10_000
+
+log = logging.getLogger(__name__)
 
 Held = list[tuple[Instrument, ValuedPosition]]
 
@@ -53,10 +60,17 @@ class Batch:
     snapshots: list[tuple[SnapshotRow, Held]] = field(default_factory=list)
     accounts: list[Any] = field(default_factory=list)
     instruments: dict[tuple[str, str], Instrument] = field(default_factory=dict)
-    rates: list[FxRate] = field(default_factory=list)
+    # Every rate object met, by identity: the positions of a snapshot share their currency's rate object, so
+    # this holds a few thousand rates for ~50,000 positions, each keyed (``fx_key``) once when written. The
+    # dict keeps the objects alive, so an id cannot be reused by another object meanwhile.
+    rates: dict[int, FxRate] = field(default_factory=dict)
     trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
     groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (run, source) pairs re-parsed
     positions: int = 0
+
+    def add_rates(self, rates: Iterable[FxRate]) -> None:
+        for rate in rates:
+            self.rates[id(rate)] = rate
 
 
 @dataclass(slots=True)
@@ -104,9 +118,12 @@ def write(engine: Engine, batch: Batch, workers: int) -> Written:
         ids = _store_references(conn, batch)
         rate_ids = _store_rates(conn, batch.rates)
         written.snapshots_removed = bulk.delete_vanished(
-            conn, batch.groups, (row.snapshot_key for row, _held in batch.snapshots))
+            conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
         _write_trades(conn, batch, ids, written)
-        if parts == 1:
+        # A batch that removes snapshots (a parser change moved their as-of: their replacements have new keys) is
+        # written whole in this transaction: in parts, the removal would commit before the replacements, and a
+        # reader (or a failed part) would see those accounts without a snapshot for those runs.
+        if parts == 1 or written.snapshots_removed:
             written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
             uow.commit()
             return written
@@ -121,6 +138,9 @@ def write(engine: Engine, batch: Batch, workers: int) -> Written:
         except BaseException as exc:  # every part has finished; the first error is raised below
             failures.append(exc)
     if failures:
+        for failure in failures:
+            log.error("reprocess: a part of %d was rolled back: %s", len(futures), failure)
+        log.warning("reprocess: committed before the failure (rerunning finishes the rest): %s", written)
         raise failures[0]
     return written
 
@@ -176,7 +196,7 @@ def _split(snapshots: list[tuple[SnapshotRow, Held]], parts: int) -> list[list[t
 
 
 def _write_part(engine: Engine, snapshots: list[tuple[SnapshotRow, Held]], ids: dict[tuple[str, str], uuid.UUID],
-                rate_ids: dict[FxKey, str]) -> Written:
+                rate_ids: dict[int, str]) -> Written:
     written = Written()
     with UnitOfWork(engine) as uow:
         written.add(_write_snapshots(_tuned(uow.connection), snapshots, ids, rate_ids))
@@ -184,16 +204,18 @@ def _write_part(engine: Engine, snapshots: list[tuple[SnapshotRow, Held]], ids: 
     return written
 
 
-def _store_rates(conn: Connection, rates: Iterable[FxRate]) -> dict[FxKey, str]:
-    """Store the batch's rates; return their ids as text (how they go to COPY) by their key."""
-    unique = {fx_key(r): r for r in rates}
-    ids = bulk.store_rates(conn, ((seq, r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
-                                  for seq, r in enumerate(unique.values())))
-    return {key: ids[seq] for seq, key in enumerate(unique)}
+def _store_rates(conn: Connection, rates: dict[int, FxRate]) -> dict[int, str]:
+    """Store the batch's rates; return their ids as text (how they go to COPY) by the rate object's identity."""
+    keys = {oid: fx_key(r) for oid, r in rates.items()}
+    unique = {key: rates[oid] for oid, key in keys.items()}
+    seq = {key: n for n, key in enumerate(unique)}
+    ids = bulk.store_rates(conn, ((seq[key], r.asof_ts, r.source_ccy, r.target_ccy, r.provider, r.rate)
+                                  for key, r in unique.items()))
+    return {oid: ids[seq[key]] for oid, key in keys.items()}
 
 
 def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, Held]],
-                     ids: dict[tuple[str, str], uuid.UUID], rate_ids: dict[FxKey, str]) -> bulk.BatchCounts:
+                     ids: dict[tuple[str, str], uuid.UUID], rate_ids: dict[int, str]) -> bulk.BatchCounts:
     # ids go to COPY as text, each converted once (psycopg adapts a UUID object in Python, a string in C)
     instrument_text = {key: str(i) for key, i in ids.items()}
     run_text = {run: str(run) for run in {r.run_id for r, _held in snapshots}}
@@ -208,7 +230,7 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
         positions=(
             (seq, instrument_text[instrument.key], p.position.quantity, p.position.price_local,
              p.position.market_value_local, p.market_value_base,
-             None if p.rate is None else rate_ids[fx_key(p.rate)], p.position.cost_basis,
+             None if p.rate is None else rate_ids[id(p.rate)], p.position.cost_basis,
              p.position.unrealized_pnl)
             for seq, (_r, held) in enumerate(snapshots) for instrument, p in held
         ),

@@ -5,6 +5,8 @@ fails rolls back alone, leaving every snapshot whole."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,8 +17,9 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import DemoSource
 from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
-from portfolio_dashboard.domain import TriggerContext
+from portfolio_dashboard.domain import ParseResult, RawResponse, TriggerContext
 from portfolio_dashboard.reprocess import ReprocessReport, Selection, reprocess
+from portfolio_dashboard.storage.repositories import SnapshotRow
 from tests.integration.test_reprocess import DAY1, DemoLaterAsof, DemoV2, snapshot_state
 
 COUNTS = ("snapshots_inserted", "snapshots_updated", "snapshots_unchanged", "snapshots_removed",
@@ -85,25 +88,114 @@ def test_parts_write_the_same_rows_as_one_transaction(settings: Settings) -> Non
     v2.dispose()
 
 
-def test_a_key_two_runs_produce_anew_goes_to_the_first_in_either_way(settings: Settings) -> None:
-    """A new as-of makes every key new: day 1 and "day 1 again" both produce them, in different parts. The
-    first run keeps them, as in one transaction; the other part writes none of them (no race, no duplicate)."""
+def test_snapshots_lost_from_the_database_go_back_to_the_first_run_that_has_them(settings: Settings) -> None:
+    """Day 1's snapshots deleted: day 1 and "day 1 again" both re-parse to those keys, none stored, and the two
+    runs fall in different parts. The first run gets them, as in one transaction; the other part writes none
+    of them (no race on the key, no duplicate)."""
     app = App(settings)
     runs = history(app)
-    later = App(settings, source_factory=lambda name, s: DemoLaterAsof())
-    serial = reprocess(later, Selection(all=True), workers=1)
-    one_transaction = rows_without_ids(app.engine)
-    assert serial.snapshots_removed == 9 and serial.snapshots_inserted == 9
-    reprocess(app, Selection(all=True), workers=1)  # the original keys again
-    parallel = reprocess(later, Selection(all=True), workers=2)
+    original = rows_without_ids(app.engine)
+    with app.engine.begin() as conn:
+        conn.execute(text("DELETE FROM snapshots WHERE run_id = :r"), {"r": runs["day1"]})
+    parallel = reprocess(app, Selection(all=True), workers=2)
     assert parallel.parts == 2
-    assert counts(parallel) == counts(serial)
-    assert rows_without_ids(app.engine) == one_transaction
-    day1_keys = {k for k, run in owners(app.engine).items() if run == runs["day1"]}
-    assert len(day1_keys) == 3 and runs["day1 again"] not in owners(app.engine).values()
-    assert not reprocess(later, Selection(all=True), workers=2).changed
+    assert (parallel.snapshots_inserted, parallel.positions_inserted, parallel.snapshots_removed) == (3, 17, 0)
+    assert rows_without_ids(app.engine) == original
+    assert set(owners(app.engine).values()) == {runs["day1"], runs["day2"], runs["day3"]}
+    assert not reprocess(app, Selection(all=True), workers=2).changed
+    app.dispose()
+
+
+def test_one_owner_keeps_each_key_where_a_single_merge_would(app: App) -> None:
+    history(app)
+    with app.engine.connect() as conn:
+        stored_key, owner = conn.execute(text("SELECT snapshot_key, run_id FROM snapshots LIMIT 1")).one()
+        a, b = uuid.uuid4(), uuid.uuid4()
+        rows = [
+            (row(b, stored_key), "a later run met the stored state: the owner's copy (below) is kept instead"),
+            (row(owner, stored_key), "the run that stored it"),
+            (row(a, "new-1"), "first of a key nobody stored"),
+            (row(b, "new-1"), "second of it"),
+            (row(a, "new-2"), "the same run produced it twice: the first"),
+            (row(a, "new-2"), "... and the second"),
+            (row(a, "once"), "a key met once is left to the merge"),
+        ]
+        kept = reprocess_writer._one_owner(conn, [(r, []) for r, _why in rows])
+    assert [r for r, _held in kept] == [rows[i][0] for i in (1, 2, 4, 6)]
+
+
+def row(run: uuid.UUID, key: str) -> SnapshotRow:
+    return SnapshotRow(run_id=run, broker="demo", broker_account_id="A", asof_ts=DAY1, snapshot_key=key,
+                       total_value_local=None, total_value_gbp=None, base_currency="GBP", account_currency=None,
+                       reported_total_gbp=None, asof_source="test", source="demo", parser_version="1",
+                       fx_complete=True, warnings=())
+
+
+def test_a_batch_that_removes_snapshots_is_written_in_one_transaction(settings: Settings) -> None:
+    """A new as-of gives every snapshot a new key: the old ones are removed and the new ones inserted. In parts,
+    the removal would commit first; so such a batch is one transaction, and a failure leaves every account
+    with its old snapshots rather than none."""
+    app = App(settings)
+    history(app)
+    before = rows_without_ids(app.engine)
+    with app.engine.begin() as conn:
+        conn.execute(text(
+            """CREATE FUNCTION refuse_day3() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF (SELECT asof_ts FROM snapshots WHERE id = NEW.snapshot_id) > '2026-11-20 16:35Z' THEN
+                       RAISE EXCEPTION 'day 3 is frozen';
+                   END IF;
+                   RETURN NEW;
+               END $$"""))
+        conn.execute(text("CREATE TRIGGER refuse_day3 BEFORE INSERT ON positions "
+                          "FOR EACH ROW EXECUTE FUNCTION refuse_day3()"))
+    later = App(settings, source_factory=lambda name, s: DemoLaterAsof())
+    with pytest.raises(Exception, match="day 3 is frozen"):
+        reprocess(later, Selection(all=True), workers=2)
+    assert rows_without_ids(app.engine) == before  # nothing removed, nothing half-written
+    with app.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_day3 ON positions"))
+    done = reprocess(later, Selection(all=True), workers=2)
+    assert (done.parts, done.snapshots_removed, done.snapshots_inserted) == (1, 9, 9)
+    serial_like = rows_without_ids(app.engine)
+    reprocess(app, Selection(all=True), workers=1)
+    assert reprocess(later, Selection(all=True), workers=1).parts == 1
+    assert rows_without_ids(app.engine) == serial_like
     app.dispose()
     later.dispose()
+
+
+@pytest.mark.parametrize("batch_positions", [50_000, 17], ids=["one batch", "a batch per run"])
+def test_a_run_that_no_longer_produces_a_snapshot_hands_it_to_the_run_that_does(settings: Settings,
+                                                                                 batch_positions: int) -> None:
+    """Day 1 stored its snapshots; "day 1 again" met the same state. A parser that now reads nothing from day 1's
+    own payload (but the same from the later one) leaves the snapshots to the later run, with its values —
+    wherever the batches end. The later run keeps them from then on."""
+    app = App(settings)
+    runs = history(app)
+    with app.engine.connect() as conn:
+        first = conn.execute(text("SELECT received_at FROM raw_payloads WHERE run_id = :r"),
+                             {"r": runs["day1"]}).scalar_one()
+
+    class SkipsFirst(DemoV2):
+        def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
+            out = super().parse(raws)
+            return replace(out, snapshots=()) if raws[0].received_at == first else out
+
+    fixed = App(settings, source_factory=lambda name, s: SkipsFirst())
+    report = reprocess(fixed, Selection(all=True), batch_positions=batch_positions, workers=2)
+    assert (report.snapshots_removed, report.snapshots_inserted, report.snapshots_updated) == (3, 3, 6)
+    day1 = {k for k in owners(app.engine) if "2026-11-18" in k}
+    assert len(day1) == 3 and {owners(app.engine)[k] for k in day1} == {runs["day1 again"]}
+    with app.engine.connect() as conn:
+        versions = conn.execute(text("SELECT DISTINCT parser_version FROM snapshots")).scalars().all()
+    assert versions == ["2"]
+    assert not reprocess(fixed, Selection(all=True), batch_positions=batch_positions, workers=2).changed
+    back = reprocess(app, Selection(all=True), batch_positions=batch_positions, workers=2)
+    assert back.snapshots_removed == 0 and back.snapshots_updated == 9
+    assert {owners(app.engine)[k] for k in day1} == {runs["day1 again"]}
+    app.dispose()
+    fixed.dispose()
 
 
 def test_a_failing_part_rolls_back_alone_and_every_snapshot_stays_whole(settings: Settings) -> None:

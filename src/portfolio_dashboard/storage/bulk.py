@@ -199,20 +199,27 @@ class _Snapshots:
     owned: int
 
 
-def delete_vanished(conn: Connection, groups: Sequence[tuple[uuid.UUID, str]], keys: Iterable[str]) -> int:
-    """Delete the snapshots (with their positions) that the ``groups`` (run, source) stored and whose key is not
-    among ``keys``, the snapshot keys the re-parse produced; return how many."""
+def delete_vanished(conn: Connection, groups: Sequence[tuple[uuid.UUID, str]],
+                    produced: Iterable[tuple[uuid.UUID, str, str]]) -> int:
+    """Delete the snapshots (with their positions) that a group (run, source) stored and its re-parse no longer
+    produces; ``produced`` holds every (run, source, snapshot key) the re-parse gave. Return how many.
+
+    Each group is held to its own output: a snapshot whose key another run of the batch still produces is deleted
+    all the same, and that run's copy takes its place (a merge never rewrites a snapshot another run owns, so
+    keeping it would freeze the old parser's values, and whether it was kept would depend on where batches
+    happen to end)."""
     if not groups:
         return 0
     result = conn.execute(
-        # the keys as one JSON text: psycopg adapts a list's elements one by one
+        # (run, source, key) triples as one JSON text: psycopg adapts a list's elements one by one
         text("""DELETE FROM snapshots s
                 USING unnest(CAST(:runs AS uuid[]), CAST(:sources AS text[])) AS g(run_id, source)
                 WHERE s.run_id = g.run_id AND s.source = g.source
-                  AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(CAST(:keys AS json)) k(snapshot_key)
-                                  WHERE k.snapshot_key = s.snapshot_key)"""),
+                  AND NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(:produced AS json)) k
+                                  WHERE (k->>0)::uuid = s.run_id AND k->>1 = s.source
+                                    AND k->>2 = s.snapshot_key)"""),
         {"runs": "{" + ",".join(str(g[0]) for g in groups) + "}", "sources": [g[1] for g in groups],
-         "keys": json.dumps(list(keys))},
+         "produced": json.dumps([[str(run), source, key] for run, source, key in produced])},
     )
     return int(result.rowcount)
 
