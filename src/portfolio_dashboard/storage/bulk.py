@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Trade
-from portfolio_dashboard.storage.trusted import lock_references, trusted_insert
+from portfolio_dashboard.storage.trusted import lock_references, trusted_insert, uuid_array
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
@@ -218,7 +218,7 @@ def delete_vanished(conn: Connection, groups: Sequence[tuple[uuid.UUID, str]],
                   AND NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(:produced AS json)) k
                                   WHERE (k->>0)::uuid = s.run_id AND k->>1 = s.source
                                     AND k->>2 = s.snapshot_key)"""),
-        {"runs": "{" + ",".join(str(g[0]) for g in groups) + "}", "sources": [g[1] for g in groups],
+        {"runs": uuid_array(g[0] for g in groups), "sources": [g[1] for g in groups],
          "produced": json.dumps([[str(run), source, key] for run, source, key in produced])},
     )
     return int(result.rowcount)

@@ -23,7 +23,7 @@ docs/automation.md) writes the same rows with the per-row checks.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,7 +58,7 @@ def lock_references(cur: Any, *, snapshots: Collection[Id] = (), instruments: Co
                    (SELECT count(*) FROM (SELECT 1 FROM instruments WHERE id = ANY(%(i)s::uuid[]) FOR KEY SHARE) i),
                    (SELECT count(*) FROM (SELECT 1 FROM fx_rates WHERE id = ANY(%(f)s::uuid[]) FOR KEY SHARE) f),
                    {may_skip}""",  # noqa: S608 - one of two constant expressions
-        {"s": _uuid_array(snapshots), "i": _uuid_array(instruments), "f": _uuid_array(rates)},
+        {"s": uuid_array(snapshots), "i": uuid_array(instruments), "f": uuid_array(rates)},
     )
     row = cur.fetchone()
     wanted = (len(snapshots), len(instruments), len(rates))
@@ -71,7 +71,7 @@ def lock_references(cur: Any, *, snapshots: Collection[Id] = (), instruments: Co
     return bool(row[3])
 
 
-def _uuid_array(ids: Collection[Id]) -> str:
+def uuid_array(ids: Iterable[Id]) -> str:
     """A ``uuid[]`` literal: psycopg adapts a list of UUIDs one object at a time (~1 ms for 500), and a UUID's
     text form needs no quoting."""
     return "{" + ",".join(map(str, ids)) + "}"
