@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, text
@@ -17,7 +18,7 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import DemoSource
 from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
-from portfolio_dashboard.domain import ParseResult, RawResponse, TriggerContext
+from portfolio_dashboard.domain import ParseResult, RawResponse, Trade, TriggerContext
 from portfolio_dashboard.reprocess import ReprocessReport, Selection, reprocess
 from portfolio_dashboard.storage.repositories import SnapshotRow
 from tests.integration.test_reprocess import DAY1, DemoLaterAsof, DemoV2, snapshot_state
@@ -239,3 +240,48 @@ def by_snapshot(engine: Engine) -> dict[object, list[tuple[object, ...]]]:
     for row in snapshot_state(engine):
         out.setdefault(row[0], []).append(row)
     return out
+
+
+class DemoWithTrades(DemoSource):
+    """The demo with two USD trades per capture: one of its own day, and one (the same broker trade id every
+    day) that every capture's window meets again."""
+
+    def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
+        out = super().parse(raws)
+        snapshot = next(s for s in out.snapshots if any(p.instrument.currency == "USD" for p in s.positions))
+        usd = next(p.instrument for p in snapshot.positions if p.instrument.currency == "USD")
+        account = snapshot.account.broker_account_id
+
+        def trade(trade_id: str) -> Trade:
+            return Trade(broker=snapshot.account.broker, broker_trade_id=trade_id, broker_account_id=account,
+                         instrument=usd, trade_ts=snapshot.asof_ts, quantity=Decimal(2), price_local=Decimal(100),
+                         amount_local=Decimal(-200), currency="USD")
+
+        return replace(out, trades=(trade(f"day-{snapshot.asof_ts:%Y%m%d}"), trade("seen-every-day")))
+
+
+def trades_state(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            """SELECT t.broker_trade_id, t.run_id, t.amount_gbp, f.source_ccy, f.target_ccy, f.asof_ts, f.rate
+               FROM trades t LEFT JOIN fx_rates f ON f.id = t.fx_rate_id ORDER BY t.broker_trade_id"""))]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_trades_are_valued_at_the_batch_rates_and_kept_by_the_run_that_stored_them(settings: Settings,
+                                                                                  workers: int) -> None:
+    app = App(settings)
+    runs = history(app)
+    traded = App(settings, source_factory=lambda name, s: DemoWithTrades())
+    report = reprocess(traded, Selection(all=True), workers=workers)
+    assert (report.trades_inserted, report.trades_updated) == (4, 0)  # three days, and the one seen every day
+    state = trades_state(app.engine)
+    assert [r[0] for r in state] == ["day-20261118", "day-20261119", "day-20261120", "seen-every-day"]
+    assert all(r[2] is not None and r[3:5] == ("USD", "GBP") for r in state)  # valued in GBP at a stored rate
+    assert all(abs(r[2] - Decimal(-200) * r[6]) < Decimal("0.01") for r in state)
+    assert state[3][1] == runs["day1"]  # the first run that met it
+    again = reprocess(traded, Selection(all=True), workers=workers)
+    assert not again.changed, again.text()
+    assert trades_state(app.engine) == state
+    app.dispose()
+    traded.dispose()
