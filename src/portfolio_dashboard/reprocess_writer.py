@@ -119,7 +119,7 @@ def write(engine: Engine, batch: Batch, workers: int) -> Written:
         rate_ids = _store_rates(conn, batch.rates)
         written.snapshots_removed = bulk.delete_vanished(
             conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
-        _write_trades(conn, batch, ids, written)
+        _write_trades(conn, batch, ids, rate_ids, written)
         # A batch that removes snapshots (a parser change moved their as-of: their replacements have new keys) is
         # written whole in this transaction: in parts, the removal would commit before the replacements, and a
         # reader (or a failed part) would see those accounts without a snapshot for those runs.
@@ -237,13 +237,13 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
     )
 
 
-def _write_trades(conn: Connection, batch: Batch, ids: dict[tuple[str, str], uuid.UUID], written: Written) -> None:
-    trade_rates = [t.rate for _run, v in batch.trades for t in v.trades if t.rate is not None]
-    rate_ids = Repository(conn).upsert_fx_rates(trade_rates) if trade_rates else {}
+def _write_trades(conn: Connection, batch: Batch, ids: dict[tuple[str, str], uuid.UUID], rate_ids: dict[int, str],
+                  written: Written) -> None:
+    """Upsert the batch's trades; their rates are among the batch's, stored by ``_store_rates``."""
     for run_id, valued in batch.trades:
         gbp = {
             (t.trade.broker, t.trade.broker_trade_id):
-                (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
+                (t.amount_base, uuid.UUID(rate_ids[id(t.rate)]) if t.rate is not None else None)
             for t in valued.trades
         }
         traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), [t.trade for t in valued.trades], ids, gbp)
