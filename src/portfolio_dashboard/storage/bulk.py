@@ -30,13 +30,17 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Trade
-from portfolio_dashboard.storage.trusted import lock_references, trusted_insert, uuid_array
+from portfolio_dashboard.storage.trusted import (
+    POSITION_COLUMNS,
+    copy_positions,
+    lock_references,
+    trusted_insert,
+    uuid_array,
+)
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
-POSITION_DERIVED = ("quantity", "price_local", "market_value_local", "market_value_gbp", "fx_rate_id",
-                    "cost_basis", "unrealized_pnl")
-POSITION_COLUMNS = ("snapshot_id", "instrument_id", *POSITION_DERIVED)
+POSITION_DERIVED = POSITION_COLUMNS[2:]  # all but the key (snapshot_id, instrument_id)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
                  "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description")
 
@@ -148,10 +152,7 @@ def write_batch(
         if direct:
             allowed = lock_references(cur, snapshots={r[0] for r in direct}, instruments={r[1] for r in direct},
                                       rates={r[6] for r in direct if r[6] is not None})
-            columns = ", ".join(POSITION_COLUMNS)
-            with trusted_insert(cur, allowed), cur.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
-                for r in direct:
-                    copy.write_row(r)
+            copy_positions(cur, direct, allowed)
             inserted += len(direct)
         cur.execute("DROP TABLE pd_stage_snapshots, pd_stage_positions, pd_snapshot_ids")
     finally:

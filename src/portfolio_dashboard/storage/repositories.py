@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
-from portfolio_dashboard.storage.trusted import lock_references, trusted_insert
+from portfolio_dashboard.storage.trusted import copy_positions, lock_references
 
 
 class PositionRow(NamedTuple):
@@ -479,12 +479,7 @@ class Repository:
             else:
                 allowed = lock_references(cur, snapshots=(snapshot_id,), instruments={r.instrument_id for r in rows},
                                           rates={r.fx_rate_id for r in rows if r.fx_rate_id is not None})
-            with trusted_insert(cur, allowed), cur.copy(
-                "COPY positions (snapshot_id, instrument_id, quantity, price_local, market_value_local, "
-                "market_value_gbp, fx_rate_id, cost_basis, unrealized_pnl) FROM STDIN"
-            ) as copy:
-                for r in rows:
-                    copy.write_row((snapshot_id, *r))
+            copy_positions(cur, ((snapshot_id, *r) for r in rows), allowed)
         return len(rows)
 
     # --- trades --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ docs/automation.md) writes the same rows with the per-row checks.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -75,6 +75,18 @@ def uuid_array(ids: Iterable[Id]) -> str:
     """A ``uuid[]`` literal: psycopg adapts a list of UUIDs one object at a time (~1 ms for 500), and a UUID's
     text form needs no quoting."""
     return "{" + ",".join(map(str, ids)) + "}"
+
+
+POSITION_COLUMNS = ("snapshot_id", "instrument_id", "quantity", "price_local", "market_value_local",
+                    "market_value_gbp", "fx_rate_id", "cost_basis", "unrealized_pnl")
+
+
+def copy_positions(cur: Any, rows: Iterable[Sequence[Any]], allowed: bool) -> None:
+    """COPY ``rows`` (in ``POSITION_COLUMNS`` order) into ``positions``; without the per-row triggers when
+    ``allowed`` (from ``lock_references``)."""
+    with trusted_insert(cur, allowed), cur.copy(f"COPY positions ({', '.join(POSITION_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 @contextmanager
