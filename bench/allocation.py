@@ -38,10 +38,11 @@ from sqlalchemy import Connection, Engine, text
 
 from portfolio_dashboard.domain import AssetClass, Instrument, cash_instrument
 from portfolio_dashboard.domain.identifiers import cusip_check_digit, isin_check_digit
-from portfolio_dashboard.mapping import assign_global_instruments
-from portfolio_dashboard.storage import migrate, queries
+from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.embedded import start_embedded, stop_embedded
 from portfolio_dashboard.storage.engine import make_engine
+from portfolio_dashboard.storage.mapping import assign_global_instruments
+from portfolio_dashboard.storage.reads import runs as queries
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 ACCOUNTS = (("ib", "U1000001", "GBP"), ("ib", "U1000002", "USD"), ("ib", "U1000003", "GBP"),

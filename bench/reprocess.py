@@ -36,11 +36,11 @@ from sqlalchemy import text
 
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import DemoSource, history_instants
-from portfolio_dashboard.capture import value_parsed
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import ParseResult, RawResponse
-from portfolio_dashboard.fx import FxChain
-from portfolio_dashboard.reprocess import ReprocessReport, Selection, reprocess
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.services.pipeline import value_parsed
+from portfolio_dashboard.services.reprocess import ReprocessReport, Selection, reprocess
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.embedded import start_embedded, stop_embedded
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork

@@ -37,9 +37,10 @@ from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS, DashboardServer 
 from bench.generate_history import Spec, generate  # noqa: E402
 from portfolio_dashboard.bootstrap import get_app  # noqa: E402
 from portfolio_dashboard.config import load_settings  # noqa: E402
-from portfolio_dashboard.storage import read_audit, read_portfolio  # noqa: E402
 from portfolio_dashboard.storage.embedded import stop_embedded  # noqa: E402
-from portfolio_dashboard.storage.read_scope import Scope  # noqa: E402
+from portfolio_dashboard.storage.reads import audit as read_audit  # noqa: E402
+from portfolio_dashboard.storage.reads import portfolio as read_portfolio  # noqa: E402
+from portfolio_dashboard.storage.reads.scope import Scope  # noqa: E402
 
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
 CHART = ".st-key-value_chart .js-plotly-plot .main-svg"

@@ -15,11 +15,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, ReferenceRates
 from portfolio_dashboard.config import Settings, load_settings
 from portfolio_dashboard.domain import FxRate, RawResponse
 from portfolio_dashboard.errors import ConfigError
-from portfolio_dashboard.fx import ReferenceRates
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import make_engine, resolve_database_url, unavailable_error
 

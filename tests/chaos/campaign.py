@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import RawResponse, RunResult, SourceStatus, TriggerContext
 from portfolio_dashboard.domain.valuation import validate
 from portfolio_dashboard.errors import CATEGORIES
+from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from tests.chaos.faults import CLIENT_TIMEOUT_S, SUCCESS, WIRE, Fault, Target
 from tests.chaos.world import SOURCES, Sleeper, World, seed_rates

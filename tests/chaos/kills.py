@@ -173,7 +173,7 @@ class KillCampaign:
     # --- the spool -------------------------------------------------------------------------------------------
     def spool_contents(self) -> tuple[Counter[tuple[str, str]], list[str]]:
         """(source, sha256) of every spooled response, and the spool files that cannot be read back."""
-        from portfolio_dashboard.spool import MANIFEST, SpoolCorruptError, decode_entry, decode_manifest
+        from portfolio_dashboard.local.spool import MANIFEST, SpoolCorruptError, decode_entry, decode_manifest
 
         root = self.world.data_dir / "spool"
         found: Counter[tuple[str, str]] = Counter()

@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import text
 
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import RunResult, TriggerContext
-from portfolio_dashboard.spool import Spool
+from portfolio_dashboard.local.spool import Spool
+from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from tests.chaos.world import SOURCES, Sleeper, World, seed_rates
 from tests.fakes.pgserver import TcpPostgres, tcp_postgres

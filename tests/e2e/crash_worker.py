@@ -6,8 +6,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import ParseResult, TriggerContext
+from portfolio_dashboard.services.capture import capture
 from tests.fakes.sources import ScriptedSource, snapshot
 
 SNAPSHOTS = 20

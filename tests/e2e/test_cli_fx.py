@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.cli import app as cli_app
 from portfolio_dashboard.domain import ParseResult
+from portfolio_dashboard.services.capture import capture
 from tests.fakes.sources import ScriptedSource, snapshot
 
 

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import FxRate, RunStatus, TriggerContext
+from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from tests.fakes.schwab import (
     CASH_NUMBER,

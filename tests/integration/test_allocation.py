@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import RunStatus, TriggerContext
-from portfolio_dashboard.mapping import find_instrument, split_to_new_global
-from portfolio_dashboard.storage import queries
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.storage.mapping import find_instrument, split_to_new_global
+from portfolio_dashboard.storage.reads import runs as queries
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from tests.fakes.holdings import HoldingsSource, account, holding
 

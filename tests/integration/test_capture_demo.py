@@ -2,8 +2,8 @@
 
 from sqlalchemy import text
 
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import RunStatus, TriggerContext
+from portfolio_dashboard.services.capture import capture
 
 
 def test_demo_capture_stores_snapshots(app):

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from portfolio_dashboard.capture import capture, reap_interrupted_runs
 from portfolio_dashboard.domain import ParseResult, RunStatus, SourceStatus, TriggerContext, TriggerType
 from portfolio_dashboard.errors import AuthError, NetworkError, ParsingError
+from portfolio_dashboard.services.capture import capture, reap_interrupted_runs
 from tests.fakes.server import FakeServer, Reply
 from tests.fakes.sources import ASOF, HttpJsonSource, ScriptedSource, raw, snapshot, usd_rate
 

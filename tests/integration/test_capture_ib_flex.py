@@ -18,8 +18,8 @@ from portfolio_dashboard.bootstrap import SourceReference
 from portfolio_dashboard.brokers.ecb import EcbRates
 from portfolio_dashboard.brokers.http import RetryPolicy
 from portfolio_dashboard.brokers.ib_flex import IbFlexSource, PollPolicy
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import RunStatus, TriggerContext
+from portfolio_dashboard.services.capture import capture
 from tests.fakes.ecb import FakeEcb
 from tests.fakes.flex_statement import (
     GENERATED,

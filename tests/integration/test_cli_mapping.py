@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from portfolio_dashboard.cli import app as cli
 from portfolio_dashboard.domain import AssetClass, Instrument
-from portfolio_dashboard.mapping import assign_global_instruments
+from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 IB_AAPL = Instrument("ib", "265598", "AAPL", "APPLE INC", AssetClass.EQUITY, "USD", exchange="NASDAQ")  # gateway

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from portfolio_dashboard.domain import AssetClass, Instrument, cash_instrument
-from portfolio_dashboard.mapping import (
+from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.engine import make_engine
+from portfolio_dashboard.storage.mapping import (
     MappingError,
     assign_global_instruments,
     clear_manual_mapping,
@@ -17,8 +19,6 @@ from portfolio_dashboard.mapping import (
     set_manual_mapping,
     split_to_new_global,
 )
-from portfolio_dashboard.storage import migrate
-from portfolio_dashboard.storage.engine import make_engine
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 # IB identifies by conid; its Flex statements add the ISIN, the Client Portal gateway does not.
@@ -280,8 +280,8 @@ def test_through_capture_flex_adding_the_isin_upgrades_the_heuristic_merge(app):
     adds the ISIN, and both mappings become identifier-grade without any manual step."""
     from datetime import UTC, datetime, timedelta
 
-    from portfolio_dashboard.capture import capture
     from portfolio_dashboard.domain import RunStatus, TriggerContext
+    from portfolio_dashboard.services.capture import capture
     from tests.fakes.holdings import HoldingsSource, account, holding
 
     app.reference_factory = lambda _settings: None

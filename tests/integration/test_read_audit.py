@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from portfolio_dashboard.mapping import set_manual_mapping
-from portfolio_dashboard.storage import read_audit as ra
-from portfolio_dashboard.storage import read_portfolio as rp
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.mapping import set_manual_mapping
+from portfolio_dashboard.storage.reads import audit as ra
+from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.scope import Scope
 from tests.ui.builders import Book
 
 D = Decimal

@@ -17,8 +17,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from portfolio_dashboard.storage import read_portfolio as rp
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.scope import Scope
 from tests.ui.builders import Book
 
 D = Decimal

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from portfolio_dashboard import replay
 from portfolio_dashboard.bootstrap import SourceReference
 from portfolio_dashboard.brokers.ecb import EcbRates
 from portfolio_dashboard.brokers.http import RetryPolicy
 from portfolio_dashboard.domain import ParseResult
-from portfolio_dashboard.replay import replay_pending
-from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services import replay
+from portfolio_dashboard.services.replay import replay_pending
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from tests.fakes.ecb import TYPICAL, FakeEcb
 from tests.fakes.sources import ASOF, ScriptedSource, raw, snapshot

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.brokers.base import FetchContext, Recorder
 from portfolio_dashboard.brokers.demo import DemoSource
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse, TriggerContext
 from portfolio_dashboard.errors import DatabaseError, NetworkError, ParsingError
-from portfolio_dashboard.reprocess import Selection, reprocess
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.reprocess import Selection, reprocess
 from portfolio_dashboard.storage import bulk
 from tests.integration.test_trusted_insert import as_plain_role
 

@@ -13,13 +13,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from portfolio_dashboard import reprocess_writer
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import DemoSource
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse, Trade, TriggerContext
-from portfolio_dashboard.reprocess import ReprocessReport, Selection, reprocess
+from portfolio_dashboard.services import reprocess_writer
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.reprocess import ReprocessReport, Selection, reprocess
 from portfolio_dashboard.storage.repositories import SnapshotRow
 from tests.integration.test_reprocess import DAY1, DemoLaterAsof, DemoV2, snapshot_state
 

@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, text
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import FetchContext, Recorder
 from portfolio_dashboard.brokers.demo import DemoSource
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import RunStatus, SourceStatus, TriggerContext, TriggerType
-from portfolio_dashboard.replay import replay_pending
-from portfolio_dashboard.spool import Spool
+from portfolio_dashboard.local.spool import Spool
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.replay import replay_pending
 from portfolio_dashboard.storage.embedded import sqlalchemy_url
 from tests.conftest import _drop_database, _new_database
 from tests.fakes.pgserver import TcpPostgres, free_port, tcp_postgres
@@ -220,7 +220,7 @@ def test_database_stopped_mid_capture_spools_then_replay_matches(
 def test_a_commit_lost_in_flight_is_not_stored_twice(fresh_db: Callable[[], str], tmp_path: Path) -> None:
     """The write committed but the capture saw the connection die and spooled the same responses: the replay
     must recognise them (deterministic raw payload ids), not store a second copy."""
-    from portfolio_dashboard.spool import RunMeta, RunSpooler
+    from portfolio_dashboard.local.spool import RunMeta, RunSpooler
 
     url = fresh_db()
     data = tmp_path / "data"
@@ -252,7 +252,7 @@ class _Replaying(DemoSource):
 
 
 def test_replay_leaves_a_run_still_being_captured_alone(fresh_db: Callable[[], str], tmp_path: Path) -> None:
-    from portfolio_dashboard.spool import RunMeta, RunSpooler
+    from portfolio_dashboard.local.spool import RunMeta, RunSpooler
 
     data = tmp_path / "data"
     raws: list = []  # type: ignore[type-arg]

@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo import DemoSource
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings, load_settings
 from portfolio_dashboard.domain import ParseResult, RawResponse, TriggerContext
 from portfolio_dashboard.errors import AuthError, ConfigError
-from portfolio_dashboard.monitoring import collect, run_alerts
-from portfolio_dashboard.reporting import status_report
-from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.monitoring import collect, run_alerts
+from portfolio_dashboard.services.reporting import status_report
 from tests.fakes import alert_target
 from tests.fakes.pgserver import free_port
 

@@ -13,10 +13,10 @@ from sqlalchemy.exc import DBAPIError
 
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import DemoSource
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import TriggerContext
 from portfolio_dashboard.errors import DatabaseError
+from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.trusted import lock_references, trusted_insert
 
 DAY1 = datetime(2026, 11, 18, 16, 35, tzinfo=UTC)

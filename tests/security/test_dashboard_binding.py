@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from portfolio_dashboard import cli
+from portfolio_dashboard.cli import root as cli
 
 
 class FakeStreamlit:

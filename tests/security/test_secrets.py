@@ -33,10 +33,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from portfolio_dashboard.bootstrap import build_source, get_app
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import TriggerContext
-from portfolio_dashboard.monitoring import run_alerts_quietly
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.monitoring import run_alerts_quietly
 from tests.chaos.world import FLEX_TOKEN, World, closed_port_url
 from tests.fakes.ib_gateway import SESSION_ID
 from tests.fakes.schwab import CLIENT_ID, CLIENT_SECRET, seed_tokens

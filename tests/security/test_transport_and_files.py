@@ -133,8 +133,8 @@ def test_secret_query_parameters_are_masked_in_httpx_log_lines(caplog: pytest.Lo
 
 def test_spool_files_are_0600_in_0700_directories(tmp_path: Path) -> None:
     from portfolio_dashboard.bootstrap import get_app
-    from portfolio_dashboard.capture import capture
     from portfolio_dashboard.domain import TriggerContext
+    from portfolio_dashboard.services.capture import capture
     from tests.chaos.world import closed_port_url
 
     unreachable = closed_port_url("postgresql").replace("://", "://pd:pw@") + "/portfolio"

@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 import portfolio_dashboard.ui as ui_package
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.capture import capture
-from portfolio_dashboard.demo_history import seed
 from portfolio_dashboard.domain import TriggerContext
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.services.demo_history import seed
 from portfolio_dashboard.ui import first_paint, jobs
 
 APP_FILE = str(Path(ui_package.__file__).parent / "app.py")  # not imported: it is a page script

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import TriggerContext, TriggerType
-from portfolio_dashboard.storage import read_portfolio as rp
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import data, first_paint, fmt, sidebar, warm
 from tests.ui.conftest import run_page
 

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import TriggerContext, TriggerType
-from portfolio_dashboard.storage import read_portfolio as rp
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt, state
 from tests.ui.conftest import run_page
 

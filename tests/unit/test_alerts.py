@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portfolio_dashboard.alerts import (
+from portfolio_dashboard.services.alerts import (
     AlertState,
     AppriseNotifier,
     Condition,

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 
 from portfolio_dashboard.brokers.base import SourceHealth
 from portfolio_dashboard.config import load_settings
-from portfolio_dashboard.connections import (
+from portfolio_dashboard.errors import AuthError, ConfigError
+from portfolio_dashboard.services.connections import (
     SCHWAB_AUTH_MODULE,
     NotAvailableError,
     database_description,
@@ -22,7 +23,6 @@ from portfolio_dashboard.connections import (
     schwab_login_left,
     source_states,
 )
-from portfolio_dashboard.errors import AuthError, ConfigError
 
 
 class Healthy:

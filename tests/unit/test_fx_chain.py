@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from portfolio_dashboard.domain import FxRate
 from portfolio_dashboard.errors import NetworkError
-from portfolio_dashboard.fx import FxChain, find_rate
+from portfolio_dashboard.services.fx import FxChain, find_rate
 
 T = datetime(2026, 6, 30, 16, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from portfolio_dashboard.domain import FxRate
-from portfolio_dashboard.fx import find_rate
-from portfolio_dashboard.fx_index import SMALL, OwnRates
+from portfolio_dashboard.domain.fx_index import SMALL, OwnRates
+from portfolio_dashboard.services.fx import find_rate
 
 CURRENCIES = ("GBP", "USD", "EUR", "CHF", "JPY")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

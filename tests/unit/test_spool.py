@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.spool import (
+from portfolio_dashboard.local.spool import (
     RunMeta,
     RunSpooler,
     Spool,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from portfolio_dashboard.domain import ParseResult, RawResponse
+from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 
 Recorder = Callable[[RawResponse], None]
 
@@ -76,3 +76,11 @@ class CredentialReporting(Protocol):
     credential_expires_in_s: float | None
 
     def credential_note(self) -> str | None: ...
+
+
+class ReferenceRates(Protocol):
+    """A public reference provider: fetch (recording raw responses) and parse, like a broker source."""
+
+    name: str
+
+    def load(self, record: Callable[[RawResponse], None]) -> Sequence[FxRate]: ...

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from portfolio_dashboard.domain import FxRate, RawResponse, SourceOutcome, Trade
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
-from portfolio_dashboard.mapping import assign_global_instruments
+from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 

@@ -18,11 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.config import Settings
-from portfolio_dashboard.connections import SourceState, database_description, source_states
 from portfolio_dashboard.errors import DatabaseError
-from portfolio_dashboard.storage import read_audit, read_portfolio
+from portfolio_dashboard.services.connections import SourceState, database_description, source_states
 from portfolio_dashboard.storage.engine import check_connection
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.reads import audit as read_audit
+from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads.scope import Scope
 
 TTL_S = 600
 

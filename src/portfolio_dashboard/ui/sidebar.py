@@ -51,7 +51,7 @@ def _start_capture() -> None:
     trigger = TriggerContext(trigger_type=TriggerType.MANUAL, triggered_by="dashboard")
 
     def run(progress: Progress) -> RunResult:
-        from portfolio_dashboard.capture import capture  # imported on first use: keeps first render fast
+        from portfolio_dashboard.services.capture import capture  # imported on first use: keeps first render fast
 
         return capture(trigger, app=app, progress=progress)
 
@@ -63,7 +63,7 @@ def _start_seed() -> None:
     app = get_app()
 
     def run(progress: Progress) -> int:
-        from portfolio_dashboard.demo_history import seed
+        from portfolio_dashboard.services.demo_history import seed
 
         progress("demo", "writing")
         count = seed(app, DEMO_DAYS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.reads.scope import Scope
 
 CURRENCIES = ("GBP", "USD", "EUR")
 DEFAULT_CURRENCY = CURRENCIES[0]

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.reads.scope import Scope
 
 log = logging.getLogger("portfolio_dashboard.ui")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.read_portfolio import AllocationSlice, Dimension
+from portfolio_dashboard.storage.reads.portfolio import AllocationSlice, Dimension
 from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 

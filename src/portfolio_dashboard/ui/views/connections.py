@@ -6,8 +6,8 @@ from typing import Literal
 
 import streamlit as st
 
-from portfolio_dashboard.connections import SourceState, schwab_begin, schwab_finish, schwab_login_left
 from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.services.connections import SourceState, schwab_begin, schwab_finish, schwab_login_left
 from portfolio_dashboard.ui import data, fmt, notices
 from portfolio_dashboard.ui.guard import guarded
 

@@ -9,9 +9,9 @@ import streamlit as st
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.mapping import set_manual_mapping
-from portfolio_dashboard.storage.read_audit import GlobalInstrumentLine, MappingLine
-from portfolio_dashboard.storage.read_scope import Scope
+from portfolio_dashboard.storage.mapping import set_manual_mapping
+from portfolio_dashboard.storage.reads.audit import GlobalInstrumentLine, MappingLine
+from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.ui import data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.read_portfolio import Change, Summary
+from portfolio_dashboard.storage.reads.portfolio import Change, Summary
 from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
 from portfolio_dashboard.ui.first_paint import Stages
 from portfolio_dashboard.ui.guard import guarded

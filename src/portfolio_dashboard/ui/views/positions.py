@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.read_portfolio import PositionLine
+from portfolio_dashboard.storage.reads.portfolio import PositionLine
 from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.read_audit import RunLine
+from portfolio_dashboard.storage.reads.audit import RunLine
 from portfolio_dashboard.ui import data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 

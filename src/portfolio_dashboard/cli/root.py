@@ -14,10 +14,10 @@ import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.cli_auth import auth_app
-from portfolio_dashboard.cli_fx import fx_app
-from portfolio_dashboard.cli_mapping import mapping_app
-from portfolio_dashboard.cli_ops import register as register_ops
+from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.fx import fx_app
+from portfolio_dashboard.cli.mapping import mapping_app
+from portfolio_dashboard.cli.ops import register as register_ops
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
@@ -84,7 +84,7 @@ def serve(
     settings = app_.settings
     bind = host or settings.dashboard_host
     listen = port or settings.dashboard_port
-    script = Path(__file__).parent / "ui" / "app.py"
+    script = Path(__file__).parents[1] / "ui" / "app.py"
     env = dict(os.environ)
     env["DATABASE_URL"] = url  # the dashboard joins the same server (embedded or not)
     cmd = [
@@ -164,8 +164,8 @@ def capture_cmd(
 
     Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
     responses are spooled locally and stored by the next capture (exit status 1)."""
-    from portfolio_dashboard.capture import capture
-    from portfolio_dashboard.reporting import run_summary, run_to_dict
+    from portfolio_dashboard.services.capture import capture
+    from portfolio_dashboard.services.reporting import run_summary, run_to_dict
 
     if log_format:
         if log_format not in ("text", "json"):
@@ -177,7 +177,7 @@ def capture_cmd(
         if name not in SOURCE_NAMES:
             typer.secho(f"error: unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}", err=True)
             raise typer.Exit(1)
-    from portfolio_dashboard.monitoring import run_alerts_quietly
+    from portfolio_dashboard.services.monitoring import run_alerts_quietly
 
     ctx = TriggerContext(trigger_type=trigger, triggered_by=f"cli:{os.getenv('USER', 'unknown')}",
                          sources=tuple(source) if source else None)
@@ -206,8 +206,8 @@ def status_cmd(
     (database unreachable, no run, last run failed, an account stale, a credential expired)."""
     from dataclasses import replace
 
-    from portfolio_dashboard.monitoring import run_alerts
-    from portfolio_dashboard.reporting import status_report
+    from portfolio_dashboard.services.monitoring import run_alerts
+    from portfolio_dashboard.services.reporting import status_report
 
     app_ = get_app()
     settings = app_.settings
@@ -229,7 +229,7 @@ def status_cmd(
 @demo_app.command("seed")
 def demo_seed(days: Annotated[int, typer.Option(min=1, max=3650, help="Days of daily history.")] = 365) -> None:
     """Backfill daily demo history (bulk write, one transaction)."""
-    from portfolio_dashboard.demo_history import seed
+    from portfolio_dashboard.services.demo_history import seed
 
     try:
         count = seed(get_app(), days)
@@ -241,7 +241,7 @@ def demo_seed(days: Annotated[int, typer.Option(min=1, max=3650, help="Days of d
 @demo_app.command("clear")
 def demo_clear() -> None:
     """Remove every demo account, snapshot, position, rate and run (real accounts are untouched)."""
-    from portfolio_dashboard.demo_history import clear
+    from portfolio_dashboard.services.demo_history import clear
 
     try:
         counts = clear(get_app())

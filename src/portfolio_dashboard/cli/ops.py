@@ -30,7 +30,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 @spool_app.command("replay")
 def spool_replay() -> None:
     """Store everything in the spool now (a capture does this first anyway). Safe to repeat."""
-    from portfolio_dashboard.replay import replay_pending
+    from portfolio_dashboard.services.replay import replay_pending
 
     try:
         report = replay_pending(get_app())
@@ -42,7 +42,7 @@ def spool_replay() -> None:
 @spool_app.command("list")
 def spool_list() -> None:
     """What waits in the spool (read from disk; works without the database)."""
-    from portfolio_dashboard.spool import Spool
+    from portfolio_dashboard.local.spool import Spool
 
     spool = Spool(get_app().settings.spool_dir)
     dirs = spool.run_dirs()
@@ -67,7 +67,7 @@ def spool_list() -> None:
 @alerts_app.command("test")
 def alerts_test() -> None:
     """Send a test message to every URL in ALERT_URLS; say which target accepted it (URLs never shown)."""
-    from portfolio_dashboard.alerts import AppriseNotifier, test_message
+    from portfolio_dashboard.services.alerts import AppriseNotifier, test_message
 
     urls = get_app().settings.alert_url_list
     if not urls:
@@ -85,8 +85,8 @@ def alerts_test() -> None:
 @alerts_app.command("list")
 def alerts_list() -> None:
     """Every alert's state: firing or ok, since when, when last sent."""
-    from portfolio_dashboard.alerts import DbStateStore, FileStateStore
-    from portfolio_dashboard.monitoring import ALERT_STATE_FILE
+    from portfolio_dashboard.services.alerts import DbStateStore, FileStateStore
+    from portfolio_dashboard.services.monitoring import ALERT_STATE_FILE
 
     app_ = get_app()
     states = FileStateStore(app_.settings.portfolio_data_dir / ALERT_STATE_FILE).load()
@@ -132,7 +132,7 @@ def reprocess_cmd(
 ) -> None:
     """Re-parse stored raw payloads with the current parsers and update the normalised rows (raw payloads are
     never changed). Running it twice changes nothing. Exit status 2 when some source could not be parsed."""
-    from portfolio_dashboard.reprocess import Selection, reprocess
+    from portfolio_dashboard.services.reprocess import Selection, reprocess
 
     if sum((bool(run), since is not None, all_runs)) != 1:
         _fail("say which runs to reprocess: exactly one of --run ID, --since DATE or --all")

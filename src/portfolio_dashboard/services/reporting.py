@@ -6,13 +6,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from portfolio_dashboard import monitoring
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import CredentialReporting
 from portfolio_dashboard.domain import RunResult
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.monitoring import Facts
-from portfolio_dashboard.storage import queries
+from portfolio_dashboard.services import monitoring
+from portfolio_dashboard.services.monitoring import Facts
+from portfolio_dashboard.storage.reads import runs as queries
 
 
 def run_to_dict(result: RunResult) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
-from portfolio_dashboard.capture import Progress, _categorise, fetch_source
 from portfolio_dashboard.domain import (
     RawResponse,
     RunResult,
@@ -32,7 +31,8 @@ from portfolio_dashboard.domain import (
 )
 from portfolio_dashboard.domain.valuation import validate
 from portfolio_dashboard.errors import PortfolioError, SourceError
-from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services.pipeline import Progress, categorise, fetch_source
 from portfolio_dashboard.storage import migrate
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _fetch_and_spool(name: str, source: BrokerSource, spooler: RunSpooler, progr
                 accounts.add(snap.account.broker_account_id)
             outcome.accounts = sorted(accounts)
         except Exception as exc:  # the replay will record the same failure; say it now
-            error = _categorise(exc, name)
+            error = categorise(exc, name)
     if error is not None:
         outcome.status = SourceStatus.FAIL
         outcome.error_category = error.category

@@ -21,20 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
 
+from portfolio_dashboard.brokers.base import ReferenceRates
 from portfolio_dashboard.domain import FxRate, RawResponse
 from portfolio_dashboard.errors import SourceError
 
 StoredLookup = Callable[[str, str, datetime], FxRate | None]
-
-
-class ReferenceRates(Protocol):
-    """A public reference provider: fetch (recording raw responses) and parse, like a broker source."""
-
-    name: str
-
-    def load(self, record: Callable[[RawResponse], None]) -> Sequence[FxRate]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio_dashboard.alerts import (
+from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.local.spool import Spool, SpoolSummary
+from portfolio_dashboard.services.alerts import (
     CREDENTIAL_WARN,
     AppriseNotifier,
     Condition,
@@ -26,9 +28,7 @@ from portfolio_dashboard.alerts import (
     evaluate,
     footer,
 )
-from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.spool import Spool, SpoolSummary
-from portfolio_dashboard.storage import queries
+from portfolio_dashboard.storage.reads import runs as queries
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,8 @@ def credential_health(app: App, last_run: queries.RunRow | None) -> list[Credent
 
 def collect(app: App, now: datetime, max_age: timedelta, *, with_health: bool = True) -> Facts:
     """Gather everything; a database that cannot be reached is a fact too (``db_error``), not an exception."""
-    from portfolio_dashboard.capture import reap_interrupted_runs
     from portfolio_dashboard.errors import DatabaseError
+    from portfolio_dashboard.services.capture import reap_interrupted_runs
     from portfolio_dashboard.storage.engine import db_error_reason
 
     facts = Facts(now, max_age, Spool(app.settings.spool_dir).summary())

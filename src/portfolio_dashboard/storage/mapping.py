@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 from portfolio_dashboard.domain import AssetClass, Instrument
 from portfolio_dashboard.domain.matching import Decision, Evidence, display_name, identifiers_to_fill
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.mapping_pass import (
+from portfolio_dashboard.storage.mapping_pass import (
     INSTRUMENT_COLUMNS,
     CurrentMapping,
     MappingPass,

@@ -24,19 +24,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
-from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext, RetryCounting
+from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
 from portfolio_dashboard.domain import (
-    FxRate,
     ParseResult,
     RawResponse,
     RunResult,
@@ -45,18 +43,24 @@ from portfolio_dashboard.domain import (
     SourceStatus,
     TriggerContext,
 )
-from portfolio_dashboard.domain.valuation import InvalidSnapshotError, ValuedSnapshot, validate, value
+from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.errors import (
     DatabaseError,
     DatabaseUnavailableError,
-    ParsingError,
     PortfolioError,
     SourceError,
-    ValidationError,
 )
-from portfolio_dashboard.fx import FxChain
-from portfolio_dashboard.fx_index import OwnRates
-from portfolio_dashboard.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.services.offline import capture_offline
+from portfolio_dashboard.services.pipeline import (
+    Progress,
+    categorise,
+    fetch_source,
+    stored_lookup,
+    value_parsed,
+)
+from portfolio_dashboard.services.replay import replay_quietly
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
@@ -64,11 +68,6 @@ from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, str], None]  # (source, state) — "fetching", "writing", "success", "fail"
-
-TRUSTED_STORED_PROVIDERS = ("ib", "ib_flex", "ecb", "manual", "demo")
-
 
 def run_lock_key(run_id: uuid.UUID) -> int:
     """A signed 64-bit advisory-lock key for a run."""
@@ -116,11 +115,7 @@ def capture(
         engine = app.engine
         reap_interrupted_runs(engine)
     except (SQLAlchemyError, DatabaseError) as exc:
-        from portfolio_dashboard.offline import capture_offline
-
         return capture_offline(trigger, app, sources, progress, db_error_reason(exc))
-    from portfolio_dashboard.replay import replay_quietly
-
     replay_quietly(app)  # what an earlier capture spooled goes in first, in time order
     chosen = sources if sources is not None else _build_sources(app, trigger)
     if isinstance(chosen, RunResult):
@@ -131,8 +126,6 @@ def capture(
     try:
         holder = _start_run(engine, meta)  # holds the run's liveness lock until this function returns
     except SQLAlchemyError as exc:
-        from portfolio_dashboard.offline import capture_offline
-
         return capture_offline(trigger, app, chosen, progress, db_error_reason(exc))
     spooler = RunSpooler(Spool(settings.spool_dir), meta)
     try:
@@ -140,7 +133,7 @@ def capture(
         chain = FxChain(
             settings.base_currency,
             settings.fx_max_age_delta,
-            stored_lookup=_stored_lookup(engine),
+            stored_lookup=stored_lookup(engine),
             reference=app.reference_factory(settings),
         )
         fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine))
@@ -211,15 +204,6 @@ def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource]
         return _finish(app.engine, run_id, started, [outcome], [])
 
 
-def _stored_lookup(engine: Engine) -> Callable[[str, str, datetime], FxRate | None]:
-    def lookup(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
-        with engine.connect() as conn:
-            found = Repository(conn).latest_fx_rate(source_ccy, target_ccy, at, TRUSTED_STORED_PROVIDERS)
-        return None if found is None else found[1]
-
-    return lookup
-
-
 def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
     def lookup(broker: str, account: str) -> datetime | None:
         try:
@@ -231,73 +215,6 @@ def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None
             return None
 
     return lookup
-
-
-def _categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
-    if isinstance(exc, SourceError | DatabaseError):
-        return exc
-    if isinstance(exc, InvalidSnapshotError):
-        return ValidationError(str(exc), source=source)
-    if isinstance(exc, SQLAlchemyError | psycopg.Error):
-        if is_connection_error(exc):
-            return DatabaseUnavailableError(f"database unreachable: {db_error_reason(exc)}")
-        return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-    # Anything else escaped a parser or adapter: the body was not what the broker documents.
-    log.exception("%s: unexpected error", source)
-    return ParsingError(f"unexpected {type(exc).__name__}: {exc}", source=source)
-
-
-@dataclass(slots=True)
-class Valued:
-    """A parse result validated and valued in the base currency, ready for ``write_source``."""
-
-    snapshots: list[ValuedSnapshot] = field(default_factory=list)
-    trades: list[ValuedTrade] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:
-    """Validate and value what a parse returned (shared by capture, spool replay and reprocess).
-
-    Raises ``InvalidSnapshotError`` for a snapshot that must not be stored.
-    """
-    out = Valued()
-    if publish:
-        chain.publish(parsed.fx_rates)
-    out.warnings.extend(parsed.warnings)
-    own = OwnRates(parsed.fx_rates)  # a long history of own rates must not be scanned for every position
-
-    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
-        conv = chain.conversion(currency, at, own.near(currency, chain.base, at))
-        return conv.factor, conv.rate, conv.warning
-
-    for snap in parsed.snapshots:
-        checked, warnings = validate(snap)
-        out.warnings.extend(warnings)
-        out.snapshots.append(value(checked, convert, tolerance))
-    for t in parsed.trades:
-        conv = chain.conversion(t.currency, t.trade_ts, own.near(t.currency, chain.base, t.trade_ts))
-        out.trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
-    for v in out.snapshots:
-        out.warnings.extend(w for w in v.warnings if w not in out.warnings)
-    return out
-
-
-def fetch_source(name: str, source: BrokerSource, raws: list[RawResponse], ctx: FetchContext,
-                 outcome: SourceOutcome) -> SourceError | DatabaseError | None:
-    """Run a source's fetch, keeping every response in ``raws``; time it, count retries, categorise a failure."""
-    t0 = time.monotonic()
-    error: SourceError | DatabaseError | None = None
-    try:
-        source.fetch(raws.append, ctx)
-    except Exception as exc:  # categorised and recorded, never lost
-        error = _categorise(exc, name)
-    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
-    if isinstance(source, RetryCounting):
-        outcome.retries = source.retries
-    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
-             outcome.retries, "" if error is None else " before failing")
-    return error
 
 
 def _capture_source(
@@ -330,7 +247,7 @@ def _capture_source(
             valued, trades = result.snapshots, result.trades
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
-            error = _categorise(exc, name)
+            error = categorise(exc, name)
     notify(name, "writing")
     t1 = time.monotonic()
     counts = WriteCounts()
@@ -345,7 +262,7 @@ def _capture_source(
                 )
                 uow.commit()
         except Exception as exc:  # categorised and recorded, never lost
-            error = _categorise(exc, name)
+            error = categorise(exc, name)
             counts = WriteCounts()
     if error is not None:
         outcome.error_category = error.category

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.storage.read_scope import DEMO_ONLY_SQL, TZ_SQL, Scope, factor_sql, latest_sql, scope_sql
+from portfolio_dashboard.storage.reads.scope import DEMO_ONLY_SQL, TZ_SQL, Scope, factor_sql, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,14 +35,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from portfolio_dashboard import reprocess_writer
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource
-from portfolio_dashboard.capture import Valued, _categorise, _stored_lookup, value_parsed
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.errors import ConfigError, PortfolioError
-from portfolio_dashboard.fx import FxChain
-from portfolio_dashboard.reprocess_writer import Batch, Written
+from portfolio_dashboard.services import reprocess_writer
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
+from portfolio_dashboard.services.reprocess_writer import Batch, Written
 from portfolio_dashboard.storage.repositories import SnapshotRow
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ def _source(app: App, name: str, cache: dict[str, BrokerSource | PortfolioError]
 def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[str, BrokerSource | PortfolioError],
                tolerance: Decimal, batch: Batch, report: ReprocessReport) -> None:
     settings = app.settings
-    lookup = _stored_lookup(app.engine)
+    lookup = stored_lookup(app.engine)
     stored: dict[tuple[str, str, datetime], FxRate | None] = {}
 
     def cached(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
@@ -293,7 +293,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
         try:
             result = source.parse(g.raws)
         except Exception as exc:  # recorded; the stored rows of this (run, source) stay as they are
-            report.failures.append(f"run {run_id} {g.source}: {_categorise(exc, g.source)}")
+            report.failures.append(f"run {run_id} {g.source}: {categorise(exc, g.source)}")
             continue
         chain.publish(result.fx_rates)  # every source's rates first: the result does not depend on order
         parsed.append((g, source, result))
@@ -301,7 +301,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
         try:
             valued = value_parsed(result, chain, tolerance, publish=False)
         except Exception as exc:
-            report.failures.append(f"run {run_id} {g.source}: {_categorise(exc, g.source)}")
+            report.failures.append(f"run {run_id} {g.source}: {categorise(exc, g.source)}")
             continue
         report.groups += 1
         report.parser_versions[g.source] = source.parser_version

@@ -10,7 +10,7 @@ import typer
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.mapping import (
+from portfolio_dashboard.storage.mapping import (
     clear_manual_mapping,
     find_instrument,
     global_of,
@@ -18,7 +18,7 @@ from portfolio_dashboard.mapping import (
     set_manual_mapping,
     split_to_new_global,
 )
-from portfolio_dashboard.mapping_queries import MappingRow, list_mappings, review_mappings
+from portfolio_dashboard.storage.reads.mappings import MappingRow, list_mappings, review_mappings
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 mapping_app = typer.Typer(

@@ -27,11 +27,11 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.capture import _stored_lookup, value_parsed
 from portfolio_dashboard.domain import SourceOutcome, SourceStatus
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.fx import FxChain
-from portfolio_dashboard.spool import PendingRun, Spool, SpoolEntry
+from portfolio_dashboard.local.spool import PendingRun, Spool, SpoolEntry
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.services.pipeline import categorise, stored_lookup, value_parsed
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
@@ -126,7 +126,7 @@ def _replay_run(app: App, pending: PendingRun) -> ReplayedRun:
             hostname=meta.hostname, pid=meta.pid,
         )
         uow.commit()
-    chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=_stored_lookup(engine),
+    chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=stored_lookup(engine),
                     reference=app.reference_factory(settings))
     tolerance = Decimal(settings.reconcile_tolerance)
     result = ReplayedRun(str(meta.run_id), "")
@@ -224,9 +224,7 @@ def _parse_and_write(app: App, uow: UnitOfWork, entry: SpoolEntry, outcome: Sour
             raise  # stop: the entry stays in the spool
         _fail(outcome, "db", f"database write failed: {db_error_reason(exc)}")
     except Exception as exc:  # a parser's failure is recorded, and the responses still stored
-        from portfolio_dashboard.capture import _categorise
-
-        error = _categorise(exc, entry.source)
+        error = categorise(exc, entry.source)
         _fail(outcome, error.category, error.user_message())
     else:
         outcome.status = SourceStatus.SUCCESS

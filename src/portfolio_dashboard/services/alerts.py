@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine, text
 
-from portfolio_dashboard.spool import ensure_private_dir, write_atomic
+from portfolio_dashboard.local.spool import ensure_private_dir, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.storage.queries import RunRow
-from portfolio_dashboard.storage.read_scope import Scope, latest_sql, scope_sql
+from portfolio_dashboard.storage.reads.runs import RunRow
+from portfolio_dashboard.storage.reads.scope import Scope, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)

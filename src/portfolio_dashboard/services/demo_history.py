@@ -15,7 +15,7 @@ from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import BROKER, DemoSource, history_instants
 from portfolio_dashboard.domain.valuation import validate, value
-from portfolio_dashboard.fx import FxChain
+from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source

@@ -36,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from portfolio_dashboard.capture import Valued
 from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
-from portfolio_dashboard.mapping import assign_global_instruments
+from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
+from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 

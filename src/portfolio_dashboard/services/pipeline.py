@@ -1,0 +1,113 @@
+"""The steps every capture path shares — the online capture, the offline (spool) capture, the spool replay and
+reprocess: fetch a source with its failure categorised, then validate and value what it parsed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import psycopg
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse, SourceOutcome
+from portfolio_dashboard.domain.fx_index import OwnRates
+from portfolio_dashboard.domain.valuation import InvalidSnapshotError, ValuedSnapshot, validate, value
+from portfolio_dashboard.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    ParsingError,
+    SourceError,
+    ValidationError,
+)
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
+from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.writer import ValuedTrade
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]  # (source, state) — "fetching", "writing", "success", "fail"
+
+TRUSTED_STORED_PROVIDERS = ("ib", "ib_flex", "ecb", "manual", "demo")
+
+
+def stored_lookup(engine: Engine) -> Callable[[str, str, datetime], FxRate | None]:
+    def lookup(source_ccy: str, target_ccy: str, at: datetime) -> FxRate | None:
+        with engine.connect() as conn:
+            found = Repository(conn).latest_fx_rate(source_ccy, target_ccy, at, TRUSTED_STORED_PROVIDERS)
+        return None if found is None else found[1]
+
+    return lookup
+
+
+def categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
+    if isinstance(exc, SourceError | DatabaseError):
+        return exc
+    if isinstance(exc, InvalidSnapshotError):
+        return ValidationError(str(exc), source=source)
+    if isinstance(exc, SQLAlchemyError | psycopg.Error):
+        if is_connection_error(exc):
+            return DatabaseUnavailableError(f"database unreachable: {db_error_reason(exc)}")
+        return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    # Anything else escaped a parser or adapter: the body was not what the broker documents.
+    log.exception("%s: unexpected error", source)
+    return ParsingError(f"unexpected {type(exc).__name__}: {exc}", source=source)
+
+
+@dataclass(slots=True)
+class Valued:
+    """A parse result validated and valued in the base currency, ready for ``write_source``."""
+
+    snapshots: list[ValuedSnapshot] = field(default_factory=list)
+    trades: list[ValuedTrade] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:
+    """Validate and value what a parse returned (shared by capture, spool replay and reprocess).
+
+    Raises ``InvalidSnapshotError`` for a snapshot that must not be stored.
+    """
+    out = Valued()
+    if publish:
+        chain.publish(parsed.fx_rates)
+    out.warnings.extend(parsed.warnings)
+    own = OwnRates(parsed.fx_rates)  # a long history of own rates must not be scanned for every position
+
+    def convert(currency: str, at: datetime) -> tuple[Decimal | None, FxRate | None, str | None]:
+        conv = chain.conversion(currency, at, own.near(currency, chain.base, at))
+        return conv.factor, conv.rate, conv.warning
+
+    for snap in parsed.snapshots:
+        checked, warnings = validate(snap)
+        out.warnings.extend(warnings)
+        out.snapshots.append(value(checked, convert, tolerance))
+    for t in parsed.trades:
+        conv = chain.conversion(t.currency, t.trade_ts, own.near(t.currency, chain.base, t.trade_ts))
+        out.trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
+    for v in out.snapshots:
+        out.warnings.extend(w for w in v.warnings if w not in out.warnings)
+    return out
+
+
+def fetch_source(name: str, source: BrokerSource, raws: list[RawResponse], ctx: FetchContext,
+                 outcome: SourceOutcome) -> SourceError | DatabaseError | None:
+    """Run a source's fetch, keeping every response in ``raws``; time it, count retries, categorise a failure."""
+    t0 = time.monotonic()
+    error: SourceError | DatabaseError | None = None
+    try:
+        source.fetch(raws.append, ctx)
+    except Exception as exc:  # categorised and recorded, never lost
+        error = categorise(exc, name)
+    outcome.fetch_seconds = round(time.monotonic() - t0, 3)
+    if isinstance(source, RetryCounting):
+        outcome.retries = source.retries
+    log.info("%s: fetched %d response(s) in %.2fs (%d retries)%s", name, len(raws), outcome.fetch_seconds,
+             outcome.retries, "" if error is None else " before failing")
+    return error
