@@ -29,7 +29,15 @@ def buy(
     trade_id: str = "",
 ) -> CgtEvent:
     return CgtEvent(
-        security, account, Side.BUY, day, D(quantity), D(cost), D(costs), trade_id or f"b-{day}-{quantity}", "h" + trade_id
+        security,
+        account,
+        Side.BUY,
+        day,
+        D(quantity),
+        D(cost),
+        D(costs),
+        trade_id or f"b-{day}-{quantity}",
+        "h" + trade_id,
     )
 
 
@@ -44,5 +52,13 @@ def sell(
     trade_id: str = "",
 ) -> CgtEvent:
     return CgtEvent(
-        security, account, Side.SELL, day, D(quantity), D(proceeds), D(costs), trade_id or f"s-{day}-{quantity}", "h" + trade_id
+        security,
+        account,
+        Side.SELL,
+        day,
+        D(quantity),
+        D(proceeds),
+        D(costs),
+        trade_id or f"s-{day}-{quantity}",
+        "h" + trade_id,
     )

@@ -12,7 +12,6 @@ from datetime import date
 from decimal import Decimal
 
 from portfolio_dashboard.domain.cgt import Rule, TaxYear, compute, year_totals
-
 from tests.unit.cgt_builders import D, buy, sell
 
 
@@ -58,7 +57,9 @@ def test_cg51624_section_104_part_disposal_with_costs_of_disposal() -> None:
     is about corporation tax (it then deducts indexation); capital gains tax for individuals has no
     indexation after 2008, so the unindexed gain is the gain here.
     """
-    result = compute([buy(date(2005, 1, 10), "10000", "100000"), sell(date(2013, 1, 15), "5000", "60000", costs="4000")])
+    result = compute(
+        [buy(date(2005, 1, 10), "10000", "100000"), sell(date(2013, 1, 15), "5000", "60000", costs="4000")]
+    )
     (disposal,) = result.disposals
     assert disposal.acquisition_cost_gbp == D("50000")
     assert disposal.allowable_costs_gbp == D("54000")

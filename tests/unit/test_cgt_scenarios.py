@@ -22,7 +22,6 @@ from portfolio_dashboard.domain.cgt import (
     year_totals,
 )
 from portfolio_dashboard.domain.cgt.sterling import RateSource
-
 from tests.unit.cgt_builders import ACME, IB_GIA, IB_ISA, SCHWAB, D, buy, sell
 
 Y2024 = TaxYear(2024)
@@ -166,12 +165,16 @@ def test_share_for_share_exchange_carries_cost_and_other_actions_need_review() -
     assert [(m.rule, m.quantity, m.cost_gbp) for m in disposal.matches] == [(Rule.S104, D("100"), D("500"))]
 
     demerger = Reorganisation(ACME.instrument_id, date(2024, 6, 1), ReorganisationKind.OTHER, "demerger of ACME Sub")
-    result = compute([buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "50", "900")], reorganisations=[demerger])
+    result = compute(
+        [buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "50", "900")], reorganisations=[demerger]
+    )
     (disposal,) = result.disposals
     assert not disposal.complete and disposal.gain_gbp is None
     report = report_dict(result, Y2024)
     assert report["complete"] is False
-    assert [item["reason"] for item in report["needs_review"]] == ["corporate action not computed (other): demerger of ACME Sub"]  # type: ignore[index]
+    assert [item["reason"] for item in report["needs_review"]] == [
+        "corporate action not computed (other): demerger of ACME Sub"
+    ]  # type: ignore[index]
 
 
 def test_isa_sale_does_not_count() -> None:
@@ -216,9 +219,17 @@ def test_losses_brought_forward_only_down_to_the_exempt_amount() -> None:
         D("0"),
         D("2000"),
     )
-    small = year_totals(compute([buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "100", "2500")]), Y2024, D("4000"))
-    assert (small.losses_used_gbp, small.taxable_gain_gbp, small.losses_carried_forward_gbp) == (D("0"), D("0"), D("4000"))
-    loss = year_totals(compute([buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "100", "700")]), Y2024, D("10"))
+    small = year_totals(
+        compute([buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "100", "2500")]), Y2024, D("4000")
+    )
+    assert (small.losses_used_gbp, small.taxable_gain_gbp, small.losses_carried_forward_gbp) == (
+        D("0"),
+        D("0"),
+        D("4000"),
+    )
+    loss = year_totals(
+        compute([buy(date(2023, 3, 1), "100", "1000"), sell(date(2024, 8, 1), "100", "700")]), Y2024, D("10")
+    )
     assert (loss.losses_gbp, loss.losses_used_gbp, loss.losses_carried_forward_gbp) == (D("300"), D("0"), D("310"))
 
 
@@ -244,7 +255,9 @@ def test_reporting_threshold_flag_even_without_a_gain() -> None:
     totals = year_totals(compute(events), TaxYear(2023))
     assert totals.net_gain_gbp == D("-5000")
     assert totals.reporting_threshold_gbp == D("50000") and totals.proceeds_over_reporting_threshold
-    earlier = year_totals(compute([buy(date(2021, 3, 1), "10", "48000"), sell(date(2022, 9, 1), "10", "49000")]), TaxYear(2022))
+    earlier = year_totals(
+        compute([buy(date(2021, 3, 1), "10", "48000"), sell(date(2022, 9, 1), "10", "49000")]), TaxYear(2022)
+    )
     assert earlier.reporting_threshold_gbp == D("49200") and not earlier.proceeds_over_reporting_threshold
 
 
@@ -259,7 +272,9 @@ def test_report_is_json_with_exact_decimal_strings_and_traceable_trades() -> Non
     assert disposal["proceeds_gbp"] == "5.00"
     assert disposal["acquisition_cost_gbp"] == "3.33"  # £10/3 exactly, rounded only here
     assert disposal["cost_gbp"] == "3.43" and disposal["gain_gbp"] == "1.57"
-    assert disposal["matches"] == [{"rule": "s104", "quantity": "1", "cost_gbp": "3.33", "acquired": None, "trades": []}]
+    assert disposal["matches"] == [
+        {"rule": "s104", "quantity": "1", "cost_gbp": "3.33", "acquired": None, "trades": []}
+    ]
     assert disposal["trades"][0]["trade_id"] == "s1" and disposal["trades"][0]["raw_payload_hash"] == "hs1"
     assert report["pools"][0]["cost_gbp"] == "6.67"  # type: ignore[index]
     assert set(report["totals"]) >= {  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from fractions import Fraction
 from portfolio_dashboard.domain.cgt.lineage import Lineage, Lineages, ReviewItem, build_lineages
 from portfolio_dashboard.domain.cgt.model import CgtEvent, OpeningPool, Reorganisation, Side, Split
 from portfolio_dashboard.domain.cgt.results import (
+    WORKING_PRECISION,
     Computation,
     Disposal,
     Match,
@@ -34,8 +35,6 @@ from portfolio_dashboard.domain.cgt.results import (
 )
 
 BED_AND_BREAKFAST_DAYS = 30
-# Money is carried at this many significant digits and rounded to pence only in the report.
-WORKING_PRECISION = 50
 _BEFORE_OPENING = "disposal on or before the stated opening pool's date: not computed"
 
 

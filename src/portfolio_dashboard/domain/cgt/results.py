@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +12,9 @@ from fractions import Fraction
 
 from portfolio_dashboard.domain.cgt.lineage import Lineage, ReviewItem
 from portfolio_dashboard.domain.cgt.model import Security, Side
+
+# Money is carried at this many significant digits and rounded to pence only in the report.
+WORKING_PRECISION = 50
 
 
 class Rule(StrEnum):
@@ -70,18 +74,28 @@ class Disposal:
     def acquisition_cost_gbp(self) -> Decimal | None:
         if not self.complete:
             return None
-        return sum((match.cost_gbp for match in self.matches), Decimal(0))
+        with decimal.localcontext() as context:
+            context.prec = WORKING_PRECISION  # the sum keeps the digits the matching carried
+            return sum((match.cost_gbp for match in self.matches), Decimal(0))
 
     @property
     def allowable_costs_gbp(self) -> Decimal | None:
         """Acquisition cost plus the costs of disposal (the SA "allowable costs" figure)."""
         cost = self.acquisition_cost_gbp
-        return None if cost is None else cost + self.disposal_costs_gbp
+        if cost is None:
+            return None
+        with decimal.localcontext() as context:
+            context.prec = WORKING_PRECISION
+            return cost + self.disposal_costs_gbp
 
     @property
     def gain_gbp(self) -> Decimal | None:
         allowable = self.allowable_costs_gbp
-        return None if allowable is None else self.proceeds_gbp - allowable
+        if allowable is None:
+            return None
+        with decimal.localcontext() as context:
+            context.prec = WORKING_PRECISION
+            return self.proceeds_gbp - allowable
 
 
 @dataclass(frozen=True, slots=True)
