@@ -59,10 +59,11 @@ class Lineage:
         return Fraction(1) if index == 0 else self._factors[index - 1]
 
     def to_base(self, quantity: Decimal, day: date) -> Fraction:
-        return Fraction(quantity) / self.factor(day)
+        base = Fraction(quantity)
+        return base / self.factor(day) if self._days else base
 
     def from_base(self, quantity: Fraction, day: date) -> Fraction:
-        return quantity * self.factor(day)
+        return quantity * self.factor(day) if self._days else quantity
 
     def name_on(self, day: date) -> Security:
         current = self.first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import decimal
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -65,37 +65,25 @@ class Disposal:
     unmatched_quantity: Decimal
     trades: tuple[TradeRef, ...]
     note: str | None = None
+    # Derived at construction (the report reads them many times): None when the disposal is incomplete.
+    acquisition_cost_gbp: Decimal | None = field(init=False, default=None)
+    allowable_costs_gbp: Decimal | None = field(init=False, default=None)  # plus costs of disposal (SA figure)
+    gain_gbp: Decimal | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if not self.complete:
+            return
+        with decimal.localcontext() as context:
+            context.prec = WORKING_PRECISION  # the sums keep the digits the matching carried
+            cost = sum((match.cost_gbp for match in self.matches), Decimal(0))
+            allowable = cost + self.disposal_costs_gbp
+            object.__setattr__(self, "acquisition_cost_gbp", cost)
+            object.__setattr__(self, "allowable_costs_gbp", allowable)
+            object.__setattr__(self, "gain_gbp", self.proceeds_gbp - allowable)
 
     @property
     def complete(self) -> bool:
         return self.unmatched_quantity == 0
-
-    @property
-    def acquisition_cost_gbp(self) -> Decimal | None:
-        if not self.complete:
-            return None
-        with decimal.localcontext() as context:
-            context.prec = WORKING_PRECISION  # the sum keeps the digits the matching carried
-            return sum((match.cost_gbp for match in self.matches), Decimal(0))
-
-    @property
-    def allowable_costs_gbp(self) -> Decimal | None:
-        """Acquisition cost plus the costs of disposal (the SA "allowable costs" figure)."""
-        cost = self.acquisition_cost_gbp
-        if cost is None:
-            return None
-        with decimal.localcontext() as context:
-            context.prec = WORKING_PRECISION
-            return cost + self.disposal_costs_gbp
-
-    @property
-    def gain_gbp(self) -> Decimal | None:
-        allowable = self.allowable_costs_gbp
-        if allowable is None:
-            return None
-        with decimal.localcontext() as context:
-            context.prec = WORKING_PRECISION
-            return self.proceeds_gbp - allowable
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +137,8 @@ class Computation:
 def fraction_to_decimal(value: Fraction, places: int = 12) -> Decimal:
     """Exact when the fraction terminates in decimal; else rounded to ``places`` decimals (quantities only)."""
     denominator = value.denominator
+    if denominator == 1:
+        return Decimal(value.numerator)
     for prime in (2, 5):
         while denominator % prime == 0:
             denominator //= prime
