@@ -1,17 +1,17 @@
 """HMRC's own worked examples, to the penny.
 
 CG51590 Example 1 (Ms Davy) and the Section 104 part of CG51624 are HMRC's figures as retrieved from the
-Capital Gains Manual. HS284's "Example 3" PDFs could not be retrieved with the search tool (only the
-publication page listing them), so no HS284 figures appear here; the rules HS284 states are covered by
-the scenario tests with figures of our own, labelled as such.
+Capital Gains Manual. HS284's "Example 3" PDF could not be retrieved itself; its figures come from two
+independent public transcriptions that agree (see that test's docstring).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from portfolio_dashboard.domain.cgt import Rule, TaxYear, compute, year_totals
+from portfolio_dashboard.domain.cgt.report import pennies, rounded_gain
 from tests.unit.cgt_builders import D, buy, sell
 
 
@@ -67,3 +67,44 @@ def test_cg51624_section_104_part_disposal_with_costs_of_disposal() -> None:
     totals = year_totals(result, TaxYear(2012))
     assert (totals.proceeds_gbp, totals.allowable_costs_gbp, totals.gains_gbp) == (D("60000"), D("54000"), D("6000"))
     assert totals.annual_exempt_amount_gbp == Decimal(10600)
+
+
+def test_hs284_example_3_lobster_plc() -> None:
+    """HS284 Example 3 (2024 edition): a Section 104 holding with two part disposals, dealing costs each time.
+
+    The PDF itself could not be retrieved with the search tool; its figures are taken from two independent
+    public transcriptions that agree (one of the 2024 edition with these dates, one of an earlier edition
+    with the same numbers four years earlier): 1,000 shares at 400p + £150 costs (Apr 2015); 500 at 410p +
+    £80 (Sep 2018); 700 sold at 480p = £3,360, costs £100 (May 2023); 400 sold at 520p = £2,080, costs £105
+    (Feb 2024). HMRC: pool 1,500 shares / £6,280; first sale cost £2,931, gain £329; second sale cost £1,675,
+    gain £300. HMRC rounds to whole pounds at each step; the engine keeps pence (£2,930.67 and £1,674.67), so
+    its gains are £329.33 and £300.33, which are HMRC's £329 and £300 in whole pounds. Days of the month are
+    not given in the example; the 1st is used.
+    """
+    events = [
+        buy(date(2015, 4, 1), "1000", "4000", costs="150"),
+        buy(date(2018, 9, 1), "500", "2050", costs="80"),
+        sell(date(2023, 5, 1), "700", "3360", costs="100"),
+        sell(date(2024, 2, 1), "400", "2080", costs="105"),
+    ]
+    result = compute(events)
+    (pool_before,) = result.pools_at(date(2023, 4, 30))
+    assert (pool_before.quantity, pool_before.cost_gbp) == (D("1500"), D("6280"))
+    may, february = result.disposals
+    assert pennies(may.acquisition_cost_gbp) == D("2930.67")  # HMRC: £2,931
+    assert rounded_gain(may) == D("329.33")  # HMRC: £329
+    assert pennies(february.acquisition_cost_gbp) == D("1674.67")  # HMRC: £1,675
+    assert rounded_gain(february) == D("300.33")  # HMRC: £300
+    for disposal, hmrc_gain in ((may, 329), (february, 300)):
+        gain = rounded_gain(disposal)
+        assert gain is not None and gain.quantize(D("1"), rounding=ROUND_DOWN) == hmrc_gain
+    (pool_after,) = result.pools_at(date(2024, 4, 5))
+    assert (pool_after.quantity, pennies(pool_after.cost_gbp)) == (D("400"), D("1674.67"))  # HMRC: £1,674
+    totals = year_totals(result, TaxYear(2023))
+    assert (totals.disposals, totals.proceeds_gbp, totals.allowable_costs_gbp) == (2, D("5440.00"), D("4810.34"))
+    assert (totals.gains_gbp, totals.annual_exempt_amount_gbp, totals.taxable_gain_gbp) == (
+        D("629.66"),
+        D("6000"),
+        D("0"),
+    )
+    assert not totals.proceeds_over_reporting_threshold

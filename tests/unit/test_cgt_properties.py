@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -9,7 +10,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio_dashboard.domain.cgt import OpeningPool, compute
+from portfolio_dashboard.domain.cgt import OpeningPool, TaxYear, compute, report_dict
 from tests.unit.cgt_builders import ACME, IB_GIA, SCHWAB, buy, sell
 
 START = date(2024, 1, 1)
@@ -78,3 +79,25 @@ def test_pool_only_history_is_average_cost(buys: list[tuple[int, int]], fraction
         actual = disposal.acquisition_cost_gbp
         assert actual is not None
         assert abs(Fraction(actual) - cost_expected) < Fraction(1, 10**30)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(trade, max_size=30), st.randoms(use_true_random=False))
+def test_input_order_does_not_matter(trades: list[tuple[bool, int, int, int, bool]], rng: random.Random) -> None:
+    opening = OpeningPool(ACME, Decimal(5_000), Decimal(7_000), START - timedelta(days=1))
+    events = [
+        (buy if is_buy else sell)(START + timedelta(days=offset), str(quantity), str(Decimal(pence) / 100),
+                                  account=SCHWAB if schwab else IB_GIA, trade_id=str(index))
+        for index, (is_buy, offset, quantity, pence, schwab) in enumerate(trades)
+    ]  # fmt: skip
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    year = TaxYear(2023)
+    first = report_dict(compute(events, opening_pools=[opening]), year)
+    second = report_dict(compute(shuffled, opening_pools=[opening]), year)
+    for report in (first, second):  # trade lists within one day follow input order; compare them as sets
+        for disposal in report["disposals"]:  # type: ignore[attr-defined]
+            disposal["trades"] = sorted(disposal["trades"], key=lambda ref: ref["trade_id"])
+            for match in disposal["matches"]:
+                match["trades"] = sorted(match["trades"], key=lambda ref: ref["trade_id"])
+    assert first == second
