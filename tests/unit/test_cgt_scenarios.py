@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from portfolio_dashboard.domain import AssetClass, Instrument, Trade
 from portfolio_dashboard.domain.cgt import (
     OpeningPool,
     Reorganisation,
@@ -17,6 +19,7 @@ from portfolio_dashboard.domain.cgt import (
     TaxYear,
     choose_rate,
     compute,
+    event_from_trade,
     event_in_gbp,
     report_dict,
     year_totals,
@@ -281,3 +284,23 @@ def test_report_is_json_with_exact_decimal_strings_and_traceable_trades() -> Non
         "disposals", "proceeds_gbp", "allowable_costs_gbp", "gains_gbp", "losses_gbp", "net_gain_gbp",
         "annual_exempt_amount_gbp", "losses_brought_forward_gbp", "taxable_gain_gbp",
     }  # fmt: skip
+
+
+def test_event_from_a_stored_broker_trade() -> None:
+    """An IB sale booked at 20:30 New York time on 1 Aug is 2 Aug in London: the UK day is the one used."""
+    instrument = Instrument("ib", "265598", "USCO", "US Co", AssetClass.EQUITY, "USD", isin="US0000000001")
+    trade = Trade(
+        broker="ib", broker_trade_id="T-9", broker_account_id="U1000001", instrument=instrument,
+        trade_ts=datetime(2024, 8, 1, 20, 30, tzinfo=ZoneInfo("America/New_York")), quantity=D("-5"),
+        price_local=D("200"), amount_local=D("1000"), currency="USD", commission=D("-1.25"),
+    )  # fmt: skip
+    rate = choose_rate("USD", date(2024, 8, 2), broker_rate=D("0.78"))
+    assert rate is not None
+    event = event_from_trade(
+        trade, security=Security("gi-usco", "USCO"), wrapper="GIA", rate=rate, raw_payload_hash="abc"
+    )
+    assert (event.side, event.trade_date, event.quantity) == (Side.SELL, date(2024, 8, 2), D("5"))
+    assert (event.consideration_gbp, event.costs_gbp) == (D("780.00"), D("0.9750"))
+    assert (event.account.broker, event.account.account_id, event.trade_id) == ("ib", "U1000001", "T-9")
+    isa = event_from_trade(trade, security=Security("gi-usco", "USCO"), wrapper="ISA", rate=rate)
+    assert not isa.account.taxable

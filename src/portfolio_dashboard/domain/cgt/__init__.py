@@ -18,7 +18,7 @@ from portfolio_dashboard.domain.cgt.model import (
 )
 from portfolio_dashboard.domain.cgt.report import GainsSplit, YearTotals, report_dict, year_totals
 from portfolio_dashboard.domain.cgt.results import Computation, Disposal, Match, Pool, Rule, TradeRef
-from portfolio_dashboard.domain.cgt.sterling import GbpRate, RateSource, choose_rate, event_in_gbp
+from portfolio_dashboard.domain.cgt.sterling import GbpRate, RateSource, choose_rate, event_from_trade, event_in_gbp
 from portfolio_dashboard.domain.cgt.tax_years import TaxYear, parse_tax_year, tax_year_of
 from portfolio_dashboard.domain.cgt.whatif import SaleEstimate, estimate_sale
 
@@ -48,6 +48,7 @@ __all__ = [
     "choose_rate",
     "compute",
     "estimate_sale",
+    "event_from_trade",
     "event_in_gbp",
     "parse_tax_year",
     "report_dict",

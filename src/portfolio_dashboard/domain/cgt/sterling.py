@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.domain.cgt.model import AccountRef, CgtEvent, Security, Side
+from portfolio_dashboard.domain.trades import Trade
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class RateSource(StrEnum):
@@ -58,13 +62,6 @@ def choose_rate(
     return None
 
 
-def pence_to_pounds(amount: Decimal, currency: str) -> tuple[Decimal, str]:
-    """LSE lines priced in pence (GBp / GBX) become pounds before any conversion."""
-    if currency in {"GBp", "GBX"}:
-        return amount / 100, "GBP"
-    return amount, currency
-
-
 def event_in_gbp(
     *,
     security: Security,
@@ -96,5 +93,37 @@ def event_in_gbp(
         consideration_gbp=gross,
         costs_gbp=costs,
         trade_id=trade_id,
+        raw_payload_hash=raw_payload_hash,
+    )
+
+
+def event_from_trade(
+    trade: Trade,
+    *,
+    security: Security,
+    wrapper: str,
+    rate: GbpRate,
+    taxes_local: Decimal = Decimal(0),
+    raw_payload_hash: str | None = None,
+    trade_date: date | None = None,
+) -> CgtEvent:
+    """A ``CgtEvent`` from a stored broker ``Trade`` (already in major units: GBp prices are in pounds).
+
+    The day is the trade's date in London unless ``trade_date`` (e.g. the broker's own trade date) is given:
+    the same-day and 30-day rules count UK days. ``wrapper`` is the account's (GIA, ISA, SIPP, ...).
+    """
+    if rate.currency != trade.currency.upper():
+        raise ValueError(f"rate is for {rate.currency}, the trade is in {trade.currency}")
+    return event_in_gbp(
+        security=security,
+        account=AccountRef(trade.broker, trade.broker_account_id, wrapper),
+        side=Side.BUY if trade.quantity > 0 else Side.SELL,
+        trade_date=trade_date or trade.trade_ts.astimezone(LONDON).date(),
+        quantity=trade.quantity,
+        price_local=trade.price_local,
+        commission_local=trade.commission or Decimal(0),
+        taxes_local=taxes_local,
+        rate=rate,
+        trade_id=trade.broker_trade_id,
         raw_payload_hash=raw_payload_hash,
     )
