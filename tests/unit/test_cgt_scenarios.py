@@ -304,3 +304,10 @@ def test_event_from_a_stored_broker_trade() -> None:
     assert (event.account.broker, event.account.account_id, event.trade_id) == ("ib", "U1000001", "T-9")
     isa = event_from_trade(trade, security=Security("gi-usco", "USCO"), wrapper="ISA", rate=rate)
     assert not isa.account.taxable
+
+
+def test_corporate_action_on_an_isa_only_holding_needs_no_review() -> None:
+    other = Reorganisation(ACME.instrument_id, date(2024, 6, 1), ReorganisationKind.OTHER, "demerger")
+    events = [buy(date(2023, 3, 1), "10", "100", account=IB_ISA), sell(date(2024, 8, 1), "10", "150", account=IB_ISA)]
+    report = report_dict(compute(events, reorganisations=[other]), Y2024)
+    assert report["needs_review"] == [] and report["complete"] is True

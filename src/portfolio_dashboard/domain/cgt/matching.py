@@ -114,8 +114,10 @@ def _compute(
     taxable = [event for event in events if event.account.taxable]
     securities = [event.security for event in taxable] + [pool.security for pool in opening]
     lineages = build_lineages(securities, splits, reorganisations)
-    review: list[ReviewItem] = list(lineages.review)
+    review: list[ReviewItem] = []
     holdings = _collect(taxable, opening, lineages, review)
+    # A corporate action on a security never held in a taxable account (only in an ISA, say) needs no review.
+    review.extend(item for item in lineages.review if lineages.of(item.security).key in holdings)
     disposals: list[Disposal] = []
     history: dict[str, tuple[PoolPoint, ...]] = {}
     for key, holding in holdings.items():
