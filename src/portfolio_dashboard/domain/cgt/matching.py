@@ -220,10 +220,10 @@ def _section_104(holding: _Holding, review: list[ReviewItem]) -> tuple[PoolPoint
         quantity = lineage.to_base(opening.quantity, opening.as_of)
         cost = opening.cost_gbp
         points.append(PoolPoint(opening.as_of, quantity, cost, known))
-    unknown = sorted(lineage.unknown_from)
-    days = sorted(set(holding.acquisitions) | set(holding.disposals) | {day for day, _ in unknown})
+    unknown = {day for day, _reason in lineage.unknown_from}
+    days = sorted(set(holding.acquisitions) | set(holding.disposals) | unknown)
     for day in days:
-        if any(effective == day for effective, _reason in unknown):
+        if day in unknown:
             known = False  # the lineage builder has listed the corporate action for review
         disposal = holding.disposals.get(day)
         if disposal is not None and disposal.remaining > 0:

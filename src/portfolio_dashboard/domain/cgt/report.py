@@ -7,6 +7,7 @@ year's totals add the rounded figures, so the report adds up exactly as printed.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -70,7 +71,11 @@ class YearTotals:
 
 
 def disposals_in(computation: Computation, year: TaxYear) -> tuple[Disposal, ...]:
-    return tuple(disposal for disposal in computation.disposals if year.contains(disposal.day))
+    """The year's disposals (``computation.disposals`` is in date order, so a slice)."""
+    disposals = computation.disposals
+    first = bisect_left(disposals, year.start, key=lambda disposal: disposal.day)
+    last = bisect_right(disposals, year.end, key=lambda disposal: disposal.day)
+    return disposals[first:last]
 
 
 def _split(disposals: list[Disposal]) -> GainsSplit:
