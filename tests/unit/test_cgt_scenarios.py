@@ -311,3 +311,21 @@ def test_corporate_action_on_an_isa_only_holding_needs_no_review() -> None:
     events = [buy(date(2023, 3, 1), "10", "100", account=IB_ISA), sell(date(2024, 8, 1), "10", "150", account=IB_ISA)]
     report = report_dict(compute(events, reorganisations=[other]), Y2024)
     assert report["needs_review"] == [] and report["complete"] is True
+
+
+def test_opening_pool_stated_after_an_unhandled_corporate_action_supersedes_it() -> None:
+    """The user's pool at a date already reflects what happened before it; trades before it are not reused."""
+    old = Reorganisation(ACME.instrument_id, date(2022, 6, 1), ReorganisationKind.OTHER, "capital return")
+    events = [
+        buy(date(2021, 3, 1), "999", "1"),  # before the opening pool: already in it
+        sell(date(2023, 1, 10), "5", "50"),  # likewise: listed, not computed
+        buy(date(2024, 5, 1), "10", "100"),
+        sell(date(2024, 8, 1), "30", "600"),
+    ]
+    stated = OpeningPool(ACME, D("20"), D("150"), date(2023, 12, 31))
+    result = compute(events, reorganisations=[old], opening_pools=[stated])
+    (disposal,) = [d for d in result.disposals if d.day == date(2024, 8, 1)]
+    assert disposal.complete and disposal.gain_gbp == D("350")
+    assert len(result.disposals) == 1
+    assert [item.reason for item in result.review][-1].startswith("disposal on or before the stated opening pool")
+    assert result.pools_at(Y2024.end) == ()  # 20 + 10 - 30: nothing left, and the cost was known throughout

@@ -215,12 +215,14 @@ def _section_104(holding: _Holding, review: list[ReviewItem]) -> tuple[PoolPoint
     lineage = holding.lineage
     quantity, cost, known = Fraction(0), Decimal(0), True
     points: list[PoolPoint] = []
+    starts = date.min
     if holding.opening is not None:
         opening = holding.opening
         quantity = lineage.to_base(opening.quantity, opening.as_of)
         cost = opening.cost_gbp
         points.append(PoolPoint(opening.as_of, quantity, cost, known))
-    unknown = {day for day, _reason in lineage.unknown_from}
+        starts = opening.as_of  # the stated pool already reflects anything before its date
+    unknown = {day for day, _reason in lineage.unknown_from if day > starts}
     days = sorted(set(holding.acquisitions) | set(holding.disposals) | unknown)
     for day in days:
         if day in unknown:
