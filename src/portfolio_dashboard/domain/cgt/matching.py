@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import decimal
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -275,12 +274,3 @@ def _finish(holding: _Holding) -> list[Disposal]:
             )
         )
     return finished
-
-
-def acquisitions_by_rule(computation: Computation) -> dict[Rule, Decimal]:
-    """Total quantity matched under each rule (in each disposal's own units), for summaries and tests."""
-    totals: dict[Rule, Decimal] = defaultdict(Decimal)
-    for disposal in computation.disposals:
-        for match in disposal.matches:
-            totals[match.rule] += match.quantity
-    return dict(totals)
