@@ -48,7 +48,12 @@ def test_flows_on_the_first_and_the_last_day_of_the_period() -> None:
     # 3 Jan: 1410 → 1424.1, r2 = 0.01. 4 Jan: +1% then a 200 withdrawal at the valuation moment (w = 0):
     # V = 1424.1·1.01 − 200 = 1238.341, r3 = (1238.341 − 1424.1 + 200) / 1424.1 = 0.01.
     # TWR = (121/120)·1.0201 − 1 = 123.4321/120 − 1 = 0.028600833…; net flows 200; gain 1238.341 − 1000 − 200.
-    valuations = [v("2026-01-01", "1000"), v("2026-01-02", "1410"), v("2026-01-03", "1424.1"), v("2026-01-04", "1238.341")]
+    valuations = [
+        v("2026-01-01", "1000"),
+        v("2026-01-02", "1410"),
+        v("2026-01-03", "1424.1"),
+        v("2026-01-04", "1238.341"),
+    ]
     flows = [f("2026-01-02", "400", hour=0), f("2026-01-04", "-200")]
     result = compute_returns(valuations, flows, date(2026, 1, 2), date(2026, 1, 4), max_gap=LONG)
     assert result.unavailable == ()
@@ -109,10 +114,12 @@ def test_a_currency_move_with_no_price_move() -> None:
     # $1 000 of cash; USD→GBP 0.80 then 0.75, and $500 deposited at the second valuation (GBP 375).
     # In GBP: (1125 − 800 − 375)/800 = −0.0625 — the currency effect is in the GBP return.
     # In USD (the account's own currency): (1500 − 1000 − 500)/1000 = 0.
-    gbp = compute_returns([v("2026-05-01", "800"), v("2026-05-02", "1125")], [f("2026-05-02", "375")],
-                          date(2026, 5, 2), date(2026, 5, 2))
-    usd = compute_returns([v("2026-05-01", "1000"), v("2026-05-02", "1500")], [f("2026-05-02", "500")],
-                          date(2026, 5, 2), date(2026, 5, 2))
+    gbp = compute_returns(
+        [v("2026-05-01", "800"), v("2026-05-02", "1125")], [f("2026-05-02", "375")], date(2026, 5, 2), date(2026, 5, 2)
+    )
+    usd = compute_returns(
+        [v("2026-05-01", "1000"), v("2026-05-02", "1500")], [f("2026-05-02", "500")], date(2026, 5, 2), date(2026, 5, 2)
+    )
     assert close(gbp.twr, "-0.0625")
     assert gbp.gain == Decimal("-50")
     assert close(usd.twr, "0")
@@ -123,8 +130,9 @@ def test_a_period_over_a_year_is_annualised() -> None:
     # 1000 → 1331 from 1 Jan 2023 to 1 Jan 2026 (1096 days, 2024 a leap year): TWR 0.331,
     # annualised 1.331^(365.25/1096) − 1 = 1.1^(3·365.25/1096) − 1 = 1.1^0.9997719 − 1
     # = 1.1·e^(−0.0002281·ln 1.1) − 1 = 1.1·(1 − 0.00002174) − 1 = 0.0999761.
-    result = compute_returns([v("2023-01-01", "1000"), v("2026-01-01", "1331")], [],
-                             date(2023, 1, 1), date(2026, 1, 1), max_gap=LONG)
+    result = compute_returns(
+        [v("2023-01-01", "1000"), v("2026-01-01", "1331")], [], date(2023, 1, 1), date(2026, 1, 1), max_gap=LONG
+    )
     assert close(result.twr, "0.331")
     assert close(result.twr_annualised, "0.0999761")
     # MWR with no flows over more than a year is the XIRR (actual/365): 1.1^(3·365/1096) − 1 = 1.1^0.9990876 − 1
@@ -157,8 +165,9 @@ def test_mwr_differs_from_twr_when_money_arrives_before_a_loss() -> None:
 
 
 def test_unknown_flows_withhold_the_figures_with_the_reason() -> None:
-    result = compute_returns([v("2026-01-01", "1000"), v("2026-01-02", "1100")], [], date(2026, 1, 2),
-                             date(2026, 1, 2), flows_known=False)
+    result = compute_returns(
+        [v("2026-01-01", "1000"), v("2026-01-02", "1100")], [], date(2026, 1, 2), date(2026, 1, 2), flows_known=False
+    )
     assert result.twr is None and result.mwr is None and result.gain is None and result.net_flows is None
     assert result.unavailable == (FLOWS_UNKNOWN,)
     assert result.end_value == Decimal("1100")  # what is known is still shown
@@ -175,8 +184,9 @@ def test_a_gap_longer_than_the_limit_withholds_the_twr_only() -> None:
 
 
 def test_a_stale_end_is_reported() -> None:
-    result = compute_returns([v("2026-01-01", "1000"), v("2026-01-02", "1010")], [], date(2026, 1, 2),
-                             date(2026, 1, 30))
+    result = compute_returns(
+        [v("2026-01-01", "1000"), v("2026-01-02", "1010")], [], date(2026, 1, 2), date(2026, 1, 30)
+    )
     assert result.twr is None and any(reason.startswith("stale") for reason in result.unavailable)
 
 
@@ -192,11 +202,11 @@ def test_a_flow_that_cannot_be_valued_withholds_instead_of_counting_zero() -> No
 
 
 def test_a_period_before_the_history_is_withheld_not_shortened() -> None:
-    result = compute_returns([v("2026-06-01", "1000"), v("2026-06-02", "1010")], [], date(2026, 1, 1),
-                             date(2026, 6, 2))
+    result = compute_returns([v("2026-06-01", "1000"), v("2026-06-02", "1010")], [], date(2026, 1, 1), date(2026, 6, 2))
     assert result.twr is None and "history begins on 2026-06-01" in result.unavailable[0]
-    since_inception = compute_returns([v("2026-06-01", "1000"), v("2026-06-02", "1010")], [], date(2026, 6, 1),
-                                      date(2026, 6, 2))
+    since_inception = compute_returns(
+        [v("2026-06-01", "1000"), v("2026-06-02", "1010")], [], date(2026, 6, 1), date(2026, 6, 2)
+    )
     assert close(since_inception.twr, "0.01")
 
 
