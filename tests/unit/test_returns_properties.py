@@ -24,7 +24,7 @@ ORIGIN = datetime(2024, 1, 1, 17, 0, tzinfo=UTC)
 # Daily growth factors between −20% and +20%, as exact decimals.
 growths = st.decimals(min_value=Decimal("0.8"), max_value=Decimal("1.2"), places=4)
 amounts = st.decimals(min_value=Decimal("-300"), max_value=Decimal("5000"), places=2)
-offsets = st.integers(min_value=1, max_value=24 * 60)  # minutes into the day before a valuation
+offsets = st.integers(min_value=0, max_value=24 * 60 - 1)  # minutes before a valuation, after the previous one
 
 
 def day(k: int) -> datetime:
