@@ -89,6 +89,9 @@ def growth_factors(
         while position < count and flows[position].ts <= v1.ts:
             inside.append(flows[position])
             position += 1
+        if not inside and v0.value > 0:  # most days: no flow, so 1 + r is simply V1/V0
+            factors.append(v1.value / v0.value)
+            continue
         try:
             factors.append(subperiod_growth(v0, v1, inside))
         except ReturnUndefinedError as error:

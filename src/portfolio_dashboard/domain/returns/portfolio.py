@@ -6,7 +6,8 @@ or before it; an account that joins later enters with its first value as money i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -24,30 +25,41 @@ def combine_accounts(accounts: Mapping[str, AccountSeries]) -> AccountSeries:
     to then are already inside that value): its arrival is money entering the scope, never a gain. This is what
     Wealthfolio #1414 gets wrong by counting a new account's opening value as performance.
     """
-    events: list[tuple[datetime, Decimal, str]] = []
+    started = [(key, series) for key, series in accounts.items() if series.valuations]
     flows: list[ExternalFlow] = []
-    for key, series in accounts.items():
-        if not series.valuations:
-            continue
-        opening = series.valuations[0]
-        events.extend((valuation.ts, valuation.value, key) for valuation in series.valuations)
-        flows.extend(flow for flow in series.flows if flow.ts > opening.ts)
-    if not events:
-        return AccountSeries((), (), all(s.flows_known for s in accounts.values()))
-    events.sort(key=lambda event: event[0])
-    start = events[0][0]
-    for series in accounts.values():
-        if series.valuations and series.valuations[0].ts != start:
-            flows.append(ExternalFlow(series.valuations[0].ts, series.valuations[0].value))
+    for _, series in started:
+        opening = series.valuations[0].ts
+        flows.extend(flow for flow in series.flows if flow.ts > opening)
+    flows_known = all(series.flows_known for series in accounts.values())
+    if not started:
+        return AccountSeries((), (), flows_known)
+    start = min(series.valuations[0].ts for _, series in started)
+    flows.extend(
+        ExternalFlow(series.valuations[0].ts, series.valuations[0].value)
+        for _, series in started
+        if series.valuations[0].ts != start
+    )
+    # Each account's valuations are already in time order: merging them is linear, not a sort.
+    events = heapq.merge(*(tagged(key, series.valuations) for key, series in started), key=lambda event: event[0])
     latest: dict[str, Decimal] = {}
     total = Decimal(0)
     valuations: list[Valuation] = []
-    for index, (ts, value, key) in enumerate(events):
+    pending: datetime | None = None
+    for ts, value, key in events:
+        if pending is not None and ts != pending:  # one point per moment, after all of its accounts' updates
+            valuations.append(Valuation(pending, total))
         total += value - latest.get(key, Decimal(0))
         latest[key] = value
-        if index + 1 == len(events) or events[index + 1][0] != ts:  # one point per moment, after all its updates
-            valuations.append(Valuation(ts, total))
-    return AccountSeries(tuple(valuations), tuple(sorted(flows)), all(s.flows_known for s in accounts.values()))
+        pending = ts
+    if pending is not None:
+        valuations.append(Valuation(pending, total))
+    return AccountSeries(tuple(valuations), tuple(sorted(flows)), flows_known)
+
+
+def tagged(key: str, valuations: Iterable[Valuation]) -> Iterator[tuple[datetime, Decimal, str]]:
+    """An account's valuations labelled with the account (a function, so each generator keeps its own key)."""
+    for valuation in valuations:
+        yield valuation.ts, valuation.value, key
 
 
 @dataclass(frozen=True, slots=True)
