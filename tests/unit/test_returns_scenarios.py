@@ -248,3 +248,14 @@ def test_monthly_returns_chain_to_the_whole() -> None:
 def test_unordered_valuations_are_refused() -> None:
     with pytest.raises(ValueError, match="increasing"):
         twr([v("2026-01-02", "1"), v("2026-01-01", "1")], [])
+
+
+def test_one_year_is_not_annualised_even_when_its_start_close_is_earlier() -> None:
+    # 1Y on Friday 4 Dec 2026 starts from the 4 Dec 2025 close; with none that day it starts from 3 Dec (366 days
+    # of valuations). The period asked for is one year, so neither TWR nor MWR is annualised: both are the 10%.
+    result = compute_returns(
+        [v("2025-12-03", "1000"), v("2026-12-04", "1100")], [], date(2025, 12, 5), date(2026, 12, 4), max_gap=LONG
+    )
+    assert close(result.twr, "0.1")
+    assert result.twr_annualised is None
+    assert close(result.mwr, "0.1")

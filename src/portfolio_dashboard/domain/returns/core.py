@@ -116,9 +116,13 @@ def longer_than_a_year(start: date, end: date) -> bool:
     return end > add_years(start, 1)
 
 
-def annualise(total: Decimal, start: date, end: date) -> Decimal | None:
-    """(1 + total)^(365.25/days) − 1 for a period longer than one year; ``None`` for shorter periods."""
-    if not longer_than_a_year(start, end):
+def annualise(total: Decimal, start: date, end: date, *, over_a_year: bool | None = None) -> Decimal | None:
+    """(1 + total)^(365.25/days) − 1 for a period longer than one year; ``None`` for shorter periods.
+
+    ``start``/``end`` are the days of the two valuations (the exponent's days); ``over_a_year`` lets the caller
+    decide by the period asked for, so a 1Y period starting from a Friday close is not annualised by a weekend.
+    """
+    if not (longer_than_a_year(start, end) if over_a_year is None else over_a_year):
         return None
     days = (end - start).days
     if total <= -1:
@@ -126,12 +130,13 @@ def annualise(total: Decimal, start: date, end: date) -> Decimal | None:
     return quantize_return((_ONE + total) ** (Decimal("365.25") / Decimal(days)) - _ONE)
 
 
-def mwr(start: Valuation, end: Valuation, flows: Sequence[ExternalFlow]) -> Decimal:
+def mwr(start: Valuation, end: Valuation, flows: Sequence[ExternalFlow], *, over_a_year: bool | None = None) -> Decimal:
     """Money-weighted return: XIRR (pyxirr, actual/365 days) of the start value as money in, the external flows
     (a deposit is money in) and the end value as money out.
 
     XIRR is an annual rate. For periods longer than one year that rate is the result; for a year or less it is
     turned into the rate over the period itself, (1 + x)^(days/365) − 1, so it reads like the TWR beside it.
+    ``over_a_year`` as for ``annualise``.
     """
     dates: list[date] = [start.ts.date()]
     amounts: list[float] = [-float(start.value)]
@@ -150,6 +155,6 @@ def mwr(start: Valuation, end: Valuation, flows: Sequence[ExternalFlow]) -> Deci
     rate = pyxirr.xirr(dates, amounts, silent=True)
     if rate is None or rate != rate:  # pyxirr answers None (or NaN) when no rate solves the flows
         raise ReturnUndefinedError("no money-weighted rate solves these flows (XIRR has no solution)")
-    if longer_than_a_year(start.ts.date(), end.ts.date()):
+    if longer_than_a_year(start.ts.date(), end.ts.date()) if over_a_year is None else over_a_year:
         return quantize_return(Decimal(repr(rate)))
     return quantize_return(Decimal(repr((1.0 + rate) ** (days / 365.0) - 1.0)))

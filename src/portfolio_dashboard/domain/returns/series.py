@@ -18,6 +18,7 @@ from portfolio_dashboard.domain.returns.core import (
     ReturnUndefinedError,
     annualise,
     growth_factors,
+    longer_than_a_year,
     mwr,
     quantize_return,
 )
@@ -157,6 +158,9 @@ class ReturnSeries:
             unvalued = next(f for f in self.flows[lo:hi] if f.amount is None)
             reasons.append(f"a flow on {unvalued.ts.date()} could not be valued (no exchange rate)")
             flows_ok = False
+        # Annualise by the period asked for (its first day's previous close to its last day), not by where the
+        # nearest valuations fell.
+        over_a_year = longer_than_a_year(start - timedelta(days=1), end)
         net_flows = self._flow_sum[hi] - self._flow_sum[lo] if flows_ok else None
         gain = v1.value - v0.value - net_flows if net_flows is not None else None
         total: Decimal | None = None
@@ -165,13 +169,13 @@ class ReturnSeries:
             try:
                 chained = self.chained(i, j)
                 total = quantize_return(chained)
-                annual = annualise(chained, v0.ts.date(), v1.ts.date())
+                annual = annualise(chained, v0.ts.date(), v1.ts.date(), over_a_year=over_a_year)
             except ReturnUndefinedError as error:
                 twr_reasons.append(f"time-weighted return undefined: {error}")
         money: Decimal | None = None
         if flows_ok:
             try:
-                money = mwr(v0, v1, self.flows[lo:hi]) if j > i else None
+                money = mwr(v0, v1, self.flows[lo:hi], over_a_year=over_a_year) if j > i else None
             except ReturnUndefinedError as error:
                 reasons.append(f"money-weighted return undefined: {error}")
         return ReturnResult(
