@@ -14,6 +14,8 @@ from portfolio_dashboard.domain.returns import (
     Valuation,
     combine_accounts,
     compute_returns,
+    external_flows,
+    last_per_day,
     monthly_returns,
     mwr,
     scope_returns,
@@ -259,3 +261,26 @@ def test_one_year_is_not_annualised_even_when_its_start_close_is_earlier() -> No
     assert close(result.twr, "0.1")
     assert result.twr_annualised is None
     assert close(result.mwr, "0.1")
+
+
+def test_a_period_with_no_valuation_inside_is_not_zero() -> None:
+    # Today, before today's capture: the last valuation is yesterday's, the period's start. Not "0%".
+    result = compute_returns([v("2026-01-01", "1000"), v("2026-01-02", "1010")], [], date(2026, 1, 3), date(2026, 1, 3))
+    assert result.twr is None and result.mwr is None and result.gain is None
+    assert result.unavailable[0].startswith("no valuation between 2026-01-03 and 2026-01-03")
+
+
+def test_the_inputs_returns_take_from_stored_rows() -> None:
+    # Several snapshots a day: only each day's last counts. Only external kinds are flows.
+    snapshots = [v("2026-01-01", "990", hour=9), v("2026-01-01", "1000", hour=22), v("2026-01-02", "1010", hour=22)]
+    assert last_per_day(reversed(snapshots)) == (snapshots[1], snapshots[2])
+    rows = [
+        ("dividend", at("2026-01-02"), Decimal("5")),
+        ("deposit", at("2026-01-02"), Decimal("100")),
+        ("transfer_out", at("2026-01-01"), None),
+        ("withholding_tax", at("2026-01-02"), Decimal("-1")),
+    ]
+    assert external_flows(rows) == (
+        ExternalFlow(at("2026-01-01"), None),
+        ExternalFlow(at("2026-01-02"), Decimal("100")),
+    )

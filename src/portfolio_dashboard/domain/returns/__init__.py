@@ -20,6 +20,7 @@ from portfolio_dashboard.domain.returns.series import (
     MonthlyReturn,
     ReturnSeries,
     compute_returns,
+    last_per_day,
     monthly_returns,
 )
 from portfolio_dashboard.domain.returns.types import (
@@ -28,6 +29,7 @@ from portfolio_dashboard.domain.returns.types import (
     ExternalFlow,
     ReturnResult,
     Valuation,
+    external_flows,
     is_external,
 )
 
@@ -53,8 +55,10 @@ __all__ = [
     "compare_with_broker",
     "compute_returns",
     "custom_period",
+    "external_flows",
     "flex_twr_fraction",
     "is_external",
+    "last_per_day",
     "monthly_returns",
     "mwr",
     "resolve_period",

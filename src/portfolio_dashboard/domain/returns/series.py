@@ -8,7 +8,7 @@ at the period's flows one by one (the XIRR solver needs them).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -147,6 +147,9 @@ class ReturnSeries:
             )
             return _withheld(start, end, end_value, end_ts, (reason,))
         v0, v1 = self.valuations[i], self.valuations[j]
+        if j == i:  # nothing was valued inside the period: "0%" would be a guess
+            reason = f"no valuation between {start} and {end} after the one the period starts from ({self._days[i]})"
+            return ReturnResult(start, end, v0.value, v1.value, None, None, None, None, None, (reason,), v0.ts, v1.ts)
         reasons: list[str] = []
         twr_reasons = self.gap_reasons(i, j, end, max_gap)
         lo, hi = self.flow_range(i, j)
@@ -175,7 +178,7 @@ class ReturnSeries:
         money: Decimal | None = None
         if flows_ok:
             try:
-                money = mwr(v0, v1, self.flows[lo:hi], over_a_year=over_a_year) if j > i else None
+                money = mwr(v0, v1, self.flows[lo:hi], over_a_year=over_a_year)
             except ReturnUndefinedError as error:
                 reasons.append(f"money-weighted return undefined: {error}")
         return ReturnResult(
@@ -270,3 +273,11 @@ def monthly_returns(
 ) -> list[MonthlyReturn]:
     """TWR per (year, month) for the heat-map (see ``ReturnSeries.monthly``)."""
     return ReturnSeries(valuations, flows, flows_known=flows_known).monthly(max_gap=max_gap)
+
+
+def last_per_day(valuations: Iterable[Valuation]) -> tuple[Valuation, ...]:
+    """The last valuation of each calendar day (``ts.date()``), in time order: the valuations returns use."""
+    by_day: dict[date, Valuation] = {}
+    for valuation in sorted(valuations):
+        by_day[valuation.ts.date()] = valuation
+    return tuple(by_day.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +15,12 @@ EXTERNAL_KINDS: frozenset[str] = frozenset({"deposit", "withdrawal", "transfer_i
 def is_external(kind: str) -> bool:
     """True for the flow kinds that are money in or out of the account rather than part of its return."""
     return kind in EXTERNAL_KINDS
+
+
+def external_flows(rows: Iterable[tuple[str, datetime, Decimal | None]]) -> tuple[ExternalFlow, ...]:
+    """The external flows among ``(kind, flow_ts, amount)`` rows (e.g. ``cash_flows`` with ``amount_gbp``), in
+    time order; an amount of ``None`` (no rate) is kept so the periods containing it are withheld."""
+    return tuple(sorted(ExternalFlow(ts, amount) for kind, ts, amount in rows if is_external(kind)))
 
 
 @dataclass(frozen=True, slots=True, order=True)
