@@ -284,3 +284,13 @@ def test_the_inputs_returns_take_from_stored_rows() -> None:
         ExternalFlow(at("2026-01-01"), None),
         ExternalFlow(at("2026-01-02"), Decimal("100")),
     )
+
+
+def test_closing_an_account_is_not_minus_one_hundred_percent() -> None:
+    # Everything (10 050 after a 50 gain) withdrawn at 09:00, valued 0 at 22:00, 0 again the next day (the case
+    # of Wealthfolio #497). w = 13/24: r = (0 − 10000 + 10050)/(10000 − 10050·13/24) = 50/4556.25 = 0.0109739369;
+    # the empty day after is neutral.
+    valuations = [v("2026-02-01", "10000", hour=22), v("2026-02-02", "0", hour=22), v("2026-02-03", "0", hour=22)]
+    result = compute_returns(valuations, [f("2026-02-02", "-10050", hour=9)], date(2026, 2, 2), date(2026, 2, 3))
+    assert close(result.twr, "0.0109739369")
+    assert result.gain == Decimal("50")
