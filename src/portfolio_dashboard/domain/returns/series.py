@@ -62,12 +62,14 @@ class ReturnSeries:
         self._bad = [0]
         self._zeros = [0]
         for factor in factors:
-            undefined = isinstance(factor, ReturnUndefinedError)
-            zero = not undefined and factor == 0
-            usable = _ONE if undefined or zero else factor
-            self._product.append(self._product[-1] * usable)  # type: ignore[operator]
-            self._errors.append(factor if isinstance(factor, ReturnUndefinedError) else None)
-            self._bad.append(self._bad[-1] + undefined)
+            if isinstance(factor, ReturnUndefinedError):
+                error, zero, usable = factor, False, _ONE
+            else:
+                error, zero = None, factor == 0
+                usable = _ONE if zero else factor
+            self._product.append(self._product[-1] * usable)
+            self._errors.append(error)
+            self._bad.append(self._bad[-1] + (error is not None))
             self._zeros.append(self._zeros[-1] + zero)
         self._flow_sum = [_ZERO]
         self._unvalued = [0]
