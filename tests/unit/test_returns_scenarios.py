@@ -11,6 +11,7 @@ from portfolio_dashboard.domain.returns import (
     FLOWS_UNKNOWN,
     AccountSeries,
     ExternalFlow,
+    ReturnSeries,
     Valuation,
     combine_accounts,
     compute_returns,
@@ -294,3 +295,20 @@ def test_closing_an_account_is_not_minus_one_hundred_percent() -> None:
     result = compute_returns(valuations, [f("2026-02-02", "-10050", hour=9)], date(2026, 2, 2), date(2026, 2, 3))
     assert close(result.twr, "0.0109739369")
     assert result.gain == Decimal("50")
+
+
+def test_an_undefined_sub_period_withholds_only_the_periods_containing_it() -> None:
+    # 2→3 Jan: 300 withdrawn half-way from 110 → capital 110 − 150 < 0, no rate of return exists.
+    valuations = [v("2026-01-01", "100"), v("2026-01-02", "110"), v("2026-01-03", "-180"), v("2026-01-04", "-180")]
+    flows = [f("2026-01-03", "-300", hour=0)]
+    series = ReturnSeries(valuations, flows)
+    assert close(series.period(date(2026, 1, 2), date(2026, 1, 2)).twr, "0.1")
+    spanning = series.period(date(2026, 1, 2), date(2026, 1, 4))
+    assert spanning.twr is None and spanning.unavailable[0].startswith("time-weighted return undefined")
+    assert spanning.gain == Decimal("20")  # −180 − 100 − (−300): the gain does not need the rate
+    assert [value for _, value in series.cumulative(date(2026, 1, 2), date(2026, 1, 4))] == [
+        Decimal(0),
+        Decimal("0.1"),
+        None,
+        None,
+    ]
