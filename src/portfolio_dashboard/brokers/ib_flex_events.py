@@ -13,7 +13,7 @@ from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import SlashOrder
-from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, RowSkipped
+from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CorporateAction, DividendAccrual, NavChange
 
 # NavChange field -> IBKR ChangeInNAV attribute
@@ -55,9 +55,9 @@ def nav_changes(
         try:
             from_date, to_date = row.day("fromDate"), row.day("toDate")
             if from_date is None or to_date is None:
-                raise RowSkipped("fromDate or toDate missing")
+                raise SkippedRowError("fromDate or toDate missing")
             figures: dict[str, Decimal | None] = {name: row.dec(attr) for name, attr in NAV_FIELDS.items()}
-        except RowSkipped as exc:
+        except SkippedRowError as exc:
             warnings.append(f"{account_id}: ChangeInNAV skipped: {exc}")
             continue
         yield NavChange(
@@ -66,7 +66,7 @@ def nav_changes(
             from_date=from_date,
             to_date=to_date,
             currency=row.text("currency"),
-            **figures,  # type: ignore[arg-type]  # keys are exactly NavChange's Decimal fields
+            **figures,  # keys are exactly NavChange's Decimal fields
         )
 
 
@@ -104,7 +104,7 @@ def corporate_actions(
                 report_date=report,
                 description=row.text("actionDescription") or row.text("description"),
             )
-        except RowSkipped as exc:
+        except SkippedRowError as exc:
             warnings.append(f"{row.describe('CorporateActions')} skipped: {exc}")
 
 
@@ -122,7 +122,7 @@ def dividend_accruals(
             currency, divisor = row.currency()
             instrument = row.instrument(currency)
             if instrument is None:
-                raise RowSkipped("conid missing")
+                raise SkippedRowError("conid missing")
             money = {name: row.dec(name) for name in ("grossAmount", "tax", "fee", "netAmount")}
             per_unit = row.dec("grossRate")
             yield DividendAccrual(
@@ -140,10 +140,9 @@ def dividend_accruals(
                 net_amount=_per(money["netAmount"], divisor),
                 fx_rate_to_base=row.fx_to_base(divisor),
             )
-        except RowSkipped as exc:
+        except SkippedRowError as exc:
             warnings.append(f"{row.describe('OpenDividendAccruals')} skipped: {exc}")
 
 
 def _per(value: Decimal | None, divisor: Decimal) -> Decimal | None:
     return None if value is None else value / divisor
-

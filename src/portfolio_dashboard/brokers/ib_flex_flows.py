@@ -34,7 +34,7 @@ from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import FlexValueError, SlashOrder, slash_order
 from portfolio_dashboard.brokers.ib_flex_events import corporate_actions, dividend_accruals, nav_changes
-from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, RowSkipped
+from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, FlowKind, Instrument, NavChange
 
 # CashTransaction.type -> kind (lower-cased; IBKR has written both "Deposits/Withdrawals" and
@@ -144,26 +144,26 @@ def _statement_flows(
     ):
         try:
             yield cash_transaction(row, ids)
-        except RowSkipped as exc:
+        except SkippedRowError as exc:
             warnings.append(f"{row.describe('CashTransactions')} skipped: {exc}")
     for row in chosen_rows(sections.get("Transfers"), "Transfer", account_id, order, "Transfers", warnings):
         try:
             yield from transfer(row, ids)
-        except RowSkipped as exc:
+        except SkippedRowError as exc:
             warnings.append(f"{row.describe('Transfers')} skipped: {exc}")
 
 
 def cash_transaction(row: FlexRow, ids: RowIds) -> CashFlow:
     type_text = row.text("type")
     if type_text is None:
-        raise RowSkipped("type missing")
+        raise SkippedRowError("type missing")
     key = type_text.lower()
     if key not in CASH_TYPES:
-        raise RowSkipped(f"type {type_text!r} is not one this parser knows (kept in the raw statement)")
+        raise SkippedRowError(f"type {type_text!r} is not one this parser knows (kept in the raw statement)")
     currency, divisor = row.currency()
     amount = row.req_dec("amount") / divisor
     if amount == 0:
-        raise RowSkipped("amount is zero")
+        raise SkippedRowError("amount is zero")
     kind = CASH_TYPES[key]
     if kind is None:
         kind = FlowKind.DEPOSIT if amount > 0 else FlowKind.WITHDRAWAL
@@ -188,7 +188,7 @@ def transfer(row: FlexRow, ids: RowIds) -> list[CashFlow]:
     """One Transfer row: cash moved (``assetCategory="CASH"``) or a security moved at its market value."""
     direction = (row.text("direction") or "").upper()
     if direction not in ("IN", "OUT"):
-        raise RowSkipped(f"direction {row.text('direction')!r} is neither IN nor OUT")
+        raise SkippedRowError(f"direction {row.text('direction')!r} is neither IN nor OUT")
     sign = Decimal(1) if direction == "IN" else Decimal(-1)
     kind = FlowKind.TRANSFER_IN if direction == "IN" else FlowKind.TRANSFER_OUT
     currency, divisor = row.currency()
@@ -223,17 +223,17 @@ def transfer(row: FlexRow, ids: RowIds) -> list[CashFlow]:
         if amount is None or amount == 0:
             amount = row.dec("positionAmount")
         if amount is None or amount == 0:
-            raise RowSkipped("a cash transfer without cashTransfer or positionAmount")
+            raise SkippedRowError("a cash transfer without cashTransfer or positionAmount")
         return [flow("", amount, f"cash transfer {how}")]
     instrument = row.instrument(currency)
     if instrument is None:
-        raise RowSkipped("a security transfer without conid")
+        raise SkippedRowError("a security transfer without conid")
     quantity = row.dec("quantity")
     value = row.dec("positionAmount")
     if value is None:
         price = row.dec("transferPrice")
         if price is None or quantity is None:
-            raise RowSkipped("a security transfer with neither positionAmount nor quantity and transferPrice")
+            raise SkippedRowError("a security transfer with neither positionAmount nor quantity and transferPrice")
         value = quantity * price
     moved = None if quantity is None else sign * abs(quantity)
     flows = [flow("", value, f"{instrument.symbol} in kind {how}", instrument, moved)]

@@ -1,7 +1,7 @@
 """Lenient typed reading of one Flex row for the money-flow sections (pure).
 
 Unlike the holdings parser, a bad value here never fails the statement: the row is skipped and the reason
-returned as a warning (:class:`RowSkipped`), because one odd dividend row must not cost the day's positions.
+returned as a warning (:class:`SkippedRowError`), because one odd dividend row must not cost the day's positions.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ IDENTITY_ATTRS = (
 )
 
 
-class RowSkipped(Exception):
+class SkippedRowError(Exception):
     """A row that is not a flow; the message says why (it becomes a parse warning)."""
 
 
@@ -80,12 +80,12 @@ class FlexRow:
         try:
             return decimal_value(value)
         except FlexValueError as exc:
-            raise RowSkipped(f"{attr}: {exc}") from None
+            raise SkippedRowError(f"{attr}: {exc}") from None
 
     def req_dec(self, attr: str) -> Decimal:
         value = self.dec(attr)
         if value is None:
-            raise RowSkipped(f"{attr} missing")
+            raise SkippedRowError(f"{attr} missing")
         return value
 
     def day(self, attr: str) -> date | None:
@@ -95,7 +95,7 @@ class FlexRow:
         try:
             return date_value(value, self.order)
         except FlexValueError as exc:
-            raise RowSkipped(f"{attr}: {exc}") from None
+            raise SkippedRowError(f"{attr}: {exc}") from None
 
     def moment(self, *attrs: str) -> datetime:
         """The first of ``attrs`` present, as an aware date-time (a bare date is midnight, IBKR's zone)."""
@@ -106,19 +106,19 @@ class FlexRow:
             try:
                 when = datetime_value(value, self.order)
             except FlexValueError as exc:
-                raise RowSkipped(f"{attr}: {exc}") from None
+                raise SkippedRowError(f"{attr}: {exc}") from None
             return when if when.tzinfo is not None else when.replace(tzinfo=IBKR_ZONE)
-        raise RowSkipped(f"no date ({', '.join(attrs)} all missing)")
+        raise SkippedRowError(f"no date ({', '.join(attrs)} all missing)")
 
     def currency(self) -> tuple[str, Decimal]:
         """ISO currency and the divisor amounts need (100 for pence: IBKR reports LSE lines in GBp)."""
         code = self.text("currency")
         if code is None:
-            raise RowSkipped("currency missing")
+            raise SkippedRowError("currency missing")
         try:
             return normalise_currency(code)
         except UnknownCurrencyError:
-            raise RowSkipped(f"unknown currency {code!r}") from None
+            raise SkippedRowError(f"unknown currency {code!r}") from None
 
     def fx_to_base(self, divisor: Decimal) -> Decimal | None:
         fx = self.dec("fxRateToBase")

@@ -32,9 +32,7 @@ class FlowKind(StrEnum):
 
 
 # Kinds that are the owner's money crossing the account boundary (not income or costs of investing).
-CONTRIBUTION_KINDS = frozenset(
-    {FlowKind.DEPOSIT, FlowKind.WITHDRAWAL, FlowKind.TRANSFER_IN, FlowKind.TRANSFER_OUT}
-)
+CONTRIBUTION_KINDS = frozenset({FlowKind.DEPOSIT, FlowKind.WITHDRAWAL, FlowKind.TRANSFER_IN, FlowKind.TRANSFER_OUT})
 INCOME_KINDS = frozenset({FlowKind.DIVIDEND, FlowKind.PAYMENT_IN_LIEU, FlowKind.INTEREST})
 
 
