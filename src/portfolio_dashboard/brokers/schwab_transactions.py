@@ -100,6 +100,8 @@ def schwab_flows(
             warnings.append(f"{raw.endpoint}: transactions body is not a list; no flows read from it")
             continue
         for i, tx in enumerate(body):
+            if isinstance(tx, dict) and str(tx.get("type")).upper() == "TRADE":
+                continue  # a trade, read by the trades parser (its fees are in the trade): not a flow
             try:
                 for flow in transaction_flows(tx, account_number, cusip_by_symbol):
                     flows.setdefault((flow.broker_account_id, flow.broker_flow_id), flow)
