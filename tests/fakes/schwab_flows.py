@@ -81,6 +81,7 @@ def flow_transactions(now: datetime) -> dict[str, list[dict[str, Any]]]:
 
 # activityId -> (kind, amount as text) for the flows above; the others are skipped with a reason
 EXPECTED = {
+    "80990733999": ("dividend", "12.5"),  # the QUALIFIED DIVIDEND among the fake's trades (tests/fakes/schwab.py)
     "90000000001": ("deposit", "20000.0"),
     "90000000002": ("deposit", "5000.0"),
     "90000000003": ("withdrawal", "-1500.0"),
