@@ -133,7 +133,8 @@ def transaction_flows(tx: Any, account_number: str | None, cusip_by_symbol: Mapp
     if when is None:
         raise SkippedTransactionError("no time, tradeDate or settlementDate")
     description = _text(tx, "description")
-    items = [x for x in tx.get("transferItems") or [] if isinstance(x, dict)]
+    listed = tx.get("transferItems")
+    items = [x for x in listed if isinstance(x, dict)] if isinstance(listed, list) else []
 
     def flow(kind: FlowKind, amount: Decimal, suffix: str = "", **extra: Any) -> CashFlow:
         return CashFlow(
