@@ -211,3 +211,21 @@ def test_parse_never_crashes_on_odd_rows(data: st.DataObject) -> None:
         assert flow.amount_local != 0
     keys = [(f.broker_account_id, f.broker_flow_id) for f in result.cash_flows]
     assert len(keys) == len(set(keys))
+
+
+def test_each_row_stays_under_its_own_account_and_a_repeated_row_counts_once() -> None:
+    shared = Cash("Deposits/Withdrawals", "USD", "300", "1", datetime(2026, 2, 2), "4242", "ACH DEPOSIT")
+    own = Cash("Deposits/Withdrawals", "GBP", "100", "1", datetime(2026, 2, 3), "4243", "DEPOSIT")
+    # A consolidated statement: U1234567's statement lists U7654321's row, which U7654321's own repeats.
+    first = FlexAccount(GBP_ACCT, "GBP", "g", {}, money=[
+        cash_transactions(GBP_ACCT, [own]).replace(
+            "</CashTransactions>", cash_transactions(USD_ACCT, [shared]).split("\n", 1)[1]
+        )
+    ])
+    second = FlexAccount(USD_ACCT, "USD", "u", {}, money=[cash_transactions(USD_ACCT, [shared])])
+    body = statement_xml([first, second], from_date=Q_FROM, to_date=Q_TO, generated=datetime(2026, 4, 1))
+    flows = parse_flex_flows([(root(body), ENDPOINT)]).cash_flows
+    assert sorted((f.broker_account_id, f.broker_flow_id) for f in flows) == [
+        (GBP_ACCT, "4243"),
+        (USD_ACCT, "4242"),
+    ]
