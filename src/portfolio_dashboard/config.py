@@ -6,7 +6,7 @@ shows it. Call ``.get_secret_value()`` only at the point of use.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     schwab_redirect_uri: str = "https://127.0.0.1"
     schwab_token_path: Path | None = None
     schwab_api_base_url: str = DEFAULT_SCHWAB_URL
+    schwab_history_start: date | None = None  # first capture reads flows from here (unset: a year back)
 
     # --- FX -----------------------------------------------------------------------------------------------
     ecb_rates_url: str = DEFAULT_ECB_URL

@@ -135,7 +135,7 @@ def test_capture_cli_stores_schwab_and_keeps_secrets_out(
             trades = conn.execute(text("SELECT broker_trade_id FROM trades ORDER BY 1")).scalars().all()
             assert trades == ["80990733204", "80990733310", "81000000002", "81000000003"]
             raws = conn.execute(text("SELECT count(*) FROM raw_payloads")).scalar()
-            assert raws == 4
+            assert raws == 6  # account numbers, accounts, and per account its trades and its money flows
     finally:
         engine.dispose()
 

@@ -72,6 +72,7 @@ class FlexAccount:
     base_summary_cash: str | None = None
     rates: list[tuple[date, str, str, str]] = field(default_factory=list)  # (day, from, to, rate)
     trades: list[FlexTrade] = field(default_factory=list)
+    money: list[str] = field(default_factory=list)  # money sections' XML (tests/fakes/flex_flows.py)
     sections: tuple[str, ...] = ("AccountInformation", "EquitySummaryInBase", "OpenPositions", "CashReport",
                                  "ConversionRates", "Trades")
 
@@ -166,6 +167,7 @@ def statement_xml(
                     openCloseIndicator="C" if t.buy_sell == "SELL" else "O",
                 ))
             parts.append("</Trades>")
+        parts.extend(acct.money)
         parts.append("</FlexStatement>")
     parts.append("</FlexStatements>")
     parts.append("</FlexQueryResponse>")

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from tests.fakes.schwab_flows import flow_transactions
 from tests.fakes.server import FakeServer, Reply, Request
 
 CLIENT_ID = "fake-app-key-0123456789abcdef"
@@ -266,7 +267,8 @@ def default_transactions(now: datetime) -> dict[str, list[dict[str, Any]]]:
             81000000003, now - 5 * day, CASH_NUMBER, msft, -5, 400.00, [_fee("COMMISSION", 0), _fee("SEC_FEE", -0.05)]
         ),
     ]
-    return {MARGIN_HASH: margin, CASH_HASH: cash}
+    flows = flow_transactions(now)  # deposits, dividends, journals, ... (tests/fakes/schwab_flows.py)
+    return {MARGIN_HASH: margin + flows[MARGIN_NUMBER], CASH_HASH: cash + flows[CASH_NUMBER]}
 
 
 def _parse_time(text: str) -> datetime:

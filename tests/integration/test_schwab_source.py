@@ -59,11 +59,12 @@ def assert_no_secret(fake: FakeSchwab, raws: list[RawResponse], *extra: str) -> 
             assert secret not in blob, f"a secret leaked into {raw.endpoint}"
 
 
-def tx_windows(fake: FakeSchwab, account_hash: str) -> list[tuple[str, str]]:
+def tx_windows(fake: FakeSchwab, account_hash: str, *, flows: bool = False) -> list[tuple[str, str]]:
+    """The trade (or, with ``flows``, the money-flow) transaction windows asked for."""
     return [
         (r.param("startDate") or "", r.param("endDate") or "")
         for r in fake.server.requests
-        if r.path == TX_PATH.format(account_hash)
+        if r.path == TX_PATH.format(account_hash) and (r.param("types") != "TRADE") == flows
     ]
 
 
@@ -103,7 +104,9 @@ def test_full_capture(fake: FakeSchwab, token_path: Path) -> None:
     assert [r.endpoint.split("?")[0] for r in raws] == [
         "GET /trader/v1/accounts/accountNumbers",
         "GET /trader/v1/accounts",
-        f"GET {TX_PATH.format(MARGIN_HASH)}",
+        f"GET {TX_PATH.format(MARGIN_HASH)}",  # trades
+        f"GET {TX_PATH.format(MARGIN_HASH)}",  # money flows
+        f"GET {TX_PATH.format(CASH_HASH)}",
         f"GET {TX_PATH.format(CASH_HASH)}",
     ]
     assert raws[1].endpoint == "GET /trader/v1/accounts?fields=positions"
@@ -174,7 +177,7 @@ def test_expired_access_token_is_refreshed_first(fake: FakeSchwab, token_path: P
     source = build_source(fake, token_path)
     raws = run(source)
     assert fake.token_calls() == 1
-    assert [r.status_code for r in raws] == [200, 200, 200, 200]
+    assert [r.status_code for r in raws] == [200] * 6
     assert token_path.read_text() != before
     assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
     assert_no_secret(fake, raws)
@@ -224,7 +227,7 @@ def test_429_then_success_is_retried_and_recorded(fake: FakeSchwab, token_path: 
     fake.server.fail_next("GET", TX_PATH.format(CASH_HASH), Reply.text("Service Unavailable", 503))
     source = build_source(fake, token_path)
     raws = run(source)
-    assert [r.status_code for r in raws] == [200, 429, 200, 200, 503, 200]
+    assert [r.status_code for r in raws] == [200, 429, 200, 200, 200, 503, 200, 200]
     assert source.retries == 2
     assert len(source.parse(raws).snapshots) == 2
 

@@ -30,6 +30,8 @@ class FetchContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     # newest stored trade time for (broker, broker_account_id): incremental trade fetches start there
     newest_trade_ts: Callable[[str, str], datetime | None] = _no_trades
+    # newest stored cash-flow time for (broker, broker_account_id): incremental flow fetches start there
+    newest_flow_ts: Callable[[str, str], datetime | None] = _no_trades
 
 
 @dataclass(slots=True)

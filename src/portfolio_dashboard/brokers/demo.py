@@ -22,12 +22,15 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
+from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
     Account,
     AccountSnapshot,
     AssetClass,
     CashBalance,
+    CashFlow,
+    FlowKind,
     FxRate,
     Instrument,
     ParseResult,
@@ -165,6 +168,9 @@ def document(at: datetime) -> dict[str, Any]:
         gbp_per[ccy] = rate
         fx.append({"from": ccy, "to": "GBP", "rate": str(rate)})
     accounts = []
+    quantities = {(a.account_id, h.symbol): h.quantity for a in ACCOUNTS for h in a.holdings}
+    flows = flows_until(at, quantities)
+    added = cash_effect(flows)  # deposits, dividends... so far: the cash they brought is in the balances
     for acct in ACCOUNTS:
         positions = []
         total = Decimal(0)
@@ -180,12 +186,14 @@ def document(at: datetime) -> dict[str, Any]:
             })
             total += value * gbp_per[major] / gbp_per[acct.currency]
         cash = []
-        for ccy, amount in acct.cash:
+        for ccy, start_amount in acct.cash:
+            amount = start_amount + added.get((acct.account_id, ccy), Decimal(0))
             cash.append({"currency": ccy, "balance": str(amount)})
             total += amount * gbp_per[ccy] / gbp_per[acct.currency]
         accounts.append({
             "accountId": acct.account_id, "name": acct.name, "currency": acct.currency,
             "netLiquidation": str(_q(total, CENT)), "positions": positions, "cash": cash,
+            "flows": [f.as_json() for f in recent(flows, at) if f.account_id == acct.account_id],
         })
     return {"asof": at.isoformat(), "accounts": accounts, "fxRates": fx}
 
@@ -209,6 +217,7 @@ def parse_document(doc: Any) -> ParseResult:
             FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]
         )
         snapshots = []
+        flows: list[CashFlow] = []
         for a in doc["accounts"]:
             account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]))
             positions = []
@@ -229,13 +238,32 @@ def parse_document(doc: Any) -> ParseResult:
             cash = tuple(CashBalance(str(c["currency"]), _dec(c["balance"], "cash")) for c in a["cash"])
             total = _dec(a["netLiquidation"], "netLiquidation")
             snapshots.append(AccountSnapshot(account, asof, "demo.asof", tuple(positions), cash, total))
+            by_symbol = {p.instrument.symbol: p.instrument for p in positions}
+            flows.extend(_flow(account.broker_account_id, f, by_symbol) for f in a.get("flows", []))
     except (KeyError, TypeError, AttributeError) as exc:
         raise ParsingError(f"demo payload is missing or mistypes {exc}", source="demo") from None
     except UnknownCurrencyError as exc:
         raise ValidationError(str(exc), source="demo") from None
     except ValueError as exc:
         raise ParsingError(f"demo payload: {exc}", source="demo") from None
-    return ParseResult(snapshots=tuple(snapshots), fx_rates=rates)
+    return ParseResult(snapshots=tuple(snapshots), fx_rates=rates, cash_flows=tuple(flows))
+
+
+def _flow(account_id: str, f: Any, by_symbol: dict[str, Instrument]) -> CashFlow:
+    when = datetime.fromisoformat(f["time"])
+    if when.tzinfo is None:
+        raise ParsingError("demo payload: a flow time has no time zone", source="demo")
+    return CashFlow(
+        broker=BROKER,
+        broker_account_id=account_id,
+        broker_flow_id=str(f["id"]),
+        kind=FlowKind(f["kind"]),
+        flow_ts=when,
+        currency=normalise_currency(str(f["currency"]))[0],
+        amount_local=_dec(f["amount"], "flows.amount"),
+        instrument=by_symbol.get(f["symbol"]) if f.get("symbol") else None,
+        description=f.get("description") or None,
+    )
 
 
 class DemoSource:
@@ -267,6 +295,7 @@ class DemoSource:
     def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
         snapshots: list[AccountSnapshot] = []
         rates: list[FxRate] = []
+        flows: dict[tuple[str, str], CashFlow] = {}  # documents overlap: one flow per id
         for raw in raws:
             try:
                 doc = raw.json()
@@ -275,7 +304,8 @@ class DemoSource:
             result = parse_document(doc)
             snapshots.extend(result.snapshots)
             rates.extend(result.fx_rates)
-        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates))
+            flows.update({(f.broker_account_id, f.broker_flow_id): f for f in result.cash_flows})
+        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows.values()))
 
     def health(self) -> SourceHealth:
         return SourceHealth(self.name, True, True, "simulated accounts (no broker needed)",

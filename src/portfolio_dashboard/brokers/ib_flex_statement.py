@@ -44,6 +44,7 @@ from portfolio_dashboard.brokers.flex_values import (
     slash_order,
     time_value,
 )
+from portfolio_dashboard.brokers.ib_flex_flows import parse_flex_flows
 from portfolio_dashboard.brokers.ib_flex_protocol import SOURCE, read_xml
 from portfolio_dashboard.brokers.ib_flex_schema import SECTIONS, is_known
 from portfolio_dashboard.domain import (
@@ -190,6 +191,7 @@ def parse_flex(raws: Sequence[RawResponse]) -> ParseResult:
     """Every ``FlexQueryResponse`` among ``raws``; status responses (in progress, errors) are skipped."""
     out = _Collected()
     found = False
+    roots: list[tuple[Element, str]] = []
     for raw in raws:
         if raw.status_code is not None and not 200 <= raw.status_code < 300:
             continue
@@ -202,6 +204,7 @@ def parse_flex(raws: Sequence[RawResponse]) -> ParseResult:
             )
         found = True
         _parse_response(root, raw.endpoint, out)
+        roots.append((root, raw.endpoint))
     if not found:
         raise ParsingError(
             "no Flex statement (FlexQueryResponse) among the recorded responses",
@@ -222,7 +225,11 @@ def parse_flex(raws: Sequence[RawResponse]) -> ParseResult:
         snapshots=tuple(sorted(out.snapshots.values(), key=lambda s: (s.account.broker_account_id, s.asof_ts))),
         fx_rates=tuple(sorted(out.rates.values(), key=lambda r: (r.asof_ts, r.source_ccy, r.target_ccy))),
         trades=tuple(sorted(trades, key=lambda t: (t.trade_ts, t.broker_trade_id))),
-        warnings=tuple(dict.fromkeys(out.warnings)),
+        warnings=tuple(dict.fromkeys(out.warnings + (flows := parse_flex_flows(roots)).warnings)),
+        cash_flows=tuple(flows.cash_flows),
+        corporate_actions=tuple(flows.corporate_actions),
+        nav_changes=tuple(flows.nav_changes),
+        dividend_accruals=tuple(flows.dividend_accruals),
     )
 
 

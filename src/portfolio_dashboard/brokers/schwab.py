@@ -8,6 +8,10 @@ fetch, in order (every response recorded as it arrives):
    first capture backfills a year, later ones start a week before the newest stored trade (trades are
    idempotent on Schwab's activity id, so the overlap only re-reads). Schwab allows at most a year per
    request and 3000 transactions per response: longer spans are split, a full response is halved.
+4. The same endpoint with ``types=`` every money-moving type (:data:`schwab_transactions.FETCH_TYPES`) per
+   account, from a week before the newest stored flow, or on the first capture from
+   ``SCHWAB_HISTORY_START`` (else a year back), to now, in windows of at most a year — each window's
+   response recorded as its own raw. Flows are idempotent on the activity id too.
 
 Requests are paced under Schwab's ~120 per minute; 429 and 5xx are retried by ``BrokerHttp``. A 401 on a
 data call refreshes the access token once and repeats the call (Schwab can revoke a token before its 30
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Self
 
 import httpx
@@ -29,6 +33,7 @@ from portfolio_dashboard.brokers.http import BrokerHttp, Pacer, RetryPolicy
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth, TokenStatus, oauth_from_settings
 from portfolio_dashboard.brokers.schwab_parse import account_numbers, parse_responses
 from portfolio_dashboard.brokers.schwab_tokens import AUTH_HINT
+from portfolio_dashboard.brokers.schwab_transactions import FETCH_TYPES
 from portfolio_dashboard.config import DEFAULT_SCHWAB_URL, Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse
 from portfolio_dashboard.errors import AuthError, ConfigError, SourceError, ValidationError
@@ -52,6 +57,23 @@ def schwab_time(when: datetime) -> str:
 def trade_windows(newest: datetime | None, now: datetime) -> list[tuple[datetime, datetime]]:
     """The ``[start, end)`` spans to ask for, each at most a year."""
     start = now - BACKFILL if newest is None else min(newest - OVERLAP, now - OVERLAP)
+    windows = []
+    while start < now:
+        end = min(start + MAX_WINDOW, now)
+        windows.append((start, end))
+        start = end
+    return windows
+
+
+def flow_windows(newest: datetime | None, now: datetime, history_start: date | None) -> list[tuple[datetime, datetime]]:
+    """The ``[start, end)`` spans for flows: from the newest stored flow (less an overlap), else the
+    configured history start, else a year back — each span at most a year (Schwab's limit)."""
+    if newest is not None:
+        start = min(newest - OVERLAP, now - OVERLAP)
+    elif history_start is not None:
+        start = min(datetime.combine(history_start, datetime.min.time(), tzinfo=UTC), now - OVERLAP)
+    else:
+        start = now - BACKFILL
     windows = []
     while start < now:
         end = min(start + MAX_WINDOW, now)
@@ -122,6 +144,7 @@ class SchwabSource:
         policy: RetryPolicy | None = None,
         rate_per_s: float = RATE_PER_S,
         max_transactions: int = MAX_TRANSACTIONS,
+        history_start: date | None = None,
     ) -> None:
         self.oauth = oauth
         self.base_url = base_url.rstrip("/")
@@ -130,6 +153,7 @@ class SchwabSource:
         self.policy = policy or RetryPolicy()
         self.pacer = Pacer(rate_per_s, sleep=sleep)
         self.max_transactions = max_transactions
+        self.history_start = history_start
         self.retries = 0
         # Set by fetch and health: how long the Schwab login (refresh token) has left, for run summaries.
         self.credential_expires_in_s: float | None = None
@@ -142,7 +166,12 @@ class SchwabSource:
         except ConfigError:
             client.close()
             raise
-        return cls(oauth=oauth, base_url=settings.schwab_api_base_url, client=client)
+        return cls(
+            oauth=oauth,
+            base_url=settings.schwab_api_base_url,
+            client=client,
+            history_start=settings.schwab_history_start,
+        )
 
     # --- fetch ------------------------------------------------------------------------------------------
     def _http(self, record: Recorder | None, policy: RetryPolicy | None = None) -> BrokerHttp:
@@ -176,20 +205,25 @@ class SchwabSource:
             for number, account_hash in numbers:
                 for start, end in trade_windows(ctx.newest_trade_ts(self.broker, number), ctx.now):
                     self._transactions(http, account_hash, start, end)
+                newest_flow = ctx.newest_flow_ts(self.broker, number)
+                for start, end in flow_windows(newest_flow, ctx.now, self.history_start):
+                    self._transactions(http, account_hash, start, end, ",".join(FETCH_TYPES))
         finally:
             self.retries += http.retries + self.oauth.http.retries
             self.oauth.http.retries = 0
             self._update_credential_left()
 
-    def _transactions(self, http: BrokerHttp, account_hash: str, start: datetime, end: datetime) -> None:
-        params = {"startDate": schwab_time(start), "endDate": schwab_time(end), "types": "TRADE"}
+    def _transactions(
+        self, http: BrokerHttp, account_hash: str, start: datetime, end: datetime, types: str = "TRADE"
+    ) -> None:
+        params = {"startDate": schwab_time(start), "endDate": schwab_time(end), "types": types}
         raw = self._get(http, f"{ACCOUNTS}/{account_hash}/transactions", params)
         body = raw.json_or_none()  # a malformed body is parse's to report; only its length matters here
         if isinstance(body, list) and len(body) >= self.max_transactions and end - start > MIN_SPLIT:
             # A full page may be truncated: ask for each half (the duplicates are dropped by trade id).
             middle = start + (end - start) / 2
-            self._transactions(http, account_hash, start, middle)
-            self._transactions(http, account_hash, middle, end)
+            self._transactions(http, account_hash, start, middle, types)
+            self._transactions(http, account_hash, middle, end, types)
 
     def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
         return parse_responses(raws)

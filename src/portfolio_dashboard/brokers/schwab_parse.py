@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from portfolio_dashboard.brokers.schwab_transactions import schwab_flows
 from portfolio_dashboard.domain import (
     Account,
     AccountSnapshot,
@@ -501,8 +502,10 @@ def parse_responses(raws: Sequence[RawResponse]) -> ParseResult:
         for i, tx in enumerate(_list(_json(raw), where)):
             for trade in _trades(tx, where.at(i), hashes.get(account_hash), cusip_by_symbol):
                 trades.setdefault(trade.broker_trade_id, trade)
+    flows, flow_warnings = schwab_flows(((r, hashes.get(h)) for r, h in transaction_raws), cusip_by_symbol)
     return ParseResult(
         snapshots=tuple(snapshots.values()),
         trades=tuple(sorted(trades.values(), key=lambda t: (t.trade_ts, t.broker_trade_id))),
-        warnings=tuple(warnings),
+        warnings=tuple(warnings + flow_warnings),
+        cash_flows=tuple(flows),
     )

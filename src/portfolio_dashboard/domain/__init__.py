@@ -6,6 +6,7 @@ Money, quantities, prices and rates are ``Decimal`` throughout, never ``float``.
 
 from portfolio_dashboard.domain.accounts import Account
 from portfolio_dashboard.domain.currency import normalise_currency
+from portfolio_dashboard.domain.flows import CashFlow, CorporateAction, DividendAccrual, FlowKind, NavChange
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import AssetClass, Instrument, cash_instrument
 from portfolio_dashboard.domain.positions import CashBalance, Position
@@ -26,8 +27,13 @@ __all__ = [
     "AccountSnapshot",
     "AssetClass",
     "CashBalance",
+    "CashFlow",
+    "CorporateAction",
+    "DividendAccrual",
+    "FlowKind",
     "FxRate",
     "Instrument",
+    "NavChange",
     "ParseResult",
     "Position",
     "RawResponse",

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from portfolio_dashboard.domain.accounts import Account
+from portfolio_dashboard.domain.flows import CashFlow, CorporateAction, DividendAccrual, NavChange
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import cash_instrument
 from portfolio_dashboard.domain.positions import CashBalance, Position
@@ -61,3 +62,7 @@ class ParseResult:
     fx_rates: tuple[FxRate, ...] = ()
     trades: tuple[Trade, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    cash_flows: tuple[CashFlow, ...] = ()
+    corporate_actions: tuple[CorporateAction, ...] = ()
+    nav_changes: tuple[NavChange, ...] = ()
+    dividend_accruals: tuple[DividendAccrual, ...] = ()
