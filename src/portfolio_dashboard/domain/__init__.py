@@ -5,6 +5,7 @@ Money, quantities, prices and rates are ``Decimal`` throughout, never ``float``.
 """
 
 from portfolio_dashboard.domain.accounts import Account
+from portfolio_dashboard.domain.coverage import CoverageCounter, CoverageLine
 from portfolio_dashboard.domain.currency import normalise_currency
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import AssetClass, Instrument, cash_instrument
@@ -19,13 +20,16 @@ from portfolio_dashboard.domain.runs import (
     TriggerType,
 )
 from portfolio_dashboard.domain.snapshots import AccountSnapshot, ParseResult, snapshot_key
-from portfolio_dashboard.domain.trades import Trade
+from portfolio_dashboard.domain.trades import FxConversion, Trade, TradeStatus
 
 __all__ = [
     "Account",
     "AccountSnapshot",
     "AssetClass",
     "CashBalance",
+    "CoverageCounter",
+    "CoverageLine",
+    "FxConversion",
     "FxRate",
     "Instrument",
     "ParseResult",
@@ -36,6 +40,7 @@ __all__ = [
     "SourceOutcome",
     "SourceStatus",
     "Trade",
+    "TradeStatus",
     "TriggerContext",
     "TriggerType",
     "cash_instrument",

@@ -1,6 +1,7 @@
 """Instruments as a broker identifies them, and our asset classes."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -33,6 +34,8 @@ class Instrument:
     figi: str | None = None
     exchange: str | None = None  # listing exchange, e.g. "LSE", "NASDAQ"
     broker_asset_class: str | None = None  # the broker's own label, e.g. IB "STK", Schwab "EQUITY"
+    # Units of the underlying per contract (100 for a US equity option); prices are per unit of the underlying
+    multiplier: Decimal = Decimal(1)
 
     @property
     def key(self) -> tuple[str, str]:
