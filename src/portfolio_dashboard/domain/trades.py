@@ -39,7 +39,8 @@ class FxConversion:
     """A currency conversion (IB forex trade such as ``USD.CHF``, or an AutoFX row): cash moves, no instrument.
 
     ``from_amount`` leaves the account in ``from_currency`` (positive number), ``to_amount`` arrives in
-    ``to_currency`` (positive number); ``rate`` is to-per-from as the broker reported it.
+    ``to_currency`` (positive number); ``rate`` is the broker's quoted price of the pair (IB ``USD.CHF`` 0.89
+    = 0.89 CHF per USD), kept as given rather than recomputed.
     """
 
     broker: str
