@@ -6,7 +6,7 @@ See :mod:`ib_flex_statement` for the statement's shape and the rules; this modul
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from xml.etree.ElementTree import Element
@@ -20,6 +20,7 @@ from portfolio_dashboard.brokers.ib_flex_trades import (
     UnusableRowError,
     content_hash,
     conversion_of,
+    filled,
     instrument_of,
     is_fx,
     row_id,
@@ -393,9 +394,3 @@ def _add_lot(held: Position, lot: Position) -> Position:
         cost_basis=plus(held.cost_basis, lot.cost_basis),
         unrealized_pnl=plus(held.unrealized_pnl, lot.unrealized_pnl),
     )
-
-
-def filled(primary: Instrument, extra: Instrument) -> Instrument:
-    """``primary`` with its missing identifiers filled in from ``extra``."""
-    filled = {f.name: getattr(extra, f.name) for f in fields(Instrument) if getattr(primary, f.name) is None}
-    return replace(primary, **filled)

@@ -42,7 +42,7 @@ from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import FlexValueError, slash_order
 from portfolio_dashboard.brokers.ib_flex_protocol import SOURCE, read_xml
-from portfolio_dashboard.brokers.ib_flex_reader import Book, Collected, StatementReader, filled
+from portfolio_dashboard.brokers.ib_flex_reader import Book, Collected, StatementReader
 from portfolio_dashboard.brokers.ib_flex_rows import (
     BROKER,
     DATE_HINT,
@@ -50,6 +50,7 @@ from portfolio_dashboard.brokers.ib_flex_rows import (
     PROVIDER,
     report_asof,
 )
+from portfolio_dashboard.brokers.ib_flex_trades import filled
 from portfolio_dashboard.brokers.safety import reject_future
 from portfolio_dashboard.domain import (
     Account,

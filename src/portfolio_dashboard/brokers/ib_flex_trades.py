@@ -23,6 +23,7 @@ from decimal import Decimal
 from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, report_asof
 from portfolio_dashboard.domain import AssetClass, FxConversion, Instrument, Trade, TradeStatus, normalise_currency
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
+from portfolio_dashboard.domain.instruments import filled
 
 ID_COLUMNS = ("transactionID", "ibExecID", "tradeID", "ibOrderID")
 FX_CATEGORY = "CASH"
@@ -193,3 +194,6 @@ def conversion_of(row: FlexRow, account_id: str, conversion_id: str) -> FxConver
         status=row_status(row).value,
         description=row.text("description") or row.text("symbol"),
     )
+
+
+__all__ = ["filled"]  # re-exported: ib_flex_statement fills trade instruments from held ones
