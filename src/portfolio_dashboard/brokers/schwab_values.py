@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import ParsingError
 
@@ -105,7 +106,7 @@ def json_of(raw: RawResponse) -> Any:
     try:
         return raw.json()
     except ValueError:
-        snippet = raw.body[:60].decode("utf-8", errors="replace")
+        snippet = scrub_secrets(raw.body[:200].decode("utf-8", errors="replace"))[:60]
         raise ParsingError(
             f"response is not JSON (HTTP {raw.status_code}, starts {snippet!r})",
             source=SOURCE,
