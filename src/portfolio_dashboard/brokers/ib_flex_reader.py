@@ -27,6 +27,7 @@ from portfolio_dashboard.brokers.ib_flex_trades import (
     trade_of,
 )
 from portfolio_dashboard.domain import (
+    RESTATEMENT,
     CoverageCounter,
     FxConversion,
     FxRate,
@@ -111,8 +112,9 @@ class StatementReader:
         self.out.note_unknown(elem)
         return FlexRow(elem, self.endpoint, self.order, self.out.zone)
 
-    def rows(self, section: str, tag: str, kind: str | None = None) -> list[FlexRow]:
-        """Every ``tag`` row of ``section``, counted as seen (other child tags are counted and skipped)."""
+    def rows(self, section: str, tag: str, kind: str | None = None, *, count: bool = True) -> list[FlexRow]:
+        """Every ``tag`` row of ``section``, counted as seen unless ``count`` is false (the caller counts by
+        kind); other child tags are counted and skipped."""
         container = self.sections.get(section)
         if container is None:
             return []
@@ -123,7 +125,8 @@ class StatementReader:
             else:
                 self.out.coverage.seen(section, child.tag)
                 self.out.coverage.skipped(section, f"<{child.tag}> is not read by this parser", child.tag)
-        self.out.coverage.seen(section, kind or tag, len(rows))
+        if count:
+            self.out.coverage.seen(section, kind or tag, len(rows))
         return rows
 
     def account_of(self, row: FlexRow) -> str:
@@ -169,15 +172,15 @@ class StatementReader:
 
     # --- account and totals ----------------------------------------------------------------------------
     def account_info(self, own: Book) -> None:
-        for row in self.rows("AccountInformation", "AccountInformation"):
-            book = self.out.book(self.account_of(row))
-            book.base = _ccy(row.text("currency")) or book.base
-            book.alias = row.text("acctAlias") or book.alias
-            self.out.coverage.parsed("AccountInformation", "AccountInformation")
+        # AccountInformation is one element whose attributes describe the statement's account.
         info = self.sections.get("AccountInformation")
-        if info is not None and not len(info) and info.attrib:  # the element itself carries the attributes
-            row = self.row(info)
-            own.base, own.alias = _ccy(row.text("currency")) or own.base, row.text("acctAlias") or own.alias
+        if info is None:
+            return
+        row = self.row(info)
+        self.out.coverage.seen("AccountInformation", "account")
+        own.base = _ccy(row.text("currency")) or own.base
+        own.alias = row.text("acctAlias") or own.alias
+        self.out.coverage.parsed("AccountInformation", "account")
 
     def deduce_base(self) -> str:
         """The base currency when AccountInformation does not give it, from what the rows imply."""
@@ -268,7 +271,7 @@ class StatementReader:
             self.warn("OpenPositions has only LOT rows; lots are summed per instrument (choose Summary detail)")
         for row in rows:
             if summary and row not in summary:
-                self.skip(section, "OpenPosition", "LOT row restates its SUMMARY row")
+                self.skip(section, "OpenPosition", f"{RESTATEMENT}LOT row of a SUMMARY row")
         for row in summary or rows:
             try:
                 self.position(row, lots=not summary)
@@ -317,7 +320,7 @@ class StatementReader:
         for row in rows:
             account = self.account_of(row)
             if _is_base_summary(row) and account in per_ccy:
-                self.skip(section, kind, "BASE_SUMMARY sums the per-currency rows (counted once)")
+                self.skip(section, kind, f"{RESTATEMENT}BASE_SUMMARY sums the per-currency rows")
                 continue
             book = self.out.book(account)
             day = row.day("toDate") or self.to_date
@@ -345,12 +348,13 @@ class StatementReader:
     # --- trades --------------------------------------------------------------------------------------------
     def trades(self) -> None:
         section = "Trades"
-        for row in self.rows(section, "Trade"):
+        for row in self.rows(section, "Trade", count=False):
             kind = "fx_conversion" if is_fx(row) else "trade"
+            self.out.coverage.seen(section, kind)
             level = (row.text("levelOfDetail") or "EXECUTION").upper()
             if level != "EXECUTION":
                 # ORDER / CLOSED_LOT / SYMBOL_SUMMARY restate executions and would count them twice
-                self.skip(section, kind, f"levelOfDetail {level} restates EXECUTION rows")
+                self.skip(section, kind, f"{RESTATEMENT}levelOfDetail {level} sums EXECUTION rows")
                 continue
             ident, hashed = row_id(row)
             if hashed:

@@ -58,6 +58,7 @@ from portfolio_dashboard.domain import (
     CashBalance,
     ParseResult,
     RawResponse,
+    skip_warnings,
 )
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
@@ -108,9 +109,7 @@ def parse_flex(raws: Sequence[RawResponse], *, zone: tzinfo = IBKR_ZONE, now: da
     if out.unknown:
         log.info("ib_flex: attributes/sections this parser does not know (kept in raw XML): %s", sorted(out.unknown))
     coverage = out.coverage.lines()
-    for line in coverage:
-        if line.skipped:
-            out.warnings.append(f"{line.section}: {line.skipped} row(s) skipped: {'; '.join(line.reasons)}")
+    out.warnings.extend(skip_warnings(coverage))
     return ParseResult(
         snapshots=tuple(sorted(snapshots, key=lambda s: (s.account.broker_account_id, s.asof_ts))),
         fx_rates=tuple(sorted(out.rates.values(), key=lambda r: (r.asof_ts, r.source_ccy, r.target_ccy))),

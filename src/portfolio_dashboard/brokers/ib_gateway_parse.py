@@ -52,6 +52,7 @@ from portfolio_dashboard.domain import (
     ParseResult,
     Position,
     RawResponse,
+    skip_warnings,
 )
 from portfolio_dashboard.domain.currency import UnknownCurrencyError, normalise_currency
 from portfolio_dashboard.errors import ParsingError, SourceError, ValidationError
@@ -383,7 +384,7 @@ def parse_responses(raws: Sequence[RawResponse], *, now: datetime | None = None)
     reject_future(snapshots, now or datetime.now(UTC), source=SOURCE)
     rates.extend(collected.rates)
     lines = coverage.lines()
-    warnings += [f"{c.section}: {c.skipped} row(s) skipped: {'; '.join(c.reasons)}" for c in lines if c.skipped]
+    warnings += skip_warnings(lines)
     return ParseResult(
         snapshots=tuple(snapshots), fx_rates=_dedupe(rates, warnings), warnings=tuple(warnings), coverage=lines
     )

@@ -60,6 +60,7 @@ from portfolio_dashboard.domain import (
     RawResponse,
     Trade,
     TradeStatus,
+    skip_warnings,
 )
 from portfolio_dashboard.domain.instruments import filled
 from portfolio_dashboard.errors import ParsingError
@@ -348,7 +349,7 @@ def parse_responses(raws: Sequence[RawResponse], *, now: datetime | None = None)
         if (known := held.get(trade.instrument.broker_instrument_id)) is not None:
             trades[key] = replace(trade, instrument=filled(trade.instrument, known))
     lines = coverage.lines()
-    warnings += [f"{c.section}: {c.skipped} row(s) skipped: {'; '.join(c.reasons)}" for c in lines if c.skipped]
+    warnings += skip_warnings(lines)
     return ParseResult(
         snapshots=tuple(snapshots.values()),
         trades=tuple(sorted(trades.values(), key=lambda t: (t.trade_ts, t.broker_trade_id))),

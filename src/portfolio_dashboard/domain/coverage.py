@@ -3,6 +3,10 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+# Reasons for rows that only restate other rows of the same payload (a Cash Report's BASE_SUMMARY, LOT rows
+# under a SUMMARY row, ORDER rows over their executions): accounted for, but nothing is lost, so no warning.
+RESTATEMENT = "restatement: "
+
 
 @dataclass(frozen=True, slots=True)
 class CoverageLine:
@@ -53,3 +57,14 @@ class CoverageCounter:
 def unbalanced(lines: Iterable[CoverageLine]) -> list[CoverageLine]:
     """Lines where a row vanished (seen != parsed + skipped) or a skip has no reason."""
     return [line for line in lines if not line.balanced]
+
+
+def skip_warnings(lines: Iterable[CoverageLine]) -> list[str]:
+    """One warning per line with skipped rows whose reasons are not all restatements."""
+    warnings = []
+    for line in lines:
+        lost = [r for r in line.reasons if not r.startswith(RESTATEMENT)]
+        if line.skipped and lost:
+            kind = f" {line.kind}" if line.kind else ""
+            warnings.append(f"{line.section}{kind}: row(s) skipped: {'; '.join(lost)}")
+    return warnings
