@@ -27,7 +27,7 @@ from portfolio_dashboard.brokers.ib_flex_trades import (
     trade_of,
 )
 from portfolio_dashboard.domain import (
-    RESTATEMENT,
+    NO_LOSS,
     CoverageCounter,
     FxConversion,
     FxRate,
@@ -271,7 +271,7 @@ class StatementReader:
             self.warn("OpenPositions has only LOT rows; lots are summed per instrument (choose Summary detail)")
         for row in rows:
             if summary and row not in summary:
-                self.skip(section, "OpenPosition", f"{RESTATEMENT}LOT row of a SUMMARY row")
+                self.skip(section, "OpenPosition", f"{NO_LOSS}LOT row of a SUMMARY row")
         for row in summary or rows:
             try:
                 self.position(row, lots=not summary)
@@ -320,7 +320,7 @@ class StatementReader:
         for row in rows:
             account = self.account_of(row)
             if _is_base_summary(row) and account in per_ccy:
-                self.skip(section, kind, f"{RESTATEMENT}BASE_SUMMARY sums the per-currency rows")
+                self.skip(section, kind, f"{NO_LOSS}BASE_SUMMARY sums the per-currency rows")
                 continue
             book = self.out.book(account)
             day = row.day("toDate") or self.to_date
@@ -354,7 +354,7 @@ class StatementReader:
             level = (row.text("levelOfDetail") or "EXECUTION").upper()
             if level != "EXECUTION":
                 # ORDER / CLOSED_LOT / SYMBOL_SUMMARY restate executions and would count them twice
-                self.skip(section, kind, f"{RESTATEMENT}levelOfDetail {level} sums EXECUTION rows")
+                self.skip(section, kind, f"{NO_LOSS}levelOfDetail {level} sums EXECUTION rows")
                 continue
             ident, hashed = row_id(row)
             if hashed:

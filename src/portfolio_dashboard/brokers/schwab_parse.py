@@ -51,6 +51,7 @@ from portfolio_dashboard.brokers.schwab_values import (
     time_of,
 )
 from portfolio_dashboard.domain import (
+    NO_LOSS,
     Account,
     AccountSnapshot,
     CashBalance,
@@ -193,7 +194,7 @@ def _snapshot(
     for i, p in enumerate(rows):
         position = _position(obj(p, positions_where.at(i)), positions_where.at(i))
         if position is None:
-            coverage.skipped("accounts.positions", "quantity 0 (closed during the session)", "position")
+            coverage.skipped("accounts.positions", f"{NO_LOSS}quantity 0 (closed during the session)", "position")
         else:
             positions.append(position)
             coverage.parsed("accounts.positions", "position")
@@ -241,7 +242,8 @@ def _trades(tx: Any, where: Where, account_number: str | None, coverage: Coverag
     coverage.seen("transactions", "transaction")
     if kind != "TRADE":
         # dividends, interest, transfers, journals: cash flows, read by the cash-flow parser
-        coverage.skipped("transactions", f"type {kind or '?'} is a cash flow, not a trade", "transaction")
+        reason = f"{NO_LOSS}type {kind or '?'} is a cash flow (the cash-flow parser reads it), not a trade"
+        coverage.skipped("transactions", reason, "transaction")
         return []
     status = (str_of(data, "status", where) or "VALID").upper()
     if status != "VALID":

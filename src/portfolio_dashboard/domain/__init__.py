@@ -5,7 +5,7 @@ Money, quantities, prices and rates are ``Decimal`` throughout, never ``float``.
 """
 
 from portfolio_dashboard.domain.accounts import Account
-from portfolio_dashboard.domain.coverage import RESTATEMENT, CoverageCounter, CoverageLine, skip_warnings, unbalanced
+from portfolio_dashboard.domain.coverage import NO_LOSS, CoverageCounter, CoverageLine, skip_warnings, unbalanced
 from portfolio_dashboard.domain.currency import normalise_currency
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import AssetClass, Instrument, cash_instrument
@@ -23,7 +23,7 @@ from portfolio_dashboard.domain.snapshots import AccountSnapshot, ParseResult, s
 from portfolio_dashboard.domain.trades import FxConversion, Trade, TradeStatus
 
 __all__ = [
-    "RESTATEMENT",
+    "NO_LOSS",
     "Account",
     "AccountSnapshot",
     "AssetClass",

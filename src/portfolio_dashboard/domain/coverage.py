@@ -3,9 +3,10 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# Reasons for rows that only restate other rows of the same payload (a Cash Report's BASE_SUMMARY, LOT rows
-# under a SUMMARY row, ORDER rows over their executions): accounted for, but nothing is lost, so no warning.
-RESTATEMENT = "restatement: "
+# Prefix of reasons for skips that lose nothing: rows restating other rows of the same payload (a Cash
+# Report's BASE_SUMMARY, LOT rows under a SUMMARY row, ORDER rows over their executions), positions closed to
+# zero, rows another parser reads (cash flows). Accounted for, but no warning.
+NO_LOSS = "no loss: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ def skip_warnings(lines: Iterable[CoverageLine]) -> list[str]:
     """One warning per line with skipped rows whose reasons are not all restatements."""
     warnings = []
     for line in lines:
-        lost = [r for r in line.reasons if not r.startswith(RESTATEMENT)]
+        lost = [r for r in line.reasons if not r.startswith(NO_LOSS)]
         if line.skipped and lost:
             kind = f" {line.kind}" if line.kind else ""
             warnings.append(f"{line.section}{kind}: row(s) skipped: {'; '.join(lost)}")
