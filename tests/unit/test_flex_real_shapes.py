@@ -52,7 +52,9 @@ def test_times_without_a_zone_use_the_statement_zone_which_a_setting_overrides()
 
 
 def test_a_numeric_offset_is_honoured() -> None:
-    body = (ROOT / "flex" / "tz_edt_semicolon.xml").read_bytes().replace(b"20250612;104235 EDT", b"20250612;104235-0500")
+    body = (
+        (ROOT / "flex" / "tz_edt_semicolon.xml").read_bytes().replace(b"20250612;104235 EDT", b"20250612;104235-0500")
+    )
     [trade] = parse_flex([body_raw(body)]).trades
     assert trade.trade_ts.utcoffset() == timedelta(hours=-5)
     assert trade.trade_ts.tzinfo == timezone(timedelta(hours=-5))
