@@ -197,13 +197,10 @@ def test_entity_expansion_is_refused():
         parse(bomb)
 
 
-def test_a_position_without_its_mark_price_is_skipped_with_a_reason_not_the_statement():
+def test_a_position_without_its_mark_price_fails_the_statement_naming_the_attribute():
     body = sample().replace(b' markPrice="', b' markPriceX="', 1)
-    result = parse(body)
-    [line] = [c for c in result.coverage if c.section == "OpenPositions" and c.kind == "OpenPosition"]
-    assert line.skipped == 1 and line.seen == line.parsed + line.skipped
-    assert any("markPrice" in r for r in line.reasons)
-    assert any(w.startswith("OpenPositions OpenPosition: row(s) skipped") for w in result.warnings)
+    with pytest.raises(ParsingError, match=r"OpenPosition\.markPrice: missing"):
+        parse(body)
 
 
 def test_a_position_without_its_value_is_valued_at_quantity_times_price():

@@ -286,9 +286,9 @@ class StatementReader:
         if day is None:
             raise UnusableRowError("no reportDate (and the statement has no toDate)")
         instrument, div = instrument_of(row)
-        quantity, mark, value = row.dec("position"), row.dec("markPrice"), row.dec("positionValue")
-        if quantity is None or mark is None:
-            raise UnusableRowError("no position or markPrice")
+        # position and markPrice are what a holding is: without them the statement cannot be valued, so it
+        # fails (a ParsingError naming the attribute) rather than silently under-stating the account.
+        quantity, mark, value = row.req_dec("position"), row.req_dec("markPrice"), row.dec("positionValue")
         if value is None:
             value = quantity * mark * instrument.multiplier
         cost, pnl = row.dec("costBasisMoney"), row.dec("fifoPnlUnrealized")
@@ -306,7 +306,7 @@ class StatementReader:
         if held is not None:
             if lots:
                 position = _add_lot(held, position)
-            elif held != position:
+            else:
                 self.warn(f"two summary rows for conid {instrument.broker_instrument_id} on {day}; kept the later")
         book.positions[day][instrument.broker_instrument_id] = position
         fx, base = row.dec("fxRateToBase"), book.base or self.base
