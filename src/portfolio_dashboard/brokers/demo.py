@@ -73,54 +73,14 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "Demo Stocks & Shares ISA",
         "GBP",
         (
-            DemoHolding(
-                "VUSA",
-                "Vanguard S&P 500 UCITS ETF",
-                "IE00B3XXRP09",
-                AssetClass.ETF,
-                "GBP",
-                "LSE",
-                Decimal(420),
-                30.0,
-                0.10,
-                0.16,
-            ),
-            DemoHolding(
-                "VWRL",
-                "Vanguard FTSE All-World UCITS ETF",
-                "IE00B3RBWM25",
-                AssetClass.ETF,
-                "GBP",
-                "LSE",
-                Decimal(310),
-                50.0,
-                0.08,
-                0.14,
-            ),
-            DemoHolding(
-                "ISF",
-                "iShares Core FTSE 100 UCITS ETF",
-                "IE0005042456",
-                AssetClass.ETF,
-                "GBX",
-                "LSE",
-                Decimal(1500),
-                650.0,
-                0.03,
-                0.13,
-            ),
-            DemoHolding(
-                "SGLN",
-                "iShares Physical Gold ETC",
-                "IE00B4ND3602",
-                AssetClass.ETF,
-                "GBX",
-                "LSE",
-                Decimal(200),
-                1700.0,
-                0.06,
-                0.15,
-            ),
+            DemoHolding("VUSA", "Vanguard S&P 500 UCITS ETF", "IE00B3XXRP09", AssetClass.ETF, "GBP", "LSE",
+                        Decimal(420), 30.0, 0.10, 0.16),
+            DemoHolding("VWRL", "Vanguard FTSE All-World UCITS ETF", "IE00B3RBWM25", AssetClass.ETF, "GBP",
+                        "LSE", Decimal(310), 50.0, 0.08, 0.14),
+            DemoHolding("ISF", "iShares Core FTSE 100 UCITS ETF", "IE0005042456", AssetClass.ETF, "GBX", "LSE",
+                        Decimal(1500), 650.0, 0.03, 0.13),
+            DemoHolding("SGLN", "iShares Physical Gold ETC", "IE00B4ND3602", AssetClass.ETF, "GBX", "LSE",
+                        Decimal(200), 1700.0, 0.06, 0.15),
         ),
         (("GBP", Decimal("1843.27")),),
     ),
@@ -129,48 +89,16 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "Demo US Brokerage",
         "USD",
         (
-            DemoHolding(
-                "AAPL", "Apple Inc", "US0378331005", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(60), 20.0, 0.18, 0.28
-            ),
-            DemoHolding(
-                "MSFT",
-                "Microsoft Corp",
-                "US5949181045",
-                AssetClass.EQUITY,
-                "USD",
-                "NASDAQ",
-                Decimal(35),
-                37.0,
-                0.19,
-                0.26,
-            ),
-            DemoHolding(
-                "NVDA", "NVIDIA Corp", "US67066G1040", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(120), 0.5, 0.33, 0.50
-            ),
-            DemoHolding(
-                "VOO",
-                "Vanguard S&P 500 ETF",
-                "US9229083632",
-                AssetClass.ETF,
-                "USD",
-                "NYSE ARCA",
-                Decimal(25),
-                170.0,
-                0.10,
-                0.16,
-            ),
-            DemoHolding(
-                "BND",
-                "Vanguard Total Bond Market ETF",
-                "US9219378356",
-                AssetClass.ETF,
-                "USD",
-                "NASDAQ",
-                Decimal(80),
-                80.0,
-                -0.005,
-                0.05,
-            ),
+            DemoHolding("AAPL", "Apple Inc", "US0378331005", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(60),
+                        20.0, 0.18, 0.28),
+            DemoHolding("MSFT", "Microsoft Corp", "US5949181045", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(35),
+                        37.0, 0.19, 0.26),
+            DemoHolding("NVDA", "NVIDIA Corp", "US67066G1040", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(120),
+                        0.5, 0.33, 0.50),
+            DemoHolding("VOO", "Vanguard S&P 500 ETF", "US9229083632", AssetClass.ETF, "USD", "NYSE ARCA",
+                        Decimal(25), 170.0, 0.10, 0.16),
+            DemoHolding("BND", "Vanguard Total Bond Market ETF", "US9219378356", AssetClass.ETF, "USD", "NASDAQ",
+                        Decimal(80), 80.0, -0.005, 0.05),
         ),
         (("USD", Decimal("2510.55")), ("EUR", Decimal("740.00")), ("GBP", Decimal("120.10"))),
     ),
@@ -179,24 +107,12 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "Demo Euro Account",
         "EUR",
         (
-            DemoHolding(
-                "ASML", "ASML Holding NV", "NL0010273215", AssetClass.EQUITY, "EUR", "AEB", Decimal(8), 65.0, 0.22, 0.32
-            ),
-            DemoHolding(
-                "SAP", "SAP SE", "DE0007164600", AssetClass.EQUITY, "EUR", "IBIS", Decimal(30), 60.0, 0.13, 0.24
-            ),
-            DemoHolding(
-                "EUNL",
-                "iShares Core MSCI World UCITS ETF",
-                "IE00B4L5Y983",
-                AssetClass.ETF,
-                "EUR",
-                "IBIS",
-                Decimal(90),
-                30.0,
-                0.09,
-                0.15,
-            ),
+            DemoHolding("ASML", "ASML Holding NV", "NL0010273215", AssetClass.EQUITY, "EUR", "AEB", Decimal(8),
+                        65.0, 0.22, 0.32),
+            DemoHolding("SAP", "SAP SE", "DE0007164600", AssetClass.EQUITY, "EUR", "IBIS", Decimal(30), 60.0,
+                        0.13, 0.24),
+            DemoHolding("EUNL", "iShares Core MSCI World UCITS ETF", "IE00B4L5Y983", AssetClass.ETF, "EUR", "IBIS",
+                        Decimal(90), 30.0, 0.09, 0.15),
         ),
         (("EUR", Decimal("512.40")),),
     ),
@@ -256,35 +172,21 @@ def document(at: datetime) -> dict[str, Any]:
             price = _q(_series(h.symbol, h.start_price, h.drift, h.vol, at), Decimal("0.0001"))
             major, divisor = normalise_currency(h.currency)
             value = _q(h.quantity * price / divisor, CENT)
-            positions.append(
-                {
-                    "symbol": h.symbol,
-                    "name": h.name,
-                    "isin": h.isin,
-                    "assetClass": str(h.asset_class),
-                    "exchange": h.exchange,
-                    "currency": h.currency,
-                    "quantity": str(h.quantity),
-                    "price": str(price),
-                    "marketValue": str(value),
-                    "costBasis": str(_q(h.quantity * Decimal(str(h.start_price)) / divisor * 3, CENT)),
-                }
-            )
+            positions.append({
+                "symbol": h.symbol, "name": h.name, "isin": h.isin, "assetClass": str(h.asset_class),
+                "exchange": h.exchange, "currency": h.currency, "quantity": str(h.quantity),
+                "price": str(price), "marketValue": str(value),
+                "costBasis": str(_q(h.quantity * Decimal(str(h.start_price)) / divisor * 3, CENT)),
+            })
             total += value * gbp_per[major] / gbp_per[acct.currency]
         cash = []
         for ccy, amount in acct.cash:
             cash.append({"currency": ccy, "balance": str(amount)})
             total += amount * gbp_per[ccy] / gbp_per[acct.currency]
-        accounts.append(
-            {
-                "accountId": acct.account_id,
-                "name": acct.name,
-                "currency": acct.currency,
-                "netLiquidation": str(_q(total, CENT)),
-                "positions": positions,
-                "cash": cash,
-            }
-        )
+        accounts.append({
+            "accountId": acct.account_id, "name": acct.name, "currency": acct.currency,
+            "netLiquidation": str(_q(total, CENT)), "positions": positions, "cash": cash,
+        })
     return {"asof": at.isoformat(), "accounts": accounts, "fxRates": fx}
 
 
@@ -303,7 +205,9 @@ def parse_document(doc: Any) -> ParseResult:
         asof = datetime.fromisoformat(doc["asof"])
         if asof.tzinfo is None:
             raise ParsingError("demo payload: asof has no time zone", source="demo")
-        rates = tuple(FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"])
+        rates = tuple(
+            FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]
+        )
         snapshots = []
         for a in doc["accounts"]:
             account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]))
@@ -311,25 +215,17 @@ def parse_document(doc: Any) -> ParseResult:
             for p in a["positions"]:
                 currency, divisor = normalise_currency(str(p["currency"]))
                 instrument = Instrument(
-                    broker=BROKER,
-                    broker_instrument_id=str(p["isin"]),
-                    symbol=str(p["symbol"]),
-                    name=str(p["name"]),
-                    asset_class=AssetClass(p["assetClass"]),
-                    currency=currency,
-                    isin=str(p["isin"]),
-                    exchange=p.get("exchange"),
-                    broker_asset_class=str(p["assetClass"]),
+                    broker=BROKER, broker_instrument_id=str(p["isin"]), symbol=str(p["symbol"]),
+                    name=str(p["name"]), asset_class=AssetClass(p["assetClass"]), currency=currency,
+                    isin=str(p["isin"]), exchange=p.get("exchange"), broker_asset_class=str(p["assetClass"]),
                 )
-                positions.append(
-                    Position(
-                        instrument=instrument,
-                        quantity=_dec(p["quantity"], "quantity"),
-                        price_local=_dec(p["price"], "price") / divisor,
-                        market_value_local=_dec(p["marketValue"], "marketValue"),
-                        cost_basis=_dec(p["costBasis"], "costBasis") if p.get("costBasis") is not None else None,
-                    )
-                )
+                positions.append(Position(
+                    instrument=instrument,
+                    quantity=_dec(p["quantity"], "quantity"),
+                    price_local=_dec(p["price"], "price") / divisor,
+                    market_value_local=_dec(p["marketValue"], "marketValue"),
+                    cost_basis=_dec(p["costBasis"], "costBasis") if p.get("costBasis") is not None else None,
+                ))
             cash = tuple(CashBalance(str(c["currency"]), _dec(c["balance"], "cash")) for c in a["cash"])
             total = _dec(a["netLiquidation"], "netLiquidation")
             snapshots.append(AccountSnapshot(account, asof, "demo.asof", tuple(positions), cash, total))
@@ -361,13 +257,8 @@ class DemoSource:
     def raw_for(self, at: datetime) -> RawResponse:
         body = json.dumps(document(at), separators=(",", ":")).encode()
         return RawResponse(
-            source=self.name,
-            broker=BROKER,
-            endpoint="GET demo://portfolio",
-            received_at=datetime.now(UTC),
-            status_code=200,
-            body=body,
-            content_type="application/json",
+            source=self.name, broker=BROKER, endpoint="GET demo://portfolio", received_at=datetime.now(UTC),
+            status_code=200, body=body, content_type="application/json",
         )
 
     def fetch(self, record: Recorder, ctx: FetchContext) -> None:
@@ -387,9 +278,8 @@ class DemoSource:
         return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates))
 
     def health(self) -> SourceHealth:
-        return SourceHealth(
-            self.name, True, True, "simulated accounts (no broker needed)", accounts=[a.account_id for a in ACCOUNTS]
-        )
+        return SourceHealth(self.name, True, True, "simulated accounts (no broker needed)",
+                            accounts=[a.account_id for a in ACCOUNTS])
 
 
 def history_instants(days: int, end: datetime, tz: ZoneInfo) -> list[datetime]:

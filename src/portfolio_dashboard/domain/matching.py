@@ -93,55 +93,21 @@ _ID_RANK = {Evidence.ISIN: 0, Evidence.CUSIP: 1, Evidence.FIGI: 2}
 
 # Listing exchanges as IBKR, market identifier codes (ISO 10383) and common spellings name them.
 _EXCHANGE_ALIASES = {
-    "LSEETF": "LSE",
-    "LSEIOB1": "LSE",
-    "XLON": "LSE",
-    "LON": "LSE",
-    "LONDON": "LSE",
-    "XNAS": "NASDAQ",
-    "NASDAQGS": "NASDAQ",
-    "NASDAQGM": "NASDAQ",
-    "NASDAQCM": "NASDAQ",
-    "NMS": "NASDAQ",
-    "XNYS": "NYSE",
-    "NYQ": "NYSE",
-    "ARCX": "ARCA",
-    "NYSEARCA": "ARCA",
-    "PCX": "ARCA",
-    "XASE": "AMEX",
-    "NYSEAMERICAN": "AMEX",
-    "NYSEMKT": "AMEX",
-    "BATS": "CBOE",
-    "BATSBZX": "CBOE",
-    "CBOEBZX": "CBOE",
-    "BZX": "CBOE",
-    "IBIS": "XETRA",
-    "IBIS2": "XETRA",
-    "XETR": "XETRA",
-    "GER": "XETRA",
-    "FWB": "FRANKFURT",
-    "FWB2": "FRANKFURT",
-    "XFRA": "FRANKFURT",
-    "AEB": "AMSTERDAM",
-    "XAMS": "AMSTERDAM",
-    "ENEXT.AMS": "AMSTERDAM",
-    "SBF": "PARIS",
-    "XPAR": "PARIS",
-    "ENEXT.PAR": "PARIS",
-    "TSE": "TORONTO",
-    "XTSE": "TORONTO",
-    "TSX": "TORONTO",
-    "EBS": "SIX",
-    "XSWX": "SIX",
-    "SWX": "SIX",
-    "VIRTX": "SIX",
-    "BVME": "MILAN",
-    "XMIL": "MILAN",
-    "BVME.ETF": "MILAN",
-    "SEHK": "HONGKONG",
-    "XHKG": "HONGKONG",
-    "ASX": "ASX",
-    "XASX": "ASX",
+    "LSEETF": "LSE", "LSEIOB1": "LSE", "XLON": "LSE", "LON": "LSE", "LONDON": "LSE",
+    "XNAS": "NASDAQ", "NASDAQGS": "NASDAQ", "NASDAQGM": "NASDAQ", "NASDAQCM": "NASDAQ", "NMS": "NASDAQ",
+    "XNYS": "NYSE", "NYQ": "NYSE",
+    "ARCX": "ARCA", "NYSEARCA": "ARCA", "PCX": "ARCA",
+    "XASE": "AMEX", "NYSEAMERICAN": "AMEX", "NYSEMKT": "AMEX",
+    "BATS": "CBOE", "BATSBZX": "CBOE", "CBOEBZX": "CBOE", "BZX": "CBOE",
+    "IBIS": "XETRA", "IBIS2": "XETRA", "XETR": "XETRA", "GER": "XETRA",
+    "FWB": "FRANKFURT", "FWB2": "FRANKFURT", "XFRA": "FRANKFURT",
+    "AEB": "AMSTERDAM", "XAMS": "AMSTERDAM", "ENEXT.AMS": "AMSTERDAM",
+    "SBF": "PARIS", "XPAR": "PARIS", "ENEXT.PAR": "PARIS",
+    "TSE": "TORONTO", "XTSE": "TORONTO", "TSX": "TORONTO",
+    "EBS": "SIX", "XSWX": "SIX", "SWX": "SIX", "VIRTX": "SIX",
+    "BVME": "MILAN", "XMIL": "MILAN", "BVME.ETF": "MILAN",
+    "SEHK": "HONGKONG", "XHKG": "HONGKONG",
+    "ASX": "ASX", "XASX": "ASX",
 }
 _SYMBOL_NOISE = re.compile(r"[^A-Z0-9]")
 
@@ -283,9 +249,8 @@ def identifier_evidence(ident: Identity, cand: Candidate) -> Evidence | None:
     return None
 
 
-def heuristic_evidence(
-    inst: Instrument, instrument_id: uuid.UUID | None, ident: Identity, cand: Candidate
-) -> Evidence | None:
+def heuristic_evidence(inst: Instrument, instrument_id: uuid.UUID | None, ident: Identity,
+                       cand: Candidate) -> Evidence | None:
     others = [m for m in cand.members if m.instrument_id != instrument_id]
     if any(m.instrument.broker == inst.broker for m in others):
         return None  # the same broker already told this instrument apart from the candidate's

@@ -91,11 +91,7 @@ def validate(snapshot: AccountSnapshot) -> tuple[AccountSnapshot, list[str]]:
         raise InvalidSnapshotError(f"account {account}: more than one cash balance for a currency")
     if len(kept) != len(snapshot.positions):
         snapshot = AccountSnapshot(
-            snapshot.account,
-            snapshot.asof_ts,
-            snapshot.asof_source,
-            tuple(kept),
-            snapshot.cash,
+            snapshot.account, snapshot.asof_ts, snapshot.asof_source, tuple(kept), snapshot.cash,
             snapshot.total_value_local,
         )
     return snapshot, warnings
