@@ -227,3 +227,17 @@ def test_coverage_counts_each_section_and_kind() -> None:
     assert (lines[("Trades", "fx_conversion")].seen, lines[("Trades", "fx_conversion")].parsed) == (2, 2)
     assert (lines[("Trades", "trade")].seen, lines[("Trades", "trade")].parsed) == (1, 1)
     assert lines[("CashReport", "CashReportCurrency")].seen == 2
+
+
+def test_a_statement_without_its_own_account_id_takes_the_one_its_rows_name() -> None:
+    body = (ROOT / "flex" / "cash_base_summary_only.xml").read_bytes()
+    body = body.replace(b'<FlexStatement accountId="U9000005"', b'<FlexStatement accountId="-"')
+    [snap] = parse_flex([body_raw(body)]).snapshots
+    assert snap.account.broker_account_id == "U9000005"
+
+
+def test_a_statement_without_an_account_id_whose_rows_name_several_fails() -> None:
+    body = (ROOT / "flex" / "consolidated_uk_segments.xml").read_bytes()
+    body = body.replace(b'<FlexStatement accountId="U9000004"', b'<FlexStatement accountId="-"')
+    with pytest.raises(ParsingError, match="2 accounts"):
+        parse_flex([body_raw(body)])

@@ -34,6 +34,7 @@ from portfolio_dashboard.domain import (
     Instrument,
     Position,
     Trade,
+    add_lot,
     normalise_currency,
 )
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
@@ -102,11 +103,20 @@ class StatementReader:
         self.order = order
         self.out = out
         self.head = FlexRow(elem, endpoint, order, out.zone)
-        self.account_id = self.head.req_text("accountId")
+        self.account_id = self.head.text("accountId") or self.implied_account()
         self.to_date = self.head.day("toDate")
         self.generated = self.head.moment("whenGenerated")
         self.sections = {child.tag: child for child in elem}
         self.base: str | None = None
+
+    def implied_account(self) -> str:
+        """A consolidated statement may write ``accountId="-"``: its rows (all of one account) name it."""
+        named = {
+            v.strip() for child in self.elem.iter() if (v := child.get("accountId")) and v.strip() not in ("-", "")
+        }
+        if len(named) == 1:
+            return named.pop()
+        raise self.head.fail("accountId", f"missing, and its rows name {len(named)} accounts")
 
     def row(self, elem: Element) -> FlexRow:
         self.out.note_unknown(elem)
@@ -305,7 +315,7 @@ class StatementReader:
         held = book.positions[day].get(instrument.broker_instrument_id)
         if held is not None:
             if lots:
-                position = _add_lot(held, position)
+                position = add_lot(held, position)
             else:
                 self.warn(f"two summary rows for conid {instrument.broker_instrument_id} on {day}; kept the later")
         book.positions[day][instrument.broker_instrument_id] = position
@@ -384,17 +394,3 @@ class StatementReader:
 def _is_base_summary(row: FlexRow) -> bool:
     code = (row.text("currency") or "").upper()
     return code == BASE_SUMMARY or (row.text("levelOfDetail") or "").lower() == "basecurrency"
-
-
-def _add_lot(held: Position, lot: Position) -> Position:
-    def plus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
-        return None if a is None or b is None else a + b
-
-    return Position(
-        instrument=held.instrument,
-        quantity=held.quantity + lot.quantity,
-        price_local=held.price_local,
-        market_value_local=held.market_value_local + lot.market_value_local,
-        cost_basis=plus(held.cost_basis, lot.cost_basis),
-        unrealized_pnl=plus(held.unrealized_pnl, lot.unrealized_pnl),
-    )

@@ -9,7 +9,7 @@ from portfolio_dashboard.domain.coverage import NO_LOSS, CoverageCounter, Covera
 from portfolio_dashboard.domain.currency import normalise_currency
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import AssetClass, Instrument, cash_instrument
-from portfolio_dashboard.domain.positions import CashBalance, Position
+from portfolio_dashboard.domain.positions import CashBalance, Position, add_lot
 from portfolio_dashboard.domain.raw import RawResponse
 from portfolio_dashboard.domain.runs import (
     RunResult,
@@ -44,6 +44,7 @@ __all__ = [
     "TradeStatus",
     "TriggerContext",
     "TriggerType",
+    "add_lot",
     "cash_instrument",
     "normalise_currency",
     "skip_warnings",

@@ -25,3 +25,19 @@ class Position:
 class CashBalance:
     currency: str
     amount: Decimal
+
+
+def add_lot(held: Position, lot: Position) -> Position:
+    """Two lots of one instrument as one position (the first lot's price; unknown totals stay unknown)."""
+
+    def plus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+        return None if a is None or b is None else a + b
+
+    return Position(
+        instrument=held.instrument,
+        quantity=held.quantity + lot.quantity,
+        price_local=held.price_local,
+        market_value_local=held.market_value_local + lot.market_value_local,
+        cost_basis=plus(held.cost_basis, lot.cost_basis),
+        unrealized_pnl=plus(held.unrealized_pnl, lot.unrealized_pnl),
+    )
