@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     ib_flex_token: SecretStr | None = None
     ib_flex_query_id: str | None = None
     ib_flex_base_url: str = DEFAULT_FLEX_URL
+    ib_flex_timezone: str = "America/New_York"  # zone of Flex date-times that carry none (IBKR: US Eastern)
 
     # --- Schwab Trader API --------------------------------------------------------------------------------
     schwab_client_id: SecretStr | None = None

@@ -122,8 +122,8 @@ def test_capture_stores_positions_cash_totals_rates_and_trades(app, flex):
     assert rates[("GBP", "USD", REPORT_ASOF)] == Decimal("1.25")
 
     trades = {r["broker_trade_id"]: r for r in rows(app, "SELECT * FROM trades")}
-    assert set(trades) == {"1001", "1002"}
-    sale = trades["1002"]
+    assert set(trades) == {"71001", "71002"}  # transactionID: unique per broker row
+    sale = trades["71002"]
     assert (sale["quantity"], sale["amount_local"], sale["realized_pnl"], sale["currency"]) == (
         Decimal(-5), Decimal(1105), Decimal(105), "EUR"
     )

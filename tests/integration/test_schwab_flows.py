@@ -138,7 +138,7 @@ def test_parse_never_crashes_on_odd_transactions(data: st.DataObject) -> None:
     body = json.dumps(txs, allow_nan=True).encode()
     raw = RawResponse("schwab", "schwab", f"GET {TX_PATH.format(MARGIN_HASH)}", datetime.now(UTC), 200, body,
                       "application/json")
-    flows, _warnings = schwab_flows([(raw, MARGIN_NUMBER)], {})
+    flows, _warnings = schwab_flows([(raw, MARGIN_NUMBER)])
     for flow in flows:
         assert isinstance(flow.amount_local, Decimal) and flow.flow_ts.tzinfo is not None
     assert len({f.broker_flow_id for f in flows}) == len(flows)

@@ -84,3 +84,20 @@ def test_valuation_converts_and_reconciles():
               Decimal("0.01"))
     assert v.total_base == Decimal("100.000") and v.reported_total_base == Decimal("100.000")
     assert v.warnings == () and v.fx_complete
+
+
+# --- coverage account --------------------------------------------------------------------------------------
+def test_coverage_counter_balances_and_skip_warnings_leave_out_loss_free_skips():
+    from portfolio_dashboard.domain import NO_LOSS, CoverageCounter, skip_warnings, unbalanced
+
+    counter = CoverageCounter()
+    counter.seen("Trades", "trade", 3)
+    counter.parsed("Trades", "trade", 1)
+    counter.skipped("Trades", "no conid", "trade")
+    counter.skipped("Trades", f"{NO_LOSS}ORDER row", "trade")
+    [line] = counter.lines()
+    assert (line.seen, line.parsed, line.skipped, line.reasons) == (3, 1, 2, ("no conid", f"{NO_LOSS}ORDER row"))
+    assert line.balanced and unbalanced([line]) == []
+    assert skip_warnings([line]) == ["Trades trade: row(s) skipped: no conid"]
+    counter.seen("Trades", "trade")
+    assert unbalanced(counter.lines()) == list(counter.lines())  # a row seen and never accounted for

@@ -98,3 +98,77 @@ def test_bad_numbers(text):
 @pytest.mark.parametrize("text", [None, "", " ", "-", "--", "N/A"])
 def test_nulls(text):
     assert is_null(text)
+
+
+# --- zones (every date format x time format x separator, with and without a zone) ---------------------------
+from datetime import timedelta, timezone  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from portfolio_dashboard.brokers.flex_values import (  # noqa: E402
+    FlexDateError,
+    FlexTimeError,
+    split_zone,
+    zoned_datetime_value,
+)
+
+NY = ZoneInfo("America/New_York")
+DATES = {
+    "yyyyMMdd": "20250612",
+    "yyyy-MM-dd": "2025-06-12",
+    "MM/dd/yyyy": "06/12/2025",
+    "MM/dd/yy": "06/12/25",
+    "dd/MM/yyyy": "12/06/2025",
+    "dd/MM/yy": "12/06/25",
+    "dd-MMM-yy": "12-Jun-25",
+}
+ORDERS = {"MM/dd/yyyy": "mdy", "MM/dd/yy": "mdy", "dd/MM/yyyy": "dmy", "dd/MM/yy": "dmy"}
+TIMES = {"HHmmss": "104235", "HH:mm:ss": "10:42:35"}
+SEPARATORS = [";", ",", " ", ""]
+ZONES = {"": NY, " EDT": NY, " AEST": ZoneInfo("Australia/Sydney"), " BST": ZoneInfo("Europe/London"), " CET": ZoneInfo("Europe/Zurich")}
+
+
+@pytest.mark.parametrize("date_format", list(DATES))
+@pytest.mark.parametrize("time_format", list(TIMES))
+@pytest.mark.parametrize("separator", SEPARATORS)
+@pytest.mark.parametrize("zone", list(ZONES))
+def test_every_flex_date_time_combination(date_format, time_format, separator, zone):
+    text = f"{DATES[date_format]}{separator}{TIMES[time_format]}{zone}"
+    got = zoned_datetime_value(text, NY, ORDERS.get(date_format))  # type: ignore[arg-type]
+    assert got == datetime(2025, 6, 12, 10, 42, 35, tzinfo=ZONES[zone])
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("20250612;104235 EDT", timedelta(hours=-4)),
+        ("20250112;104235 EST", timedelta(hours=-5)),
+        ("2025-05-22 20:41:57 AEST", timedelta(hours=10)),
+        ("20250612;104235 GMT", timedelta(0)),  # GMT is UTC+0 even in a London summer
+        ("20250612;104235 BST", timedelta(hours=1)),
+        ("20250612;104235-0400", timedelta(hours=-4)),
+        ("20250612;104235+05:30", timedelta(hours=5, minutes=30)),
+    ],
+)
+def test_zone_abbreviations_map_to_real_zones(text, offset):
+    assert zoned_datetime_value(text, NY).utcoffset() == offset
+
+
+def test_a_bare_date_has_no_zone_and_a_naive_reading_drops_a_given_zone():
+    assert split_zone("20250612") == ("20250612", None)
+    assert datetime_value("20250612;104235 EDT") == datetime(2025, 6, 12, 10, 42, 35)
+    assert split_zone("20250612;104235-0400")[1] == timezone(timedelta(hours=-4))
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("20250612;104235 XYZ", FlexTimeError),
+        ("20250612;10423", FlexTimeError),
+        ("20250612;254235", FlexTimeError),
+        ("2025.06.12;104235", FlexDateError),
+        ("20251312;104235", FlexDateError),
+    ],
+)
+def test_unreadable_parts_say_whether_the_date_or_the_time_is_wrong(text, error):
+    with pytest.raises(error):
+        zoned_datetime_value(text, NY)

@@ -118,8 +118,9 @@ def test_position_fx_rate_to_base_fills_in_when_conversion_rates_are_absent():
 def test_trades_are_executions_with_signed_amounts_and_realised_pnl():
     result = parse(sample())
     trades = {t.broker_trade_id: t for t in result.trades}
-    assert set(trades) == {"1001", "1002"}  # the ORDER and CLOSED_LOT rows restate these executions
-    buy, sale = trades["1001"], trades["1002"]
+    # ids are transactionID first (unique per row); the ORDER and CLOSED_LOT rows restate these executions
+    assert set(trades) == {"71001", "71002"}
+    buy, sale = trades["71001"], trades["71002"]
     assert buy.broker_account_id == "U1234567" and buy.currency == "USD"
     assert (buy.quantity, buy.price_local, buy.amount_local, buy.commission) == (
         Decimal(10), Decimal("189.5"), Decimal(-1895), Decimal(-1)
@@ -196,10 +197,17 @@ def test_entity_expansion_is_refused():
         parse(bomb)
 
 
-def test_a_missing_required_attribute_is_named():
-    body = sample().replace(b' positionValue="9500"', b"", 1)
-    with pytest.raises(ParsingError, match=r"OpenPosition\.positionValue: missing"):
+def test_a_position_without_its_mark_price_fails_the_statement_naming_the_attribute():
+    body = sample().replace(b' markPrice="', b' markPriceX="', 1)
+    with pytest.raises(ParsingError, match=r"OpenPosition\.markPrice: missing"):
         parse(body)
+
+
+def test_a_position_without_its_value_is_valued_at_quantity_times_price():
+    body = sample().replace(b' positionValue="9500"', b"", 1)
+    result = parse(body)
+    values = {p.instrument.broker_instrument_id: p for s in result.snapshots for p in s.positions}
+    assert any(p.market_value_local == p.quantity * p.price_local for p in values.values())
 
 
 def test_a_malformed_number_is_named():
@@ -269,9 +277,17 @@ def test_base_currency_falls_back_to_the_equity_summary():
     assert only.account.base_currency == "USD" and only.account.name == "IBKR U7654321"
 
 
+def test_a_missing_base_currency_is_deduced_from_rows_at_par_with_the_base():
+    accounts = [sample_accounts()[1]]
+    accounts[0].sections = ("OpenPositions",)  # MSFT in USD has fxRateToBase="1"
+    [only] = parse(statement_xml(accounts, from_date=REPORT_DAY, to_date=REPORT_DAY, generated=GENERATED)).snapshots
+    assert only.account.base_currency == "USD"
+
+
 def test_no_base_currency_anywhere_is_a_parsing_error():
     accounts = [sample_accounts()[1]]
     accounts[0].sections = ("OpenPositions",)
+    accounts[0].positions[0].fx_to_base = "0.8"
     with pytest.raises(ParsingError, match="base currency"):
         parse(statement_xml(accounts, from_date=REPORT_DAY, to_date=REPORT_DAY, generated=GENERATED))
 

@@ -254,6 +254,9 @@ def test_option_value_uses_the_multiplier_and_cost_includes_it() -> None:
     assert pos.instrument.name == "SPY Jan17'25 440 Call"
     assert (pos.price_local, pos.market_value_local) == (Decimal("95.70706175"), Decimal("9570.71"))
     assert pos.cost_basis == Decimal("5801.0401")
+    # one meaning of price_local for every broker: per unit of the underlying, the multiplier stored
+    assert pos.instrument.multiplier == Decimal(100)
+    assert abs(pos.quantity * pos.price_local * pos.multiplier - pos.market_value_local) < Decimal("0.01")
 
 
 def test_a_gbp_row_priced_in_pence_is_corrected_with_a_warning() -> None:

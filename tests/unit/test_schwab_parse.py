@@ -85,7 +85,8 @@ def test_accounts_positions_cash_and_totals() -> None:
     assert aapl.price_local == Decimal("226.43")
     assert aapl.cost_basis == Decimal("7512.50")
     assert aapl.unrealized_pnl == Decimal("3809.00")
-    assert aapl.instrument.broker_instrument_id == "037833100"
+    assert aapl.instrument.broker_instrument_id == "AAPL"  # the symbol: trades carry it too (CUSIP often not)
+    assert aapl.instrument.cusip == "037833100"
     assert aapl.instrument.isin == "US0378331005"
     assert aapl.instrument.asset_class is AssetClass.EQUITY
     assert aapl.instrument.broker_asset_class == "EQUITY"
@@ -122,8 +123,9 @@ def test_trades_signed_with_fees_and_ids() -> None:
     assert buy.commission == Decimal(0)
     assert buy.currency == "USD"
     assert buy.trade_ts == NOW - timedelta(days=30)
-    # The transaction omits the CUSIP; the position of the same symbol supplies it, so both share one instrument.
-    assert buy.instrument.broker_instrument_id == "037833100"
+    # The transaction omits the CUSIP; the id is the symbol both carry, and the holding fills in the CUSIP.
+    assert buy.instrument.broker_instrument_id == "AAPL"
+    assert buy.instrument.cusip == "037833100"
     short_sale = trades["80990733310"]
     assert short_sale.quantity == Decimal(-10)
     assert short_sale.amount_local == Decimal("2499.98")
@@ -131,7 +133,8 @@ def test_trades_signed_with_fees_and_ids() -> None:
     fund = trades["81000000002"]
     assert fund.instrument.asset_class is AssetClass.FUND
     assert fund.commission is None  # no fee items at all
-    assert trades["81000000003"].instrument.broker_instrument_id == "594918104"  # MSFT, held in the other account
+    assert trades["81000000003"].instrument.broker_instrument_id == "MSFT"  # held in the other account
+    assert trades["81000000003"].instrument.cusip == "594918104"
 
 
 def test_trade_without_matching_position_uses_symbol() -> None:

@@ -43,7 +43,7 @@ def tx(tx_type: str, net: float, description: str, **extra: Any) -> dict[str, An
     ],
 )
 def test_kind_from_type_and_description(tx_type: str, net: float, description: str, kind: FlowKind) -> None:
-    (flow,) = transaction_flows(tx(tx_type, net, description), None, {})
+    (flow,) = transaction_flows(tx(tx_type, net, description), None)
     assert flow.kind is kind
     assert flow.amount_local == Decimal(str(net))  # signed as Schwab signs netAmount: into the account positive
     assert (flow.broker_account_id, flow.broker_flow_id, flow.currency) == ("12345678", "1", "USD")
@@ -65,16 +65,15 @@ def test_kind_from_type_and_description(tx_type: str, net: float, description: s
 )
 def test_skips_say_why(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(SkippedTransactionError, match=reason):
-        transaction_flows(body, None, {})
+        transaction_flows(body, None)
 
 
-def test_security_delivered_out_is_a_transfer_out_at_its_value_with_the_position_cusip() -> None:
+def test_security_delivered_out_is_a_transfer_out_at_its_value_under_the_holdings_instrument_id() -> None:
     item = {"instrument": {"assetType": "EQUITY", "symbol": "MSFT"}, "amount": -4, "price": 410.0}
     (flow,) = transaction_flows(
         tx("RECEIVE_AND_DELIVER", 0, "TRANSFER OF SECURITY OR OPTION OUT", transferItems=[item]),
         "87654321",
-        {"MSFT": "594918104"},
     )
     assert flow.kind is FlowKind.TRANSFER_OUT and flow.amount_local == Decimal("-1640.0")
     assert flow.quantity == Decimal(-4) and flow.broker_account_id == "87654321"
-    assert flow.instrument is not None and flow.instrument.broker_instrument_id == "594918104"
+    assert flow.instrument is not None and flow.instrument.broker_instrument_id == "MSFT"

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 NULLS = frozenset({"", "-", "--", "N/A", "n/a"})
 MAX_EXPONENT = 30
@@ -32,11 +33,65 @@ _TIME = re.compile(r"(\d{2}):?(\d{2}):?(\d{2})\Z")
 _DATETIME_SPLIT = re.compile(r"\s*[;,\s]\s*")
 _ISO_T = re.compile(r"^(\d{4}-?\d{2}-?\d{2})T")
 
+_OFFSET_TAIL = re.compile(r"(?<=\d)\s*(?:GMT|UTC)?([+-])(\d{2}):?(\d{2})\Z")
+_ZONE_TAIL = re.compile(r"(?<=\d)\s*([A-Za-z]{1,5})\Z")
+
 SlashOrder = Literal["mdy", "dmy"]
+
+# Zone abbreviations a Flex time can end with (Java's short names, which IBKR's report server writes),
+# each mapped to the IANA zone it stands for; the zone's own rules then give the offset on that date.
+ZONE_ABBREVIATIONS = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "ET": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "CT": "America/Chicago",
+    "MST": "America/Denver",
+    "MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "AKST": "America/Anchorage",
+    "AKDT": "America/Anchorage",
+    "HST": "Pacific/Honolulu",
+    "GMT": "Etc/GMT",  # always UTC+0: London in summer writes BST
+    "BST": "Europe/London",
+    "UTC": "UTC",
+    "Z": "UTC",
+    "WET": "Europe/Lisbon",
+    "WEST": "Europe/Lisbon",
+    "CET": "Europe/Zurich",
+    "CEST": "Europe/Zurich",
+    "MET": "Europe/Zurich",
+    "MEST": "Europe/Zurich",
+    "EET": "Europe/Athens",
+    "EEST": "Europe/Athens",
+    "MSK": "Europe/Moscow",
+    "IST": "Asia/Kolkata",
+    "HKT": "Asia/Hong_Kong",
+    "SGT": "Asia/Singapore",
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
+    "ACST": "Australia/Adelaide",
+    "ACDT": "Australia/Adelaide",
+    "AWST": "Australia/Perth",
+    "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland",
+}
 
 
 class FlexValueError(ValueError):
     """A value that is present but not in any format IBKR documents."""
+
+
+class FlexDateError(FlexValueError):
+    """The date part is unreadable: the Flex query's *date* format is the setting to change."""
+
+
+class FlexTimeError(FlexValueError):
+    """The time part (or its zone) is unreadable: the Flex query's *time* format is the setting to change."""
 
 
 def is_null(value: str | None) -> bool:
@@ -111,46 +166,67 @@ def date_value(value: str, order: SlashOrder | None = None) -> date:
                 elif second > 12 or first == second:
                     order = "mdy"  # the only reading, or both readings agree
                 else:
-                    raise FlexValueError(f"ambiguous slash date {value!r}")
+                    raise FlexDateError(f"ambiguous slash date {value!r}")
             month, day = (first, second) if order == "mdy" else (second, first)
             return date(year, month, day)
         if m := _DMY_NAMED.match(text):
             named = _MONTHS.get(m.group(2).lower())
             if named is None:
-                raise FlexValueError(f"unknown month in {value!r}")
+                raise FlexDateError(f"unknown month in {value!r}")
             return date(_year(m.group(3)), named, int(m.group(1)))
     except ValueError as exc:  # date() rejects day 31 of February etc.
         if isinstance(exc, FlexValueError):
             raise
-        raise FlexValueError(f"not a calendar date: {value!r}") from None
-    raise FlexValueError(f"not a Flex date: {value!r}")
+        raise FlexDateError(f"not a calendar date: {value!r}") from None
+    raise FlexDateError(f"not a Flex date: {value!r}")
 
 
 def time_value(value: str) -> time:
     m = _TIME.match(value.strip())
     if not m:
-        raise FlexValueError(f"not a Flex time: {value!r}")
+        raise FlexTimeError(f"not a Flex time: {value!r}")
     try:
         return time(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        raise FlexValueError(f"not a time of day: {value!r}") from None
+        raise FlexTimeError(f"not a time of day: {value!r}") from None
+
+
+def split_zone(value: str) -> tuple[str, tzinfo | None]:
+    """``"20250612;104235 EDT"`` -> (``"20250612;104235"``, America/New_York).
+
+    The time may be followed by a zone abbreviation (mapped to the IANA zone it names, so the offset follows
+    that zone's daylight-saving rules) or a numeric UTC offset. Raises :class:`FlexTimeError` for an
+    abbreviation this module does not know, rather than guessing an offset.
+    """
+    text = value.strip()
+    if len(text) <= 10:  # a bare date, never a zone
+        return text, None
+    if m := _OFFSET_TAIL.search(text):
+        sign = -1 if m.group(1) == "-" else 1
+        offset = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return text[: m.start()].rstrip(), timezone(sign * offset)
+    if m := _ZONE_TAIL.search(text):
+        abbr = m.group(1).upper()
+        zone_name = ZONE_ABBREVIATIONS.get(abbr)
+        if zone_name is None:
+            raise FlexTimeError(f"unknown time zone {m.group(1)!r} in {value!r}")
+        return text[: m.start()].rstrip(), ZoneInfo(zone_name)
+    return text, None
 
 
 def datetime_value(value: str, order: SlashOrder | None = None) -> datetime:
     """A naive Flex date-time (``20240801;153045``, ``2024-08-01, 15:30:45``, ``20240801153045``, ...).
 
-    Flex date-times carry no zone; the caller attaches IBKR's (US Eastern). A bare date is accepted and
-    read as midnight, since some queries emit dates in date-time fields.
+    A trailing zone (``EDT``, ``-0400``) is dropped: use :func:`zoned_datetime_value` to honour it. A bare date
+    is accepted and read as midnight, since some queries emit dates in date-time fields.
     """
-    text = value.strip()
-    # Old statements append a UTC offset to the time ("...;153045-0400"); the offset is redundant with ET.
-    text = re.sub(r"(?<=\d)[+-]\d{2}:?\d{2}\Z", "", text) if len(text) > 10 else text
+    text, _ = split_zone(value)
     text = _ISO_T.sub(r"\1;", text)
     parts = [p for p in _DATETIME_SPLIT.split(text) if p]
     if len(parts) == 1:
         try:
             return datetime.combine(date_value(parts[0], order), time())
-        except FlexValueError:
+        except FlexDateError:
             pass
         # No separator: the time is the last 6 (HHmmss) or 8 (HH:mm:ss) characters.
         for width in (6, 8):
@@ -159,7 +235,18 @@ def datetime_value(value: str, order: SlashOrder | None = None) -> datetime:
                 return datetime.combine(date_value(head, order), time_value(tail))
             except FlexValueError:
                 continue
-        raise FlexValueError(f"not a Flex date-time: {value!r}")
+        raise FlexDateError(f"not a Flex date-time: {value!r}")
     if len(parts) == 2:
-        return datetime.combine(date_value(parts[0], order), time_value(parts[1]))
-    raise FlexValueError(f"not a Flex date-time: {value!r}")
+        day = date_value(parts[0], order)  # raises FlexDateError: the date part is unreadable
+        return datetime.combine(day, time_value(parts[1]))
+    raise FlexTimeError(f"not a Flex date-time (unexpected text after the time): {value!r}")
+
+
+def zoned_datetime_value(value: str, default_zone: tzinfo, order: SlashOrder | None = None) -> datetime:
+    """A timezone-aware Flex date-time: its own zone when it carries one, else ``default_zone``.
+
+    ``default_zone`` is the statement's zone (setting ``IB_FLEX_TIMEZONE``, default America/New_York, the
+    zone IBKR documents for Flex times).
+    """
+    _, zone = split_zone(value)
+    return datetime_value(value, order).replace(tzinfo=zone or default_zone)

@@ -21,6 +21,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from portfolio_dashboard.brokers.base import Recorder
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import (
     AuthError,
@@ -149,7 +150,7 @@ def default_classify(source: str, response: httpx.Response, endpoint: str) -> So
     if status >= 500 or status == 408:
         return NetworkError(f"broker unavailable (HTTP {status})", source=source, endpoint=endpoint, status_code=status)
     return ValidationError(
-        f"request rejected (HTTP {status}): {response.text[:200]}",
+        f"request rejected (HTTP {status}): {scrub_secrets(response.text[:400])[:200]}",
         source=source,
         endpoint=endpoint,
         status_code=status,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import SecretStr
@@ -58,7 +59,8 @@ class PollPolicy:
 class IbFlexSource:
     name = "ib_flex"
     broker = BROKER
-    parser_version = "1"
+    # 2: zoned date-times, row status and per-row ids (transactionID first), FX conversions apart, coverage
+    parser_version = "2"
 
     def __init__(
         self,
@@ -75,7 +77,9 @@ class IbFlexSource:
         poll: PollPolicy | None = None,
         retry: RetryPolicy | None = None,
         rate_per_s: float = 1.0,
+        zone: str = "America/New_York",
     ) -> None:
+        self._zone = _zone(zone)
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         if not self._token.get_secret_value().strip() or not str(query_id).strip():
             raise ConfigError("the Flex token and query id must not be empty")
@@ -98,7 +102,12 @@ class IbFlexSource:
                 "the ib_flex source needs IB_FLEX_TOKEN and IB_FLEX_QUERY_ID",
                 hint="create an Activity Flex Query (XML) and a Flex Web Service token in Client Portal",
             )
-        return cls(settings.ib_flex_token, settings.ib_flex_query_id, settings.ib_flex_base_url)
+        return cls(
+            settings.ib_flex_token,
+            settings.ib_flex_query_id,
+            settings.ib_flex_base_url,
+            zone=settings.ib_flex_timezone,
+        )
 
     def __repr__(self) -> str:
         return f"IbFlexSource(query_id={self.query_id!r}, base_url={self.base_url!r})"
@@ -187,7 +196,7 @@ class IbFlexSource:
 
     # --- parse ---------------------------------------------------------------------------------------------
     def parse(self, raws: Sequence[RawResponse]) -> ParseResult:
-        return parse_flex(raws)
+        return parse_flex(raws, zone=self._zone)
 
     # --- health --------------------------------------------------------------------------------------------
     def health(self) -> SourceHealth:
@@ -216,3 +225,12 @@ def _scrub(raw: RawResponse, token: str) -> RawResponse:
     if not secret or secret not in raw.body:
         return raw
     return replace(raw, body=raw.body.replace(secret, b"***"))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"IB_FLEX_TIMEZONE {name!r} is not a time zone", hint="use an IANA name such as America/New_York"
+        ) from None

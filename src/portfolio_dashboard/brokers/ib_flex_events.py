@@ -13,7 +13,7 @@ from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import SlashOrder
-from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, SkippedRowError
+from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CorporateAction, DividendAccrual, NavChange
 
 # NavChange field -> IBKR ChangeInNAV attribute

@@ -34,7 +34,7 @@ from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import FlexValueError, SlashOrder, slash_order
 from portfolio_dashboard.brokers.ib_flex_events import corporate_actions, dividend_accruals, nav_changes
-from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, RowIds, SkippedRowError
+from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, FlowKind, Instrument, NavChange
 
 # CashTransaction.type -> kind (lower-cased; IBKR has written both "Deposits/Withdrawals" and

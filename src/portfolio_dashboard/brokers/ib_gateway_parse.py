@@ -6,7 +6,10 @@ can be re-parsed later from ``raw_payloads``. Error responses (a 429 before its 
 * Accounts: the last successful ``/portfolio/accounts``; every account listed gets a snapshot.
 * Positions: responses for an account are grouped into *reads* (each starts at page 0 and runs to the first
   empty page); the last read wins, so a thin first read that fetch re-read is superseded.
-* Total and as-of: ``/summary`` ``netliquidation`` (amount in the base currency; timestamp in epoch ms).
+* Total and as-of: ``/summary`` ``netliquidation`` (amount in the base currency; timestamp in epoch ms);
+  without a ``/summary`` the ledger's ``BASE`` ``netliquidationvalue`` and ``timestamp`` (with a warning).
+  Empty positions pages while the totals (``grosspositionvalue``, the ledger's market values) say the account
+  holds securities are a validation error, not a snapshot of cash only.
 * Cash and FX: ``/ledger`` ``cashbalance`` per currency; ``exchangerate`` becomes an ``FxRate`` from that
   currency to the account base, provider ``ib``. ``/iserver/exchangerate`` answers add rates fetch asked for
   (non-GBP base to GBP, currencies without a ledger rate), timed by the gateway's ``Date`` header.
@@ -39,11 +42,22 @@ from portfolio_dashboard.brokers.ib_gateway_payloads import (
     to_decimal,
 )
 from portfolio_dashboard.brokers.ib_gateway_positions import PositionReader
-from portfolio_dashboard.domain import Account, AccountSnapshot, CashBalance, FxRate, ParseResult, Position, RawResponse
+from portfolio_dashboard.brokers.safety import reject_future
+from portfolio_dashboard.domain import (
+    Account,
+    AccountSnapshot,
+    CashBalance,
+    CoverageCounter,
+    FxRate,
+    ParseResult,
+    Position,
+    RawResponse,
+    skip_warnings,
+)
 from portfolio_dashboard.domain.currency import UnknownCurrencyError, normalise_currency
 from portfolio_dashboard.errors import ParsingError, SourceError, ValidationError
 
-PARSER_VERSION = "ib_gateway/1"
+PARSER_VERSION = "ib_gateway/2"  # 2: ledger fallback without /summary, empty-positions check, coverage
 PROVIDER = "ib"
 MAX_PAGES = 500  # 50,000 positions: far beyond any account; stops a gateway that never sends an empty page
 
@@ -168,6 +182,35 @@ def _summary_total(raw: RawResponse) -> tuple[Decimal | None, str | None, dateti
     return amount, currency, http_date, "http-date"
 
 
+def _summary_amount(raw: RawResponse, key: str) -> Decimal | None:
+    body = require_dict(load_json(raw), raw.endpoint, "summary")
+    entry = body.get(key)
+    if not isinstance(entry, dict) or entry.get("isNull") is True:
+        return None
+    return to_decimal(entry.get("amount"), f"{key}.amount", raw.endpoint)
+
+
+def _ledger_total(base: dict[str, Any], raw: RawResponse) -> tuple[Decimal | None, datetime, str]:
+    """Net liquidation and as-of from the ledger's ``BASE`` entry (``timestamp`` in epoch seconds)."""
+    total = to_decimal(base.get("netliquidationvalue"), "BASE.netliquidationvalue", raw.endpoint)
+    stamp = base.get("timestamp")
+    if stamp:
+        return total, epoch_to_datetime(stamp, "BASE.timestamp", raw.endpoint, unit="s"), "ledger.timestamp"
+    http_date = _http_date(raw)
+    if http_date is None:
+        raise ParsingError("ledger has no BASE timestamp and no Date header", source=SOURCE, endpoint=raw.endpoint)
+    return total, http_date, "http-date"
+
+
+def _ledger_holdings(base: dict[str, Any], endpoint: str) -> Decimal | None:
+    """What the ledger says the securities are worth (every ``...marketvalue`` of its BASE entry)."""
+    values = [
+        to_decimal(v, f"BASE.{k}", endpoint) for k, v in base.items() if k.endswith("marketvalue") and v is not None
+    ]
+    present = [v for v in values if v is not None]
+    return sum(present, Decimal(0)) if present else None
+
+
 class _AccountParser:
     def __init__(self, row: dict[str, Any], collected: _Collected, accounts_endpoint: str, warnings: list[str]) -> None:
         self.row = row
@@ -186,16 +229,45 @@ class _AccountParser:
             )
         return raw
 
-    def snapshot(self) -> tuple[AccountSnapshot, list[FxRate]]:
-        summary = self._required(self.collected.summaries, "summary")
+    def snapshot(self, coverage: CoverageCounter) -> tuple[AccountSnapshot, list[FxRate]]:
         ledger_raw = self._required(self.collected.ledgers, "ledger")
-        total, total_ccy, asof, asof_source = _summary_total(summary)
-        base = self._base_currency(total_ccy, summary.endpoint)
+        ledger = ledger_entries(load_json(ledger_raw), ledger_raw.endpoint)
+        base_entry = next((v for k, v in ledger.items() if k.upper() == BASE_KEY), {})
+        summary = self.collected.summaries.get(self.account_id)
+        if summary is not None:
+            total, total_ccy, asof, asof_source = _summary_total(summary)
+            held = _summary_amount(summary, "grosspositionvalue")
+        else:
+            # No /summary (the gateway answered an error): the ledger's BASE entry carries the same total.
+            total, asof, asof_source = _ledger_total(base_entry, ledger_raw)
+            total_ccy, held = None, None
+            self.warnings.append(f"{self.account_id}: no /summary; total and as-of from the ledger's net liquidation")
+        if held is None:
+            held = _ledger_holdings(base_entry, ledger_raw.endpoint)
+        base = self._base_currency(total_ccy, (summary or ledger_raw).endpoint)
         if total is None:
             self.warnings.append(f"{self.account_id}: summary has no net liquidation value")
         cash, rates = self._ledger(ledger_raw, base, asof)
+        positions = self._positions(coverage)
+        if not positions and held is not None and held != 0:
+            raise ValidationError(
+                f"{self.account_id}: the positions pages are empty but the account's totals say it holds "
+                f"securities worth {held} {base}",
+                source=SOURCE,
+                endpoint=f"GET /portfolio/{self.account_id}/positions/0",
+                hint="the gateway's portfolio cache was not ready; run the capture again",
+            )
         account = Account(BROKER, self.account_id, self._name(), base)
-        snapshot = AccountSnapshot(account, asof, asof_source, self._positions(), cash, total)
+        snapshot = AccountSnapshot(
+            account,
+            asof,
+            asof_source,
+            positions,
+            cash,
+            total,
+            accrued_dividends_local=to_decimal(base_entry.get("dividends"), "BASE.dividends", ledger_raw.endpoint),
+            accrued_interest_local=to_decimal(base_entry.get("interest"), "BASE.interest", ledger_raw.endpoint),
+        )
         return snapshot, rates
 
     def _name(self) -> str:
@@ -237,7 +309,7 @@ class _AccountParser:
                 rates.append(FxRate(currency, base, rate, when, PROVIDER))
         return tuple(cash), rates
 
-    def _positions(self) -> tuple[Position, ...]:
+    def _positions(self, coverage: CoverageCounter) -> tuple[Position, ...]:
         reads = self.collected.reads.get(self.account_id)
         if not reads:
             raise ParsingError(
@@ -247,16 +319,23 @@ class _AccountParser:
             )
         reader = PositionReader(self.account_id, self.collected.secdef, self.warnings)
         positions: dict[str, Position] = {}
-        for endpoint, row in _read_rows(self.account_id, reads[-1]):
+        rows = _read_rows(self.account_id, reads[-1])
+        coverage.seen("portfolio/positions", "position", len(rows))
+        for endpoint, row in rows:
             position = reader.position(row, endpoint)
             if position is None:
+                coverage.skipped(
+                    "portfolio/positions", "zero quantity or FX cash row (cash is the ledger's)", "position"
+                )
                 continue
             key = position.instrument.broker_instrument_id
             if key in positions:
                 # Pages can overlap when the portfolio changes between page requests.
                 self.warnings.append(f"{self.account_id}: conid {key} listed twice; kept the first row")
+                coverage.skipped("portfolio/positions", "conid listed twice across pages", "position")
                 continue
             positions[key] = position
+            coverage.parsed("portfolio/positions", "position")
         return tuple(positions.values())
 
 
@@ -273,7 +352,8 @@ def _dedupe(rates: list[FxRate], warnings: list[str]) -> tuple[FxRate, ...]:
     return tuple(kept.values())
 
 
-def parse_responses(raws: Sequence[RawResponse]) -> ParseResult:
+def parse_responses(raws: Sequence[RawResponse], *, now: datetime | None = None) -> ParseResult:
+    """Snapshots and rates; ``now`` (default: the clock) bounds the as-of (no more than minutes ahead)."""
     warnings: list[str] = []
     collected = _Collected()
     for raw in raws:
@@ -289,13 +369,22 @@ def parse_responses(raws: Sequence[RawResponse]) -> ParseResult:
     snapshots: list[AccountSnapshot] = []
     rates: list[FxRate] = []
     seen: set[str] = set()
+    coverage = CoverageCounter()
+    coverage.seen("portfolio/accounts", "account", len(rows))
     for row in rows:
         parser = _AccountParser(row, collected, accounts_endpoint, warnings)
         if parser.account_id in seen:
+            coverage.skipped("portfolio/accounts", "account listed twice", "account")
             continue
         seen.add(parser.account_id)
-        snapshot, ledger_rates = parser.snapshot()
+        snapshot, ledger_rates = parser.snapshot(coverage)
         snapshots.append(snapshot)
         rates.extend(ledger_rates)
+        coverage.parsed("portfolio/accounts", "account")
+    reject_future(snapshots, now or datetime.now(UTC), source=SOURCE)
     rates.extend(collected.rates)
-    return ParseResult(snapshots=tuple(snapshots), fx_rates=_dedupe(rates, warnings), warnings=tuple(warnings))
+    lines = coverage.lines()
+    warnings += skip_warnings(lines)
+    return ParseResult(
+        snapshots=tuple(snapshots), fx_rates=_dedupe(rates, warnings), warnings=tuple(warnings), coverage=lines
+    )

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
@@ -86,7 +87,7 @@ def load_json(raw: RawResponse) -> Any:
         return raw.json()
     except (ValueError, UnicodeDecodeError):
         kind = (raw.content_type or "unknown content type").split(";")[0]
-        snippet = raw.text[:60].replace("\n", " ")
+        snippet = scrub_secrets(raw.text[:200]).replace("\n", " ")[:60]
         raise ParsingError(
             f"gateway answered with a body that is not JSON ({kind}, {len(raw.body)} bytes: {snippet!r})",
             source=SOURCE,

@@ -17,6 +17,7 @@ Units, from IBKR's documented examples for ``/portfolio/{accountId}/positions/{p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -120,9 +121,11 @@ class PositionReader:
         avg_cost = to_decimal(row.get("avgCost"), "avgCost", where)
         pnl = to_decimal(row.get("unrealizedPnl"), "unrealizedPnl", where)
         return Position(
-            instrument=self._instrument(row, sd, conid, asset, ib_class, currency, where),
+            instrument=replace(
+                self._instrument(row, sd, conid, asset, ib_class, currency, where), multiplier=multiplier
+            ),
             quantity=quantity,
-            price_local=price / divisor,
+            price_local=price / divisor,  # per unit of the underlying: value = quantity x price x multiplier
             market_value_local=value / divisor,
             cost_basis=avg_cost * quantity / divisor if avg_cost is not None else None,
             unrealized_pnl=pnl / divisor if pnl is not None else None,

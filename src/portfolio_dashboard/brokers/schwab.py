@@ -30,6 +30,7 @@ import httpx
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.http import BrokerHttp, Pacer, RetryPolicy
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth, TokenStatus, oauth_from_settings
 from portfolio_dashboard.brokers.schwab_parse import account_numbers, parse_responses
 from portfolio_dashboard.brokers.schwab_tokens import AUTH_HINT
@@ -95,7 +96,7 @@ def _message(body: Any) -> str:
             parts.append(err)
         elif isinstance(err, dict):
             parts.extend(str(err[k]) for k in ("title", "detail") if isinstance(err.get(k), str))
-    return "; ".join(parts)[:200]
+    return scrub_secrets("; ".join(parts))[:200]
 
 
 def classify(response: httpx.Response, raw: RawResponse) -> SourceError | None:
@@ -132,7 +133,7 @@ def classify(response: httpx.Response, raw: RawResponse) -> SourceError | None:
 class SchwabSource:
     name = "schwab"
     broker = "schwab"
-    parser_version = "schwab-1"
+    parser_version = "schwab-2"  # 2: symbol identity, option multiplier, coverage
 
     def __init__(
         self,

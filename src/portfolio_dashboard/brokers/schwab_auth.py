@@ -33,6 +33,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from pydantic import SecretStr
 
 from portfolio_dashboard.brokers.http import BrokerHttp, RetryPolicy
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.brokers.schwab_tokens import (
     AUTH_COMMAND,
     AUTH_HINT,
@@ -357,7 +358,7 @@ class SchwabOAuth:
             )
         # The code exchange: Schwab's description says why (e.g. the code's 30 seconds ran out). It names
         # no secret, but is scrubbed of the ones in flight all the same.
-        detail = _scrub(str(description)[:200], self._in_flight_secrets) if description else ""
+        detail = scrub_secrets(_scrub(str(description)[:200], self._in_flight_secrets)) if description else ""
         return auth_error(
             f"Schwab refused the authorization code ({code_text}{': ' + detail if detail else ''})",
             f"codes expire within seconds: run `{AUTH_COMMAND}` again and paste the address promptly",

@@ -34,7 +34,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from portfolio_dashboard.brokers.schwab_instruments import instrument as schwab_instrument
+from portfolio_dashboard.brokers.schwab_values import Where
 from portfolio_dashboard.domain import AssetClass, CashFlow, FlowKind, Instrument, RawResponse
+from portfolio_dashboard.errors import PortfolioError
 
 BROKER = "schwab"
 CURRENCY = "USD"
@@ -85,7 +88,7 @@ class SkippedTransactionError(Exception):
 
 
 def schwab_flows(
-    transactions: Iterable[tuple[RawResponse, str | None]], cusip_by_symbol: Mapping[str, str]
+    transactions: Iterable[tuple[RawResponse, str | None]]
 ) -> tuple[list[CashFlow], list[str]]:
     """Flows from ``(transactions response, its account number if known)`` pairs, and the skip reasons."""
     flows: dict[tuple[str, str], CashFlow] = {}
@@ -103,7 +106,7 @@ def schwab_flows(
             if isinstance(tx, dict) and str(tx.get("type")).upper() == "TRADE":
                 continue  # a trade, read by the trades parser (its fees are in the trade): not a flow
             try:
-                for flow in transaction_flows(tx, account_number, cusip_by_symbol):
+                for flow in transaction_flows(tx, account_number):
                     flows.setdefault((flow.broker_account_id, flow.broker_flow_id), flow)
             except SkippedTransactionError as exc:
                 ident = tx.get("activityId") if isinstance(tx, dict) else None
@@ -112,7 +115,7 @@ def schwab_flows(
     return ordered, list(dict.fromkeys(warnings))
 
 
-def transaction_flows(tx: Any, account_number: str | None, cusip_by_symbol: Mapping[str, str]) -> list[CashFlow]:
+def transaction_flows(tx: Any, account_number: str | None) -> list[CashFlow]:
     if not isinstance(tx, dict):
         raise SkippedTransactionError("not an object")
     tx_type = (_text(tx, "type") or "").upper()
@@ -150,14 +153,14 @@ def transaction_flows(tx: Any, account_number: str | None, cusip_by_symbol: Mapp
         )
 
     if tx_type == "RECEIVE_AND_DELIVER":
-        return _securities_moved(items, description, cusip_by_symbol, flow)
+        return _securities_moved(items, description, flow)
     amount = _dec(tx, "netAmount")
     if amount is None or amount == 0:
         raise SkippedTransactionError("netAmount missing or zero")
     upper = (description or "").upper()
     if tx_type == "DIVIDEND_OR_INTEREST":
         securities = [x for x in items if not x.get("feeType") and _asset_type(x) not in ("CURRENCY", None)]
-        instrument = _instrument(securities[0], cusip_by_symbol) if securities else None
+        instrument = _instrument(securities[0]) if securities else None
         return [flow(_income_kind(upper, items), amount, instrument=instrument)]
     if tx_type in DEPOSIT_TYPES or tx_type in WITHDRAWAL_TYPES or tx_type == "ELECTRONIC_FUND":
         return [flow(FlowKind.DEPOSIT if amount > 0 else FlowKind.WITHDRAWAL, amount)]
@@ -184,7 +187,6 @@ def _income_kind(upper: str, items: list[dict[str, Any]]) -> FlowKind:
 def _securities_moved(
     items: list[dict[str, Any]],
     description: str | None,
-    cusip_by_symbol: Mapping[str, str],
     flow: Callable[..., CashFlow],
 ) -> list[CashFlow]:
     upper = (description or "").upper()
@@ -207,7 +209,7 @@ def _securities_moved(
         sign = Decimal(1) if quantity > 0 else Decimal(-1)
         kind = FlowKind.TRANSFER_IN if quantity > 0 else FlowKind.TRANSFER_OUT
         suffix = "" if len(securities) == 1 else f"-{n}"
-        instrument = _instrument(item, cusip_by_symbol)
+        instrument = _instrument(item)
         flows.append(flow(kind, sign * abs(value), suffix, instrument=instrument, quantity=quantity))
     return flows
 
@@ -218,28 +220,15 @@ def _asset_type(item: Mapping[str, Any]) -> str | None:
     return value.upper() if isinstance(value, str) else None
 
 
-def _instrument(item: Mapping[str, Any], cusip_by_symbol: Mapping[str, str]) -> Instrument | None:
-    """As the holdings parser names it: CUSIP (from the position of the same symbol if absent), else symbol."""
+def _instrument(item: Mapping[str, Any]) -> Instrument | None:
+    """The instrument as the holdings parser names it (one id rule: schwab_instruments.instrument)."""
     inst = item.get("instrument")
     if not isinstance(inst, dict):
         return None
-    symbol, cusip = _text(inst, "symbol"), _text(inst, "cusip")
-    if cusip is None and symbol is not None:
-        cusip = cusip_by_symbol.get(symbol)
-    ident = cusip or symbol
-    if ident is None:
+    try:
+        return schwab_instrument(inst, Where("transactions"))
+    except PortfolioError:
         return None
-    asset_type = (_text(inst, "assetType") or "").upper()
-    return Instrument(
-        broker=BROKER,
-        broker_instrument_id=ident,
-        symbol=symbol or ident,
-        name=_text(inst, "description") or symbol or ident,
-        asset_class=ASSET_CLASSES.get(asset_type, AssetClass.OTHER),
-        currency=CURRENCY,
-        cusip=cusip,
-        broker_asset_class=asset_type or None,
-    )
 
 
 def _text(data: Mapping[str, Any], key: str) -> str | None:

@@ -1,6 +1,7 @@
 """Instruments as a broker identifies them, and our asset classes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -33,6 +34,8 @@ class Instrument:
     figi: str | None = None
     exchange: str | None = None  # listing exchange, e.g. "LSE", "NASDAQ"
     broker_asset_class: str | None = None  # the broker's own label, e.g. IB "STK", Schwab "EQUITY"
+    # Units of the underlying per contract (100 for a US equity option); prices are per unit of the underlying
+    multiplier: Decimal = Decimal(1)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -51,3 +54,13 @@ def cash_instrument(broker: str, currency: str) -> Instrument:
         currency=currency,
         broker_asset_class="CASH",
     )
+
+
+def filled(primary: Instrument, extra: Instrument) -> Instrument:
+    """``primary`` with its missing identifiers (``None`` fields) filled in from ``extra``.
+
+    A trade row often carries fewer identifiers than the holding of the same instrument; storing the trade
+    must not blank out what the holding said.
+    """
+    missing = {f.name: getattr(extra, f.name) for f in fields(Instrument) if getattr(primary, f.name) is None}
+    return replace(primary, **missing)

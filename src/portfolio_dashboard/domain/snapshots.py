@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from portfolio_dashboard.domain.accounts import Account
+from portfolio_dashboard.domain.coverage import CoverageLine
 from portfolio_dashboard.domain.flows import CashFlow, CorporateAction, DividendAccrual, NavChange
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import cash_instrument
 from portfolio_dashboard.domain.positions import CashBalance, Position
-from portfolio_dashboard.domain.trades import Trade
+from portfolio_dashboard.domain.trades import FxConversion, Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,11 @@ class AccountSnapshot:
     positions: tuple[Position, ...]
     cash: tuple[CashBalance, ...] = ()
     total_value_local: Decimal | None = None  # as the broker reported it, in account.base_currency
+    # Components the broker includes in its total beyond positions and cash (in account.base_currency), so
+    # reconciliation can compare like with like: IB equity summary dividendAccruals / interestAccruals,
+    # Schwab balances accruedInterest.
+    accrued_dividends_local: Decimal | None = None
+    accrued_interest_local: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.asof_ts.tzinfo is None:
@@ -62,6 +68,8 @@ class ParseResult:
     fx_rates: tuple[FxRate, ...] = ()
     trades: tuple[Trade, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    fx_conversions: tuple[FxConversion, ...] = ()  # currency conversions: cash moves, never instrument trades
+    coverage: tuple[CoverageLine, ...] = ()  # per section: rows seen, parsed, skipped (with reasons)
     cash_flows: tuple[CashFlow, ...] = ()
     corporate_actions: tuple[CorporateAction, ...] = ()
     nav_changes: tuple[NavChange, ...] = ()

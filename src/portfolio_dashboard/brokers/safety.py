@@ -1,0 +1,69 @@
+"""Safety checks every source's parse applies: no as-of from the future, no secrets in error text.
+
+``scrub_secrets`` is for text built from a broker's response body (error messages, hints): brokers echo
+requests back, and an OAuth error body can contain the very token or client secret that was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from portfolio_dashboard.domain import AccountSnapshot
+from portfolio_dashboard.errors import ValidationError
+
+# A broker clock a little ahead of ours is normal; beyond this an as-of is wrong, not early.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+REDACTED = "***"
+
+# names of fields whose values are secrets (not secrets themselves)
+_SECRET_KEYS = "|".join(
+    (
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "client_id",
+        "code",
+        "token",
+        "password",
+        "secret",
+        "api_key",
+        "apikey",
+        "authorization",
+        "session",
+        "t",
+    )
+)
+_PATTERNS = (
+    # "Authorization: Bearer abc", "Bearer abc", "Basic abc"
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/=]{4,}"),
+    # JSON: "access_token": "abc"
+    re.compile(rf'(?i)("(?:{_SECRET_KEYS})"\s*:\s*")[^"]*(")'),
+    # form/query: access_token=abc&...  (also ``code=`` of an OAuth redirect, Flex's ``t=`` token)
+    re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_SECRET_KEYS})=)[^&\s\"'<>]+"),
+    # XML: <access_token>abc</access_token>
+    re.compile(rf"(?i)(<(?:{_SECRET_KEYS})>)[^<]*(</)"),
+)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with tokens, bearer/basic credentials, client secrets and ``code=`` values replaced by ``***``."""
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+
+
+def reject_future(snapshots: Iterable[AccountSnapshot], now: datetime, *, source: str) -> None:
+    """A snapshot dated more than :data:`MAX_CLOCK_SKEW` after ``now`` is a validation error (never "latest")."""
+    limit = now + MAX_CLOCK_SKEW
+    for snap in snapshots:
+        if snap.asof_ts > limit:
+            raise ValidationError(
+                f"{snap.account.broker_account_id}: as-of {snap.asof_ts.isoformat()} is in the future "
+                f"(now {now.isoformat()})",
+                source=source,
+                hint="check the broker's and this machine's clocks and time zones (IB_FLEX_TIMEZONE for Flex)",
+            )
