@@ -1,0 +1,1 @@
+"""Services: work that combines the domain with storage or files (statements, exports, ...)."""
