@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import islice, repeat
+from itertools import islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +30,7 @@ from portfolio_dashboard.services.statements.export_columns import EXPORT_KINDS,
 
 ExportFormat = Literal["csv", "parquet"]
 ParquetDecimals = Literal["decimal", "string"]
-BATCH_ROWS = 100_000
+BATCH_ROWS = 20_000  # large enough to amortise per-batch work, small enough to keep the GC's scans short
 SUFFIX = {"csv": ".csv", "parquet": ".parquet"}
 
 
@@ -138,12 +138,23 @@ def _write_csv(path: Path, columns: Sequence[Column], batches: Iterator[list[Seq
 
 def _csv_cells(column: Column, values: Sequence[Any]) -> Iterable[Any]:
     if column.type == "decimal":
-        if column.nullable:
-            return ["" if v is None else format(v, "f") for v in values]
-        return map(format, values, repeat("f"))
+        return plain_decimals(values)
     if column.type == "timestamp":
         return ["" if v is None else _utc(v).isoformat() for v in values]
     return values  # strings, integers and dates: csv writes str(), which for a date is ISO 8601
+
+
+def plain_decimals(values: Sequence[Decimal | None]) -> list[str]:
+    """Exact decimals as plain-notation strings; ``None`` as an empty string.
+
+    ``str()`` is twice as fast as ``format(v, "f")`` and already plain for nearly every value; only a value
+    it would print in exponent form (``0E-10``, ``1E+3``) is rewritten, found by one search of the joined text.
+    """
+    cells = list(map(str, values))
+    joined = "".join(cells)
+    if "E" in joined or "None" in joined:
+        cells = ["" if v is None else format(v, "f") if "E" in c else c for v, c in zip(values, cells, strict=True)]
+    return cells
 
 
 def _utc(moment: datetime) -> datetime:
@@ -186,7 +197,7 @@ def _write_parquet(
 
 def _arrow_array(column: Column, values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array[Any]:
     if column.type == "decimal" and pa.types.is_string(arrow_type):
-        values = [None if v is None else format(v, "f") for v in values]
+        values = [None if v is None else c for v, c in zip(values, plain_decimals(values), strict=True)]
     if column.type == "timestamp":
         values = [None if v is None else _utc(v) for v in values]
     try:
