@@ -24,11 +24,19 @@ SHA = "ab" * 32
 
 def position(day: int, quantity: str = "12.5", price: str = "0.0000000000") -> dict[str, object]:
     return {
-        "date": date(2025, 1, 1) + timedelta(days=day), "account_id": "U1234567", "broker": "ib",
-        "security": "VWRL", "isin": None if day % 2 else "IE00B3RBWM25", "quantity": Decimal(quantity),
-        "price": Decimal(price), "currency": "USD", "value_local": Decimal("1E+3"),
-        "fx_rate_gbp_per_unit": Decimal("0.787401574803149606"), "value_gbp": Decimal("787.40"),
-        "snapshot_id": f"snap-{day}", "source_sha256": SHA,
+        "date": date(2025, 1, 1) + timedelta(days=day),
+        "account_id": "U1234567",
+        "broker": "ib",
+        "security": "VWRL",
+        "isin": None if day % 2 else "IE00B3RBWM25",
+        "quantity": Decimal(quantity),
+        "price": Decimal(price),
+        "currency": "USD",
+        "value_local": Decimal("1E+3"),
+        "fx_rate_gbp_per_unit": Decimal("0.787401574803149606"),
+        "value_gbp": Decimal("787.40"),
+        "snapshot_id": f"snap-{day}",
+        "source_sha256": SHA,
     }
 
 
@@ -92,8 +100,13 @@ def test_parquet_string_decimals_and_timestamps(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="18 decimal places"):
         write_export("fx-rates", [FxRow(moment, "USD", "GBP", rate, "ecb", SHA)], tmp_path / "r.parquet", fmt="parquet")
     assert not (tmp_path / "r.parquet").exists() and not list(tmp_path.iterdir())  # nothing half-written
-    result = write_export("fx-rates", [FxRow(moment, "USD", "GBP", rate, "ecb", SHA)], tmp_path / "r.parquet",
-                          fmt="parquet", parquet_decimals="string")
+    result = write_export(
+        "fx-rates",
+        [FxRow(moment, "USD", "GBP", rate, "ecb", SHA)],
+        tmp_path / "r.parquet",
+        fmt="parquet",
+        parquet_decimals="string",
+    )
     (row,) = pq.read_table(result.path).to_pylist()
     assert Decimal(row["rate"]) == rate and row["as_of"] == moment
 
@@ -109,11 +122,14 @@ def test_empty_export_still_has_its_columns(tmp_path: Path, fmt: str) -> None:
         assert pq.read_table(result.path).column_names == names
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"price": 1.5}, "must be Decimal"),
-    ({"quantity": None}, "not nullable"),
-    ({"security": "__drop__"}, "lacks column 'security'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"price": 1.5}, "must be Decimal"),
+        ({"quantity": None}, "not nullable"),
+        ({"security": "__drop__"}, "lacks column 'security'"),
+    ],
+)
 def test_rows_that_do_not_fit_are_refused(tmp_path: Path, change: dict[str, object], message: str) -> None:
     row = position(0) | change
     row = {k: v for k, v in row.items() if v != "__drop__"}
@@ -144,3 +160,28 @@ def test_docs_list_every_column_of_every_kind() -> None:
         block = doc.split(f"### `{kind}`", 1)[1].split("###", 1)[0]
         for column in columns:
             assert f"| `{column.name}` |" in block, (kind, column.name)
+
+
+def test_text_that_needs_quoting_reads_back_the_same(tmp_path: Path) -> None:
+    def flow(description: str | None) -> dict[str, object]:
+        return {
+            "date": date(2025, 5, 1),
+            "account_id": "U1234567",
+            "broker": "ib",
+            "kind": "deposit",
+            "currency": "GBP",
+            "amount_local": Decimal("10.00"),
+            "fx_rate_gbp_per_unit": Decimal(1),
+            "amount_gbp": Decimal("10.00"),
+            "description": description,
+            "source_sha256": SHA,
+        }
+
+    descriptions = ["plain", 'Wire, "urgent"\nsecond line', None, "café — £5"]
+    result = write_export("flows", [flow(d) for d in descriptions], tmp_path / "f.csv", batch_rows=2)
+    back = read_csv(result.path)
+    assert [r["description"] for r in back] == ["plain", 'Wire, "urgent"\nsecond line', "", "café — £5"]
+    assert (
+        result.path.read_text(encoding="utf-8").splitlines()[1]
+        == f"2025-05-01,U1234567,ib,deposit,GBP,10.00,1,10.00,plain,{SHA}"
+    )

@@ -51,8 +51,19 @@ def _holdings(day: date, scale: int) -> tuple[Holding, ...]:
             qty = Decimal(10 * (s + 1) + a * 7 + scale)
             value = (qty * price).quantize(CENT, rounding=ROUND_HALF_UP)
             rows.append(
-                Holding(account, symbol, isin, qty, price, ccy, value, FxUsed(RATES[ccy], "ecb" if ccy != "GBP" else "identity", day),
-                        gbp(value, ccy), f"snap-{account}-{day:%Y%m%d}", sha(f"{account}/{day}"))
+                Holding(
+                    account,
+                    symbol,
+                    isin,
+                    qty,
+                    price,
+                    ccy,
+                    value,
+                    FxUsed(RATES[ccy], "ecb" if ccy != "GBP" else "identity", day),
+                    gbp(value, ccy),
+                    f"snap-{account}-{day:%Y%m%d}",
+                    sha(f"{account}/{day}"),
+                )
             )
     return tuple(rows)
 
@@ -65,10 +76,46 @@ def demo_statement(**changes: object) -> Statement:
         StatementAccount("schwab", "23456789", "GIA", "USD"),
     )
     flows = (
-        Flow("U1234567", date(2025, 4, 10), "deposit", "GBP", Decimal("5000.00"), Decimal("5000.00"), "Bank transfer", sha("flow1")),
-        Flow("U7654321", date(2025, 4, 12), "deposit", "GBP", Decimal("20000.00"), Decimal("20000.00"), "ISA subscription", sha("flow2")),
-        Flow("23456789", date(2025, 9, 1), "withdrawal", "USD", Decimal("-7390.55"), gbp(Decimal("-7390.55"), "USD"), "Wire out", sha("flow3")),
-        Flow("U1234567", date(2026, 1, 3), "fee", "GBP", Decimal("-3.00"), Decimal("-3.00"), "Market data fee", sha("flow4")),
+        Flow(
+            "U1234567",
+            date(2025, 4, 10),
+            "deposit",
+            "GBP",
+            Decimal("5000.00"),
+            Decimal("5000.00"),
+            "Bank transfer",
+            sha("flow1"),
+        ),
+        Flow(
+            "U7654321",
+            date(2025, 4, 12),
+            "deposit",
+            "GBP",
+            Decimal("20000.00"),
+            Decimal("20000.00"),
+            "ISA subscription",
+            sha("flow2"),
+        ),
+        Flow(
+            "23456789",
+            date(2025, 9, 1),
+            "withdrawal",
+            "USD",
+            Decimal("-7390.55"),
+            gbp(Decimal("-7390.55"), "USD"),
+            "Wire out",
+            sha("flow3"),
+        ),
+        Flow(
+            "U1234567",
+            date(2026, 1, 3),
+            "fee",
+            "GBP",
+            Decimal("-3.00"),
+            Decimal("-3.00"),
+            "Market data fee",
+            sha("flow4"),
+        ),
     )
     income = []
     for month in range(12):
@@ -78,29 +125,112 @@ def demo_statement(**changes: object) -> Statement:
         for symbol, isin, ccy, _ in SECURITIES[2:5]:
             gross = Decimal("12.34") + month
             wht = -(gross * Decimal("0.15")).quantize(CENT, rounding=ROUND_HALF_UP)
-            income.append(IncomeRow("23456789" if ccy == "USD" else "U1234567", day, "dividend", symbol, isin, ccy, gross,
-                                    wht, RATES[ccy], gbp(gross, ccy), gbp(wht, ccy), sha(f"div/{symbol}/{day}")))
-        income.append(IncomeRow("U1234567", day, "interest", "GBP cash", None, "GBP", Decimal("4.07"), Decimal(0),
-                                Decimal(1), Decimal("4.07"), Decimal(0), sha(f"int/{day}")))
+            income.append(
+                IncomeRow(
+                    "23456789" if ccy == "USD" else "U1234567",
+                    day,
+                    "dividend",
+                    symbol,
+                    isin,
+                    ccy,
+                    gross,
+                    wht,
+                    RATES[ccy],
+                    gbp(gross, ccy),
+                    gbp(wht, ccy),
+                    sha(f"div/{symbol}/{day}"),
+                )
+            )
+        income.append(
+            IncomeRow(
+                "U1234567",
+                day,
+                "interest",
+                "GBP cash",
+                None,
+                "GBP",
+                Decimal("4.07"),
+                Decimal(0),
+                Decimal(1),
+                Decimal("4.07"),
+                Decimal(0),
+                sha(f"int/{day}"),
+            )
+        )
     gains = (
-        RealisedGain("U1234567", date(2025, 6, 2), "VWRL", "IE00B3RBWM25", Decimal(20), "GBP", Decimal("2087.20"),
-                     Decimal("1810.40"), Decimal(1), Decimal("276.80"), Decimal("276.80"), sha("trade1")),
-        RealisedGain("23456789", date(2025, 11, 20), "AAPL", "US0378331005", Decimal(15), "USD", Decimal("3412.80"),
-                     Decimal("2559.75"), RATES["USD"], gbp(Decimal("853.05"), "USD"), None, sha("trade2")),
-        RealisedGain("U1234567", date(2026, 2, 9), "SAP", "DE0007164600", Decimal(8), "EUR", Decimal("1810.80"),
-                     Decimal("2010.80"), RATES["EUR"], gbp(Decimal("-200.00"), "EUR"), Decimal("-200.00"), sha("trade3")),
+        RealisedGain(
+            "U1234567",
+            date(2025, 6, 2),
+            "VWRL",
+            "IE00B3RBWM25",
+            Decimal(20),
+            "GBP",
+            Decimal("2087.20"),
+            Decimal("1810.40"),
+            Decimal(1),
+            Decimal("276.80"),
+            Decimal("276.80"),
+            sha("trade1"),
+        ),
+        RealisedGain(
+            "23456789",
+            date(2025, 11, 20),
+            "AAPL",
+            "US0378331005",
+            Decimal(15),
+            "USD",
+            Decimal("3412.80"),
+            Decimal("2559.75"),
+            RATES["USD"],
+            gbp(Decimal("853.05"), "USD"),
+            None,
+            sha("trade2"),
+        ),
+        RealisedGain(
+            "U1234567",
+            date(2026, 2, 9),
+            "SAP",
+            "DE0007164600",
+            Decimal(8),
+            "EUR",
+            Decimal("1810.80"),
+            Decimal("2010.80"),
+            RATES["EUR"],
+            gbp(Decimal("-200.00"), "EUR"),
+            Decimal("-200.00"),
+            sha("trade3"),
+        ),
     )
     cgt = {
-        "tax_year": "2025-26", "complete": True, "needs_review": [],
+        "tax_year": "2025-26",
+        "complete": True,
+        "needs_review": [],
         "disposals": [
-            {"date": "2025-06-02", "symbol": "VWRL", "isin": "IE00B3RBWM25", "quantity": "20", "proceeds_gbp": "2087.20",
-             "cost_gbp": "1795.00", "gain_gbp": "292.20",
-             "matches": [{"rule": "30-day", "quantity": "5", "cost_gbp": "520.00", "acquired": "2025-06-20"},
-                         {"rule": "s104", "quantity": "15", "cost_gbp": "1275.00", "acquired": None}]},
+            {
+                "date": "2025-06-02",
+                "symbol": "VWRL",
+                "isin": "IE00B3RBWM25",
+                "quantity": "20",
+                "proceeds_gbp": "2087.20",
+                "cost_gbp": "1795.00",
+                "gain_gbp": "292.20",
+                "matches": [
+                    {"rule": "30-day", "quantity": "5", "cost_gbp": "520.00", "acquired": "2025-06-20"},
+                    {"rule": "s104", "quantity": "15", "cost_gbp": "1275.00", "acquired": None},
+                ],
+            },
         ],
-        "totals": {"disposals": 1, "proceeds_gbp": "2087.20", "allowable_costs_gbp": "1795.00", "gains_gbp": "292.20",
-                   "losses_gbp": "0.00", "net_gain_gbp": "292.20", "annual_exempt_amount_gbp": "3000.00",
-                   "losses_brought_forward_gbp": "0.00", "taxable_gain_gbp": "0.00"},
+        "totals": {
+            "disposals": 1,
+            "proceeds_gbp": "2087.20",
+            "allowable_costs_gbp": "1795.00",
+            "gains_gbp": "292.20",
+            "losses_gbp": "0.00",
+            "net_gain_gbp": "292.20",
+            "annual_exempt_amount_gbp": "3000.00",
+            "losses_brought_forward_gbp": "0.00",
+            "taxable_gain_gbp": "0.00",
+        },
         "pools": [],
     }
     fields: dict[str, object] = {
@@ -112,8 +242,13 @@ def demo_statement(**changes: object) -> Statement:
         "flows": flows,
         "income": tuple(income),
         "realised_gains": gains,
-        "returns": ReturnsSummary(Decimal("0.0731"), Decimal("0.0688"), Decimal("9876.54"), Decimal("11833.49"),
-                                  sources=(sha("U1234567/2025-04-06"),)),
+        "returns": ReturnsSummary(
+            Decimal("0.0731"),
+            Decimal("0.0688"),
+            Decimal("9876.54"),
+            Decimal("11833.49"),
+            sources=(sha("U1234567/2025-04-06"),),
+        ),
         "capital_gains": cgt,
     }
     fields.update(changes)
@@ -134,8 +269,17 @@ def test_period_for(kwargs: dict[str, object], start: date, end: date) -> None:
     assert (period.start, period.end) == (start, end)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"tax_year": "2025-27"}, {"tax_year": "25-26"}, {"year": 2025, "tax_year": "2025-26"},
-                                    {"start": date(2025, 1, 2)}, {"start": date(2025, 1, 2), "end": date(2025, 1, 1)}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"tax_year": "2025-27"},
+        {"tax_year": "25-26"},
+        {"year": 2025, "tax_year": "2025-26"},
+        {"start": date(2025, 1, 2)},
+        {"start": date(2025, 1, 2), "end": date(2025, 1, 1)},
+    ],
+)
 def test_period_for_rejects(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         period_for(**kwargs)  # type: ignore[arg-type]
@@ -149,7 +293,9 @@ def test_tax_year_of_turns_on_6_april() -> None:
 def test_totals_are_sums_of_rows() -> None:
     st = demo_statement()
     assert st.value_end_gbp == sum(h.value_gbp for h in st.holdings_end)
-    assert st.net_flows_gbp == Decimal("5000.00") + Decimal("20000.00") + gbp(Decimal("-7390.55"), "USD") - Decimal("3.00")
+    assert st.net_flows_gbp == Decimal("5000.00") + Decimal("20000.00") + gbp(Decimal("-7390.55"), "USD") - Decimal(
+        "3.00"
+    )
     assert sum(g.net_gbp for g in st.income_by_month()) == st.income_total.net_gbp
     assert sum(g.gross_gbp for g in st.income_by_security()) == st.income_total.gross_gbp
     assert st.income_total.rows == len(st.income)

@@ -55,10 +55,13 @@ def test_title_period_accounts_and_masking(text: str) -> None:
     assert "U1234567" not in text and "23456789" not in text
 
 
-@pytest.mark.parametrize(("start", "end", "rows_attr"), [
-    ("Holdings at 06 April 2025", "Holdings at 05 April 2026", "holdings_start"),
-    ("Holdings at 05 April 2026", "Flows", "holdings_end"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "rows_attr"),
+    [
+        ("Holdings at 06 April 2025", "Holdings at 05 April 2026", "holdings_start"),
+        ("Holdings at 05 April 2026", "Flows", "holdings_end"),
+    ],
+)
 def test_holdings_total_is_the_sum_of_the_printed_rows(text: str, start: str, end: str, rows_attr: str) -> None:
     st = demo_statement()
     lines = section(text, start, end)
@@ -107,7 +110,9 @@ def test_summary_and_capital_gains_figures(text: str) -> None:
 
 def test_every_row_cites_its_source_hash(text: str) -> None:
     st = demo_statement()
-    sources = dict(line.split(" ", 1) for line in section(text, "Sources", "\0")[1:] if re.match(r"\d+ [0-9a-f]{64}$", line))
+    sources = dict(
+        line.split(" ", 1) for line in section(text, "Sources", "\0")[1:] if re.match(r"\d+ [0-9a-f]{64}$", line)
+    )
     assert list(sources.values()) == list(st.sources())
     first = section(text, "Holdings at 06 April 2025", "Holdings at 05 April 2026")[1]
     assert sources[first.rsplit(" ", 1)[1]] == st.holdings_start[0].source_sha256
@@ -122,7 +127,8 @@ def test_output_is_deterministic_and_unavailable_returns_say_why(tmp_path: Path)
 
 
 def test_an_empty_statement_still_renders() -> None:
-    st = demo_statement(holdings_start=(), holdings_end=(), flows=(), income=(), realised_gains=(), returns=None,
-                        capital_gains=None)
+    st = demo_statement(
+        holdings_start=(), holdings_end=(), flows=(), income=(), realised_gains=(), returns=None, capital_gains=None
+    )
     text = pdf_text(render_pdf(st))
     assert "No holdings." in text and "No disposals in the period." in text and "No sources." in text

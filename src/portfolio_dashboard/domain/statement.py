@@ -309,4 +309,3 @@ def _group_income(rows: Iterable[IncomeRow], key_of: Callable[[IncomeRow], str])
     for row in rows:
         groups.setdefault(key_of(row), []).append(row)
     return tuple(_income_total(key, groups[key]) for key in sorted(groups))
-

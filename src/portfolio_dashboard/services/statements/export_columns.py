@@ -30,8 +30,9 @@ _ACCOUNT = (
     _c("broker", "string", "ib, schwab or demo"),
 )
 _SOURCE = _c("source_sha256", "string", "SHA-256 of the raw broker response the row was read from")
-_SOURCE_OPTIONAL = _c("source_sha256", "string", "SHA-256 of the raw response, when the figure came from one",
-                      nullable=True)
+_SOURCE_OPTIONAL = _c(
+    "source_sha256", "string", "SHA-256 of the raw response, when the figure came from one", nullable=True
+)
 _RATE = _c("fx_rate_gbp_per_unit", "decimal", "GBP per one unit of currency used for the _gbp figures", scale=18)
 
 EXPORT_KINDS: dict[str, tuple[Column, ...]] = {

@@ -13,6 +13,7 @@ with ``parquet_decimals="string"``.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from decimal import Decimal
 from itertools import islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from portfolio_dashboard.services.statements.export_columns import EXPORT_KINDS, Column
@@ -76,9 +79,9 @@ def write_export(
     batches = _column_batches(kind, columns, iter(rows), batch_rows)
     try:
         if fmt == "csv":
-            count = _write_csv(partial, columns, batches)
+            count = _write_csv(kind, partial, columns, batches)
         else:
-            count = _write_parquet(partial, columns, batches, parquet_schema(kind, parquet_decimals))
+            count = _write_parquet(kind, partial, columns, batches, parquet_schema(kind, parquet_decimals))
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -88,34 +91,29 @@ def write_export(
 # ---- batching -------------------------------------------------------------------------------------------------
 def _column_batches(
     kind: str, columns: Sequence[Column], rows: Iterator[object], batch_rows: int
-) -> Iterator[list[Sequence[Any]]]:
-    """Batches of rows, each turned into one sequence per declared column."""
+) -> Iterator[list[list[Any]]]:
+    """Batches of rows, each turned into one list per declared column (one C-level getter pass per column)."""
     names = [c.name for c in columns]
-    getter: Callable[[Any], Any] | None = None
+    getters: list[Callable[[Any], Any]] = []
     while batch := list(islice(rows, batch_rows)):
-        if getter is None:
-            getter = _getter(names, batch[0])
+        if not getters:
+            make = itemgetter if isinstance(batch[0], Mapping) else attrgetter
+            getters = [make(name) for name in names]
         try:
-            values = list(map(getter, batch))
+            cells = [list(map(getter, batch)) for getter in getters]
         except (KeyError, AttributeError) as exc:
             raise ExportError(f"a {kind} row lacks column {exc.args[0]!r}; columns are {', '.join(names)}") from exc
-        transposed: list[Sequence[Any]] = list(zip(*values, strict=True))
-        for column, cells in zip(columns, transposed, strict=True):
-            _check(kind, column, cells)
-        yield transposed
-
-
-def _getter(names: Sequence[str], first: object) -> Callable[[Any], Any]:
-    if isinstance(first, Mapping):
-        return itemgetter(*names)
-    return attrgetter(*names)
+        for column, values in zip(columns, cells, strict=True):
+            _check(kind, column, values)
+        yield cells
 
 
 def _check(kind: str, column: Column, cells: Sequence[Any]) -> None:
-    # One pass over the distinct types (a C-level set build) instead of an isinstance per cell.
-    types = set(map(type, cells))
-    if None.__class__ in types and not column.nullable:
-        raise ExportError(f"{kind}.{column.name} is empty in some row but is not nullable")
+    # Only decimals and timestamps need a look here: a float would print without complaint. Other columns are
+    # typed by Arrow, and missing values are counted there (null_count) for free.
+    if column.type not in ("decimal", "timestamp"):
+        return
+    types = set(map(type, cells))  # the distinct types, a C-level pass instead of an isinstance per cell
     types.discard(None.__class__)
     if column.type == "decimal" and not types <= {Decimal}:
         raise ExportError(f"{kind}.{column.name} must be Decimal, got {sorted(t.__name__ for t in types)}")
@@ -123,38 +121,78 @@ def _check(kind: str, column: Column, cells: Sequence[Any]) -> None:
         raise ExportError(f"{kind}.{column.name} must be a datetime")
 
 
+def _arrow_batch(kind: str, columns: Sequence[Column], cells: Sequence[list[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """One batch as Arrow arrays of the schema's types; a decimal or timestamp going to a text column is written
+    as its exact text (plain-notation decimal, ISO 8601 UTC moment)."""
+    arrays = []
+    for column, values, field in zip(columns, cells, schema, strict=True):
+        as_text = pa.types.is_string(field.type)
+        if column.type == "decimal" and as_text:
+            values = plain_decimals(values)
+        elif column.type == "timestamp":
+            moments = [None if v is None else _utc(v) for v in values]
+            values = [None if m is None else m.isoformat() for m in moments] if as_text else moments
+        try:
+            array = pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            scale = f" (the column keeps {column.scale} decimal places)" if column.type == "decimal" else ""
+            raise ExportError(f"{kind}.{column.name}: {exc}{scale}") from exc
+        if array.null_count and not column.nullable:
+            raise ExportError(f"{kind}.{column.name} is empty in some row but is not nullable")
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 # ---- CSV ------------------------------------------------------------------------------------------------------
-def _write_csv(path: Path, columns: Sequence[Column], batches: Iterator[list[Sequence[Any]]]) -> int:
+NEEDS_QUOTES = r'[",\r\n]'
+CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none")
+
+
+def _write_csv(kind: str, path: Path, columns: Sequence[Column], batches: Iterator[list[list[Any]]]) -> int:
+    """Arrow's C++ writer does the bulk of the work (several times faster than ``csv.writer``); a batch with a
+    text cell that needs quoting goes through ``csv.writer`` instead, so the file reads the same either way."""
+    schema = _csv_schema(columns)
     count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([c.name for c in columns])
-        for batch in batches:
-            cells = [_csv_cells(column, values) for column, values in zip(columns, batch, strict=True)]
-            writer.writerows(zip(*cells, strict=True))
-            count += len(batch[0])
+    with path.open("wb") as handle:
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow([c.name for c in columns])
+        handle.write(header.getvalue().encode())
+        for cells in batches:
+            batch = _arrow_batch(kind, columns, cells, schema)
+            if any(
+                pc.any(pc.match_substring_regex(col, NEEDS_QUOTES)).as_py()
+                for col in batch.columns
+                if pa.types.is_string(col.type)
+            ):
+                text = io.StringIO()
+                rows = zip(*(col.to_pylist() for col in batch.columns), strict=True)
+                csv.writer(text, lineterminator="\n").writerows(rows)
+                handle.write(text.getvalue().encode())
+            else:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, CSV_OPTIONS)
+                handle.write(sink.getvalue().to_pybytes())
+            count += batch.num_rows
     return count
 
 
-def _csv_cells(column: Column, values: Sequence[Any]) -> Iterable[Any]:
-    if column.type == "decimal":
-        return plain_decimals(values)
-    if column.type == "timestamp":
-        return ["" if v is None else _utc(v).isoformat() for v in values]
-    return values  # strings, integers and dates: csv writes str(), which for a date is ISO 8601
+def _csv_schema(columns: Sequence[Column]) -> pa.Schema:
+    # Decimals and timestamps travel as their exact text; dates as date32 (Arrow prints them ISO 8601).
+    types = {"date": pa.date32(), "integer": pa.int64()}
+    return pa.schema([pa.field(c.name, types.get(c.type, pa.string())) for c in columns])
 
 
-def plain_decimals(values: Sequence[Decimal | None]) -> list[str]:
-    """Exact decimals as plain-notation strings; ``None`` as an empty string.
+def plain_decimals(values: Sequence[Decimal | None]) -> list[str | None]:
+    """Exact decimals as plain-notation strings (``None`` stays ``None``).
 
     ``str()`` is twice as fast as ``format(v, "f")`` and already plain for nearly every value; only a value
     it would print in exponent form (``0E-10``, ``1E+3``) is rewritten, found by one search of the joined text.
     """
-    cells = list(map(str, values))
-    joined = "".join(cells)
+    texts = list(map(str, values))
+    joined = "".join(texts)
     if "E" in joined or "None" in joined:
-        cells = ["" if v is None else format(v, "f") if "E" in c else c for v, c in zip(values, cells, strict=True)]
-    return cells
+        return [None if v is None else format(v, "f") if "E" in c else c for v, c in zip(values, texts, strict=True)]
+    return cast(list[str | None], texts)  # the same list, read as the wider type
 
 
 def _utc(moment: datetime) -> datetime:
@@ -166,9 +204,9 @@ def _utc(moment: datetime) -> datetime:
 # ---- Parquet --------------------------------------------------------------------------------------------------
 def parquet_schema(kind: str, parquet_decimals: ParquetDecimals = "decimal") -> pa.Schema:
     """The Arrow schema an export kind is written with."""
-    return pa.schema([
-        pa.field(c.name, _arrow_type(c, parquet_decimals), nullable=c.nullable) for c in EXPORT_KINDS[kind]
-    ])
+    return pa.schema(
+        [pa.field(c.name, _arrow_type(c, parquet_decimals), nullable=c.nullable) for c in EXPORT_KINDS[kind]]
+    )
 
 
 def _arrow_type(column: Column, parquet_decimals: ParquetDecimals) -> pa.DataType:
@@ -184,23 +222,12 @@ def _arrow_type(column: Column, parquet_decimals: ParquetDecimals) -> pa.DataTyp
 
 
 def _write_parquet(
-    path: Path, columns: Sequence[Column], batches: Iterator[list[Sequence[Any]]], schema: pa.Schema
+    kind: str, path: Path, columns: Sequence[Column], batches: Iterator[list[list[Any]]], schema: pa.Schema
 ) -> int:
     count = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for batch in batches:
-            arrays = [_arrow_array(c, v, f.type) for c, v, f in zip(columns, batch, schema, strict=True)]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            count += len(batch[0])
+        for cells in batches:
+            batch = _arrow_batch(kind, columns, cells, schema)
+            writer.write_batch(batch)
+            count += batch.num_rows
     return count
-
-
-def _arrow_array(column: Column, values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array[Any]:
-    if column.type == "decimal" and pa.types.is_string(arrow_type):
-        values = [None if v is None else c for v, c in zip(values, plain_decimals(values), strict=True)]
-    if column.type == "timestamp":
-        values = [None if v is None else _utc(v) for v in values]
-    try:
-        return pa.array(values, type=arrow_type)
-    except pa.ArrowInvalid as exc:
-        raise ExportError(f"{column.name}: {exc} (the column keeps {column.scale} decimal places)") from exc

@@ -11,6 +11,7 @@ file depends on the clock, so the same statement renders to the same bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
@@ -119,14 +120,30 @@ def _holdings(pdf: FPDF, st: Statement, src: dict[str, int], holdings: Sequence[
     if not holdings:
         _empty(pdf, "No holdings.")
         return
-    head = ("Account", "Security", "ISIN", "Quantity", "Price", "Value (local)", "FX rate", "Rate from",
-            "Value GBP", "Src")
+    head = (
+        "Account",
+        "Security",
+        "ISIN",
+        "Quantity",
+        "Price",
+        "Value (local)",
+        "FX rate",
+        "Rate from",
+        "Value GBP",
+        "Src",
+    )
     rows = [
         (
-            st.account_label(h.account_id), h.security, h.isin or "", fmt.number(h.quantity),
+            st.account_label(h.account_id),
+            h.security,
+            h.isin or "",
+            fmt.number(h.quantity),
             f"{fmt.number(h.price)} {h.currency}",
-            fmt.money(h.value_local, h.currency), fmt.number(h.fx.rate), f"{h.fx.provider} {h.fx.on:%d/%m/%Y}",
-            fmt.money(h.value_gbp), str(src[h.source_sha256]),
+            fmt.money(h.value_local, h.currency),
+            fmt.number(h.fx.rate),
+            f"{h.fx.provider} {h.fx.on:%d/%m/%Y}",
+            fmt.money(h.value_gbp),
+            str(src[h.source_sha256]),
         )
         for h in holdings
     ]
@@ -141,8 +158,15 @@ def _flows(pdf: FPDF, st: Statement, src: dict[str, int]) -> None:
         return
     head = ("Date", "Account", "Kind", "Description", "Amount (local)", "Amount GBP", "Src")
     rows = [
-        (f"{f.on:%d/%m/%Y}", st.account_label(f.account_id), f.kind.replace("_", " "), f.description,
-         fmt.money(f.amount_local, f.currency), fmt.money(f.amount_gbp), str(src[f.source_sha256]))
+        (
+            f"{f.on:%d/%m/%Y}",
+            st.account_label(f.account_id),
+            f.kind.replace("_", " "),
+            f.description,
+            fmt.money(f.amount_local, f.currency),
+            fmt.money(f.amount_gbp),
+            str(src[f.source_sha256]),
+        )
         for f in st.flows
     ]
     totals = [("", "", f"Total {kind.replace('_', ' ')}", "", "", fmt.money(v), "") for kind, v in st.flows_by_kind()]
@@ -155,26 +179,74 @@ def _income(pdf: FPDF, st: Statement, src: dict[str, int]) -> None:
     if not st.income:
         _empty(pdf, "No dividends or interest in the period.")
         return
-    head = ("Date", "Account", "Kind", "Security", "Gross (local)", "Withheld (local)", "FX rate", "Gross GBP",
-            "Withheld GBP", "Net GBP", "Src")
+    head = (
+        "Date",
+        "Account",
+        "Kind",
+        "Security",
+        "Gross (local)",
+        "Withheld (local)",
+        "FX rate",
+        "Gross GBP",
+        "Withheld GBP",
+        "Net GBP",
+        "Src",
+    )
     rows = [
-        (f"{r.on:%d/%m/%Y}", st.account_label(r.account_id), r.kind, r.security,
-         fmt.money(r.gross_local, r.currency), fmt.money(r.withholding_tax_local, r.currency), fmt.number(r.fx_rate),
-         fmt.money(r.gross_gbp), fmt.money(r.withholding_tax_gbp), fmt.money(r.net_gbp), str(src[r.source_sha256]))
+        (
+            f"{r.on:%d/%m/%Y}",
+            st.account_label(r.account_id),
+            r.kind,
+            r.security,
+            fmt.money(r.gross_local, r.currency),
+            fmt.money(r.withholding_tax_local, r.currency),
+            fmt.number(r.fx_rate),
+            fmt.money(r.gross_gbp),
+            fmt.money(r.withholding_tax_gbp),
+            fmt.money(r.net_gbp),
+            str(src[r.source_sha256]),
+        )
         for r in st.income
     ]
     t = st.income_total
-    total = ("Total", "", "", "", "", "", "", fmt.money(t.gross_gbp), fmt.money(t.withholding_tax_gbp),
-             fmt.money(t.net_gbp), "")
+    total = (
+        "Total",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        fmt.money(t.gross_gbp),
+        fmt.money(t.withholding_tax_gbp),
+        fmt.money(t.net_gbp),
+        "",
+    )
     _table(pdf, head, rows, (20, 30, 18, 42, 27, 27, 20, 24, 24, 24, 11), align="LLLLRRRRRRR", total=total)
-    for title, groups in (("Income by security", st.income_by_security()), ("Income by month", st.income_by_month())):
+    by_security = [(g.key, g) for g in st.income_by_security()]
+    by_month = [(_month(g.key), g) for g in st.income_by_month()]
+    sections = (("Income by security", "Security", by_security), ("Income by month", "Month", by_month))
+    for title, first, groups in sections:
         _subheading(pdf, title)
-        grouped = [(g.key, str(g.rows), fmt.money(g.gross_gbp), fmt.money(g.withholding_tax_gbp), fmt.money(g.net_gbp))
-                   for g in groups]
-        _table(pdf, ("Security" if "security" in title else "Month", "Payments", "Gross GBP", "Withheld GBP",
-                     "Net GBP"), grouped, (60, 22, 30, 30, 30), align="LRRRR", width=172,
-               total=("Total", str(t.rows), fmt.money(t.gross_gbp), fmt.money(t.withholding_tax_gbp),
-                      fmt.money(t.net_gbp)))
+        grouped = [
+            (label, str(g.rows), fmt.money(g.gross_gbp), fmt.money(g.withholding_tax_gbp), fmt.money(g.net_gbp))
+            for label, g in groups
+        ]
+        _table(
+            pdf,
+            (first, "Payments", "Gross GBP", "Withheld GBP", "Net GBP"),
+            grouped,
+            (60, 22, 30, 30, 30),
+            align="LRRRR",
+            width=172,
+            total=(
+                "Total",
+                str(t.rows),
+                fmt.money(t.gross_gbp),
+                fmt.money(t.withholding_tax_gbp),
+                fmt.money(t.net_gbp),
+            ),
+        )
 
 
 def _gains(pdf: FPDF, st: Statement, src: dict[str, int]) -> None:
@@ -182,14 +254,33 @@ def _gains(pdf: FPDF, st: Statement, src: dict[str, int]) -> None:
     if not st.realised_gains:
         _empty(pdf, "No disposals in the period.")
         return
-    head = ("Date", "Account", "Security", "Quantity", "Proceeds (local)", "Cost (local)", "Gain (local)",
-            "Broker's figure", "FX rate", "Gain GBP", "Src")
+    head = (
+        "Date",
+        "Account",
+        "Security",
+        "Quantity",
+        "Proceeds (local)",
+        "Cost (local)",
+        "Gain (local)",
+        "Broker's figure",
+        "FX rate",
+        "Gain GBP",
+        "Src",
+    )
     rows = [
-        (f"{g.on:%d/%m/%Y}", st.account_label(g.account_id), g.security, fmt.number(g.quantity),
-         fmt.money(g.proceeds_local, g.currency), fmt.money(g.cost_local, g.currency),
-         fmt.money(g.gain_local, g.currency),
-         "" if g.broker_realised_local is None else fmt.money(g.broker_realised_local, g.currency),
-         fmt.number(g.fx_rate), fmt.money(g.gain_gbp), str(src[g.source_sha256]))
+        (
+            f"{g.on:%d/%m/%Y}",
+            st.account_label(g.account_id),
+            g.security,
+            fmt.number(g.quantity),
+            fmt.money(g.proceeds_local, g.currency),
+            fmt.money(g.cost_local, g.currency),
+            fmt.money(g.gain_local, g.currency),
+            "" if g.broker_realised_local is None else fmt.money(g.broker_realised_local, g.currency),
+            fmt.number(g.fx_rate),
+            fmt.money(g.gain_gbp),
+            str(src[g.source_sha256]),
+        )
         for g in st.realised_gains
     ]
     total = ("Total", "", "", "", "", "", "", "", "", fmt.money(st.realised_gain_gbp), "")
@@ -223,8 +314,13 @@ def _capital_gains(pdf: FPDF, st: Statement) -> None:
     _table(pdf, ("Figure", "GBP"), section.totals, (80, 35), align="LR", width=115)
     if section.disposals:
         _subheading(pdf, "Disposals")
-        _table(pdf, ("Date", "Security", "ISIN", "Quantity", "Proceeds GBP", "Cost GBP", "Gain GBP", "Matched"),
-               section.disposals, (22, 40, 28, 22, 28, 28, 28, 77), align="LLLRRRRL")
+        _table(
+            pdf,
+            ("Date", "Security", "ISIN", "Quantity", "Proceeds GBP", "Cost GBP", "Gain GBP", "Matched"),
+            section.disposals,
+            (22, 40, 28, 22, 28, 28, 28, 77),
+            align="LLLRRRRL",
+        )
 
 
 def _source_list(pdf: FPDF, st: Statement) -> None:
@@ -234,6 +330,11 @@ def _source_list(pdf: FPDF, st: Statement) -> None:
         _empty(pdf, "No sources.")
         return
     _table(pdf, ("Src", "SHA-256 of the raw broker response"), rows, (14, 120), align="RL", width=134)
+
+
+def _month(key: str) -> str:
+    """``"2025-04"`` -> ``"April 2025"``."""
+    return datetime.strptime(key, "%Y-%m").strftime("%B %Y")
 
 
 # ---- layout helpers ------------------------------------------------------------------------------------------
