@@ -185,3 +185,14 @@ def test_text_that_needs_quoting_reads_back_the_same(tmp_path: Path) -> None:
         result.path.read_text(encoding="utf-8").splitlines()[1]
         == f"2025-05-01,U1234567,ib,deposit,GBP,10.00,1,10.00,plain,{SHA}"
     )
+
+
+def test_the_garbage_collector_is_resumed_after_an_export_even_a_failed_one(tmp_path: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    write_export("positions", [position(0)], tmp_path / "ok.csv")
+    assert gc.isenabled()
+    with pytest.raises(ExportError):
+        write_export("positions", [position(0) | {"price": 1.5}], tmp_path / "bad.csv")
+    assert gc.isenabled()
