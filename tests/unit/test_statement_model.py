@@ -246,7 +246,7 @@ def demo_statement(**changes: object) -> Statement:
             Decimal("0.0731"),
             Decimal("0.0688"),
             Decimal("9876.54"),
-            Decimal("11833.49"),
+            sum((f.amount_gbp for f in flows), Decimal(0)),
             sources=(sha("U1234567/2025-04-06"),),
         ),
         "capital_gains": cgt,

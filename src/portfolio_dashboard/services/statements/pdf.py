@@ -311,7 +311,7 @@ def _capital_gains(pdf: FPDF, st: Statement) -> None:
     section = cgt_rows(st.capital_gains)
     for note in section.notes:
         _empty(pdf, note)
-    _table(pdf, ("Figure", "GBP"), section.totals, (80, 35), align="LR", width=115)
+    _table(pdf, ("Figure", "Value"), section.totals, (80, 35), align="LR", width=115)
     if section.disposals:
         _subheading(pdf, "Disposals")
         _table(
