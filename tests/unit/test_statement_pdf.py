@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from portfolio_dashboard.domain.statement import ReturnsSummary
 from portfolio_dashboard.services.statements import fmt
 from portfolio_dashboard.services.statements.pdf import render_pdf
+from portfolio_dashboard.services.statements.summary import statement_summary
 from tests.unit.test_statement_model import demo_statement
 
 MONEY = re.compile(r"([−-]?)([£$€])([\d,]+\.\d{2})")
@@ -132,3 +134,17 @@ def test_an_empty_statement_still_renders() -> None:
     )
     text = pdf_text(render_pdf(st))
     assert "No holdings." in text and "No disposals in the period." in text and "No sources." in text
+
+
+def test_the_pdf_shows_every_figure_of_the_json_summary(text: str) -> None:
+    summary = statement_summary(demo_statement())
+    json.dumps(summary)  # JSON-ready as it stands: money as exact strings, no Decimal or date objects
+    for key in ("value_start_gbp", "value_end_gbp", "net_flows_gbp", "realised_gain_gbp"):
+        assert fmt.money(Decimal(summary[key])) in text, key
+    income = summary["income"]
+    assert f"Total {income['payments']} {fmt.money(Decimal(income['gross_gbp']))}" in text
+    for security, net in summary["income_by_security_gbp"].items():
+        assert any(line.startswith(security) and line.endswith(fmt.money(Decimal(net))) for line in text.splitlines())
+    for kind, total in summary["flows_by_kind_gbp"].items():
+        assert f"Total {kind} {fmt.money(Decimal(total))}" in text
+    assert all(sha in text for sha in summary["sources"])
