@@ -148,3 +148,12 @@ def test_the_pdf_shows_every_figure_of_the_json_summary(text: str) -> None:
     for kind, total in summary["flows_by_kind_gbp"].items():
         assert f"Total {kind} {fmt.money(Decimal(total))}" in text
     assert all(sha in text for sha in summary["sources"])
+
+
+def test_long_tables_break_across_pages_and_repeat_their_headings() -> None:
+    pages = pypdf.PdfReader(io.BytesIO(render_pdf(demo_statement()))).pages
+    texts = [page.extract_text() for page in pages]
+    assert len(pages) > 3
+    heading = "Account Security ISIN Quantity Price Value (local) FX rate Rate from Value GBP Src"
+    assert sum(heading in t for t in texts) > 2  # two holdings tables, the first continued on a second page
+    assert all(f"Page {n} of {len(pages)}" in t for n, t in enumerate(texts, start=1))
