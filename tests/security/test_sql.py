@@ -24,8 +24,6 @@ REVIEWED = {
     ("storage/queries.py", "recent_runs"): "the module's constant column list; the limit is bound",
     ("storage/read_scope.py", "factor_sql"): "SQL fragment from constant templates; the column/bind names are ours",
     ("storage/read_scope.py", "latest_sql"): "SQL fragment from constants and scope_sql's constant text",
-    ("storage/queries.py", "_unvalued"): "the module's constant CTE",
-    ("storage/queries.py", "allocation_by"): "fragments looked up in a constant table; an unknown key raises",
     ("storage/bulk.py", "_stage"): "temp-table names and column lists are literals of its callers",
     ("storage/bulk.py", "write_batch"): "constant column lists; values are COPYed or bound",
     ("storage/bulk.py", "_merge_snapshots"): "constant column lists; values are COPYed or bound",
