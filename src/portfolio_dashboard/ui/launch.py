@@ -1,8 +1,9 @@
-"""``python -m portfolio_dashboard.ui.launch run app.py ...``: Streamlit's own CLI, started warm.
+"""``python -m portfolio_dashboard.ui.launch run app.py ...``: Streamlit's own CLI, as ``serve`` starts it.
 
-Streamlit listens (and its health check answers) only once ``cli.main`` runs, so everything ``warm.warm_start``
-does here (imports, Plotly, the Overview's cached reads) is paid before the server is up rather than by the
-first visitor.
+Nothing is warmed up before Streamlit listens. Measured (``bench/serve_start.py``, docs/benchmarks.md): warming
+the imports, Plotly and the Overview's reads first delayed the health check by more than the first visitor's
+Overview then saved, and made the caches outside Streamlit's runtime (22 "No runtime found" warnings at every
+start). The first session pays for the dashboard's imports instead, once per process.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import sys
 
 
 def main() -> None:
-    from portfolio_dashboard.ui import warm
-
-    warm.warm_start()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *sys.argv[1:]]
