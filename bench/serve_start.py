@@ -65,6 +65,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--days", type=int, default=365, help="demo history for the existing-folder rounds")
+    parser.add_argument("--visit-after", type=float, default=0.0,
+                        help="seconds between the health check answering and opening the page (0: at once)")
     args = parser.parse_args()
     warnings = 0
     with tempfile.TemporaryDirectory(prefix="pd-serve-") as tmp:
@@ -80,13 +82,15 @@ def main() -> int:
             server, up = start(data_dir, logs[-1])
             try:
                 http.append(up)
+                time.sleep(args.visit_after)
                 render.append(first_render(server.url))
             finally:
                 server.stop()
         warnings = sum(log.read_text(errors="replace").count(WARNING) for log in logs)
     print(f"first run: HTTP after {first:.2f} s (target {FIRST_RUN_TARGET_S:.0f} s)")
     print(f"existing data folder: HTTP after {spread(http)} (target {EXISTING_TARGET_S:.0f} s)")
-    print(f"first visitor's Overview, total shown after {spread(render)} from opening the page")
+    print(f"first visitor's Overview (opened {args.visit_after:.0f} s after HTTP), total shown after {spread(render)} "
+          "from opening the page")
     print(f'"{WARNING}" warnings in {len(logs)} serve logs: {warnings}')
     ok = first <= FIRST_RUN_TARGET_S and statistics.median(http) <= EXISTING_TARGET_S and warnings == 0
     print("PASS" if ok else "FAIL")
