@@ -23,7 +23,7 @@ from collections.abc import Sequence
 log = logging.getLogger("portfolio_dashboard.ui")
 
 # What the Overview's first run imports that costs time; its pages themselves are scripts, never imported.
-MODULES = ("pandas", "plotly.graph_objects", "plotly.io", "sqlalchemy", "psycopg",
+MODULES = ("pandas", "plotly.graph_objects", "plotly.io", "sqlalchemy",
            "portfolio_dashboard.ui.shell", "portfolio_dashboard.ui.data", "portfolio_dashboard.ui.charts",
            "portfolio_dashboard.ui.tables", "portfolio_dashboard.ui.sidebar")
 WAIT_S = 120.0  # give up if the server never answers (it failed to start: its own error says why)
