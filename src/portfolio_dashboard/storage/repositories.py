@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
-from portfolio_dashboard.storage.trusted import copy_positions, lock_references
+from portfolio_dashboard.storage.bulk import copy_positions
 
 
 class PositionRow(NamedTuple):
@@ -290,10 +290,6 @@ class Repository:
         Conflict key ``(broker, broker_instrument_id)``. A known instrument is read, not rewritten: most
         captures repeat yesterday's instruments, so one SELECT replaces 500 no-op updates. A value the broker
         no longer sends (None) never erases one it sent before.
-
-        Every returned instrument is locked until commit: read ones ``FOR KEY SHARE`` (the lock a foreign-key
-        check takes), written ones by the write itself — so positions referencing them may be inserted without
-        the per-row checks (``insert_positions(..., references_locked=True)``, ``storage/trusted.py``).
         """
         unique = {i.key: i for i in instruments}
         keys = list(unique)  # the read needs no order; writes below go in key order
@@ -311,8 +307,7 @@ class Repository:
                     JOIN ROWS FROM (json_array_elements_text(CAST(:broker AS json)),
                                     json_array_elements_text(CAST(:bid AS json))) AS k(broker, bid)
                       ON i.broker = k.broker AND i.broker_instrument_id = k.bid
-                    LEFT JOIN instrument_mapping m ON m.instrument_id = i.id
-                    FOR KEY SHARE OF i"""  # noqa: S608 - constant names
+                    LEFT JOIN instrument_mapping m ON m.instrument_id = i.id"""  # noqa: S608 - constant names
             ),
             # JSON, not arrays: psycopg adapts a list element by element in Python, json.dumps in C
             {"broker": json.dumps([k[0] for k in keys]), "bid": json.dumps([k[1] for k in keys])},
@@ -363,8 +358,7 @@ class Repository:
 
     # --- fx rates ------------------------------------------------------------------------------------------
     def upsert_fx_rates(self, rates: Iterable[FxRate]) -> dict[FxKey, uuid.UUID]:
-        """Store rates (a rate already stored under the same key is kept as first stored); return ids, each row
-        locked until commit (``FOR KEY SHARE`` or by its insert) like ``upsert_instruments_mapped``'s."""
+        """Store rates (a rate already stored under the same key is kept as first stored); return ids."""
         unique = {fx_key(r): r for r in rates}
         keys = sorted(unique)
         if not keys:
@@ -391,8 +385,7 @@ class Repository:
                stored AS (
                    SELECT f.asof_ts, f.source_ccy, f.target_ccy, f.provider, f.id
                    FROM fx_rates f JOIN k
-                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov
-                   FOR KEY SHARE OF f)
+                     ON f.asof_ts = k.asof AND f.source_ccy = k.src AND f.target_ccy = k.tgt AND f.provider = k.prov)
                SELECT * FROM ins
                UNION ALL
                SELECT * FROM stored"""
@@ -456,31 +449,20 @@ class Repository:
         ).first()
         return None if result is None else result[0]
 
-    def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow], *,
-                         references_locked: bool = False) -> int:
+    def insert_positions(self, snapshot_id: uuid.UUID, rows: Sequence[PositionRow]) -> int:
         """Positions of a snapshot this transaction has just inserted, written with COPY.
 
         Why COPY and not an upsert: ``insert_snapshot`` returned this id only because the snapshot was new
         (its ``snapshot_key`` upsert inserted it), so none of its positions can exist yet, and validation has
-        already rejected two rows for one instrument. The primary key ``(snapshot_id, instrument_id)`` still
-        guards the table.
-
-        Foreign keys are proven set-based (``storage/trusted.py``): every instrument and rate is locked and
-        counted first — or, with ``references_locked``, the caller vouches that it got every id from this
-        transaction's ``upsert_instruments_mapped``/``upsert_fx_rates``/``insert_snapshot``, which lock them.
+        already rejected two rows for one instrument. The primary key ``(snapshot_id, instrument_id)`` and the
+        foreign keys still guard the table, checked by PostgreSQL for every role alike.
         """
         if not rows:
             return 0
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
         with dbapi.cursor() as cur:
-            if references_locked:
-                allowed = lock_references(cur)
-            else:
-                allowed = lock_references(cur, snapshots=(snapshot_id,), instruments={r.instrument_id for r in rows},
-                                          rates={r.fx_rate_id for r in rows if r.fx_rate_id is not None})
-            copy_positions(cur, ((snapshot_id, *r) for r in rows), allowed)
-        return len(rows)
+            return copy_positions(cur, ((snapshot_id, *r) for r in rows))
 
     # --- trades --------------------------------------------------------------------------------------------
     def upsert_trades(

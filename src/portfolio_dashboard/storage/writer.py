@@ -98,8 +98,7 @@ def write_source(
             rows.append(PositionRow(  # positional: a named tuple builds twice as fast that way
                 ids[pos.instrument.key], pos.quantity, pos.price_local, pos.market_value_local, p.market_value_base,
                 None if p.rate is None else rate_ids[fx_key(p.rate)], pos.cost_basis, pos.unrealized_pnl))
-        # every id above came from this transaction's upserts, which hold their rows locked
-        counts.positions_written += repo.insert_positions(snapshot_id, rows, references_locked=True)
+        counts.positions_written += repo.insert_positions(snapshot_id, rows)
     if trades:
         gbp = {
             t.trade.broker_trade_id: (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)

@@ -1,8 +1,7 @@
-"""``python -m portfolio_dashboard.ui.launch run app.py ...``: Streamlit's own CLI, started warm.
+"""``python -m portfolio_dashboard.ui.launch run app.py ...``: Streamlit's own CLI, as ``serve`` starts it.
 
-Streamlit listens (and its health check answers) only once ``cli.main`` runs, so everything ``warm.warm_start``
-does here (imports, Plotly, the Overview's cached reads) is paid before the server is up rather than by the
-first visitor.
+Streamlit starts listening at once; the dashboard's imports follow in the background once it answers
+(``warm.py`` says why nothing more, and nothing before).
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ import sys
 def main() -> None:
     from portfolio_dashboard.ui import warm
 
-    warm.warm_start()
+    args = sys.argv[1:]
+    warm.start(args)
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", *sys.argv[1:]]
+    sys.argv = ["streamlit", *args]
     cli.main()
 
 

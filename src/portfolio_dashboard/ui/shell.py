@@ -10,7 +10,7 @@ from portfolio_dashboard.logs import setup_logging
 from portfolio_dashboard.ui import data, sidebar
 
 VIEWS = Path(__file__).parent / "views"
-HEADLINE_FIRST = "overview"  # the page that draws the sidebar itself, after its headline (see first_paint)
+HEADLINE_FIRST = "overview"  # the page that draws the sidebar itself, after its headline
 PAGES = [
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),

@@ -1,100 +1,69 @@
-"""What ``serve`` does before its health check answers, so the first visitor finds the Overview warm.
+"""The dashboard's imports, done in the background once ``serve`` answers HTTP, so a visitor who arrives a few
+seconds later does not wait for them.
 
-Otherwise the first browser session pays, inside its first script run, for the dashboard's imports, Plotly's
-validators (built on the first figure), the Overview's read queries and a full garbage collection over every
-object the imports created, all on a server that is at the same time handing the browser the JavaScript it
-needs. The reads here go through the very cached functions the Overview calls, with what a new session shows
-(all accounts, GBP), so the entries have the same keys. Those keys hold the data version (the newest run), so
-a capture made anywhere afterwards still shows at once, and ``data.clear()`` drops these entries like any other.
+Measured (``bench/serve_start.py``, docs/benchmarks.md), the first Overview of a process spends most of its time
+importing pandas, Plotly, SQLAlchemy and the dashboard's modules. Doing that *before* Streamlit listened (the
+former warm start, which also ran the Overview's reads and built a throwaway chart) delayed the health check by
+as much as it saved, and made Streamlit's caches outside its runtime: 22 "No runtime found" warnings at every
+start. So only the imports are kept, and only after the server answers: its runtime exists by then, nothing
+is cached early, and the health check is not delayed. A visitor who comes at once simply waits on the same
+imports (Python's import lock), no longer than without this.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
+import importlib
+import itertools
 import logging
+import threading
 import time
-from collections.abc import Iterator
-
-from sqlalchemy.exc import SQLAlchemyError
-
-from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.reads.scope import Scope
+import urllib.request
+from collections.abc import Sequence
 
 log = logging.getLogger("portfolio_dashboard.ui")
 
+# What the Overview's first run imports that costs time; its pages themselves are scripts, never imported.
+MODULES = ("pandas", "plotly.graph_objects", "plotly.io", "sqlalchemy",
+           "portfolio_dashboard.ui.shell", "portfolio_dashboard.ui.data", "portfolio_dashboard.ui.charts",
+           "portfolio_dashboard.ui.tables", "portfolio_dashboard.ui.sidebar")
+WAIT_S = 120.0  # give up if the server never answers (it failed to start: its own error says why)
 
-def warm_start() -> None:
-    """Imports, Plotly, the Overview's cached reads, then ``settle``; logged, as the serve log's proof it ran."""
-    started = time.perf_counter()
-    with _no_runtime_warnings():
-        from portfolio_dashboard.ui import shell
 
-        shell.logging_once()
-        warm_plotly()
+def health_url(argv: Sequence[str]) -> str:
+    """The health check of the server ``streamlit run`` is about to start, from its own options."""
+    options = dict(itertools.pairwise(argv))
+    host = options.get("--server.address", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - reading the bind address, not binding
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{options.get('--server.port', '8501')}/_stcore/health"
+
+
+def import_when_up(url: str, modules: Sequence[str] = MODULES, wait_s: float = WAIT_S) -> bool:
+    """Wait until ``url`` answers, then import ``modules``; whether it did (logged either way)."""
+    deadline = time.monotonic() + wait_s
+    while True:
         try:
-            problem = warm_overview()
-        except (PortfolioError, SQLAlchemyError) as exc:  # the dashboard explains it to the visitor
-            problem = type(exc).__name__
-    settle()
-    log.info("warm start done in %.1f s: imports, Plotly and the Overview's reads%s",
-             time.perf_counter() - started, f" (database not ready: {problem})" if problem else "")
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own server's health check
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            log.warning("background imports skipped: the server did not answer within %.0f s", wait_s)
+            return False
+        time.sleep(0.1)
+    started = time.perf_counter()
+    for name in modules:
+        importlib.import_module(name)
+    log.info("background imports done in %.1f s", time.perf_counter() - started)
+    return True
 
 
-def warm_plotly() -> None:
-    """Build and serialise throwaway charts: Plotly loads its validators on the first figure (0.1 s+)."""
-    import pandas as pd
-    import plotly.io
-
-    from portfolio_dashboard.ui import charts
-
-    day = dt.date(2000, 1, 3)
-    frame = pd.DataFrame({"day": [day, day + dt.timedelta(days=1)], "account": ["a", "a"], "value": [1.0, 2.0]})
-    for stacked in (False, True):
-        plotly.io.to_json(charts.value_over_time(frame, "GBP", stacked=stacked).to_dict(), validate=False)
-
-
-def warm_overview() -> str | None:
-    """Run the Overview's cached reads for what a new session shows; the database problem when there is one
-    (nothing is cached then)."""
-    from portfolio_dashboard.ui import data, state
-
-    problem = data.database_problem(data.db_url_key())
-    if problem:
-        return problem
-    db = data.db_key()
-    data.accounts(db)  # the sidebar's filter choices
-    if data.has_snapshots(db):
-        data.summary(db, Scope(), state.DEFAULT_CURRENCY)
-        data.series(db, Scope(), state.DEFAULT_CURRENCY, False)
-    return None
-
-
-def settle() -> None:
-    """Streamlit's once-per-process REPL check, and a garbage collector that leaves start-up objects alone.
-
-    The first element a process sends makes Streamlit walk the stack, and ``inspect`` then maps every loaded
-    module to its file (0.1 s with pandas and Plotly loaded); the mapping is cached, so doing it here leaves the
-    first visitor a cheap walk. Freezing the objects alive now (modules, validators, caches) keeps the full
-    collection that otherwise strikes during the first run (0.13 s measured) from traversing them.
-    """
-    import gc
-
-    from streamlit import env_util
-
-    env_util.is_repl()
-    gc.collect()
-    gc.freeze()
-
-
-@contextlib.contextmanager
-def _no_runtime_warnings() -> Iterator[None]:
-    """Streamlit warns that no runtime exists yet when a cache is made: true, and harmless here, as the
-    runtime finds and uses these caches (same keys, same parameters)."""
-    logger = logging.getLogger("streamlit.runtime.caching.cache_data_api")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def start(argv: Sequence[str]) -> threading.Thread:
+    """Run ``import_when_up`` for the server ``argv`` describes, in a daemon thread (it never holds up exit)."""
+    thread = threading.Thread(target=import_when_up, args=(health_url(argv),), name="dashboard-imports",
+                              daemon=True)
+    thread.start()
+    return thread

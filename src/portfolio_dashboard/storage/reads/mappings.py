@@ -37,19 +37,6 @@ class MappingRow:
         return {k: (str(v) if isinstance(v, uuid.UUID | Decimal | datetime) else v) for k, v in asdict(self).items()}
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalInstrumentRow:
-    id: uuid.UUID
-    name: str | None
-    symbol: str | None
-    asset_class: str | None
-    currency: str | None
-    isin: str | None
-    cusip: str | None
-    figi: str | None
-    members: int
-
-
 _SELECT = """
 SELECT i.id, i.broker, i.broker_instrument_id, i.symbol, i.name, i.asset_class, i.currency, i.exchange,
        i.isin, i.cusip, i.figi, m.global_instrument_id, g.name, m.mapping_source, m.confidence, m.evidence,
@@ -91,16 +78,3 @@ def review_mappings(conn: Connection, *, below: Decimal = Decimal(1)) -> list[Ma
     confirm one with ``mapping set`` to its current global id, or split it with ``mapping set --new``."""
     return [r for r in list_mappings(conn, source="heuristic")
             if r.confidence is None or r.confidence < below]
-
-
-def list_global_instruments(conn: Connection) -> list[GlobalInstrumentRow]:
-    """Global instruments with at least one broker instrument (targets for a manual mapping)."""
-    rows = conn.execute(
-        text(
-            """SELECT g.id, g.name, g.symbol, g.asset_class, g.currency, g.isin, g.cusip, g.figi,
-                      count(m.instrument_id)::integer
-               FROM global_instruments g JOIN instrument_mapping m ON m.global_instrument_id = g.id
-               GROUP BY g.id ORDER BY g.name, g.id"""
-        )
-    )
-    return [GlobalInstrumentRow(*r) for r in rows]

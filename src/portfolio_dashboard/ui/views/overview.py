@@ -9,7 +9,6 @@ import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
 from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
-from portfolio_dashboard.ui.first_paint import Stages
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -134,10 +133,7 @@ def render() -> None:
         s = headline(db)
     if s is None:
         return
-    stages = Stages()  # the numbers first, then the sidebar, then the chart and tables (see first_paint)
-    stages.next()
-    sidebar.draw()
-    stages.next()
+    sidebar.draw()  # after the numbers, so the headline is the first thing a visitor gets
     with guarded("the overview"):
         value_chart(db, s.currency)
         breakdown(s)
