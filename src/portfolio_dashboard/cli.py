@@ -18,9 +18,9 @@ from portfolio_dashboard.cli_auth import auth_app
 from portfolio_dashboard.cli_fx import fx_app
 from portfolio_dashboard.cli_mapping import mapping_app
 from portfolio_dashboard.cli_ops import register as register_ops
-from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
+from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, option_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
-from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.errors import ConfigError, PortfolioError
 from portfolio_dashboard.logs import setup_logging
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ app.add_typer(fx_app, name="fx")
 
 def _fail(exc: PortfolioError) -> NoReturn:
     typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)  # 2: usage/configuration, fix and rerun
 
 
 def _version(value: bool) -> None:
@@ -59,7 +59,10 @@ def main_callback(
     log_format: Annotated[str, typer.Option(help="Log line format: text or json.")] = "",
 ) -> None:
     """With no command: serve the dashboard (same as `serve`)."""
-    app_ = get_app()
+    try:
+        app_ = get_app()  # validates every setting before any command starts anything (ConfigError: exit 2)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(log_format or app_.settings.log_format)
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
@@ -212,7 +215,10 @@ def status_cmd(
     app_ = get_app()
     settings = app_.settings
     try:
-        limit = parse_duration(max_age) if max_age else settings.alert_max_age_delta
+        limit = option_duration("--max-age", max_age, "26h") if max_age else settings.alert_max_age_delta
+    except ConfigError as exc:
+        _fail(exc)
+    try:
         report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
     except (PortfolioError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
