@@ -7,6 +7,7 @@ directory, before anything tries to write there and fails somewhere deeper with 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -62,7 +63,8 @@ def check_writable(path: Path, *, min_free: int = MIN_FREE_BYTES) -> None:
     except OSError as exc:
         raise directory_error(path, exc) from None
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only mount even the cleanup fails (nothing was made)
+            probe.unlink(missing_ok=True)
     if shutil.disk_usage(path).free < min_free:
         raise directory_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
