@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,13 +104,10 @@ def serve(
                     "start captures (there is no login). Prefer 127.0.0.1 and an SSH tunnel or a VPN.",
                     fg="yellow", err=True)
     typer.echo(f"Portfolio Dashboard on http://{bind}:{listen}  (Ctrl-C to stop)")
-    proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and script
-    try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        code = proc.wait(timeout=20)
-    raise typer.Exit(code)
+    from portfolio_dashboard.supervise import run_supervised
+
+    # SIGTERM/SIGHUP/Ctrl-C stop the dashboard child too; atexit then releases the embedded database
+    raise typer.Exit(run_supervised(cmd, env))
 
 
 @app.command("migrate")
