@@ -5,6 +5,7 @@
     ├── SourceError                     a broker or data source failed; carries source, endpoint, category
     │   ├── AuthError          "auth"        not logged in, token expired/revoked; never retried
     │   ├── NetworkError       "network"     refused/reset/timeout, 5xx; retried with backoff
+    │   │   └── DeadlineError                 cut off at the capture's overall deadline; not retried
     │   ├── RateLimitError     "rate_limit"  429 / broker throttling; retried, honouring Retry-After
     │   ├── ParsingError       "parsing"     a body we cannot read (truncated, HTML, wrong shape); not retried
     │   └── ValidationError    "validation"  readable but wrong (bad price, unknown currency); not retried
@@ -75,6 +76,12 @@ class AuthError(SourceError):
 class NetworkError(SourceError):
     category = "network"
     retryable = True
+
+
+class DeadlineError(NetworkError):
+    """The capture's overall deadline (``CAPTURE_TIMEOUT_S``) passed: no time is left to retry in."""
+
+    retryable = False
 
 
 class RateLimitError(SourceError):
