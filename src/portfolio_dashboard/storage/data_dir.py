@@ -69,8 +69,10 @@ def check_writable(path: Path, *, min_free: int = MIN_FREE_BYTES) -> None:
         raise directory_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
 
-def remove_stale_temp_files(directory: Path, *, older_than_s: float = STALE_TEMP_AGE_S) -> list[Path]:
-    """Delete ``*.tmp`` files an interrupted atomic write left in ``directory`` (not in sub-folders).
+def remove_stale_temp_files(directory: Path, *, older_than_s: float = STALE_TEMP_AGE_S,
+                            pattern: str = "*.tmp", recursive: bool = False) -> list[Path]:
+    """Delete ``pattern`` files an interrupted atomic write left in ``directory`` (and its sub-folders when
+    ``recursive``).
 
     Only files older than ``older_than_s`` go: a younger one may belong to a write still in progress in
     another process.
@@ -79,7 +81,7 @@ def remove_stale_temp_files(directory: Path, *, older_than_s: float = STALE_TEMP
     if not directory.is_dir():
         return removed
     cutoff = time.time() - older_than_s
-    for entry in directory.glob("*.tmp"):
+    for entry in directory.rglob(pattern) if recursive else directory.glob(pattern):
         try:
             if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
                 entry.unlink()
@@ -101,6 +103,8 @@ def prepare_data_dir(path: Path, *, strict: bool) -> None:
     try:
         make_private_dir(path)
         remove_stale_temp_files(path)
+        # the spool's atomic writes (``.<name>.<random>.tmp``); never inside pgdata, which is PostgreSQL's
+        remove_stale_temp_files(path / "spool", pattern=".*.tmp", recursive=True)
         check_writable(path)
     except DataDirectoryError as exc:
         if strict:
