@@ -300,12 +300,9 @@ def config_error(exc: PydanticValidationError) -> ConfigError:
 def option_duration(option: str, text: str, example: str) -> timedelta:
     """A command-line duration option, or a ``ConfigError`` naming the option."""
     try:
-        value = parse_duration(text)
+        return parse_duration(text)  # 0s is allowed: "everything is stale" is a useful check
     except ValueError as exc:
         raise ConfigError(f"{option}: {exc}", hint=f"for example {option} {example}") from None
-    if value <= timedelta(0):
-        raise ConfigError(f"{option}: {text!r} must be longer than zero", hint=f"for example {option} {example}")
-    return value
 
 
 def load_settings(**overrides: object) -> Settings:
