@@ -255,6 +255,9 @@ def demo_clear() -> None:
 def main() -> None:
     from sqlalchemy.exc import OperationalError
 
+    from portfolio_dashboard.supervise import exit_on_stop_signals
+
+    exit_on_stop_signals()  # SIGTERM/SIGHUP end a command like Ctrl-C would: atexit releases the database
     try:
         app()
     except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback

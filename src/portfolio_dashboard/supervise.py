@@ -32,6 +32,18 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise StopRequested(signum)
 
 
+def exit_on_stop_signals() -> None:
+    """Make SIGTERM/SIGHUP a normal exit (``SystemExit``) for a CLI command, so that ``finally`` blocks and
+    ``atexit`` run: the embedded server it joined is released instead of left running without a holder.
+    A capture stopped this way ends after its fetch threads finish (bounded by ``CAPTURE_TIMEOUT_S``)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def stop_child(proc: subprocess.Popen[bytes], *, grace_s: float = CHILD_GRACE_S) -> int:
     """Terminate ``proc`` and wait for it; kill it when it ignores SIGTERM for ``grace_s``."""
     if proc.poll() is None:

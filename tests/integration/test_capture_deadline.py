@@ -4,10 +4,8 @@ source's data is stored. Per-request timeouts alone never end such a response (e
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -20,46 +18,13 @@ from portfolio_dashboard.brokers.ib_flex import IbFlexSource, PollPolicy
 from portfolio_dashboard.capture import capture
 from portfolio_dashboard.domain import RawResponse, RunStatus, TriggerContext
 from portfolio_dashboard.errors import DeadlineError
-
-BODY = b'<FlexStatementResponse timestamp="04 December, 2026 10:00 AM EST"><Status>Success</Status>' + b" " * 4000
-
-
-class Trickle(BaseHTTPRequestHandler):
-    """Answers 200 at once, then sends its body one byte every ``interval`` seconds."""
-
-    interval = 0.2
-    stop = threading.Event()
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        for i in range(len(BODY)):
-            if self.stop.is_set():
-                return
-            try:
-                self.wfile.write(BODY[i:i + 1])
-                self.wfile.flush()
-            except OSError:
-                return  # the client gave up: that is the point
-            time.sleep(self.interval)
-
-    def log_message(self, *args: object) -> None:
-        return
+from tests.fakes.trickle import BODY, TrickleServer
 
 
 @pytest.fixture
 def trickle() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    server.daemon_threads = True
-    Trickle.stop.clear()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    Trickle.stop.set()
-    server.shutdown()
-    server.server_close()
+    with TrickleServer() as server:
+        yield server.base_url
 
 
 def test_the_http_layer_cuts_a_trickling_body_at_the_deadline_and_keeps_its_bytes(trickle: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.trickle import TrickleServer
 from tests.integration.test_embedded_server import HOLDER, env_without_database_url, running, servers_of
 
 pytestmark = pytest.mark.slow
@@ -189,3 +190,32 @@ def test_a_read_only_command_leaves_nothing_running(work: Path) -> None:
     assert status.returncode == 1, status.stderr  # no run yet: unhealthy, but it ran and answered
     assert (pgdata / "PG_VERSION").exists()  # it did start the server...
     assert servers_of(pgdata) == []  # ...and stopped it again
+
+
+@pytest.fixture
+def trickle() -> Iterator[TrickleServer]:
+    with TrickleServer() as server:
+        yield server
+
+
+def test_a_capture_stopped_with_sigterm_releases_the_embedded_server(work: Path, trickle: TrickleServer) -> None:
+    data = work / "data"
+    pgdata = (data / "pgdata").resolve()
+    env = dict(env_without_database_url(data), BROKERS="ib_flex", IB_FLEX_TOKEN="tok", IB_FLEX_QUERY_ID="q1",
+               IB_FLEX_BASE_URL=f"{trickle.base_url}/FlexWebService", CAPTURE_TIMEOUT_S="8")
+    proc = subprocess.Popen([sys.executable, "-m", "portfolio_dashboard", "capture"], env=env, cwd=work,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (servers_of(pgdata) and trickle.requests) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        assert servers_of(pgdata), "the capture started the embedded server"
+        proc.send_signal(signal.SIGTERM)  # systemd stopping the timer's service, say
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert servers_of(pgdata) == []  # it held the server alone: released, not left running without a holder
