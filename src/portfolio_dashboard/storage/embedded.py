@@ -63,12 +63,18 @@ def _server(pgdata: Path, cleanup_mode: str | None) -> Any:
         raise
     with holder_lock():
         record_holder_start(pgdata, os.getpid())
-    if pgdata not in _pruning_at_exit:
-        # atexit runs last-registered first: this runs before the package's own cleanup, so a holder killed
-        # earlier does not keep the server alive after this (possibly last live) holder leaves.
-        atexit.register(_prune_quietly, pgdata)
-        _pruning_at_exit.add(pgdata)
+    # atexit runs last-registered first: (re-)registered after the package's own cleanup of this instance, the
+    # pruning runs before it, so a holder killed earlier does not keep the server alive after this (possibly
+    # last live) holder leaves.
+    _pruning_at_exit.add(pgdata)
+    atexit.unregister(_prune_all_quietly)
+    atexit.register(_prune_all_quietly)
     return server
+
+
+def _prune_all_quietly() -> None:
+    for pgdata in sorted(_pruning_at_exit):
+        _prune_quietly(pgdata)
 
 
 def _prune_quietly(pgdata: Path) -> None:
