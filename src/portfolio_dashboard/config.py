@@ -6,7 +6,9 @@ shows it. Call ``.get_secret_value()`` only at the point of use.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
@@ -15,8 +17,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+import pycountry
 from pydantic import Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from portfolio_dashboard.errors import ConfigError
 
 SOURCE_NAMES = ("ib_gateway", "ib_flex", "schwab", "demo")
 
@@ -25,13 +33,16 @@ DEFAULT_ECB_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml
 DEFAULT_SCHWAB_URL = "https://api.schwabapi.com"
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 def parse_duration(text: str) -> timedelta:
-    """``26h``, ``90m``, ``4d``, ``30s`` or a bare number of seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text and text[-1] in units:
-        return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-    return timedelta(seconds=float(text))
+    """``26h``, ``90m``, ``4d``, ``30s`` or a bare number of seconds; ``ValueError`` (saying so) otherwise."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration (a number with s, m, h, d or w)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -69,7 +80,7 @@ class Settings(BaseSettings):
 
     # --- capture -----------------------------------------------------------------------------------------
     brokers: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    capture_timeout_s: float = 300.0
+    capture_timeout_s: float = Field(default=300.0, gt=0)
     fx_max_age: str = "4d"
     reconcile_tolerance: str = "0.01"  # relative tolerance of positions + cash vs the broker's total
 
@@ -102,7 +113,7 @@ class Settings(BaseSettings):
 
     # --- dashboard ----------------------------------------------------------------------------------------
     dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = 8501
+    dashboard_port: int = Field(default=8501, gt=0, lt=65536)
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("brokers", mode="before")
@@ -146,8 +157,49 @@ class Settings(BaseSettings):
 
     @field_validator("base_currency")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.strip().upper()
+    def _iso_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("fx_max_age", "alert_max_age")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError(f"{value!r} must be longer than zero")
+        return value
+
+    @field_validator("reconcile_tolerance")
+    @classmethod
+    def _tolerance(cls, value: str) -> str:
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not number.is_finite() or not Decimal(0) <= number < Decimal(1):
+            raise ValueError(f"{value!r} must be a fraction from 0 up to 1 (0.01 is 1%)")
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _well_formed_db_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so that a typo is a configuration error (exit 2, nothing spooled), not an "outage".
+        # The message never repeats the value: it may hold a password.
+        if value is None:
+            return None
+        try:
+            url = make_url(value.get_secret_value())
+            port = url.port  # a non-numeric port fails only when read
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a database URL") from None
+        if url.drivername != "postgresql+psycopg":
+            raise ValueError(f"must be a postgresql:// URL, not {url.drivername}://")
+        if not url.database:
+            raise ValueError("names no database (the part after the last /)")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError("has a port outside 1-65535")
+        return value
 
     # --- derived --------------------------------------------------------------------------------------------
     @property
@@ -212,6 +264,55 @@ class Settings(BaseSettings):
         return [u for u in raw.split() if u]
 
 
+# A right value for each setting, shown with the one-line error when the user's value is wrong.
+EXAMPLES: dict[str, str] = {
+    "database_url": "postgresql://user:password@host:5432/portfolio",
+    "portfolio_data_dir": "/home/pi/portfolio-data",
+    "base_currency": "GBP",
+    "portfolio_timezone": "Europe/London",
+    "brokers": "ib_flex,schwab",
+    "capture_timeout_s": "300",
+    "fx_max_age": "4d",
+    "reconcile_tolerance": "0.01",
+    "ib_gateway_port": "5000",
+    "alert_max_age": "26h",
+    "dashboard_port": "8501",
+    "log_format": "text",
+}
+_SECRET_FIELDS = {name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+
+
+def config_error(exc: PydanticValidationError) -> ConfigError:
+    """The first invalid setting as one line: its name, what is wrong and a right value; never a secret."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    name = field.upper()
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    if field not in _SECRET_FIELDS and not isinstance(first.get("input"), dict) and "'" not in reason:
+        reason = f"{first.get('input')!r}: {reason}"
+    more = f" (and {len(errors) - 1} more invalid setting(s))" if len(errors) > 1 else ""
+    example = EXAMPLES.get(field)
+    return ConfigError(
+        " ".join(f"{name}: {reason}{more}".split()),  # one line, whatever the message held
+        hint=f"for example {name}={example}" if example else None,
+    )
+
+
+def option_duration(option: str, text: str, example: str) -> timedelta:
+    """A command-line duration option, or a ``ConfigError`` naming the option."""
+    try:
+        return parse_duration(text)  # 0s is allowed: "everything is stale" is a useful check
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}", hint=f"for example {option} {example}") from None
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (and ``.env``); keyword overrides win (used by tests and CLI)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment (and ``.env``); keyword overrides win (used by tests and CLI).
+
+    Raises ``ConfigError`` (one line naming the setting) for any invalid value, before anything starts.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        raise config_error(exc) from None

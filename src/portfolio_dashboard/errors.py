@@ -5,11 +5,17 @@
     ├── SourceError                     a broker or data source failed; carries source, endpoint, category
     │   ├── AuthError          "auth"        not logged in, token expired/revoked; never retried
     │   ├── NetworkError       "network"     refused/reset/timeout, 5xx; retried with backoff
+    │   │   └── DeadlineError                 cut off at the capture's overall deadline; not retried
     │   ├── RateLimitError     "rate_limit"  429 / broker throttling; retried, honouring Retry-After
     │   ├── ParsingError       "parsing"     a body we cannot read (truncated, HTML, wrong shape); not retried
     │   └── ValidationError    "validation"  readable but wrong (bad price, unknown currency); not retried
-    └── DatabaseError          "db"          PostgreSQL unreachable or a write failed
-        └── DatabaseUnavailableError         cannot connect (host named, password never)
+    ├── DatabaseError          "db"          PostgreSQL unreachable or a write failed
+    │   └── DatabaseUnavailableError         cannot connect (host named, password never)
+    └── DataDirectoryError     "db"          PORTFOLIO_DATA_DIR read-only, full or unusable (the folder named);
+                                             not a DatabaseError: spooling would fail in the same folder
+
+``ConfigError`` is raised before any command starts (``config.load_settings``): the CLI prints its one line
+(the setting, what is wrong, an example of a right value) and exits 2; no run row is written, nothing spooled.
 
 ``category`` is the plan's error category and is what a run records in ``error_summary``. ``hint`` is the
 action a user can take ("run `portfolio-dashboard auth schwab`"). ``retryable`` tells the HTTP layer
@@ -72,6 +78,12 @@ class NetworkError(SourceError):
     retryable = True
 
 
+class DeadlineError(NetworkError):
+    """The capture's overall deadline (``CAPTURE_TIMEOUT_S``) passed: no time is left to retry in."""
+
+    retryable = False
+
+
 class RateLimitError(SourceError):
     category = "rate_limit"
     retryable = True
@@ -95,6 +107,10 @@ class DatabaseError(PortfolioError):
 
 class DatabaseUnavailableError(DatabaseError):
     retryable = True
+
+
+class DataDirectoryError(PortfolioError):
+    category = "db"
 
 
 CATEGORIES = ("auth", "network", "rate_limit", "parsing", "validation", "db")

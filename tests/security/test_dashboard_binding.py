@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from portfolio_dashboard.cli import root as cli
+from portfolio_dashboard.cli import supervise
 
 
 class FakeStreamlit:
@@ -22,10 +23,13 @@ class FakeStreamlit:
     def wait(self, timeout: float | None = None) -> int:
         return 0
 
+    def poll(self) -> int:
+        return 0
+
 
 def _bound_address(monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
     FakeStreamlit.calls.clear()
-    monkeypatch.setattr(cli.subprocess, "Popen", FakeStreamlit)
+    monkeypatch.setattr(supervise.subprocess, "Popen", FakeStreamlit)  # serve runs its child there
     result = CliRunner().invoke(cli.app, ["serve", *args])
     assert result.exit_code == 0, result.output
     (cmd,) = FakeStreamlit.calls

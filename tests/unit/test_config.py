@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from portfolio_dashboard import bootstrap, cli
 from portfolio_dashboard.config import Settings, load_settings, mask_url_password
+from portfolio_dashboard.errors import ConfigError
 
 
 def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -126,7 +126,7 @@ def test_no_brokers_means_the_demo_source(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_an_unknown_broker_is_rejected_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValidationError, match=r"unknown source\(s\) \['robinhood'\]; choose from ib_gateway"):
+    with pytest.raises(ConfigError, match=r"unknown source\(s\) \['robinhood'\]; choose from ib_gateway"):
         settings_from_env(monkeypatch, BROKERS="ib_gateway,robinhood")
 
 
@@ -139,7 +139,7 @@ def test_portfolio_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "../etc/passwd", "BST"])
 def test_an_unknown_time_zone_is_rejected(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
-    with pytest.raises(ValidationError, match="unknown time zone"):
+    with pytest.raises(ConfigError, match="unknown time zone"):
         settings_from_env(monkeypatch, PORTFOLIO_TIMEZONE=zone)
 
 

@@ -21,10 +21,12 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from portfolio_dashboard.brokers.base import Recorder
+from portfolio_dashboard.brokers.deadline import Deadline, current_deadline
 from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import (
     AuthError,
+    DeadlineError,
     NetworkError,
     RateLimitError,
     SourceError,
@@ -171,6 +173,7 @@ class BrokerHttp:
     redact_params: frozenset[str] = frozenset()
     sleep: Callable[[float], None] = time.sleep
     retries: int = 0
+    deadline: Deadline | None = None  # None: the deadline of the capture thread this runs in, if any
 
     def endpoint_label(self, method: str, url: httpx.URL) -> str:
         """``METHOD /path?query`` with secret query parameters replaced, safe to store and log."""
@@ -205,9 +208,19 @@ class BrokerHttp:
             endpoint = self.endpoint_label(method, request.url)
             if self.pacer is not None:
                 self.pacer.wait(request.url.path)
+            deadline = self.deadline or current_deadline()
+            if deadline is not None:
+                cap_timeouts(request, deadline, self.source, endpoint)
             try:
-                response = self.client.send(request, auth=auth) if auth else self.client.send(request)
+                response = self.client.send(request, auth=auth, stream=True) if auth else \
+                    self.client.send(request, stream=True)
+                try:
+                    body, cut = read_body(response, deadline)
+                finally:
+                    response.close()
             except httpx.TimeoutException as exc:
+                if deadline is not None and deadline.expired:
+                    raise deadline_error(deadline, self.source, endpoint, None) from None
                 raise NetworkError(
                     f"timed out talking to {request.url.host}:{request.url.port or ''} ({type(exc).__name__})",
                     source=self.source,
@@ -225,10 +238,15 @@ class BrokerHttp:
                 endpoint=endpoint,
                 received_at=datetime.now(UTC),
                 status_code=response.status_code,
-                body=response.content,
+                body=body,
                 content_type=response.headers.get("content-type"),
                 headers={k: response.headers[k] for k in SAFE_HEADERS if k in response.headers},
             )
+            if cut and deadline is not None:
+                if record and self.record is not None:
+                    self.record(raw)  # the bytes that did arrive are kept, as any other response
+                raise deadline_error(deadline, self.source, endpoint, len(body))
+            response = read_response(response, body)
             if record and self.record is not None:
                 self.record(raw)
             error = self.classify(response, raw) if self.classify else None
@@ -251,6 +269,9 @@ class BrokerHttp:
             if isinstance(exc, RateLimitError) and exc.retry_after is not None:
                 backoff = exc.retry_after
             remaining = policy.max_total - (time.monotonic() - started)
+            deadline = self.deadline or current_deadline()
+            if deadline is not None:
+                remaining = min(remaining, deadline.remaining())
             if backoff > remaining:
                 # Waiting longer than the budget allows would only delay the same failure.
                 assert exc is not None
@@ -278,3 +299,51 @@ class BrokerHttp:
         )
         result: RawResponse = retrying(once)
         return result
+
+
+# --- the capture deadline -------------------------------------------------------------------------------------
+_BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def cap_timeouts(request: httpx.Request, deadline: Deadline, source: str, endpoint: str) -> None:
+    """Shorten every per-request timeout to the time the capture has left (or fail now when none is)."""
+    left = deadline.remaining()
+    if left <= 0:
+        raise deadline_error(deadline, source, endpoint, None)
+    timeouts = dict(request.extensions.get("timeout") or {})
+    request.extensions["timeout"] = {
+        key: left if value is None else min(float(value), left)
+        for key, value in {"connect": None, "read": None, "write": None, "pool": None, **timeouts}.items()
+    }
+
+
+def read_body(response: httpx.Response, deadline: Deadline | None) -> tuple[bytes, bool]:
+    """The (decoded) body, read chunk by chunk; ``(bytes so far, True)`` once ``deadline`` has passed."""
+    chunks: list[bytes] = []
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            if deadline is not None and deadline.expired:
+                return b"".join(chunks), True
+    except httpx.TimeoutException:
+        if deadline is not None and deadline.expired:
+            return b"".join(chunks), True  # the last read was cut short by the capped timeout
+        raise
+    return b"".join(chunks), False
+
+
+def read_response(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A fully read copy of a streamed response, for the classify hooks (which read ``.text``/``.json()``)."""
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+    return httpx.Response(streamed.status_code, headers=headers, content=body, request=streamed.request,
+                          extensions=streamed.extensions)
+
+
+def deadline_error(deadline: Deadline, source: str, endpoint: str, received: int | None) -> DeadlineError:
+    got = "" if received is None else f" after {received} bytes of the response"
+    return DeadlineError(
+        f"cut off at the capture deadline ({deadline.seconds:g}s){got}",
+        source=source,
+        endpoint=endpoint,
+        hint="the broker is answering too slowly; CAPTURE_TIMEOUT_S sets the deadline",
+    )

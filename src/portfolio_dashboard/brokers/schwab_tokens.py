@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -24,6 +26,9 @@ from typing import Any
 import fasteners
 
 from portfolio_dashboard.errors import AuthError
+from portfolio_dashboard.storage.data_dir import remove_stale_temp_files
+
+log = logging.getLogger(__name__)
 
 SOURCE = "schwab"
 AUTH_COMMAND = "portfolio-dashboard auth schwab"
@@ -118,8 +123,34 @@ class TokenStore:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    def secure(self) -> bool:
+        """Tighten a token file others can read to 0600 (with a warning); True when it had to be fixed.
+
+        The file holds a refresh token good for a week of account access: a copy restored from a backup, or
+        written by an editor under a loose umask, must not stay readable by every user of the machine.
+        """
+        try:
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+        except FileNotFoundError:
+            return False
+        if not mode & 0o077:
+            return False
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError as exc:
+            log.warning("the Schwab token file %s is readable by others (mode %o) and could not be fixed: %s",
+                        self.path, mode, exc)
+            return False
+        log.warning("the Schwab token file %s was readable by others (mode %o); fixed to 0600", self.path, mode)
+        return True
+
+    def remove_leftovers(self) -> list[Path]:
+        """Temporary files of a save that a kill interrupted (older than a minute: no save takes that long)."""
+        return remove_stale_temp_files(self.path.parent, pattern=f".{self.path.name}.*.tmp")
+
     def load(self) -> TokenSet | None:
         """The stored tokens, or ``None`` when there is no token file yet."""
+        self.secure()
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -145,6 +176,7 @@ class TokenStore:
             # keeps its mode; the file itself is 0600 either way.
             directory.mkdir(parents=True, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
+        self.remove_leftovers()
         payload = json.dumps(tokens.to_json(), indent=2).encode("utf-8")
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +17,14 @@ from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
-from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
+from portfolio_dashboard.config import (
+    SOURCE_NAMES,
+    is_loopback_host,
+    mask_url_password,
+    option_duration,
+)
 from portfolio_dashboard.domain import TriggerContext, TriggerType
-from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.errors import ConfigError, PortfolioError
 from portfolio_dashboard.logs import setup_logging
 
 app = typer.Typer(
@@ -41,7 +45,7 @@ app.add_typer(fx_app, name="fx")
 
 def _fail(exc: PortfolioError) -> NoReturn:
     typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)  # 2: usage/configuration, fix and rerun
 
 
 def _version(value: bool) -> None:
@@ -59,7 +63,10 @@ def main_callback(
     log_format: Annotated[str, typer.Option(help="Log line format: text or json.")] = "",
 ) -> None:
     """With no command: serve the dashboard (same as `serve`)."""
-    app_ = get_app()
+    try:
+        app_ = get_app()  # validates every setting before any command starts anything (ConfigError: exit 2)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(log_format or app_.settings.log_format)
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
@@ -102,13 +109,10 @@ def serve(
                     "start captures (there is no login). Prefer 127.0.0.1 and an SSH tunnel or a VPN.",
                     fg="yellow", err=True)
     typer.echo(f"Portfolio Dashboard on http://{bind}:{listen}  (Ctrl-C to stop)")
-    proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and script
-    try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        code = proc.wait(timeout=20)
-    raise typer.Exit(code)
+    from portfolio_dashboard.cli.supervise import run_supervised
+
+    # SIGTERM/SIGHUP/Ctrl-C stop the dashboard child too; atexit then releases the embedded database
+    raise typer.Exit(run_supervised(cmd, env))
 
 
 @app.command("migrate")
@@ -212,7 +216,10 @@ def status_cmd(
     app_ = get_app()
     settings = app_.settings
     try:
-        limit = parse_duration(max_age) if max_age else settings.alert_max_age_delta
+        limit = option_duration("--max-age", max_age, "26h") if max_age else settings.alert_max_age_delta
+    except ConfigError as exc:
+        _fail(exc)
+    try:
         report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
     except (PortfolioError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
@@ -253,6 +260,9 @@ def demo_clear() -> None:
 def main() -> None:
     from sqlalchemy.exc import OperationalError
 
+    from portfolio_dashboard.cli.supervise import exit_on_stop_signals
+
+    exit_on_stop_signals()  # SIGTERM/SIGHUP end a command like Ctrl-C would: atexit releases the database
     try:
         app()
     except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback

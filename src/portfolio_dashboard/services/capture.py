@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
+from portfolio_dashboard.brokers.deadline import capture_deadline
 from portfolio_dashboard.domain import (
     ParseResult,
     RawResponse,
@@ -145,7 +146,9 @@ def capture(
                                    settings.base_currency, progress, spooler)
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+            # CAPTURE_TIMEOUT_S bounds the whole fetch stage: each fetch thread carries the deadline
+            with capture_deadline(settings.capture_timeout_s) as deadline, ThreadPoolExecutor(
+                    max_workers=max(1, len(chosen)), thread_name_prefix="capture", initializer=deadline.bind) as pool:
                 outcomes = list(pool.map(one, chosen.items()))
         finally:
             for source in chosen.values():

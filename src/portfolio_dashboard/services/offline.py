@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
+from portfolio_dashboard.brokers.deadline import capture_deadline
 from portfolio_dashboard.domain import (
     RawResponse,
     RunResult,
@@ -65,7 +66,9 @@ def capture_offline(
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
             return _fetch_and_spool(item[0], item[1], spooler, progress)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="capture") as pool:
+        # CAPTURE_TIMEOUT_S bounds the whole fetch stage: each fetch thread carries the deadline
+        with capture_deadline(app.settings.capture_timeout_s) as deadline, ThreadPoolExecutor(
+                max_workers=max(1, len(chosen)), thread_name_prefix="capture", initializer=deadline.bind) as pool:
             outcomes = list(pool.map(one, chosen.items()))
         finished = datetime.now(UTC)
         warnings = [f"{o.source}: {w}" for o in outcomes for w in o.warnings]

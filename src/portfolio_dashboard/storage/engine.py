@@ -13,11 +13,14 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from portfolio_dashboard.config import Settings, is_loopback_host
 from portfolio_dashboard.errors import DatabaseUnavailableError, PortfolioError
+from portfolio_dashboard.storage.data_dir import prepare_data_dir
 
 log = logging.getLogger(__name__)
 
 
 def resolve_database_url(settings: Settings) -> str:
+    # The data folder is prepared whichever database is used: it holds the spool and the Schwab tokens too.
+    prepare_data_dir(settings.portfolio_data_dir, strict=settings.database_url is None)
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     from portfolio_dashboard.storage.embedded import start_embedded
