@@ -43,6 +43,7 @@ from portfolio_dashboard.brokers.schwab_tokens import (
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import AuthError, ConfigError, SourceError
+from portfolio_dashboard.formatting import span
 
 __all__ = [
     "AUTH_COMMAND",
@@ -109,15 +110,8 @@ class TokenStatus:
 
 
 def format_duration(seconds: float) -> str:
-    """``5d 3h``, ``3h 12m``, ``12m`` — how long is left, to the minute."""
-    minutes = int(max(0.0, seconds) // 60)
-    days, rem = divmod(minutes, 1440)
-    hours, mins = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
+    """``5d 3h``, ``3h 12m``, ``12m`` — how long is left, to the minute (the shared ``span`` style)."""
+    return span(seconds)
 
 
 def parse_redirect_url(pasted: str, expected_state: str | None) -> str:

@@ -8,13 +8,14 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.common import fail
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
@@ -37,11 +38,6 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
-
-
-def _fail(exc: PortfolioError) -> NoReturn:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:
@@ -80,7 +76,7 @@ def serve(
         app_.migrate()
         url = app_.engine.url.render_as_string(hide_password=False)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     settings = app_.settings
     bind = host or settings.dashboard_host
     listen = port or settings.dashboard_port
@@ -117,19 +113,12 @@ def migrate_cmd(
     downgrade: Annotated[bool, typer.Option("--downgrade", help="Downgrade to --revision instead.")] = False,
 ) -> None:
     """Create or upgrade the database schema (a no-op when already current)."""
-    from portfolio_dashboard.storage import migrate
+    from portfolio_dashboard.services.database import migrate_schema
 
-    app_ = get_app()
     try:
-        engine = app_.engine
-        before = migrate.current_revision(engine)
-        if downgrade:
-            migrate.downgrade(engine, revision)
-        else:
-            migrate.upgrade(engine, revision)
-        after = migrate.current_revision(engine)
+        before, after = migrate_schema(get_app(), revision, downgrade=downgrade)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     if before == after:
         typer.echo(f"schema already at {after or 'base'}; nothing to do")
     else:
@@ -145,7 +134,7 @@ def db_url(
     try:
         url = app_.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(url if show_password else mask_url_password(url))
 
 
@@ -184,7 +173,7 @@ def capture_cmd(
     try:
         result = capture(ctx, app=get_app())
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(run_to_dict(result), indent=2, default=str) if as_json else run_summary(result))
     if any(o.status == "spooled" for o in result.sources) and result.error_summary:
         typer.secho(f"error: {result.error_summary}", fg="red", err=True)
@@ -234,7 +223,7 @@ def demo_seed(days: Annotated[int, typer.Option(min=1, max=3650, help="Days of d
     try:
         count = seed(get_app(), days)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"demo history: {count} snapshots stored ({days} days)")
 
 
@@ -246,7 +235,7 @@ def demo_clear() -> None:
     try:
         counts = clear(get_app())
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo("removed demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
@@ -256,9 +245,10 @@ def main() -> None:
     try:
         app()
     except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback
-        from portfolio_dashboard.storage.engine import unavailable_error
+        from portfolio_dashboard.services.database import unavailable
 
-        typer.secho(f"error: {unavailable_error(get_app().engine, exc)}", fg="red", err=True)
+        # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)
+        typer.secho(f"error: {unavailable(get_app(), exc)}", fg="red", err=True)
         raise SystemExit(1) from None
 
 

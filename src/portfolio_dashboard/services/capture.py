@@ -18,8 +18,6 @@ nothing is lost: every raw response goes to the local spool (``spool.py``) and t
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,10 +26,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
 from portfolio_dashboard.domain import (
@@ -51,6 +48,7 @@ from portfolio_dashboard.errors import (
     SourceError,
 )
 from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services import runs
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
@@ -61,34 +59,27 @@ from portfolio_dashboard.services.pipeline import (
     value_parsed,
 )
 from portfolio_dashboard.services.replay import replay_quietly
-from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.run_locks import hold_run_lock, release_run_lock, try_run_lock
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
 
 log = logging.getLogger(__name__)
-
-def run_lock_key(run_id: uuid.UUID) -> int:
-    """A signed 64-bit advisory-lock key for a run."""
-    return int.from_bytes(run_id.bytes[:8], "big", signed=True)
-
 
 def reap_interrupted_runs(engine: Engine) -> list[uuid.UUID]:
     """Mark ``fail`` ("interrupted") every ``running`` run whose process no longer holds its lock."""
     reaped: list[uuid.UUID] = []
     with engine.connect() as conn:
         for run_id in Repository(conn).running_run_ids():
-            key = run_lock_key(run_id)
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            if not got:
+            if not try_run_lock(conn, run_id):
                 continue  # its capture is still alive
             try:
                 if Repository(conn).mark_interrupted(run_id, datetime.now(UTC)):
                     reaped.append(run_id)
                 conn.commit()
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                release_run_lock(conn, run_id)
                 conn.commit()
     for run_id in reaped:
         log.warning("run %s was interrupted (its process ended); marked fail", run_id)
@@ -120,8 +111,7 @@ def capture(
     chosen = sources if sources is not None else _build_sources(app, trigger)
     if isinstance(chosen, RunResult):
         return chosen
-    meta = RunMeta(uuid.uuid4(), str(trigger.trigger_type), trigger.triggered_by, tuple(chosen),
-                   datetime.now(UTC), socket.gethostname(), os.getpid(), __version__, migrate.head_revision())
+    meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, chosen)
     run_id, started = meta.run_id, meta.started_at
     try:
         holder = _start_run(engine, meta)  # holds the run's liveness lock until this function returns
@@ -162,15 +152,9 @@ def capture(
 def _start_run(engine: Engine, meta: RunMeta) -> Connection:
     holder = engine.connect()
     try:
-        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": run_lock_key(meta.run_id)})
+        hold_run_lock(holder, meta.run_id)
         holder.commit()
-        with UnitOfWork(engine) as uow:
-            uow.repo.create_run(
-                meta.run_id, trigger_type=meta.trigger_type, triggered_by=meta.triggered_by,
-                sources=list(meta.sources), schema_version=meta.schema_version, app_version=meta.app_version,
-                started_at=meta.started_at, hostname=meta.hostname, pid=meta.pid,
-            )
-            uow.commit()
+        runs.start(engine, meta)
     except BaseException:
         _close_quietly(holder)
         raise
@@ -192,16 +176,9 @@ def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource]
         # A source that cannot even be built (missing settings) still gets a recorded failed run.
         names = list(trigger.sources or app.settings.configured_sources)
         outcome = SourceOutcome(",".join(names), SourceStatus.FAIL, exc.category, exc.user_message())
-        run_id = uuid.uuid4()
-        started = datetime.now(UTC)
-        with UnitOfWork(app.engine) as uow:
-            uow.repo.create_run(
-                run_id, trigger_type=str(trigger.trigger_type), triggered_by=trigger.triggered_by,
-                sources=names, schema_version=migrate.head_revision(), app_version=__version__,
-                started_at=started, hostname=socket.gethostname(), pid=os.getpid(),
-            )
-            uow.commit()
-        return _finish(app.engine, run_id, started, [outcome], [])
+        meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, names)
+        runs.start(app.engine, meta)
+        return _finish(app.engine, meta.run_id, meta.started_at, [outcome], [])
 
 
 def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
@@ -332,13 +309,6 @@ def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain,
     return warnings
 
 
-def run_status(outcomes: Sequence[SourceOutcome]) -> RunStatus:
-    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
-    if not failed:
-        return RunStatus.SUCCESS
-    return RunStatus.FAIL if len(failed) == len(outcomes) else RunStatus.PARTIAL
-
-
 def _finish(
     engine: Engine,
     run_id: uuid.UUID,
@@ -347,18 +317,15 @@ def _finish(
     run_warnings: list[str],
     spooler: RunSpooler | None = None,
 ) -> RunResult:
-    status = run_status(outcomes)
-    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
-    summary = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed) or None
+    status = runs.status_of(outcomes)
+    summary = runs.failure_summary(outcomes)
     warnings = run_warnings + [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
     finished = datetime.now(UTC)
     reason: str | None = None
     try:
         with UnitOfWork(engine) as uow:
-            uow.repo.finish_run(
-                run_id, status=str(status), finished_at=finished, error_summary=summary,
-                outcome=[asdict(o) for o in outcomes], warnings=warnings,
-            )
+            runs.record_finish(uow, run_id, status=str(status), finished_at=finished, error_summary=summary,
+                               outcomes=[asdict(o) for o in outcomes], warnings=warnings)
             uow.commit()
     except SQLAlchemyError as exc:
         if spooler is None or not is_connection_error(exc):
@@ -370,8 +337,7 @@ def _finish(
                              "a write failed")
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
         status = RunStatus.FAIL
-        others = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed
-                           if o.status != SourceStatus.SPOOLED)
+        others = runs.failure_summary(o for o in outcomes if o.status != SourceStatus.SPOOLED)
         summary = spooler.message(why) + (f"; {others}" if others else "")
         log.error("%s", summary)
     log.info("run %s finished: %s", run_id, status)
