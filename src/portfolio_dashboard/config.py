@@ -18,7 +18,10 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SOURCE_NAMES = ("ib_gateway", "ib_flex", "schwab", "demo")
+from portfolio_dashboard.domain.runs import SOURCE_NAMES
+
+__all__ = ["SOURCE_NAMES", "Settings", "is_loopback_host", "load_settings", "mask_url_password", "parse_duration"]
+
 
 DEFAULT_FLEX_URL = "https://ndcdyn.interactivebrokers.com/AccountManagement/FlexWebService"
 DEFAULT_ECB_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.cli.common import fail
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import AuthError, PortfolioError
 
 if TYPE_CHECKING:  # the OAuth stack is imported only when a login is run
     from portfolio_dashboard.services.schwab_login import LoginRequest
 
-auth_app = typer.Typer(help="Log in to a broker (Schwab) and check how long the login lasts.", no_args_is_help=True)
+auth_app = command_group("Log in to a broker (Schwab) and check how long the login lasts.")
 
 PASTE_ATTEMPTS = 3
 

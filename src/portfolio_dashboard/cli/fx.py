@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.cli.common import fail
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.services.fx_rates import ManualRateError, list_stored_rates, store_manual_rates
 
-fx_app = typer.Typer(help="FX rates: add manual rates for offline use, list stored rates.", no_args_is_help=True)
+fx_app = command_group("FX rates: add manual rates for offline use, list stored rates.")
 
 
 @fx_app.command("set")
@@ -19,6 +17,8 @@ def fx_set(
     rates: Annotated[list[str], typer.Argument(help="Rates like USD/GBP=0.7912 or USD/GBP=0.7912@2026-11-20.")],
 ) -> None:
     """Store manual rates (provider `manual`); captures use them when no broker rate is nearer in time."""
+    from portfolio_dashboard.services.fx_rates import ManualRateError, store_manual_rates
+
     try:
         parsed, stored = store_manual_rates(get_app(), rates)
     except (ManualRateError, PortfolioError) as exc:
@@ -35,6 +35,8 @@ def fx_list(
     limit: Annotated[int, typer.Option(min=1, help="How many of the newest rates.")] = 20,
 ) -> None:
     """The newest stored rates with their provider (ib, ib_flex, ecb, manual, demo …)."""
+    from portfolio_dashboard.services.fx_rates import list_stored_rates
+
     try:
         rows = list_stored_rates(get_app(), pair, limit)
     except PortfolioError as exc:

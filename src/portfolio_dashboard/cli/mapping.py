@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.cli.common import fail
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.services.mapping import map_by_hand, mappings, mappings_to_review, reset_mapping
-from portfolio_dashboard.storage.reads.mappings import MappingRow
 
-mapping_app = typer.Typer(
-    help="Instrument mapping: which broker instruments are the same security (one line in the allocation).",
-    no_args_is_help=True,
+if TYPE_CHECKING:
+    from portfolio_dashboard.storage.reads.mappings import MappingRow
+
+mapping_app = command_group(
+    "Instrument mapping: which broker instruments are the same security (one line in the allocation)."
 )
 
 
@@ -48,6 +47,8 @@ def list_cmd(
 ) -> None:
     """Every broker instrument and the global instrument it counts as (GLOBAL shows the id's first 8 characters;
     `mapping set` accepts them)."""
+    from portfolio_dashboard.services.mapping import mappings
+
     try:
         rows = mappings(get_app(), broker=broker, source=source)
     except PortfolioError as exc:
@@ -64,6 +65,8 @@ def review_cmd(
 
     Confirm one with `mapping set <broker> <id> <its global id>`; split a wrong one with `mapping set ... --new`.
     """
+    from portfolio_dashboard.services.mapping import mappings_to_review
+
     try:
         threshold = Decimal(below)
     except InvalidOperation:
@@ -88,6 +91,8 @@ def set_cmd(
     = False,
 ) -> None:
     """Map an instrument by hand. A manual mapping wins, and later captures never change it."""
+    from portfolio_dashboard.services.mapping import map_by_hand
+
     if new == (target is not None):
         fail("give either a TARGET or --new")
     try:
@@ -103,6 +108,8 @@ def reset_cmd(
     broker_instrument_id: Annotated[str, typer.Argument(help="Its id at the broker.")],
 ) -> None:
     """Drop a manual mapping and let the automatic rules (ISIN, CUSIP, FIGI, heuristic) decide again."""
+    from portfolio_dashboard.services.mapping import reset_mapping
+
     try:
         global_id, decision = reset_mapping(get_app(), broker, broker_instrument_id)
     except PortfolioError as exc:

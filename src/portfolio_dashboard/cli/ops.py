@@ -8,29 +8,28 @@ from dataclasses import asdict
 from datetime import UTC, datetime, time
 from typing import Annotated
 
-import psycopg
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.cli.common import fail
-from portfolio_dashboard.config import SOURCE_NAMES
+from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.domain.runs import SOURCE_NAMES
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.services.database import error_reason as db_error_reason
 
-spool_app = typer.Typer(help="The local spool: captures made while the database was unreachable.",
-                        no_args_is_help=True)
-alerts_app = typer.Typer(help="Alerts through apprise to the URLs in ALERT_URLS.", no_args_is_help=True)
+spool_app = command_group("The local spool: captures made while the database was unreachable.")
+alerts_app = command_group("Alerts through apprise to the URLs in ALERT_URLS.")
 
 
 @spool_app.command("replay")
 def spool_replay() -> None:
     """Store everything in the spool now (a capture does this first anyway). Safe to repeat."""
+    from portfolio_dashboard.services.database import DRIVER_ERRORS
+    from portfolio_dashboard.services.database import error_reason as db_error_reason
     from portfolio_dashboard.services.replay import replay_pending
 
     try:
         report = replay_pending(get_app())
-    except (PortfolioError, SQLAlchemyError, psycopg.Error) as exc:
+    except PortfolioError as exc:
+        fail(f"{db_error_reason(exc)} (the spool is kept)")
+    except DRIVER_ERRORS as exc:
         fail(f"{db_error_reason(exc)} (the spool is kept)")
     typer.echo(report.text())
 
@@ -128,6 +127,8 @@ def reprocess_cmd(
 ) -> None:
     """Re-parse stored raw payloads with the current parsers and update the normalised rows (raw payloads are
     never changed). Running it twice changes nothing. Exit status 2 when some source could not be parsed."""
+    from portfolio_dashboard.services.database import DRIVER_ERRORS
+    from portfolio_dashboard.services.database import error_reason as db_error_reason
     from portfolio_dashboard.services.reprocess import Selection, reprocess
 
     if sum((bool(run), since is not None, all_runs)) != 1:
@@ -148,7 +149,7 @@ def reprocess_cmd(
         report = reprocess(app_, selection, workers=workers)
     except PortfolioError as exc:
         fail(str(exc))
-    except (SQLAlchemyError, psycopg.Error) as exc:  # committed batches stay; rerunning finishes the rest
+    except DRIVER_ERRORS as exc:  # committed batches stay; rerunning finishes the rest
         fail(f"database: {db_error_reason(exc)} (run it again: reprocessing is idempotent)")
     typer.echo(json.dumps(asdict(report), indent=2, default=str) if as_json else report.text())
     raise typer.Exit(report.exit_code)

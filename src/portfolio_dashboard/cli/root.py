@@ -1,4 +1,8 @@
-"""The command line: a thin Typer layer over ``capture()``, the read queries and the storage helpers."""
+"""The top-level commands (serve, migrate, capture, status, db, demo) and the app every group hangs on.
+
+Thin and fast: a command imports what it needs (SQLAlchemy, Alembic, pydantic-settings, the services) when it
+runs, so ``--help`` and argument errors answer without loading any of it.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +17,23 @@ from typing import Annotated
 import typer
 
 from portfolio_dashboard import __version__
-from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
-from portfolio_dashboard.cli.common import fail
+from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
-from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
-from portfolio_dashboard.domain import TriggerContext, TriggerType
+from portfolio_dashboard.domain.runs import SOURCE_NAMES, TriggerType
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.logs import setup_logging
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: rich's formatter costs more to import than the whole CLI
     help="Portfolio Dashboard: capture broker snapshots into PostgreSQL and explore them in a dashboard.",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
-demo_app = typer.Typer(help="The demo source: simulated accounts for trying the product.", no_args_is_help=True)
+db_app = command_group("Database helpers.")
+demo_app = command_group("The demo source: simulated accounts for trying the product.")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
@@ -53,12 +55,13 @@ def main_callback(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     log_format: Annotated[str, typer.Option(help="Log line format: text or json.")] = "",
+    host: Annotated[str | None, typer.Option(help="With no command: `serve`'s --host.")] = None,
+    port: Annotated[int | None, typer.Option(help="With no command: `serve`'s --port.")] = None,
 ) -> None:
-    """With no command: serve the dashboard (same as `serve`)."""
-    app_ = get_app()
-    setup_logging(log_format or app_.settings.log_format)
+    """With no command: serve the dashboard (same as `serve`, and takes its options)."""
+    use_log_format(log_format)  # applied when a command first needs the App: --help loads nothing
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve)
+        ctx.invoke(serve, host=host, port=port)
 
 
 @app.command()
@@ -71,6 +74,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port for the dashboard (default 8501).")] = None,
 ) -> None:
     """Apply migrations, then run the Streamlit dashboard (http://127.0.0.1:8501 by default)."""
+    from portfolio_dashboard.config import is_loopback_host
+
     app_ = get_app()
     try:
         app_.migrate()
@@ -130,6 +135,8 @@ def db_url(
     show_password: Annotated[bool, typer.Option("--show-password", help="Print the password too.")] = False,
 ) -> None:
     """Print the database connection URL (for psql: `psql "$(portfolio-dashboard db url --show-password)"`)."""
+    from portfolio_dashboard.config import mask_url_password
+
     app_ = get_app()
     try:
         url = app_.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
@@ -153,20 +160,18 @@ def capture_cmd(
 
     Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
     responses are spooled locally and stored by the next capture (exit status 1)."""
+    if log_format and log_format not in ("text", "json"):
+        fail("--log-format takes text or json")
+    for name in source or []:
+        if name not in SOURCE_NAMES:
+            fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+    from portfolio_dashboard.domain import TriggerContext
     from portfolio_dashboard.services.capture import capture
+    from portfolio_dashboard.services.monitoring import run_alerts_quietly
     from portfolio_dashboard.services.reporting import run_summary, run_to_dict
 
     if log_format:
-        if log_format not in ("text", "json"):
-            typer.secho("error: --log-format takes text or json", err=True)
-            raise typer.Exit(1)
-        setup_logging(log_format)
-
-    for name in source or []:
-        if name not in SOURCE_NAMES:
-            typer.secho(f"error: unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}", err=True)
-            raise typer.Exit(1)
-    from portfolio_dashboard.services.monitoring import run_alerts_quietly
+        use_log_format(log_format)  # this command's own --log-format wins over the global one
 
     ctx = TriggerContext(trigger_type=trigger, triggered_by=f"cli:{os.getenv('USER', 'unknown')}",
                          sources=tuple(source) if source else None)
@@ -195,6 +200,7 @@ def status_cmd(
     (database unreachable, no run, last run failed, an account stale, a credential expired)."""
     from dataclasses import replace
 
+    from portfolio_dashboard.config import parse_duration
     from portfolio_dashboard.services.monitoring import run_alerts
     from portfolio_dashboard.services.reporting import status_report
 
@@ -204,8 +210,7 @@ def status_cmd(
         limit = parse_duration(max_age) if max_age else settings.alert_max_age_delta
         report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
     except (PortfolioError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.text())
     if alerts and report.facts is not None and settings.alert_url_list:
         try:
@@ -240,11 +245,14 @@ def demo_clear() -> None:
 
 
 def main() -> None:
-    from sqlalchemy.exc import OperationalError
-
     try:
         app()
-    except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback
+    except Exception as exc:
+        # any command whose server went away: say where and why, not a traceback. SQLAlchemy is only looked
+        # at when a command loaded it (--help never does).
+        operational = sys.modules.get("sqlalchemy.exc")
+        if operational is None or not isinstance(exc, operational.OperationalError):
+            raise
         from portfolio_dashboard.services.database import unavailable
 
         # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)

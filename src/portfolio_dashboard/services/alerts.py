@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Engine
 
 from portfolio_dashboard.formatting import span
-from portfolio_dashboard.local.spool import ensure_private_dir, write_atomic
+from portfolio_dashboard.local.files import ensure_private_dir, write_atomic
 from portfolio_dashboard.storage.alert_state import load_alert_states, save_alert_state
 
 log = logging.getLogger(__name__)

@@ -3,12 +3,18 @@ said in one line, without credentials. The CLI and the dashboard ask here rather
 
 from __future__ import annotations
 
+import psycopg
+from sqlalchemy.exc import SQLAlchemyError
+
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.errors import DatabaseUnavailableError
 from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import check_connection, db_error_reason, unavailable_error
 
-__all__ = ["check_connection", "error_reason", "migrate_schema", "unavailable"]
+__all__ = ["DRIVER_ERRORS", "check_connection", "error_reason", "migrate_schema", "unavailable"]
+
+# what a database call can raise besides our own errors (the writer COPYs through psycopg directly)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error)
 
 
 def migrate_schema(app: App, revision: str = "head", *, downgrade: bool = False) -> tuple[str | None, str | None]:
