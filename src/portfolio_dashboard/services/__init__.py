@@ -1,1 +1,1 @@
-
+"""The use cases: capture, replay, reprocess, mapping, monitoring and alerts, reporting, FX, connections."""
