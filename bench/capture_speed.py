@@ -55,9 +55,9 @@ from portfolio_dashboard.brokers.ib_gateway import GATEWAY_RATE_PER_S, PER_PATH_
 from portfolio_dashboard.brokers.schwab import RATE_PER_S as SCHWAB_RATE
 from portfolio_dashboard.brokers.schwab import SchwabSource
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth
-from portfolio_dashboard.brokers.schwab_tokens import TokenStore
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import RunResult, TriggerContext
+from portfolio_dashboard.local.schwab_tokens import TokenStore
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 

@@ -100,7 +100,8 @@ class App:
         with _migrate_lock:
             if not self._migrated:
                 try:
-                    migrate.upgrade(engine)
+                    if not migrate.is_current(engine):  # the usual case costs one query, not Alembic
+                        migrate.upgrade(engine)
                     migrate.track_timezone(engine, self.settings.portfolio_timezone)
                 except OperationalError as exc:
                     raise unavailable_error(engine, exc) from None

@@ -24,9 +24,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from portfolio_dashboard.domain.runs import SOURCE_NAMES
 from portfolio_dashboard.errors import ConfigError
 
-SOURCE_NAMES = ("ib_gateway", "ib_flex", "schwab", "demo")
+__all__ = ["SOURCE_NAMES", "Settings", "is_loopback_host", "load_settings", "mask_url_password", "parse_duration"]
+
 
 DEFAULT_FLEX_URL = "https://ndcdyn.interactivebrokers.com/AccountManagement/FlexWebService"
 DEFAULT_ECB_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"

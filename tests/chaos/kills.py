@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from portfolio_dashboard.brokers.schwab_tokens import TokenStore
+from portfolio_dashboard.local.schwab_tokens import TokenStore
 from tests.chaos.world import World, closed_port_url
 from tests.fakes.schwab import seed_tokens
 

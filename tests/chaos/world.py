@@ -29,8 +29,8 @@ from portfolio_dashboard.brokers.ib_flex import USER_AGENT, IbFlexSource, PollPo
 from portfolio_dashboard.brokers.ib_gateway import IbGatewaySource
 from portfolio_dashboard.brokers.schwab import SchwabSource
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth
-from portfolio_dashboard.brokers.schwab_tokens import TokenStore
 from portfolio_dashboard.domain import FxRate
+from portfolio_dashboard.local.schwab_tokens import TokenStore
 from tests.chaos.faults import (
     CLIENT_TIMEOUT_S,
     ENRICHMENT,

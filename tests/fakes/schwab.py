@@ -521,7 +521,7 @@ def seed_tokens(
     issued_ago: timedelta = timedelta(hours=1),
 ) -> dict[str, Any]:
     """Write a token file as ``auth schwab`` would, with tokens the fake accepts; returns the token body."""
-    from portfolio_dashboard.brokers.schwab_tokens import TokenSet, TokenStore
+    from portfolio_dashboard.local.schwab_tokens import TokenSet, TokenStore
 
     body = fake.issue_tokens()
     now = datetime.now(UTC)
@@ -543,7 +543,7 @@ def build_source(fake: FakeSchwab, token_path: Any, **source_kwargs: Any) -> Any
     from portfolio_dashboard.brokers.http import RetryPolicy
     from portfolio_dashboard.brokers.schwab import SchwabSource
     from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth
-    from portfolio_dashboard.brokers.schwab_tokens import TokenStore
+    from portfolio_dashboard.local.schwab_tokens import TokenStore
 
     client = httpx.Client(verify=_verify(fake.ca_path), timeout=5.0)
     policy = RetryPolicy(max_attempts=3, initial_wait=0.0, max_wait=0.0, max_total=5.0)

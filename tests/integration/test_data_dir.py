@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from portfolio_dashboard.errors import DataDirectoryError
-from portfolio_dashboard.storage.data_dir import check_writable, prepare_data_dir, remove_stale_temp_files
+from portfolio_dashboard.local.data_dir import check_writable, prepare_data_dir, remove_stale_temp_files
 from tests.integration.test_embedded_server import env_without_database_url
 
 

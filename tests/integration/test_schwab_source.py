@@ -309,7 +309,7 @@ import sys, time
 from pathlib import Path
 import httpx, ssl
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth
-from portfolio_dashboard.brokers.schwab_tokens import TokenStore
+from portfolio_dashboard.local.schwab_tokens import TokenStore
 from tests.fakes.schwab import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 
 base_url, ca_path, token_path, go = sys.argv[1:5]

@@ -95,7 +95,7 @@ def test_status_exit_codes(settings: Settings, tmp_path: Path) -> None:
     assert report.exit_code == 1
     assert sorted(p.split(":")[0] for p in report.problems) == [
         "demo/DEMO-EU-01", "demo/DEMO-ISA-01", "demo/DEMO-US-01"], report.problems
-    assert "no successful capture for 30h" in report.problems[0]
+    assert "no successful capture for 1d 6h" in report.problems[0]
 
     capture(TriggerContext(sources=("demo",)), app=app)
     spooler = RunSpooler(Spool(app.settings.spool_dir), RunMeta(
@@ -134,7 +134,7 @@ def test_credential_health_is_reported_and_an_expired_one_is_a_problem(settings:
     assert "IB_FLEX_TOKEN is not set" in by_source["ib_flex"].describe()
     assert any(p.startswith("schwab: credential expired — renew it: `portfolio-dashboard auth schwab`")
                for p in report.problems), report.problems
-    assert "demo: token ok; credential expires in 30h" in report.notices
+    assert "demo: token ok; credential expires in 1d 6h" in report.notices
     app.dispose()
 
 
@@ -162,7 +162,7 @@ def test_alerts_fire_suppress_and_resolve(alerting: Settings) -> None:
 
     capture(TriggerContext(), app=app, sources={"schwab": BrokenSchwab()})
     check(t)
-    assert messages() == ["FIRING: demo: token ok; credential expires in 30h", "FIRING: capture FAILED"]
+    assert messages() == ["FIRING: demo: token ok; credential expires in 1d 6h", "FIRING: capture FAILED"]
     check(t + timedelta(hours=1))
     check(t + timedelta(hours=5))
     assert len(messages()) == 2  # still failing, but not a day yet: nothing more

@@ -49,3 +49,23 @@ def test_the_dashboard_binds_loopback_by_default(monkeypatch: pytest.MonkeyPatch
         assert _bound_address(monkeypatch, "--host", "127.0.0.1") == "127.0.0.1"
     finally:
         get_app().dispose()
+
+
+def test_the_bare_command_takes_serves_options(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    # `portfolio-dashboard --port 8611` serves, like `portfolio-dashboard serve --port 8611`
+    from portfolio_dashboard.bootstrap import get_app
+    from portfolio_dashboard.config import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    try:
+        get_app(load_settings())
+        FakeStreamlit.calls.clear()
+        monkeypatch.setattr(supervise.subprocess, "Popen", FakeStreamlit)
+        result = CliRunner().invoke(cli.app, ["--port", "8611", "--host", "127.0.0.1"])
+        assert result.exit_code == 0, result.output
+        (cmd,) = FakeStreamlit.calls
+        assert cmd[cmd.index("--server.port") + 1] == "8611"
+        assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+        assert "http://127.0.0.1:8611" in result.stdout
+    finally:
+        get_app().dispose()

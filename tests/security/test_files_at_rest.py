@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_dashboard.brokers.schwab_tokens import TokenSet, TokenStore
-from portfolio_dashboard.storage.data_dir import prepare_data_dir
+from portfolio_dashboard.local.data_dir import prepare_data_dir
+from portfolio_dashboard.local.schwab_tokens import TokenSet, TokenStore
 
 # A save that is killed after its temporary file is written but before the rename.
 KILLED_WRITER = """

@@ -18,9 +18,9 @@ from portfolio_dashboard.brokers.base import FetchContext
 from portfolio_dashboard.brokers.ecb import EcbRates
 from portfolio_dashboard.brokers.http import RetryPolicy, redact_url
 from portfolio_dashboard.brokers.ib_gateway import IbGatewaySource
-from portfolio_dashboard.brokers.schwab_tokens import TokenSet, TokenStore
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.errors import ConfigError, NetworkError
+from portfolio_dashboard.local.schwab_tokens import TokenSet, TokenStore
 from portfolio_dashboard.storage.embedded import make_private_dir
 from tests.fakes.schwab import CLIENT_ID, CLIENT_SECRET, seed_tokens
 from tests.fakes.server import FakeServer, Reply

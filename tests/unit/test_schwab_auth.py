@@ -25,9 +25,9 @@ from portfolio_dashboard.brokers.schwab_auth import (
     parse_redirect_url,
     token_status,
 )
-from portfolio_dashboard.brokers.schwab_tokens import TokenSet, TokenStore
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.errors import AuthError
+from portfolio_dashboard.local.schwab_tokens import TokenSet, TokenStore
 
 T0 = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 SECRET = "app-secret-value-7f3a"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_dashboard.services.statements.csv_bundle import read_csv_bundle, write_csv_bundle
+from portfolio_dashboard.services.statements.csv_bundle import write_csv_bundle
+from portfolio_dashboard.services.statements.csv_bundle_read import read_csv_bundle
 from tests.unit.test_statement_model import demo_statement
 
 

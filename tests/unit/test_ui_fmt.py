@@ -58,9 +58,9 @@ def test_when_and_ago():
     assert fmt.when(ts, tz, seconds=True) == "01 Jul 2026 16:30:05"
     assert fmt.when(None, tz) == "—"
     assert fmt.ago(ts, ts + timedelta(seconds=30)) == "just now"
-    assert fmt.ago(ts, ts + timedelta(minutes=5)) == "5 min ago"
-    assert fmt.ago(ts, ts + timedelta(hours=5)) == "5 h ago"
-    assert fmt.ago(ts, ts + timedelta(days=3)) == "3 days ago"
+    assert fmt.ago(ts, ts + timedelta(minutes=5)) == "5m ago"
+    assert fmt.ago(ts, ts + timedelta(hours=5)) == "5h 0m ago"
+    assert fmt.ago(ts, ts + timedelta(days=3)) == "3d 0h ago"
 
 
 def test_duration_and_size():

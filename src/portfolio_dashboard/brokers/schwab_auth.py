@@ -34,16 +34,19 @@ from pydantic import SecretStr
 
 from portfolio_dashboard.brokers.http import BrokerHttp, RetryPolicy
 from portfolio_dashboard.brokers.safety import scrub_secrets
-from portfolio_dashboard.brokers.schwab_tokens import (
+from portfolio_dashboard.config import Settings
+from portfolio_dashboard.domain import RawResponse
+from portfolio_dashboard.errors import AuthError, ConfigError, SourceError
+from portfolio_dashboard.local.schwab_tokens import (
     AUTH_COMMAND,
     AUTH_HINT,
     SOURCE,
     TokenSet,
+    TokenStatus,
     TokenStore,
+    format_duration,
+    status_of,
 )
-from portfolio_dashboard.config import Settings
-from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.errors import AuthError, ConfigError, SourceError
 
 __all__ = [
     "AUTH_COMMAND",
@@ -53,6 +56,7 @@ __all__ = [
     "TokenStatus",
     "begin_login",
     "finish_login",
+    "format_duration",
     "parse_redirect_url",
     "token_status",
 ]
@@ -78,47 +82,6 @@ class LoginRequest:
     url: str
     state: str
     redirect_uri: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenStatus:
-    """What ``status`` and the Connections page show. Never holds a token."""
-
-    token_path: str
-    present: bool
-    access_expires_in_s: float | None = None
-    refresh_expires_in_s: float | None = None
-    refresh_expires_at: datetime | None = None
-    problem: str | None = None
-
-    @property
-    def usable(self) -> bool:
-        return self.present and self.problem is None and (self.refresh_expires_in_s or 0) > 0
-
-    def describe(self) -> str:
-        if not self.present:
-            return f"not logged in to Schwab (no token file at {self.token_path}) — run `{AUTH_COMMAND}`"
-        if self.problem:
-            return f"{self.problem} — run `{AUTH_COMMAND}`"
-        left = self.refresh_expires_in_s or 0.0
-        if left <= 0:
-            return f"Schwab login expired {format_duration(-left)} ago — run `{AUTH_COMMAND}`"
-        text = f"Schwab login valid for {format_duration(left)} more (refresh token, 7 days from login)"
-        if left < 86400:
-            text += f" — run `{AUTH_COMMAND}` soon"
-        return text
-
-
-def format_duration(seconds: float) -> str:
-    """``5d 3h``, ``3h 12m``, ``12m`` — how long is left, to the minute."""
-    minutes = int(max(0.0, seconds) // 60)
-    days, rem = divmod(minutes, 1440)
-    hours, mins = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
 
 
 def parse_redirect_url(pasted: str, expected_state: str | None) -> str:
@@ -261,7 +224,7 @@ class SchwabOAuth:
                 return tokens.access_token
 
     def status(self) -> TokenStatus:
-        return _status_of(self.store, self.clock())
+        return status_of(self.store, self.clock())
 
     # --- token endpoint ---------------------------------------------------------------------------------
     def _refresh(self, tokens: TokenSet, now: datetime) -> TokenSet:
@@ -407,21 +370,4 @@ def finish_login(
 
 def token_status(settings: Settings, *, clock: Clock = _utcnow) -> TokenStatus:
     """How long the Schwab login has left, without touching the network."""
-    return _status_of(TokenStore(settings.resolved_schwab_token_path), clock())
-
-
-def _status_of(store: TokenStore, now: datetime) -> TokenStatus:
-    path = str(store.path)
-    try:
-        tokens = store.load()
-    except AuthError as exc:
-        return TokenStatus(token_path=path, present=True, problem=exc.message)
-    if tokens is None:
-        return TokenStatus(token_path=path, present=False)
-    return TokenStatus(
-        token_path=path,
-        present=True,
-        access_expires_in_s=(tokens.expires_at - now).total_seconds(),
-        refresh_expires_in_s=tokens.refresh_seconds_left(now),
-        refresh_expires_at=tokens.refresh_expires_at,
-    )
+    return status_of(TokenStore(settings.resolved_schwab_token_path), clock())

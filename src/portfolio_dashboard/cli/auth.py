@@ -6,29 +6,24 @@ dashboard can call: no local web server, no tunnel — the user pastes the addre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import AuthError, PortfolioError
 
 if TYPE_CHECKING:  # the OAuth stack is imported only when a login is run
-    from portfolio_dashboard.brokers.schwab_auth import LoginRequest
+    from portfolio_dashboard.services.schwab_login import LoginRequest
 
-auth_app = typer.Typer(help="Log in to a broker (Schwab) and check how long the login lasts.", no_args_is_help=True)
+auth_app = command_group("Log in to a broker (Schwab) and check how long the login lasts.")
 
 PASTE_ATTEMPTS = 3
 
 
-def _fail(exc: PortfolioError) -> NoReturn:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
-
-
 def _read_redirect(login: LoginRequest) -> str:
     """Prompt until the pasted address holds this login's code (a typo should not cost a new login)."""
-    from portfolio_dashboard.brokers.schwab_auth import parse_redirect_url
+    from portfolio_dashboard.services.schwab_login import parse_redirect_url
 
     for attempt in range(1, PASTE_ATTEMPTS + 1):
         pasted = str(typer.prompt("Paste the address you were redirected to", prompt_suffix="\n> "))
@@ -47,7 +42,7 @@ def auth_schwab(
     status: Annotated[bool, typer.Option("--status", help="Only show how long the current login lasts.")] = False,
 ) -> None:
     """Log in to Schwab: open the printed link, log in, then paste the address you land on."""
-    from portfolio_dashboard.brokers.schwab_auth import begin_login, finish_login, token_status
+    from portfolio_dashboard.services.schwab_login import begin_login, finish_login, token_status
 
     settings = get_app().settings
     if status:
@@ -66,6 +61,6 @@ def auth_schwab(
         pasted = _read_redirect(login)
         result = finish_login(settings, login, pasted)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"Logged in. Tokens saved to {result.token_path} (readable only by you).")
     typer.echo(result.describe())

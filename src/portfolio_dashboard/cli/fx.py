@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import text
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.brokers.manual_fx import ManualRateError, manual_rates
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
-fx_app = typer.Typer(help="FX rates: add manual rates for offline use, list stored rates.", no_args_is_help=True)
+fx_app = command_group("FX rates: add manual rates for offline use, list stored rates.")
 
 
 @fx_app.command("set")
@@ -20,24 +17,16 @@ def fx_set(
     rates: Annotated[list[str], typer.Argument(help="Rates like USD/GBP=0.7912 or USD/GBP=0.7912@2026-11-20.")],
 ) -> None:
     """Store manual rates (provider `manual`); captures use them when no broker rate is nearer in time."""
+    from portfolio_dashboard.services.fx_rates import ManualRateError, store_manual_rates
+
     try:
-        parsed = manual_rates(rates)
-    except ManualRateError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    app = get_app()
-    try:
-        app.migrate()
-        with UnitOfWork(app.engine) as uow:
-            ids = uow.repo.upsert_fx_rates(parsed)
-            uow.commit()
-    except PortfolioError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        parsed, stored = store_manual_rates(get_app(), rates)
+    except (ManualRateError, PortfolioError) as exc:
+        fail(exc)
     for rate in parsed:
         typer.echo(f"stored {rate.source_ccy}->{rate.target_ccy} {rate.rate} as of "
                    f"{rate.asof_ts:%Y-%m-%d %H:%M %Z} (manual)")
-    typer.echo(f"{len(ids)} manual rate(s) stored")
+    typer.echo(f"{stored} manual rate(s) stored")
 
 
 @fx_app.command("list")
@@ -46,19 +35,12 @@ def fx_list(
     limit: Annotated[int, typer.Option(min=1, help="How many of the newest rates.")] = 20,
 ) -> None:
     """The newest stored rates with their provider (ib, ib_flex, ecb, manual, demo …)."""
-    app = get_app()
-    a, _, b = (pair or "").upper().replace("-", "/").partition("/")
+    from portfolio_dashboard.services.fx_rates import list_stored_rates
+
     try:
-        app.migrate()
-        with app.engine.connect() as conn:
-            rows = conn.execute(text(
-                """SELECT asof_ts, source_ccy, target_ccy, rate, provider FROM fx_rates
-                   WHERE CAST(:a AS text) = '' OR (source_ccy = :a AND target_ccy = :b)
-                      OR (source_ccy = :b AND target_ccy = :a)
-                   ORDER BY asof_ts DESC LIMIT :n"""), {"a": a, "b": b, "n": limit}).all()
+        rows = list_stored_rates(get_app(), pair, limit)
     except PortfolioError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     for r in rows:
         typer.echo(f"{r.asof_ts:%Y-%m-%d %H:%M %Z}  {r.source_ccy}->{r.target_ccy}  {r.rate}  {r.provider}")
     if not rows:

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.cli.common import command_group, fail, get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.mapping import (
-    clear_manual_mapping,
-    find_instrument,
-    global_of,
-    resolve_global,
-    set_manual_mapping,
-    split_to_new_global,
+
+if TYPE_CHECKING:
+    from portfolio_dashboard.storage.reads.mappings import MappingRow
+
+mapping_app = command_group(
+    "Instrument mapping: which broker instruments are the same security (one line in the allocation)."
 )
-from portfolio_dashboard.storage.reads.mappings import MappingRow, list_mappings, review_mappings
-from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-
-mapping_app = typer.Typer(
-    help="Instrument mapping: which broker instruments are the same security (one line in the allocation).",
-    no_args_is_help=True,
-)
-
-
-def _fail(exc: PortfolioError) -> NoReturn:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(1)
 
 
 def _table(rows: list[MappingRow], *, merged: bool = False) -> str:
@@ -60,13 +47,12 @@ def list_cmd(
 ) -> None:
     """Every broker instrument and the global instrument it counts as (GLOBAL shows the id's first 8 characters;
     `mapping set` accepts them)."""
-    app_ = get_app()
+    from portfolio_dashboard.services.mapping import mappings
+
     try:
-        app_.migrate()
-        with app_.engine.connect() as conn:
-            rows = list_mappings(conn, broker=broker, source=source)
+        rows = mappings(get_app(), broker=broker, source=source)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps([r.as_dict() for r in rows], indent=2) if as_json else _table(rows))
 
 
@@ -79,18 +65,16 @@ def review_cmd(
 
     Confirm one with `mapping set <broker> <id> <its global id>`; split a wrong one with `mapping set ... --new`.
     """
+    from portfolio_dashboard.services.mapping import mappings_to_review
+
     try:
         threshold = Decimal(below)
     except InvalidOperation:
-        typer.secho(f"error: --below must be a number between 0 and 1, not {below!r}", err=True)
-        raise typer.Exit(1) from None
-    app_ = get_app()
+        fail(f"--below must be a number between 0 and 1, not {below!r}")
     try:
-        app_.migrate()
-        with app_.engine.connect() as conn:
-            rows = review_mappings(conn, below=threshold)
+        rows = mappings_to_review(get_app(), threshold)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps([r.as_dict() for r in rows], indent=2) if as_json else _table(rows, merged=True))
 
 
@@ -107,28 +91,14 @@ def set_cmd(
     = False,
 ) -> None:
     """Map an instrument by hand. A manual mapping wins, and later captures never change it."""
+    from portfolio_dashboard.services.mapping import map_by_hand
+
     if new == (target is not None):
-        typer.secho("error: give either a TARGET or --new", err=True)
-        raise typer.Exit(1)
-    app_ = get_app()
+        fail("give either a TARGET or --new")
     try:
-        app_.migrate()
-        with UnitOfWork(app_.engine) as uow:
-            conn = uow.connection
-            instrument_id = find_instrument(conn, broker, broker_instrument_id)
-            if new:
-                global_id = split_to_new_global(conn, instrument_id)
-            else:
-                assert target is not None
-                other_broker, sep, other_id = target.partition(":")
-                if sep:
-                    global_id = global_of(conn, find_instrument(conn, other_broker, other_id))
-                else:
-                    global_id = resolve_global(conn, target)
-                set_manual_mapping(conn, instrument_id, global_id)
-            uow.commit()
+        global_id = map_by_hand(get_app(), broker, broker_instrument_id, target)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"{broker}:{broker_instrument_id} -> global instrument {global_id} (manual)")
 
 
@@ -138,15 +108,11 @@ def reset_cmd(
     broker_instrument_id: Annotated[str, typer.Argument(help="Its id at the broker.")],
 ) -> None:
     """Drop a manual mapping and let the automatic rules (ISIN, CUSIP, FIGI, heuristic) decide again."""
-    app_ = get_app()
+    from portfolio_dashboard.services.mapping import reset_mapping
+
     try:
-        app_.migrate()
-        with UnitOfWork(app_.engine) as uow:
-            instrument_id = find_instrument(uow.connection, broker, broker_instrument_id)
-            decision = clear_manual_mapping(uow.connection, instrument_id)
-            global_id = global_of(uow.connection, instrument_id)
-            uow.commit()
+        global_id, decision = reset_mapping(get_app(), broker, broker_instrument_id)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     how = f"{decision.source}, {decision.evidence}" if decision else "unchanged"
     typer.echo(f"{broker}:{broker_instrument_id} -> global instrument {global_id} ({how})")

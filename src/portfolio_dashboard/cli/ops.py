@@ -6,45 +6,40 @@ import json
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, time
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import psycopg
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio_dashboard.bootstrap import get_app
-from portfolio_dashboard.config import SOURCE_NAMES
+from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.domain.runs import SOURCE_NAMES
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.engine import db_error_reason
 
-spool_app = typer.Typer(help="The local spool: captures made while the database was unreachable.",
-                        no_args_is_help=True)
-alerts_app = typer.Typer(help="Alerts through apprise to the URLs in ALERT_URLS.", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(code)
+spool_app = command_group("The local spool: captures made while the database was unreachable.")
+alerts_app = command_group("Alerts through apprise to the URLs in ALERT_URLS.")
 
 
 @spool_app.command("replay")
 def spool_replay() -> None:
     """Store everything in the spool now (a capture does this first anyway). Safe to repeat."""
+    from portfolio_dashboard.services.database import DRIVER_ERRORS
+    from portfolio_dashboard.services.database import error_reason as db_error_reason
     from portfolio_dashboard.services.replay import replay_pending
 
     try:
         report = replay_pending(get_app())
-    except (PortfolioError, SQLAlchemyError, psycopg.Error) as exc:
-        _fail(f"{db_error_reason(exc)} (the spool is kept)")
+    except PortfolioError as exc:
+        fail(f"{db_error_reason(exc)} (the spool is kept)")
+    except DRIVER_ERRORS as exc:
+        fail(f"{db_error_reason(exc)} (the spool is kept)")
     typer.echo(report.text())
 
 
 @spool_app.command("list")
 def spool_list() -> None:
     """What waits in the spool (read from disk; works without the database)."""
-    from portfolio_dashboard.local.spool import Spool
+    from portfolio_dashboard.services.replay import open_spool
 
-    spool = Spool(get_app().settings.spool_dir)
+    spool = open_spool(get_app())
     dirs = spool.run_dirs()
     summary = spool.summary()
     if not dirs and not summary.corrupt:
@@ -71,7 +66,7 @@ def alerts_test() -> None:
 
     urls = get_app().settings.alert_url_list
     if not urls:
-        _fail("ALERT_URLS is empty: set it to one or more apprise URLs (see docs/automation.md)")
+        fail("ALERT_URLS is empty: set it to one or more apprise URLs (see docs/automation.md)")
     notifier = AppriseNotifier(urls)
     results = notifier.send(test_message(datetime.now(UTC)))
     for label in notifier.invalid:
@@ -110,7 +105,7 @@ def _since(value: str, tz: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"--since {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
+        fail(f"--since {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
     if parsed.tzinfo is None:
         if len(value) <= 10:
             parsed = datetime.combine(parsed.date(), time(), ZoneInfo(tz))
@@ -129,18 +124,20 @@ def reprocess_cmd(
 ) -> None:
     """Re-parse stored raw payloads with the current parsers and update the normalised rows (raw payloads are
     never changed). Running it twice changes nothing. Exit status 2 when some source could not be parsed."""
+    from portfolio_dashboard.services.database import DRIVER_ERRORS
+    from portfolio_dashboard.services.database import error_reason as db_error_reason
     from portfolio_dashboard.services.reprocess import Selection, reprocess
 
     if sum((bool(run), since is not None, all_runs)) != 1:
-        _fail("say which runs to reprocess: exactly one of --run ID, --since DATE or --all")
+        fail("say which runs to reprocess: exactly one of --run ID, --since DATE or --all")
     for name in source or []:
         if name not in SOURCE_NAMES:
-            _fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+            fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
     app_ = get_app()
     try:
         ids = tuple(uuid.UUID(r) for r in run or [])
     except ValueError:
-        _fail("--run takes a run id (a UUID, as `portfolio-dashboard status` shows)")
+        fail("--run takes a run id (a UUID, as `portfolio-dashboard status` shows)")
     selection = Selection(
         run_ids=ids, since=_since(since, app_.settings.portfolio_timezone) if since else None, all=all_runs,
         sources=tuple(source or ()),
@@ -148,9 +145,9 @@ def reprocess_cmd(
     try:
         report = reprocess(app_, selection)
     except PortfolioError as exc:
-        _fail(str(exc))
-    except (SQLAlchemyError, psycopg.Error) as exc:  # committed batches stay; rerunning finishes the rest
-        _fail(f"database: {db_error_reason(exc)} (run it again: reprocessing is idempotent)")
+        fail(str(exc))
+    except DRIVER_ERRORS as exc:  # committed batches stay; rerunning finishes the rest
+        fail(f"database: {db_error_reason(exc)} (run it again: reprocessing is idempotent)")
     typer.echo(json.dumps(asdict(report), indent=2, default=str) if as_json else report.text())
     raise typer.Exit(report.exit_code)
 

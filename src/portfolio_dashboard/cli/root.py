@@ -1,4 +1,8 @@
-"""The command line: a thin Typer layer over ``capture()``, the read queries and the storage helpers."""
+"""The top-level commands (serve, migrate, capture, status, db, demo) and the app every group hangs on.
+
+Thin and fast: a command imports what it needs (SQLAlchemy, Alembic, pydantic-settings, the services) when it
+runs, so ``--help`` and argument errors answer without loading any of it.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +11,34 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from portfolio_dashboard import __version__
-from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
-from portfolio_dashboard.config import (
-    SOURCE_NAMES,
-    is_loopback_host,
-    mask_url_password,
-    option_duration,
-)
-from portfolio_dashboard.domain import TriggerContext, TriggerType
+from portfolio_dashboard.domain.runs import SOURCE_NAMES, TriggerType
 from portfolio_dashboard.errors import ConfigError, PortfolioError
-from portfolio_dashboard.logs import setup_logging
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: rich's formatter costs more to import than the whole CLI
     help="Portfolio Dashboard: capture broker snapshots into PostgreSQL and explore them in a dashboard.",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
-demo_app = typer.Typer(help="The demo source: simulated accounts for trying the product.", no_args_is_help=True)
+db_app = command_group("Database helpers.")
+demo_app = command_group("The demo source: simulated accounts for trying the product.")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
-
-
-def _fail(exc: PortfolioError) -> NoReturn:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)  # 2: usage/configuration, fix and rerun
 
 
 def _version(value: bool) -> None:
@@ -61,15 +54,13 @@ def main_callback(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     log_format: Annotated[str, typer.Option(help="Log line format: text or json.")] = "",
+    host: Annotated[str | None, typer.Option(help="With no command: `serve`'s --host.")] = None,
+    port: Annotated[int | None, typer.Option(help="With no command: `serve`'s --port.")] = None,
 ) -> None:
-    """With no command: serve the dashboard (same as `serve`)."""
-    try:
-        app_ = get_app()  # validates every setting before any command starts anything (ConfigError: exit 2)
-    except ConfigError as exc:
-        _fail(exc)
-    setup_logging(log_format or app_.settings.log_format)
+    """With no command: serve the dashboard (same as `serve`, and takes its options)."""
+    use_log_format(log_format)  # applied when a command first needs the App: --help loads nothing
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve)
+        ctx.invoke(serve, host=host, port=port)
 
 
 @app.command()
@@ -82,12 +73,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port for the dashboard (default 8501).")] = None,
 ) -> None:
     """Apply migrations, then run the Streamlit dashboard (http://127.0.0.1:8501 by default)."""
+    from portfolio_dashboard.config import is_loopback_host
+
     app_ = get_app()
     try:
         app_.migrate()
         url = app_.engine.url.render_as_string(hide_password=False)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     settings = app_.settings
     bind = host or settings.dashboard_host
     listen = port or settings.dashboard_port
@@ -121,19 +114,12 @@ def migrate_cmd(
     downgrade: Annotated[bool, typer.Option("--downgrade", help="Downgrade to --revision instead.")] = False,
 ) -> None:
     """Create or upgrade the database schema (a no-op when already current)."""
-    from portfolio_dashboard.storage import migrate
+    from portfolio_dashboard.services.database import migrate_schema
 
-    app_ = get_app()
     try:
-        engine = app_.engine
-        before = migrate.current_revision(engine)
-        if downgrade:
-            migrate.downgrade(engine, revision)
-        else:
-            migrate.upgrade(engine, revision)
-        after = migrate.current_revision(engine)
+        before, after = migrate_schema(get_app(), revision, downgrade=downgrade)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     if before == after:
         typer.echo(f"schema already at {after or 'base'}; nothing to do")
     else:
@@ -145,11 +131,13 @@ def db_url(
     show_password: Annotated[bool, typer.Option("--show-password", help="Print the password too.")] = False,
 ) -> None:
     """Print the database connection URL (for psql: `psql "$(portfolio-dashboard db url --show-password)"`)."""
+    from portfolio_dashboard.config import mask_url_password
+
     app_ = get_app()
     try:
         url = app_.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(url if show_password else mask_url_password(url))
 
 
@@ -168,27 +156,25 @@ def capture_cmd(
 
     Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
     responses are spooled locally and stored by the next capture (exit status 1)."""
+    if log_format and log_format not in ("text", "json"):
+        fail("--log-format takes text or json")
+    for name in source or []:
+        if name not in SOURCE_NAMES:
+            fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+    from portfolio_dashboard.domain import TriggerContext
     from portfolio_dashboard.services.capture import capture
+    from portfolio_dashboard.services.monitoring import run_alerts_quietly
     from portfolio_dashboard.services.reporting import run_summary, run_to_dict
 
     if log_format:
-        if log_format not in ("text", "json"):
-            typer.secho("error: --log-format takes text or json", err=True)
-            raise typer.Exit(1)
-        setup_logging(log_format)
-
-    for name in source or []:
-        if name not in SOURCE_NAMES:
-            typer.secho(f"error: unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}", err=True)
-            raise typer.Exit(1)
-    from portfolio_dashboard.services.monitoring import run_alerts_quietly
+        use_log_format(log_format)  # this command's own --log-format wins over the global one
 
     ctx = TriggerContext(trigger_type=trigger, triggered_by=f"cli:{os.getenv('USER', 'unknown')}",
                          sources=tuple(source) if source else None)
     try:
         result = capture(ctx, app=get_app())
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(run_to_dict(result), indent=2, default=str) if as_json else run_summary(result))
     if any(o.status == "spooled" for o in result.sources) and result.error_summary:
         typer.secho(f"error: {result.error_summary}", fg="red", err=True)
@@ -210,6 +196,7 @@ def status_cmd(
     (database unreachable, no run, last run failed, an account stale, a credential expired)."""
     from dataclasses import replace
 
+    from portfolio_dashboard.config import option_duration
     from portfolio_dashboard.services.monitoring import run_alerts
     from portfolio_dashboard.services.reporting import status_report
 
@@ -218,12 +205,11 @@ def status_cmd(
     try:
         limit = option_duration("--max-age", max_age, "26h") if max_age else settings.alert_max_age_delta
     except ConfigError as exc:
-        _fail(exc)
+        fail(exc)
     try:
         report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
     except (PortfolioError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.text())
     if alerts and report.facts is not None and settings.alert_url_list:
         try:
@@ -241,7 +227,7 @@ def demo_seed(days: Annotated[int, typer.Option(min=1, max=3650, help="Days of d
     try:
         count = seed(get_app(), days)
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"demo history: {count} snapshots stored ({days} days)")
 
 
@@ -253,22 +239,26 @@ def demo_clear() -> None:
     try:
         counts = clear(get_app())
     except PortfolioError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo("removed demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 def main() -> None:
-    from sqlalchemy.exc import OperationalError
-
     from portfolio_dashboard.cli.supervise import exit_on_stop_signals
 
     exit_on_stop_signals()  # SIGTERM/SIGHUP end a command like Ctrl-C would: atexit releases the database
     try:
         app()
-    except OperationalError as exc:  # any command whose server went away: say where and why, not a traceback
-        from portfolio_dashboard.storage.engine import unavailable_error
+    except Exception as exc:
+        # any command whose server went away: say where and why, not a traceback. SQLAlchemy is only looked
+        # at when a command loaded it (--help never does).
+        operational = sys.modules.get("sqlalchemy.exc")
+        if operational is None or not isinstance(exc, operational.OperationalError):
+            raise
+        from portfolio_dashboard.services.database import unavailable
 
-        typer.secho(f"error: {unavailable_error(get_app().engine, exc)}", fg="red", err=True)
+        # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)
+        typer.secho(f"error: {unavailable(get_app(), exc)}", fg="red", err=True)
         raise SystemExit(1) from None
 
 

@@ -5,6 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+# every source a run can capture (the BROKERS setting and ``--source`` choose among them)
+SOURCE_NAMES = ("ib_gateway", "ib_flex", "schwab", "demo")
+
 
 class RunStatus(StrEnum):
     RUNNING = "running"

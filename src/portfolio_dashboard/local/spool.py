@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from portfolio_dashboard.domain import RawResponse
+from portfolio_dashboard.local.files import ensure_private_dir, fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -131,39 +132,6 @@ def _aware(text: str) -> datetime:
     if value.tzinfo is None:
         raise SpoolCorruptError(f"timestamp without a time zone: {text!r}")
     return value
-
-
-# --- durable file primitives ---------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (0700) and its parents; tighten it if it exists with wider permissions."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never a torn one."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
 
 
 # --- encoding ------------------------------------------------------------------------------------------
@@ -297,14 +265,14 @@ class Spool:
         ensure_private_dir(target_dir)
         target = target_dir / f"{path.parent.name}_{path.name}"
         os.replace(path, target)
-        _fsync_dir(target_dir)
+        fsync_dir(target_dir)
         return target
 
     def remove(self, directory: Path) -> None:
         """Delete a run directory once everything in it is stored (called while holding its claim)."""
         shutil.rmtree(directory, ignore_errors=True)
         if self.root.is_dir():
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
     def summary(self) -> SpoolSummary:
         runs = entries = responses = 0
@@ -366,7 +334,7 @@ class RunSpooler:
         fcntl.flock(fd, fcntl.LOCK_EX)
         if staging != final:
             os.rename(staging, final)
-        _fsync_dir(self.spool.root)
+        fsync_dir(self.spool.root)
         self._lock_fd = fd
         self._dir = final
         return final

@@ -1,1 +1,2 @@
-"""Use cases: capture, replay, reprocess, flows, returns, capital gains, statements and exports, status, alerts, fx."""
+"""The use cases: capture, replay, reprocess, flows, returns, capital gains, statements and exports, mapping,
+monitoring and alerts, reporting, FX, connections."""

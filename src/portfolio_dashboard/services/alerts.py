@@ -29,9 +29,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from portfolio_dashboard.local.spool import ensure_private_dir, write_atomic
+from portfolio_dashboard.formatting import span
+from portfolio_dashboard.local.files import ensure_private_dir, write_atomic
+from portfolio_dashboard.storage.alert_state import load_alert_states, save_alert_state
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +81,6 @@ Notifier = Callable[[Message], bool]  # True when at least one target accepted t
 
 
 # --- the state machine (pure) --------------------------------------------------------------------------
-def _age(delta: timedelta) -> str:
-    hours = int(delta.total_seconds() // 3600)
-    return f"{hours // 24}d{hours % 24}h" if hours >= 48 else f"{hours}h{int(delta.total_seconds() % 3600) // 60:02d}m"
-
-
 def decide(prev: AlertState | None, cond: Condition, now: datetime) -> tuple[AlertState | None, Message | None]:
     """The next state of ``cond.key`` and the message to send (if any). Delivery is recorded by ``delivered``."""
     text_ = f"{cond.summary}\n{cond.detail}".strip()
@@ -99,13 +96,13 @@ def decide(prev: AlertState | None, cond: Condition, now: datetime) -> tuple[Ale
             return new, None
         kind: Kind = "firing" if prev.last_sent_at is None else "reminder"
         body = text_ if kind == "firing" else f"{text_}\n(still firing since {prev.since:%Y-%m-%d %H:%M} UTC, " \
-                                                f"{_age(now - prev.since)})"
+                                                f"{span(now - prev.since)})"
         title = f"FIRING: {cond.summary}" if kind == "firing" else f"STILL FIRING: {cond.summary}"
         return replace(new, pending=True), Message(cond.key, kind, title, body)
     if prev is None:
         return None, None
     if prev.state == "firing":
-        lasted = _age(now - prev.since)
+        lasted = span(now - prev.since)
         body = f"{cond.summary}\n(was firing since {prev.since:%Y-%m-%d %H:%M} UTC, {lasted})"
         new = AlertState(cond.key, "ok", now, prev.last_sent_at, True, body)
         return new, Message(cond.key, "resolved", f"RESOLVED: {cond.summary}", body)
@@ -133,24 +130,12 @@ class DbStateStore:
 
     def load(self) -> dict[str, AlertState]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT alert_key, state, since, last_sent_at, pending, message FROM alert_state")
-            )
-            return {r[0]: AlertState(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows}
+            return {r[0]: AlertState(r[0], r[1], r[2], r[3], r[4], r[5]) for r in load_alert_states(conn)}  # type: ignore[arg-type]
 
     def save(self, state: AlertState) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    """INSERT INTO alert_state (alert_key, state, since, last_sent_at, pending, message)
-                       VALUES (:k, :s, :since, :sent, :p, :m)
-                       ON CONFLICT (alert_key) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,
-                           last_sent_at = EXCLUDED.last_sent_at, pending = EXCLUDED.pending,
-                           message = EXCLUDED.message, updated_at = now()"""
-                ),
-                {"k": state.key, "s": state.state, "since": state.since, "sent": state.last_sent_at,
-                 "p": state.pending, "m": state.message},
-            )
+            save_alert_state(conn, (state.key, state.state, state.since, state.last_sent_at, state.pending,
+                                    state.message))
 
 
 class FileStateStore:

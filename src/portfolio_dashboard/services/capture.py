@@ -18,78 +18,60 @@ nothing is lost: every raw response goes to the local spool (``spool.py``) and t
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
-from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
+from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
 from portfolio_dashboard.brokers.deadline import capture_deadline
 from portfolio_dashboard.domain import (
-    ParseResult,
-    RawResponse,
     RunResult,
     RunStatus,
     SourceOutcome,
     SourceStatus,
     TriggerContext,
 )
-from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.errors import (
     DatabaseError,
-    DatabaseUnavailableError,
     PortfolioError,
-    SourceError,
 )
 from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services import runs
+from portfolio_dashboard.services.capture_source import DatabaseStore, capture_source, keep_raws
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
     Progress,
-    categorise,
-    fetch_source,
     stored_lookup,
-    value_parsed,
 )
 from portfolio_dashboard.services.replay import replay_quietly
-from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.run_locks import hold_run_lock, release_run_lock, try_run_lock
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
 
 log = logging.getLogger(__name__)
-
-def run_lock_key(run_id: uuid.UUID) -> int:
-    """A signed 64-bit advisory-lock key for a run."""
-    return int.from_bytes(run_id.bytes[:8], "big", signed=True)
-
 
 def reap_interrupted_runs(engine: Engine) -> list[uuid.UUID]:
     """Mark ``fail`` ("interrupted") every ``running`` run whose process no longer holds its lock."""
     reaped: list[uuid.UUID] = []
     with engine.connect() as conn:
         for run_id in Repository(conn).running_run_ids():
-            key = run_lock_key(run_id)
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            if not got:
+            if not try_run_lock(conn, run_id):
                 continue  # its capture is still alive
             try:
                 if Repository(conn).mark_interrupted(run_id, datetime.now(UTC)):
                     reaped.append(run_id)
                 conn.commit()
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                release_run_lock(conn, run_id)
                 conn.commit()
     for run_id in reaped:
         log.warning("run %s was interrupted (its process ended); marked fail", run_id)
@@ -121,8 +103,7 @@ def capture(
     chosen = sources if sources is not None else _build_sources(app, trigger)
     if isinstance(chosen, RunResult):
         return chosen
-    meta = RunMeta(uuid.uuid4(), str(trigger.trigger_type), trigger.triggered_by, tuple(chosen),
-                   datetime.now(UTC), socket.gethostname(), os.getpid(), __version__, migrate.head_revision())
+    meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, chosen)
     run_id, started = meta.run_id, meta.started_at
     try:
         holder = _start_run(engine, meta)  # holds the run's liveness lock until this function returns
@@ -138,12 +119,13 @@ def capture(
             reference=app.reference_factory(settings),
         )
         fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine))
+        store = DatabaseStore(engine)
         tolerance = Decimal(settings.reconcile_tolerance)
 
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
             name, source = item
-            return _capture_source(engine, run_id, name, source, chain, fetch_ctx, tolerance,
-                                   settings.base_currency, progress, spooler)
+            return capture_source(store, run_id, name, source, chain, fetch_ctx, tolerance,
+                                  settings.base_currency, progress, spooler)
 
         try:
             # CAPTURE_TIMEOUT_S bounds the whole fetch stage: each fetch thread carries the deadline
@@ -165,15 +147,9 @@ def capture(
 def _start_run(engine: Engine, meta: RunMeta) -> Connection:
     holder = engine.connect()
     try:
-        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": run_lock_key(meta.run_id)})
+        hold_run_lock(holder, meta.run_id)
         holder.commit()
-        with UnitOfWork(engine) as uow:
-            uow.repo.create_run(
-                meta.run_id, trigger_type=meta.trigger_type, triggered_by=meta.triggered_by,
-                sources=list(meta.sources), schema_version=meta.schema_version, app_version=meta.app_version,
-                started_at=meta.started_at, hostname=meta.hostname, pid=meta.pid,
-            )
-            uow.commit()
+        runs.start(engine, meta)
     except BaseException:
         _close_quietly(holder)
         raise
@@ -195,16 +171,9 @@ def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource]
         # A source that cannot even be built (missing settings) still gets a recorded failed run.
         names = list(trigger.sources or app.settings.configured_sources)
         outcome = SourceOutcome(",".join(names), SourceStatus.FAIL, exc.category, exc.user_message())
-        run_id = uuid.uuid4()
-        started = datetime.now(UTC)
-        with UnitOfWork(app.engine) as uow:
-            uow.repo.create_run(
-                run_id, trigger_type=str(trigger.trigger_type), triggered_by=trigger.triggered_by,
-                sources=names, schema_version=migrate.head_revision(), app_version=__version__,
-                started_at=started, hostname=socket.gethostname(), pid=os.getpid(),
-            )
-            uow.commit()
-        return _finish(app.engine, run_id, started, [outcome], [])
+        meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, names)
+        runs.start(app.engine, meta)
+        return _finish(app.engine, meta.run_id, meta.started_at, [outcome], [])
 
 
 def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
@@ -220,126 +189,14 @@ def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None
     return lookup
 
 
-def _capture_source(
-    engine: Engine,
-    run_id: uuid.UUID,
-    name: str,
-    source: BrokerSource,
-    chain: FxChain,
-    fetch_ctx: FetchContext,
-    tolerance: Decimal,
-    base_currency: str,
-    progress: Progress | None,
-    spooler: RunSpooler | None = None,
-) -> SourceOutcome:
-    outcome = SourceOutcome(name, SourceStatus.FAIL)
-    raws: list[RawResponse] = []
-    notify = progress or (lambda _s, _state: None)
-    notify(name, "fetching")
-    parsed: ParseResult | None = None
-    valued: list[ValuedSnapshot] = []
-    trades: list[ValuedTrade] = []
-    error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
-    fetched = error is None
-    if isinstance(source, CredentialReporting):
-        outcome.credential = _credential_note(source)
-    if error is None:
-        try:
-            parsed = source.parse(raws)
-            result = value_parsed(parsed, chain, tolerance)
-            valued, trades = result.snapshots, result.trades
-            outcome.warnings.extend(result.warnings)
-        except Exception as exc:  # categorised and recorded, never lost
-            error = categorise(exc, name)
-    notify(name, "writing")
-    t1 = time.monotonic()
-    counts = WriteCounts()
-    if error is None and parsed is not None:
-        try:
-            with UnitOfWork(engine) as uow:
-                uow.lock(f"pd.source:{name}")
-                counts = write_source(
-                    uow, run_id=run_id, source=name, parser_version=source.parser_version,
-                    base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
-                    trades=trades,
-                )
-                uow.commit()
-        except Exception as exc:  # categorised and recorded, never lost
-            error = categorise(exc, name)
-            counts = WriteCounts()
-    if error is not None:
-        outcome.error_category = error.category
-        outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
-        if isinstance(error, SourceError) and error.endpoint:
-            outcome.error_message += f" [{error.endpoint}]"
-        if isinstance(error, DatabaseUnavailableError) and spooler is not None:
-            outcome.status = SourceStatus.SPOOLED
-            reason = outcome.error_message
-            outcome.error_message = f"{reason}; {len(raws)} response(s) spooled locally"
-            if spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
-                                    outcome=asdict(outcome)) is None:
-                outcome.status = SourceStatus.FAIL
-                outcome.error_message = f"{reason} — NOT stored: the local spool could not be written either"
-        else:
-            counts.raw_payloads = _keep_raws(engine, run_id, raws, source.parser_version, name, spooler,
-                                             outcome if fetched else None)
-        log.error("%s: %s: %s", name, outcome.error_category, outcome.error_message)
-    else:
-        outcome.status = SourceStatus.SUCCESS
-        log.info("%s: stored %d new snapshot(s) (%d already stored), %d positions, %d trades in %.2fs", name,
-                 counts.snapshots_written, counts.snapshots_existing, counts.positions_written,
-                 counts.trades_written, time.monotonic() - t1)
-    outcome.write_seconds = round(time.monotonic() - t1, 3)
-    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
-    counts.record_on(outcome)
-    notify(name, str(outcome.status))
-    return outcome
-
-
-def _credential_note(source: CredentialReporting) -> str | None:
-    try:
-        return source.credential_note()
-    except Exception:  # a status line must never fail a capture
-        log.exception("could not read the login status of a source")
-        return None
-
-
-def _keep_raws(engine: Engine, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,
-               name: str, spooler: RunSpooler | None = None, outcome: SourceOutcome | None = None) -> int:
-    """Store the raw payloads of a failed source on their own (they are what makes a failure debuggable);
-    spool them when the database cannot take them (``outcome`` given: the fetch was complete, so a replay
-    may re-parse them)."""
-    if not raws:
-        return 0
-    try:
-        with UnitOfWork(engine) as uow:
-            count = uow.repo.insert_raw_payloads(run_id, raws, parser_version)
-            uow.commit()
-            return count
-    except SQLAlchemyError as exc:
-        if spooler is not None and is_connection_error(exc):
-            spooler.spool_source(name, parser_version, raws, kind="raws",
-                                 outcome=asdict(outcome) if outcome is not None else {"source": name})
-        else:
-            log.exception("%s: could not store %d raw payloads", name, len(raws))
-        return 0
-
-
 def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain,
                           spooler: RunSpooler | None = None) -> list[str]:
     warnings = []
     if chain.reference_raws:
-        _keep_raws(engine, run_id, chain.reference_raws, "1", "fx-reference", spooler)
+        keep_raws(DatabaseStore(engine), run_id, chain.reference_raws, "1", "fx-reference", spooler)
     if chain.reference_error:
         warnings.append(f"fx reference rates unavailable: {chain.reference_error}")
     return warnings
-
-
-def run_status(outcomes: Sequence[SourceOutcome]) -> RunStatus:
-    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
-    if not failed:
-        return RunStatus.SUCCESS
-    return RunStatus.FAIL if len(failed) == len(outcomes) else RunStatus.PARTIAL
 
 
 def _finish(
@@ -350,18 +207,15 @@ def _finish(
     run_warnings: list[str],
     spooler: RunSpooler | None = None,
 ) -> RunResult:
-    status = run_status(outcomes)
-    failed = [o for o in outcomes if o.status != SourceStatus.SUCCESS]
-    summary = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed) or None
+    status = runs.status_of(outcomes)
+    summary = runs.failure_summary(outcomes)
     warnings = run_warnings + [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
     finished = datetime.now(UTC)
     reason: str | None = None
     try:
         with UnitOfWork(engine) as uow:
-            uow.repo.finish_run(
-                run_id, status=str(status), finished_at=finished, error_summary=summary,
-                outcome=[asdict(o) for o in outcomes], warnings=warnings,
-            )
+            runs.record_finish(uow, run_id, status=str(status), finished_at=finished, error_summary=summary,
+                               outcomes=[asdict(o) for o in outcomes], warnings=warnings)
             uow.commit()
     except SQLAlchemyError as exc:
         if spooler is None or not is_connection_error(exc):
@@ -373,8 +227,7 @@ def _finish(
                              "a write failed")
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
         status = RunStatus.FAIL
-        others = "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed
-                           if o.status != SourceStatus.SPOOLED)
+        others = runs.failure_summary(o for o in outcomes if o.status != SourceStatus.SPOOLED)
         summary = spooler.message(why) + (f"; {others}" if others else "")
         log.error("%s", summary)
     log.info("run %s finished: %s", run_id, status)

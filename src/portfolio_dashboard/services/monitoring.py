@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import App
+from portfolio_dashboard.formatting import span
 from portfolio_dashboard.local.spool import Spool, SpoolSummary
 from portfolio_dashboard.services.alerts import (
     CREDENTIAL_WARN,
@@ -29,32 +30,11 @@ from portfolio_dashboard.services.alerts import (
     footer,
 )
 from portfolio_dashboard.storage.reads import runs as queries
+from portfolio_dashboard.storage.reads.health import account_success_rows
 
 log = logging.getLogger(__name__)
 
 ALERT_STATE_FILE = "alert-state.json"
-
-_LAST_SUCCESS = """
-WITH seen AS (
-    SELECT o->>'source' AS source, a.acct AS account, NULL::text AS broker, r.finished_at AS at
-    FROM snapshot_runs r
-    CROSS JOIN LATERAL jsonb_array_elements(
-        CASE WHEN jsonb_typeof(r.outcome) = 'array' THEN r.outcome ELSE '[]'::jsonb END) o
-    CROSS JOIN LATERAL jsonb_array_elements_text(
-        CASE WHEN jsonb_typeof(o->'accounts') = 'array' THEN o->'accounts' ELSE '[]'::jsonb END) a(acct)
-    WHERE r.finished_at IS NOT NULL AND o->>'status' = 'success'
-    UNION ALL
-    SELECT COALESCE(s.source, s.broker), s.broker_account_id, s.broker, r.finished_at
-    FROM snapshots s JOIN snapshot_runs r USING (run_id)
-    WHERE r.finished_at IS NOT NULL
-)
-SELECT b.broker, b.broker_account_id, b.name, seen.source, max(seen.at)
-FROM seen
-JOIN broker_accounts b ON b.broker_account_id = seen.account AND (seen.broker IS NULL OR seen.broker = b.broker)
-GROUP BY b.broker, b.broker_account_id, b.name, seen.source
-ORDER BY b.broker, b.broker_account_id
-"""
-
 
 @dataclass(slots=True)
 class AccountSuccess:
@@ -92,7 +72,7 @@ class CredentialHealth:
             else:
                 days = self.expires_in_s / 86400
                 parts.append(f"credential expires in {days:.1f} days" if days >= 2
-                             else f"credential expires in {self.expires_in_s / 3600:.0f}h")
+                             else f"credential expires in {span(self.expires_in_s)}")
         if self.authenticated is False:
             parts.append("not authenticated")
         if self.last_auth_error:
@@ -113,7 +93,7 @@ class Facts:
 
 def last_successes(conn: Connection, monitored_sources: list[str]) -> list[AccountSuccess]:
     by_account: dict[tuple[str, str], AccountSuccess] = {}
-    for broker, account, name, source, at in conn.execute(text(_LAST_SUCCESS)):
+    for broker, account, name, source, at in account_success_rows(conn):
         key = (broker, account)
         found = by_account.get(key)
         if found is None:
@@ -201,7 +181,7 @@ def conditions(facts: Facts) -> list[Condition]:
             continue
         label = f"{a.broker}/{a.broker_account_id}"
         stale = a.age(now) > facts.max_age
-        summary = (f"{label}: no successful capture for {_hours(a.age(now))} (limit {_hours(facts.max_age)})"
+        summary = (f"{label}: no successful capture for {span(a.age(now))} (limit {span(facts.max_age)})"
                    if stale else f"{label}: captured again")
         out.append(Condition(f"stale:{label}", stale, summary,
                              f"last success {a.last_success_at:%Y-%m-%d %H:%M %Z}"))
@@ -232,11 +212,6 @@ def _db_detail(facts: Facts) -> str:
         lines.append(f"{facts.spool.entries} spooled source capture(s) ({facts.spool.responses} responses) wait "
                      "locally; they are stored by the next capture once the database is back")
     return "\n".join(line for line in lines if line)
-
-
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.1f} days"
 
 
 # --- running the alerts --------------------------------------------------------------------------------

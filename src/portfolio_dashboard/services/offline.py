@@ -10,15 +10,12 @@ the data is and how it will be stored.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource, FetchContext
 from portfolio_dashboard.brokers.deadline import capture_deadline
@@ -32,9 +29,9 @@ from portfolio_dashboard.domain import (
 )
 from portfolio_dashboard.domain.valuation import validate
 from portfolio_dashboard.errors import PortfolioError, SourceError
-from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.local.spool import RunSpooler, Spool
+from portfolio_dashboard.services import runs
 from portfolio_dashboard.services.pipeline import Progress, categorise, fetch_source
-from portfolio_dashboard.storage import migrate
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +44,16 @@ def capture_offline(
     reason: str,
 ) -> RunResult:
     log.error("database unreachable (%s): capturing into the local spool", reason)
-    started = datetime.now(UTC)
-    run_id = uuid.uuid4()
     try:
         chosen = sources if sources is not None else app.sources(trigger.sources)
     except PortfolioError as exc:
         names = ",".join(trigger.sources or app.settings.configured_sources)
         outcome = SourceOutcome(names, SourceStatus.FAIL, exc.category, exc.user_message())
-        summary = f"database unreachable ({reason}); and {names}: {exc.category}: {exc.user_message()}"
+        summary = f"database unreachable ({reason}); and {runs.failure_summary([outcome])}"
         log.error("%s", summary)
-        return RunResult(run_id, RunStatus.FAIL, started, datetime.now(UTC), [outcome], [], summary)
-    meta = RunMeta(run_id, str(trigger.trigger_type), trigger.triggered_by, tuple(chosen), started,
-                   socket.gethostname(), os.getpid(), __version__, migrate.head_revision())
+        return RunResult(uuid.uuid4(), RunStatus.FAIL, datetime.now(UTC), datetime.now(UTC), [outcome], [], summary)
+    meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, chosen)
+    run_id, started = meta.run_id, meta.started_at
     spooler = RunSpooler(Spool(app.settings.spool_dir), meta)
     try:
         log.info("run %s started (%s, offline): sources %s", run_id, trigger.trigger_type, ", ".join(chosen))
@@ -73,10 +68,10 @@ def capture_offline(
         finished = datetime.now(UTC)
         warnings = [f"{o.source}: {w}" for o in outcomes for w in o.warnings]
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, reason)
-        failed = [o for o in outcomes if o.status == SourceStatus.FAIL]
         summary = spooler.message(reason)
+        failed = runs.failure_summary(o for o in outcomes if o.status == SourceStatus.FAIL)
         if failed:
-            summary += "; " + "; ".join(f"{o.source}: {o.error_category}: {o.error_message}" for o in failed)
+            summary += "; " + failed
         log.error("%s", summary)
         log.info("run %s finished: %s (spooled)", run_id, RunStatus.FAIL)
         return RunResult(run_id, RunStatus.FAIL, started, finished, outcomes, warnings, summary)

@@ -15,7 +15,6 @@ went through the spool.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,20 +22,27 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.domain import SourceOutcome, SourceStatus
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.local.spool import PendingRun, Spool, SpoolEntry
+from portfolio_dashboard.services import runs
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import categorise, stored_lookup, value_parsed
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
+from portfolio_dashboard.storage.spool_ledger import claim_entry, record_outcome, run_ledger, run_record
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
 
 log = logging.getLogger(__name__)
+
+
+def open_spool(app: App) -> Spool:
+    """The local spool of this installation (readable without the database)."""
+    return Spool(app.settings.spool_dir)
 
 
 @dataclass(slots=True)
@@ -119,13 +125,7 @@ def _replay_run(app: App, pending: PendingRun) -> ReplayedRun:
     engine = app.engine
     settings = app.settings
     log.info("spool: replaying run %s (%d entries)", meta.run_id, len(pending.entries))
-    with UnitOfWork(engine) as uow:
-        uow.repo.create_run(
-            meta.run_id, trigger_type=meta.trigger_type, triggered_by=meta.triggered_by, sources=list(meta.sources),
-            schema_version=meta.schema_version, app_version=meta.app_version, started_at=meta.started_at,
-            hostname=meta.hostname, pid=meta.pid,
-        )
-        uow.commit()
+    runs.start(engine, meta)
     chain = FxChain(settings.base_currency, settings.fx_max_age_delta, stored_lookup=stored_lookup(engine),
                     reference=app.reference_factory(settings))
     tolerance = Decimal(settings.reconcile_tolerance)
@@ -150,21 +150,11 @@ def _replay_run(app: App, pending: PendingRun) -> ReplayedRun:
 
 
 def _claim(conn: Connection, entry: SpoolEntry) -> bool:
-    row = conn.execute(
-        text(
-            """INSERT INTO spool_entries (entry_id, run_id, source, kind, spooled_at)
-               VALUES (:e, :r, :s, :k, :at) ON CONFLICT (entry_id) DO NOTHING RETURNING entry_id"""
-        ),
-        {"e": entry.entry_id, "r": entry.run.run_id, "s": entry.source, "k": entry.kind, "at": entry.spooled_at},
-    ).first()
-    return row is not None
+    return claim_entry(conn, entry.entry_id, entry.run.run_id, entry.source, entry.kind, entry.spooled_at)
 
 
 def _record(conn: Connection, entry: SpoolEntry, outcome: SourceOutcome) -> None:
-    conn.execute(
-        text("UPDATE spool_entries SET outcome = CAST(:o AS jsonb) WHERE entry_id = :e"),
-        {"o": json.dumps(asdict(outcome), default=str), "e": entry.entry_id},
-    )
+    record_outcome(conn, entry.entry_id, asdict(outcome))
 
 
 def _captured_outcome(entry: SpoolEntry) -> SourceOutcome:
@@ -249,14 +239,8 @@ def _finalise(app: App, pending: PendingRun) -> str:
     assert meta is not None
     with UnitOfWork(app.engine) as uow:
         conn = uow.connection
-        ledger = conn.execute(
-            text("""SELECT source, kind, outcome, ingested_at FROM spool_entries WHERE run_id = :r
-                    ORDER BY spooled_at, entry_id"""),
-            {"r": meta.run_id},
-        ).all()
-        row = conn.execute(
-            text("SELECT outcome, finished_at FROM snapshot_runs WHERE run_id = :r"), {"r": meta.run_id}
-        ).one()
+        ledger = run_ledger(conn, meta.run_id)
+        row = run_record(conn, meta.run_id)
         base: list[dict[str, Any]]
         if pending.manifest is not None:
             base = list(pending.manifest.outcomes)
@@ -278,11 +262,8 @@ def _finalise(app: App, pending: PendingRun) -> str:
             if o.get("status") == SourceStatus.SPOOLED:  # spooled, but its entry is missing (unreadable)
                 o.update(status=str(SourceStatus.FAIL), error_category="db",
                          error_message="spooled while the database was away, but the spool file is unreadable")
-        ok = [o for o in outcomes if o.get("status") == SourceStatus.SUCCESS]
-        status = "success" if len(ok) == len(outcomes) else ("fail" if not ok else "partial")
-        failed = [o for o in outcomes if o.get("status") != SourceStatus.SUCCESS]
-        summary = "; ".join(f"{o.get('source')}: {o.get('error_category')}: {o.get('error_message')}"
-                            for o in failed) or None
+        status = str(runs.status_of(outcomes))
+        summary = runs.failure_summary(outcomes)
         stored_at = min((r[3] for r in ledger), default=datetime.now(UTC))
         reason = pending.manifest.reason if pending.manifest else "the database went away during the capture"
         warnings = list(pending.manifest.warnings) if pending.manifest else []
@@ -295,7 +276,7 @@ def _finalise(app: App, pending: PendingRun) -> str:
             finished = pending.manifest.finished_at
         else:
             finished = max((e.spooled_at for e in pending.entries), default=row[1] or stored_at)
-        uow.repo.finish_run(meta.run_id, status=status, finished_at=finished, error_summary=summary,
-                            outcome=outcomes, warnings=warnings)
+        runs.record_finish(uow, meta.run_id, status=status, finished_at=finished, error_summary=summary,
+                           outcomes=outcomes, warnings=warnings)
         uow.commit()
     return status

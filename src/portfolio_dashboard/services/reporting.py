@@ -10,6 +10,7 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import CredentialReporting
 from portfolio_dashboard.domain import RunResult
 from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.formatting import ago, money, span
 from portfolio_dashboard.services import monitoring
 from portfolio_dashboard.services.monitoring import Facts
 from portfolio_dashboard.storage.reads import runs as queries
@@ -44,15 +45,6 @@ def run_summary(result: RunResult) -> str:
     for w in result.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
-
-
-def _age(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400 * 2:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
 
 
 @dataclass
@@ -103,14 +95,15 @@ class StatusReport:
                 lines.append(f"  {r.error_summary}")
         total = sum((a.total_value_gbp for a in self.accounts if a.total_value_gbp is not None), start=0)
         for a in self.accounts:
-            value = f"£{a.total_value_gbp:,.2f}" if a.total_value_gbp is not None else "GBP n/a (no FX rate)"
-            local = f"{a.account_currency} {a.total_value_local:,.2f}" if a.total_value_local is not None else ""
+            value = money(a.total_value_gbp) if a.total_value_gbp is not None else "GBP n/a (no FX rate)"
+            local = (money(a.total_value_local, a.account_currency)
+                     if a.total_value_local is not None and a.account_currency else "")
             lines.append(
                 f"  {a.broker}/{a.broker_account_id} {a.name or ''}: {value} {local} — as of "
-                f"{a.asof_ts:%Y-%m-%d %H:%M %Z} ({_age(self.now - a.asof_ts)} ago)"
+                f"{a.asof_ts:%Y-%m-%d %H:%M %Z} ({ago(a.asof_ts, self.now)})"
             )
         if self.accounts:
-            lines.append(f"total: £{total:,.2f}")
+            lines.append(f"total: {money(total)}")
         for login in self.logins:
             lines.append(f"login: {login}")
         if self.facts is not None:
@@ -129,7 +122,7 @@ def _facts_text(facts: Facts, last_run: queries.RunRow | None) -> list[str]:
         for a in facts.successes:
             note = "" if a.monitored else " (source not in BROKERS: not monitored)"
             lines.append(f"  {a.broker}/{a.broker_account_id}: {a.last_success_at:%Y-%m-%d %H:%M %Z} "
-                         f"({_age(facts.now - a.last_success_at)} ago){note}")
+                         f"({ago(a.last_success_at, facts.now)}){note}")
     if facts.credentials:
         lines.append("credentials:")
         for c in facts.credentials:
@@ -168,8 +161,8 @@ def status_report(app: App, max_age: timedelta, *, now: datetime, with_health: b
     for a in facts.successes:
         if a.monitored and a.age(now) > max_age:
             report.problems.append(
-                f"{a.broker}/{a.broker_account_id}: no successful capture for {_age(a.age(now))} "
-                f"(limit {_age(max_age)})"
+                f"{a.broker}/{a.broker_account_id}: no successful capture for {span(a.age(now))} "
+                f"(limit {span(max_age)})"
             )
     for c in facts.credentials:
         if any(p.startswith(f"{c.source}:") for p in report.problems):

@@ -33,7 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource
@@ -43,6 +43,7 @@ from portfolio_dashboard.services import reprocess_writer
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
 from portfolio_dashboard.services.reprocess_writer import Batch, Written
+from portfolio_dashboard.storage.reads.stored_runs import finished_runs, raw_rows, sources_with_snapshots
 from portfolio_dashboard.storage.repositories import SnapshotRow
 
 log = logging.getLogger(__name__)
@@ -123,34 +124,13 @@ class _Group:
 
 def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
     """``(run_id, outcome)`` of the selected finished runs, oldest first."""
-    where = "status <> 'running'"
-    params: dict[str, Any] = {}
-    if selection.run_ids:
-        where += " AND run_id = ANY(:ids)"
-        params["ids"] = list(selection.run_ids)
-    elif selection.since is not None:
-        where += " AND started_at >= :since"
-        params["since"] = selection.since
-    elif not selection.all:
+    if not (selection.run_ids or selection.since is not None or selection.all):
         raise ConfigError("say which runs to reprocess: --run ID, --since DATE or --all")
-    rows = conn.execute(
-        text(f"SELECT run_id, outcome FROM snapshot_runs WHERE {where} ORDER BY started_at, run_id"),  # noqa: S608
-        params,
-    )
-    return [(r[0], list(r[1] or [])) for r in rows]
+    return finished_runs(conn, run_ids=list(selection.run_ids), since=selection.since)
 
 
 def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: ReprocessReport) -> list[_Group]:
-    rows = conn.execute(
-        text(
-            """SELECT run_id, source, broker, endpoint, received_at, status_code, content_type, headers,
-                      body_bytes, body_text, payload_json::text, content_sha256
-               FROM raw_payloads
-               WHERE run_id = ANY(:ids) AND source IS NOT NULL AND NOT (source = ANY(:refs))
-               ORDER BY run_id, source, received_at, id"""
-        ),
-        {"ids": list(run_ids), "refs": list(REFERENCE_SOURCES)},
-    )
+    rows = raw_rows(conn, run_ids, REFERENCE_SOURCES)
     groups: dict[tuple[uuid.UUID, str], _Group] = {}
     for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha in rows:
         if exact is not None:
@@ -217,9 +197,7 @@ def _reprocess(app: App, selection: Selection, batch_positions: int,
         outcomes = dict(chunk)
         with engine.connect() as conn:
             groups = _load_raws(conn, list(outcomes), report)
-            stored = {(r[0], r[1]) for r in conn.execute(
-                text("SELECT DISTINCT run_id, source FROM snapshots WHERE run_id = ANY(:ids)"),
-                {"ids": list(outcomes)})}
+            stored = sources_with_snapshots(conn, list(outcomes))
         by_run: dict[uuid.UUID, list[_Group]] = defaultdict(list)
         for g in groups:
             if selection.sources and g.source not in selection.sources:

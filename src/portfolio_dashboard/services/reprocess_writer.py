@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
@@ -83,7 +83,7 @@ def write(engine: Engine, batch: Batch) -> Written:
     """Write ``batch`` in one transaction."""
     written = Written()
     with UnitOfWork(engine) as uow:
-        conn = _tuned(uow.connection)
+        conn = bulk.tuned_for_rederivable_writes(uow.connection)
         ids = _store_references(conn, batch)
         rate_ids = _store_rates(conn, batch.rates)
         written.snapshots_removed = bulk.delete_vanished(
@@ -92,14 +92,6 @@ def write(engine: Engine, batch: Batch) -> Written:
         written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
         uow.commit()
     return written
-
-
-def _tuned(conn: Connection) -> Connection:
-    # Everything written here can be derived again from the raw payloads: a crash losing the last commit loses
-    # nothing that a rerun would not restore, so do not wait for the WAL flush.
-    conn.execute(text("SET LOCAL synchronous_commit TO off"))
-    conn.execute(text("SET LOCAL work_mem TO '64MB'"))  # the merge's joins and sorts stay in memory
-    return conn
 
 
 def _store_references(conn: Connection, batch: Batch) -> dict[tuple[str, str], uuid.UUID]:

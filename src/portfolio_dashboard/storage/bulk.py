@@ -363,3 +363,12 @@ def upsert_trades(
         },
     ).all()
     return _tally(result)
+
+
+def tuned_for_rederivable_writes(conn: Connection) -> Connection:
+    """Session settings for a transaction whose every row can be derived again from the raw payloads (reprocess):
+    a crash losing the last commit loses nothing a rerun would not restore, so do not wait for the WAL flush;
+    the merge's joins and sorts stay in memory."""
+    conn.execute(text("SET LOCAL synchronous_commit TO off"))
+    conn.execute(text("SET LOCAL work_mem TO '64MB'"))
+    return conn

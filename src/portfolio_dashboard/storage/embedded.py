@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from portfolio_dashboard.errors import DatabaseUnavailableError, DataDirectoryError
-from portfolio_dashboard.storage.data_dir import check_writable, directory_error, make_private_dir
+from portfolio_dashboard.local.data_dir import check_writable, directory_error, make_private_dir
 from portfolio_dashboard.storage.embedded_recovery import (
     clear_stale_postmaster,
     holder_lock,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from portfolio_dashboard.config import Settings, is_loopback_host
 from portfolio_dashboard.errors import DatabaseUnavailableError, PortfolioError
-from portfolio_dashboard.storage.data_dir import prepare_data_dir
+from portfolio_dashboard.local.data_dir import prepare_data_dir
 
 log = logging.getLogger(__name__)
 

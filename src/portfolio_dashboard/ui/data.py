@@ -13,16 +13,17 @@ import uuid
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.errors import DatabaseError
 from portfolio_dashboard.services.connections import SourceState, database_description, source_states
-from portfolio_dashboard.storage.engine import check_connection
+from portfolio_dashboard.services.database import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import status as status_reads
 from portfolio_dashboard.storage.reads.scope import Scope
 
 TTL_S = 600
@@ -41,8 +42,7 @@ def db_url_key() -> str:
 def data_version(db: str) -> str:
     """Changes whenever a run starts or ends (the dashboard's, the CLI's, the scheduler's, a reprocess)."""
     with _conn() as conn:
-        row = conn.execute(text("SELECT max(started_at), max(finished_at), count(*) FROM snapshot_runs")).one()
-    return "|".join(str(v) for v in row)
+        return status_reads.data_version(conn)
 
 
 def db_key() -> str:
@@ -68,7 +68,7 @@ def database_problem(db: str) -> str | None:
     try:
         check_connection(app.engine)
         with _conn() as conn:
-            if conn.execute(text("SELECT to_regclass('snapshot_runs')")).scalar() is None:
+            if not status_reads.has_schema(conn):
                 return "The database has no schema yet. Run `portfolio-dashboard migrate`, then reload this page."
     except DatabaseError as exc:
         return exc.user_message()

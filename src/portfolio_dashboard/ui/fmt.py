@@ -1,4 +1,5 @@
-"""Presentation only: money, percentages, masked account numbers, times, pretty payloads.
+"""Presentation for the dashboard: the shared formatters (money, percent, age, account label — the CLI's too)
+plus what only a page shows: times in the chosen zone, run durations, sizes, pretty payloads.
 
 Every amount on screen goes through ``money`` so the dashboard formats alike everywhere (£1,234.56).
 """
@@ -7,74 +8,36 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from defusedxml import minidom
 
-SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
-BROKER_LABELS = {"ib": "Interactive Brokers", "schwab": "Charles Schwab", "demo": "Demo"}
-BROKER_SHORT = {"ib": "IB", "schwab": "Schwab", "demo": "Demo"}
-MINUS = "\u2212"  # a real minus sign lines up with the plus sign in tabular figures
-DASH = "—"
+from portfolio_dashboard.formatting import (
+    BROKER_LABELS,
+    BROKER_SHORT,
+    DASH,
+    MINUS,
+    SYMBOLS,
+    account_label,
+    ago,
+    broker_label,
+    mask_account,
+    money,
+    pct,
+    span,
+    symbol,
+)
 
-
-def symbol(currency: str) -> str:
-    return SYMBOLS.get(currency, f"{currency} ")
-
-
-def money(value: Decimal | float | None, currency: str = "GBP", *, signed: bool = False, decimals: int = 2,
-          minus: str = MINUS) -> str:
-    """``£1,234.56``, ``−£12.00``; with ``signed`` a ``+`` for gains; ``—`` when there is no value.
-
-    ``minus="-"`` for ``st.metric`` deltas, which read the colour from a leading ASCII hyphen.
-    """
-    if value is None:
-        return DASH
-    number = round(Decimal(str(value)) if isinstance(value, float) else value, decimals)  # sign after rounding
-    sign = minus if number < 0 else ("+" if signed and number > 0 else "")
-    return f"{sign}{symbol(currency)}{abs(number):,.{decimals}f}"
-
-
-def pct(fraction: Decimal | float | None, *, signed: bool = True, decimals: int = 2, minus: str = MINUS) -> str:
-    if fraction is None:
-        return DASH
-    number = round(Decimal(str(fraction)) * 100, decimals)
-    sign = minus if number < 0 else ("+" if signed and number > 0 else "")
-    return f"{sign}{abs(number):,.{decimals}f}%"
-
-
-def mask_account(account_id: str) -> str:
-    """``U1234321`` -> ``••••4321``: enough to tell accounts apart, not enough to identify one."""
-    tail = account_id[-4:] if len(account_id) > 4 else account_id[-2:]
-    return f"••••{tail}"
-
-
-def account_label(broker: str, account_id: str, name: str | None = None) -> str:
-    label = f"{BROKER_SHORT.get(broker, broker)} {mask_account(account_id)}"
-    return f"{label} · {name}" if name else label
-
-
-def broker_label(broker: str) -> str:
-    return BROKER_LABELS.get(broker, broker)
-
+__all__ = [
+    "BROKER_LABELS", "BROKER_SHORT", "DASH", "MINUS", "SYMBOLS", "account_label", "ago", "broker_label",
+    "duration", "mask_account", "money", "pct", "pretty_body", "size", "span", "symbol", "when",
+]
 
 def when(ts: datetime | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
     if ts is None:
         return DASH
     return ts.astimezone(tz).strftime("%d %b %Y %H:%M:%S" if seconds else "%d %b %Y %H:%M")
-
-
-def ago(ts: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - ts).total_seconds()))
-    if seconds < 90:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400 * 2:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
 
 
 def duration(seconds: float | None) -> str:

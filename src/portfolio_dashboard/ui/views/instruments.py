@@ -9,10 +9,9 @@ import streamlit as st
 
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.storage.mapping import set_manual_mapping
+from portfolio_dashboard.services.mapping import map_instrument
 from portfolio_dashboard.storage.reads.audit import GlobalInstrumentLine, MappingLine
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.ui import data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
@@ -72,9 +71,7 @@ def _save(chosen: uuid.UUID | None, target: uuid.UUID | None, instruments: dict[
         st.info("That instrument already maps there.")
         return
     try:
-        with UnitOfWork(get_app().engine) as uow:
-            set_manual_mapping(uow.connection, chosen, target)
-            uow.commit()
+        map_instrument(get_app(), chosen, target)
     except PortfolioError as exc:
         st.error(exc.user_message())
         return

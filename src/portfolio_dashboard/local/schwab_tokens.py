@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,9 @@ from typing import Any
 import fasteners
 
 from portfolio_dashboard.errors import AuthError
-from portfolio_dashboard.storage.data_dir import remove_stale_temp_files
+from portfolio_dashboard.formatting import span
+from portfolio_dashboard.local.data_dir import remove_stale_temp_files
+from portfolio_dashboard.local.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class TokenStore:
             ) from None
 
     def save(self, tokens: TokenSet) -> None:
-        """Write atomically: a 0600 temp file in the same directory, fsync, then ``os.replace``."""
+        """Write atomically (0600; ``local.files.write_atomic``)."""
         directory = self.path.parent
         if not directory.exists():
             # Only a directory we create is tightened to 0700: a user-chosen existing one (say, $HOME)
@@ -177,20 +178,7 @@ class TokenStore:
             directory.mkdir(parents=True, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
         self.remove_leftovers()
-        payload = json.dumps(tokens.to_json(), indent=2).encode("utf-8")
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            os.chmod(tmp_name, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-        _fsync_directory(directory)
+        write_atomic(self.path, json.dumps(tokens.to_json(), indent=2).encode("utf-8"))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -203,15 +191,53 @@ class TokenStore:
                 yield
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (e.g. Windows), hence best effort.
+@dataclass(frozen=True, slots=True)
+class TokenStatus:
+    """What ``status`` and the Connections page show. Never holds a token."""
+
+    token_path: str
+    present: bool
+    access_expires_in_s: float | None = None
+    refresh_expires_in_s: float | None = None
+    refresh_expires_at: datetime | None = None
+    problem: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.present and self.problem is None and (self.refresh_expires_in_s or 0) > 0
+
+    def describe(self) -> str:
+        if not self.present:
+            return f"not logged in to Schwab (no token file at {self.token_path}) — run `{AUTH_COMMAND}`"
+        if self.problem:
+            return f"{self.problem} — run `{AUTH_COMMAND}`"
+        left = self.refresh_expires_in_s or 0.0
+        if left <= 0:
+            return f"Schwab login expired {format_duration(-left)} ago — run `{AUTH_COMMAND}`"
+        text = f"Schwab login valid for {format_duration(left)} more (refresh token, 7 days from login)"
+        if left < 86400:
+            text += f" — run `{AUTH_COMMAND}` soon"
+        return text
+
+
+def format_duration(seconds: float) -> str:
+    """``5d 3h``, ``3h 12m``, ``12m`` — how long is left, to the minute (the shared ``span`` style)."""
+    return span(seconds)
+
+
+def status_of(store: TokenStore, now: datetime) -> TokenStatus:
+    """What the token file says about the login now (never touches the network)."""
+    path = str(store.path)
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        tokens = store.load()
+    except AuthError as exc:
+        return TokenStatus(token_path=path, present=True, problem=exc.message)
+    if tokens is None:
+        return TokenStatus(token_path=path, present=False)
+    return TokenStatus(
+        token_path=path,
+        present=True,
+        access_expires_in_s=(tokens.expires_at - now).total_seconds(),
+        refresh_expires_in_s=tokens.refresh_seconds_left(now),
+        refresh_expires_at=tokens.refresh_expires_at,
+    )

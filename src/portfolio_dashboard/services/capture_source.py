@@ -1,0 +1,163 @@
+"""One source of one run: fetch, parse, value, write — and when the database cannot take it, the spool.
+
+The rules (what a failure at each step records, when responses are kept on their own, when they go to the
+local spool) talk to a ``SourceStore``: PostgreSQL in production (``DatabaseStore``), an in-memory fake in
+the unit tests, so the rules are tested without a server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
+from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse, SourceOutcome, SourceStatus
+from portfolio_dashboard.domain.valuation import ValuedSnapshot
+from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError, PortfolioError, SourceError
+from portfolio_dashboard.local.spool import RunSpooler
+from portfolio_dashboard.services.fx import FxChain
+from portfolio_dashboard.services.pipeline import Progress, categorise, fetch_source, value_parsed
+from portfolio_dashboard.storage.engine import is_connection_error
+from portfolio_dashboard.storage.unit_of_work import UnitOfWork
+from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
+
+log = logging.getLogger(__name__)
+
+
+class SourceStore(Protocol):
+    """Where a source's capture is stored: everything in one transaction, or the raw responses alone."""
+
+    def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+              raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
+              trades: Sequence[ValuedTrade]) -> WriteCounts: ...
+
+    def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int: ...
+
+
+class DatabaseStore:
+    """``SourceStore`` in PostgreSQL: one unit of work per call, the source's lock held while it writes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+              raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
+              trades: Sequence[ValuedTrade]) -> WriteCounts:
+        with UnitOfWork(self.engine) as uow:
+            uow.lock(f"pd.source:{source}")
+            counts = write_source(uow, run_id=run_id, source=source, parser_version=parser_version,
+                                  base_currency=base_currency, raws=raws, snapshots=snapshots, fx_rates=fx_rates,
+                                  trades=trades)
+            uow.commit()
+        return counts
+
+    def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int:
+        with UnitOfWork(self.engine) as uow:
+            count = uow.repo.insert_raw_payloads(run_id, raws, parser_version)
+            uow.commit()
+        return count
+
+
+def capture_source(
+    store: SourceStore,
+    run_id: uuid.UUID,
+    name: str,
+    source: BrokerSource,
+    chain: FxChain,
+    fetch_ctx: FetchContext,
+    tolerance: Decimal,
+    base_currency: str,
+    progress: Progress | None,
+    spooler: RunSpooler | None = None,
+) -> SourceOutcome:
+    outcome = SourceOutcome(name, SourceStatus.FAIL)
+    raws: list[RawResponse] = []
+    notify = progress or (lambda _s, _state: None)
+    notify(name, "fetching")
+    parsed: ParseResult | None = None
+    valued: list[ValuedSnapshot] = []
+    trades: list[ValuedTrade] = []
+    error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
+    fetched = error is None
+    if isinstance(source, CredentialReporting):
+        outcome.credential = _credential_note(source)
+    if error is None:
+        try:
+            parsed = source.parse(raws)
+            result = value_parsed(parsed, chain, tolerance)
+            valued, trades = result.snapshots, result.trades
+            outcome.warnings.extend(result.warnings)
+        except Exception as exc:  # categorised and recorded, never lost
+            error = categorise(exc, name)
+    notify(name, "writing")
+    t1 = time.monotonic()
+    counts = WriteCounts()
+    if error is None and parsed is not None:
+        try:
+            counts = store.write(run_id=run_id, source=name, parser_version=source.parser_version,
+                                 base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
+                                 trades=trades)
+        except Exception as exc:  # categorised and recorded, never lost
+            error = categorise(exc, name)
+            counts = WriteCounts()
+    if error is not None:
+        outcome.error_category = error.category
+        outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
+        if isinstance(error, SourceError) and error.endpoint:
+            outcome.error_message += f" [{error.endpoint}]"
+        if isinstance(error, DatabaseUnavailableError) and spooler is not None:
+            outcome.status = SourceStatus.SPOOLED
+            reason = outcome.error_message
+            outcome.error_message = f"{reason}; {len(raws)} response(s) spooled locally"
+            if spooler.spool_source(name, source.parser_version, raws, kind="parse" if fetched else "raws",
+                                    outcome=asdict(outcome)) is None:
+                outcome.status = SourceStatus.FAIL
+                outcome.error_message = f"{reason} — NOT stored: the local spool could not be written either"
+        else:
+            counts.raw_payloads = keep_raws(store, run_id, raws, source.parser_version, name, spooler,
+                                            outcome if fetched else None)
+        log.error("%s: %s: %s", name, outcome.error_category, outcome.error_message)
+    else:
+        outcome.status = SourceStatus.SUCCESS
+        log.info("%s: stored %d new snapshot(s) (%d already stored), %d positions, %d trades in %.2fs", name,
+                 counts.snapshots_written, counts.snapshots_existing, counts.positions_written,
+                 counts.trades_written, time.monotonic() - t1)
+    outcome.write_seconds = round(time.monotonic() - t1, 3)
+    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
+    counts.record_on(outcome)
+    notify(name, str(outcome.status))
+    return outcome
+
+
+def _credential_note(source: CredentialReporting) -> str | None:
+    try:
+        return source.credential_note()
+    except Exception:  # a status line must never fail a capture
+        log.exception("could not read the login status of a source")
+        return None
+
+
+def keep_raws(store: SourceStore, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str,
+               name: str, spooler: RunSpooler | None = None, outcome: SourceOutcome | None = None) -> int:
+    """Store the raw payloads of a failed source on their own (they are what makes a failure debuggable);
+    spool them when the database cannot take them (``outcome`` given: the fetch was complete, so a replay
+    may re-parse them)."""
+    if not raws:
+        return 0
+    try:
+        return store.keep_raws(run_id, raws, parser_version)
+    except (SQLAlchemyError, DatabaseUnavailableError) as exc:
+        if spooler is not None and is_connection_error(exc):
+            spooler.spool_source(name, parser_version, raws, kind="raws",
+                                 outcome=asdict(outcome) if outcome is not None else {"source": name})
+        else:
+            log.exception("%s: could not store %d raw payloads", name, len(raws))
+        return 0

@@ -1,0 +1,31 @@
+"""Removing the demo source's data, children first; real accounts are never touched."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+# (what the user is told was removed, the statement); the order respects the foreign keys
+_STATEMENTS = (
+    ("positions", "DELETE FROM positions p USING snapshots s WHERE p.snapshot_id = s.id AND s.broker = :b"),
+    ("trades", "DELETE FROM trades WHERE broker = :b"),
+    ("snapshots", "DELETE FROM snapshots WHERE broker = :b"),
+    ("raw payloads", "DELETE FROM raw_payloads WHERE broker = :b"),
+    ("mappings", "DELETE FROM instrument_mapping m USING instruments i "
+                 "WHERE m.instrument_id = i.id AND i.broker = :b"),
+    ("instruments", "DELETE FROM instruments WHERE broker = :b"),
+    ("global instruments", "DELETE FROM global_instruments g WHERE NOT EXISTS "
+                           "(SELECT 1 FROM instrument_mapping m WHERE m.global_instrument_id = g.id)"),
+    ("accounts", "DELETE FROM broker_accounts WHERE broker = :b"),
+    ("fx rates", "DELETE FROM fx_rates f WHERE provider LIKE 'demo%' AND NOT EXISTS "
+                 "(SELECT 1 FROM positions p WHERE p.fx_rate_id = f.id) AND NOT EXISTS "
+                 "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id)"),
+    ("runs", "DELETE FROM snapshot_runs r WHERE r.sources = ARRAY['demo']::text[] AND NOT EXISTS "
+             "(SELECT 1 FROM snapshots s WHERE s.run_id = r.run_id) AND NOT EXISTS "
+             "(SELECT 1 FROM raw_payloads p WHERE p.run_id = r.run_id) AND NOT EXISTS "
+             "(SELECT 1 FROM trades t WHERE t.run_id = r.run_id)"),
+)
+
+
+def delete_broker_data(conn: Connection, broker: str) -> dict[str, int]:
+    """Delete every row of ``broker`` (the caller holds the source's lock and commits); counts per kind."""
+    return {label: conn.execute(text(sql), {"b": broker}).rowcount for label, sql in _STATEMENTS}
