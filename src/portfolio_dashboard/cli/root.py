@@ -18,6 +18,7 @@ from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
+from portfolio_dashboard.cli.returns import register as register_returns
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
@@ -37,6 +38,7 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
+register_returns(app)  # returns, benchmark
 
 
 def _fail(exc: PortfolioError) -> NoReturn:
