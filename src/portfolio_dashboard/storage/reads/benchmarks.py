@@ -77,9 +77,9 @@ def benchmark_prices(conn: Connection, name: str) -> tuple[str, list[Valuation]]
     day") picks the same day for the benchmark as for the accounts.
     """
     zone = ZoneInfo(str(conn.execute(text(f"SELECT {TZ_SQL}")).scalar_one()))
-    rows = conn.execute(text(IMPORTED_SQL), {"name": name}).tuples().all()
+    rows = conn.execute(text(IMPORTED_SQL), {"name": name}).all()
     kind = "imported"
     if not rows:
-        rows = conn.execute(text(HELD_PRICES_SQL), {"name": name}).tuples().all()
+        rows = conn.execute(text(HELD_PRICES_SQL), {"name": name}).all()
         kind = "held"
     return kind, [Valuation(datetime.combine(day, time(23, 59, 59), zone), close) for day, close in rows]

@@ -151,7 +151,7 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
         return []
     currencies: dict[tuple[str, str], set[str]] = defaultdict(set)
     result = conn.execute(text(CLOSES_SQL), params)
-    for broker, account_id, ts, gbp, local, currency in result.tuples():
+    for broker, account_id, ts, gbp, local, currency in result:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         if gbp is None:
@@ -167,12 +167,12 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
         if len(seen) == 1:
             histories[key].currency = next(iter(seen))
     flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)})
-    for broker, account_id, ts, gbp, local in flows.tuples():
+    for broker, account_id, ts, gbp, local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         history.flows_gbp.append(ExternalFlow(local_ts, gbp))
         history.flows_local.append(ExternalFlow(local_ts, local))
-    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params).tuples():
+    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params):
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
     return list(histories.values())
