@@ -8,10 +8,12 @@ account's), so every further period costs two prefix lookups and one XIRR.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -37,6 +39,9 @@ from portfolio_dashboard.storage.reads.returns import (
     account_histories,
     portfolio_zone,
 )
+
+# The zone of IBKR's statement dates (Flex date-times carry no zone; IBKR documents them as US Eastern).
+IBKR_STATEMENT_ZONE = ZoneInfo("America/New_York")
 
 __all__ = ["PERIOD_NAMES", "AccountReturns", "PreparedReturns", "ReturnsFilter", "ReturnsReport",
            "broker_twr", "prepare", "returns_report"]
@@ -84,8 +89,6 @@ def broker_twr(navs: Sequence[NavChange], valued_days: Iterable[date], start: da
         return None
 
     def valued_between(first: date, last: date) -> bool:
-        from bisect import bisect_left
-
         k = bisect_left(days, first)
         return k < len(days) and days[k] <= last
 
@@ -106,6 +109,23 @@ def broker_twr(navs: Sequence[NavChange], valued_days: Iterable[date], start: da
     if cursor == start or (cursor <= end and valued_between(cursor, end)):
         return None
     return product - 1
+
+
+def statement_twr(navs: Sequence[NavChange], series: ReturnSeries, ours: ReturnResult) -> Decimal | None:
+    """IBKR's TWR between the two valuations our figure used.
+
+    IBKR's statement dates are its own calendar days (US Eastern: a Flex close is stamped 20:20 New York,
+    already the next day in London), so the valuations are turned into IBKR's days before the statements are
+    matched: the broker's period runs from the day after the start valuation's day to the end valuation's day.
+    """
+    if ours.start_ts is None or ours.end_ts is None:
+        return None
+    first = ours.start_ts.astimezone(IBKR_STATEMENT_ZONE).date() + timedelta(days=1)
+    last = ours.end_ts.astimezone(IBKR_STATEMENT_ZONE).date()
+    if first > last:
+        return None
+    days = (v.ts.astimezone(IBKR_STATEMENT_ZONE).date() for v in series.valuations)
+    return broker_twr(navs, days, first, last)
 
 
 def _withhold(result: ReturnResult, reasons: list[str]) -> ReturnResult:
@@ -179,8 +199,7 @@ class PreparedReturns:
             local_series = self._local[h.key]
             local = results[h.key] if local_series is self._gbp[h.key] else local_series.period(
                 first, last, max_gap=max_gap)
-            theirs = broker_twr(h.nav_changes, (v.ts.date() for v in local_series.valuations), first, last) \
-                if h.nav_changes else None
+            theirs = statement_twr(h.nav_changes, local_series, local) if h.nav_changes and local else None
             ours = local.twr if local is not None else None
             accounts.append(AccountReturns(
                 h.broker, h.broker_account_id, h.name, h.wrapper, h.currency, results[h.key], local, theirs,
