@@ -145,6 +145,8 @@ def returns_cmd(
     to: Annotated[str | None, typer.Option("--to", help="Custom last day YYYY-MM-DD (default today).")] = None,
     today: Annotated[str | None, typer.Option("--today", help="The day named periods end (default today).")]
     = None,
+    benchmark: Annotated[str | None, typer.Option("--benchmark", help="Compare with this benchmark: an imported "
+                                                  "series or a symbol we hold (see `benchmark list`).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON (money as exact decimal strings).")] = False,
 ) -> None:
     """Time- and money-weighted returns, gain and net flows per account, broker, wrapper and in total.
@@ -152,6 +154,7 @@ def returns_cmd(
     Figures that cannot be right (unknown flows, a gap in the valuations, no valuation to start from) are
     withheld with the reason, never shown as 0%. Definitions: docs/returns.md."""
     from portfolio_dashboard.domain.returns import PERIOD_NAMES
+    from portfolio_dashboard.services.benchmarks import compare_benchmark
     from portfolio_dashboard.services.returns import ReturnsFilter, returns_report
 
     start, end, day = _parse_day(from_, "--from"), _parse_day(to, "--to"), _parse_day(today, "--today")
@@ -164,6 +167,8 @@ def returns_cmd(
         app.migrate()
         with app.engine.connect() as conn:
             report = returns_report(conn, flt, period=period, start=start, end=end, today=day)
+            versus = compare_benchmark(conn, benchmark, report.start, report.end, report.total.twr) \
+                if benchmark else None
     except ValueError as exc:
         raise _error(str(exc)) from None
     except PortfolioError as exc:
@@ -173,7 +178,15 @@ def returns_cmd(
         missing = [f"{b}:{a}" for b, a in flt.accounts if (b, a) not in found]
         if missing:
             raise _error(f"no such account: {', '.join(missing)}")
-    typer.echo(json.dumps(report_json(report), indent=2) if as_json else report_text(report))
+    data = report_json(report)
+    text = report_text(report)
+    if versus is not None:
+        data["benchmark"] = {"name": versus.name, "kind": versus.kind, "twr": return_number(versus.twr),
+                             "difference": return_number(versus.difference),
+                             "unavailable": [versus.unavailable] if versus.unavailable else []}
+        text += (f"\nbenchmark {versus.name}: {_pct(versus.twr)} (ours minus it: {_pct(versus.difference)})"
+                 if versus.unavailable is None else f"\nbenchmark {versus.name}: unavailable ({versus.unavailable})")
+    typer.echo(json.dumps(data, indent=2) if as_json else text)
 
 
 @benchmark_app.command("import")

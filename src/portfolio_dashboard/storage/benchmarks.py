@@ -8,13 +8,16 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-# A re-import of the same file changes nothing; a corrected close replaces the stored one (and says so).
+# A re-import of the same file changes nothing (an import without --currency keeps the stored one); a corrected
+# close replaces the stored one (and says so).
 UPSERT_SQL = """
 INSERT INTO benchmark_prices AS b (name, day, close, currency, source)
 VALUES (:name, :day, :close, :currency, :source)
 ON CONFLICT (name, day) DO UPDATE
-    SET close = EXCLUDED.close, currency = EXCLUDED.currency, source = EXCLUDED.source, created_at = now()
-    WHERE (b.close, b.currency, b.source) IS DISTINCT FROM (EXCLUDED.close, EXCLUDED.currency, EXCLUDED.source)
+    SET close = EXCLUDED.close, currency = COALESCE(EXCLUDED.currency, b.currency), source = EXCLUDED.source,
+        created_at = now()
+    WHERE (b.close, b.currency, b.source)
+          IS DISTINCT FROM (EXCLUDED.close, COALESCE(EXCLUDED.currency, b.currency), EXCLUDED.source)
 RETURNING (xmax = 0) AS inserted
 """
 
