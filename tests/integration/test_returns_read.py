@@ -179,3 +179,15 @@ def test_a_missing_statement_is_not_a_flat_day() -> None:
     assert broker_twr(navs, valued, date(2026, 1, 5), date(2026, 1, 6)) is None
     assert broker_twr(navs, valued, date(2026, 1, 3), date(2026, 1, 5)) == D("0.01")
     assert broker_twr([], valued, date(2026, 1, 5), date(2026, 1, 6)) is None
+
+
+def test_a_gateway_account_opening_inside_the_period_still_withholds_the_scope(conn: Connection) -> None:
+    run = rows.run(conn)
+    rows.account(conn, "ib", "U1")
+    rows.account(conn, "ib", "U2")
+    for day in (1, 2, 3):
+        rows.snapshot(conn, run, "ib", "U1", noon(day), "1000")
+    sid = rows.snapshot(conn, run, "ib", "U2", noon(3), "500")
+    conn.execute(text("UPDATE snapshots SET source = 'ib_gateway' WHERE id = :i"), {"i": sid})
+    total = returns_report(conn, period=None, start=date(2026, 1, 2), end=date(2026, 1, 3)).total
+    assert total.twr is None and any(r.startswith("ib:U2: flows unknown") for r in total.unavailable)

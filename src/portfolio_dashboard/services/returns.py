@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from portfolio_dashboard.domain.returns import (
     DEFAULT_MAX_GAP,
+    FLOWS_UNKNOWN,
     PERIOD_NAMES,
     AccountSeries,
     BrokerComparison,
@@ -187,7 +188,15 @@ class PreparedReturns:
             return results[keys[0]]
         shared: list[str] = []
         for key in keys:
-            shared += account_reasons(key, self._gbp[key], results[key], start, end)
+            reasons = account_reasons(key, self._gbp[key], results[key], start, end)
+            series = self._gbp[key]
+            # An account with unknown flows that opens inside the period reports only that it opened late, yet
+            # every flow after its opening is still unknown: the scope cannot be right either.
+            late = f"{key}: {FLOWS_UNKNOWN}"
+            if not series.flows_known and series.inception is not None and series.inception <= end \
+                    and late not in reasons:
+                reasons.append(late)
+            shared += reasons
         return _withhold(total, shared) if shared else total
 
     def report(self, period: str | None = "ytd", start: date | None = None, end: date | None = None, *,

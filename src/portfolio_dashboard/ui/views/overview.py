@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, returns_headline, sidebar, state, tables
 from portfolio_dashboard.ui.first_paint import Stages
 from portfolio_dashboard.ui.guard import guarded
 
@@ -27,7 +27,7 @@ def _change_metric(label: str, change: Change | None, currency: str, help_text: 
 
 def metrics(s: Summary) -> None:
     ccy = s.currency
-    cols = st.columns(3)
+    cols = st.columns(4)
     with cols[0], st.container(key="total-value"):
         count = len(s.accounts)
         st.metric("Total value", fmt.money(s.total, ccy), border=True, height="stretch",
@@ -39,6 +39,8 @@ def metrics(s: Summary) -> None:
     with cols[2]:
         _change_metric("Since previous snapshot", s.change_snapshot, ccy,
                        "The sum over accounts of the newest snapshot minus the one before it")
+    with cols[3], guarded("the return"):
+        returns_headline.metric()
 
 
 def notes(s: Summary) -> None:
