@@ -38,7 +38,7 @@ def test_returns_page_shows_figures_table_chart_and_heatmap(seeded: App) -> None
     report = _report(seeded, "all")
     assert report.total.twr is not None
     assert _metric(at, "TWR") == fmt.pct(report.total.twr)
-    assert _metric(at, "Gain") == fmt.money(report.total.gain, "GBP", signed=True)
+    assert _metric(at, "Gain") == fmt.money(report.total.gain, "GBP", signed=True, decimals=0)
     frame = at.dataframe[0].value
     assert list(frame["Level"]).count("Account") == len(report.accounts)
     total = frame[frame["Level"] == "Total"].iloc[0]

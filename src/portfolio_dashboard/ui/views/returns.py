@@ -36,8 +36,8 @@ def pct_or_reason(value: Decimal | None, result: ReturnResult) -> str:
     return fmt.pct(value) if value is not None else (UNAVAILABLE if result.unavailable else fmt.DASH)
 
 
-def money_or_reason(value: Decimal | None, result: ReturnResult) -> str:
-    return fmt.money(value, "GBP", signed=True) if value is not None else (
+def money_or_reason(value: Decimal | None, result: ReturnResult, *, decimals: int = 2) -> str:
+    return fmt.money(value, "GBP", signed=True, decimals=decimals) if value is not None else (
         UNAVAILABLE if result.unavailable else fmt.DASH)
 
 
@@ -47,13 +47,12 @@ def _default_label() -> str:
 
 
 def choose_period(prepared: PreparedReturns) -> tuple[str | None, date | None, date | None]:
-    left, right = st.columns([5, 2], vertical_alignment="bottom")
-    label = left.segmented_control("Period", list(PERIODS), default=_default_label(), key=PERIOD_KEY) or "YTD"
+    label = st.segmented_control("Period", list(PERIODS), default=_default_label(), key=PERIOD_KEY) or "YTD"
     if PERIODS[label] != "custom":
         st.session_state[returns_headline.CHOSEN_KEY] = PERIODS[label]  # the Overview's headline follows it
     choices = returns_data.wrappers(data.db_key())
-    if len(choices) > 1:
-        right.multiselect("Wrapper", choices, key=WRAPPER_KEY, placeholder="All wrappers")
+    if len(choices) > 1:  # one wrapper (or none assigned yet) has nothing to choose
+        st.columns([2, 3])[0].multiselect("Wrapper", choices, key=WRAPPER_KEY, placeholder="All wrappers")
     if PERIODS[label] != "custom":
         return PERIODS[label], None, None
     first_day = prepared.inception or prepared.today
@@ -76,10 +75,11 @@ def headline(report: ReturnsReport) -> None:
         st.metric("MWR" + (" (annual)" if annualised else ""), pct_or_reason(total.mwr, total), border=True,
                   help="Money-weighted (XIRR): your own return, counting when you added or took out money.")
     with cols[2]:
-        st.metric("Gain", money_or_reason(total.gain, total), border=True,
+        # whole pounds on the cards (four to a row): the table below has the pence
+        st.metric("Gain", money_or_reason(total.gain, total, decimals=0), border=True,
                   help="End value − start value − money in (net of money out).")
     with cols[3]:
-        st.metric("Net money in", money_or_reason(total.net_flows, total), border=True,
+        st.metric("Net money in", money_or_reason(total.net_flows, total, decimals=0), border=True,
                   help="Deposits and transfers in, less withdrawals and transfers out.")
     st.caption(f"{report.start:%d %b %Y} – {report.end:%d %b %Y} · from {fmt.money(total.start_value)} "
                f"to {fmt.money(total.end_value)} · in GBP")
@@ -113,6 +113,8 @@ def table(report: ReturnsReport) -> None:
     })
     if not any(frame["IBKR TWR"]):
         frame = frame.drop(columns=["IBKR TWR", "Δ vs IBKR"])
+    if not any(frame["Why unavailable"]):
+        frame = frame.drop(columns=["Why unavailable"])
     if not any(frame["TWR p.a."]):
         frame = frame.drop(columns=["TWR p.a."])
     st.dataframe(frame, hide_index=True, key="returns_table")
