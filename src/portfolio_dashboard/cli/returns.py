@@ -196,35 +196,27 @@ def benchmark_import(
     currency: Annotated[str | None, typer.Option(help="Currency of the closes, e.g. GBP.")] = None,
 ) -> None:
     """Import closes from a CSV file. Idempotent: importing the same file again stores nothing new."""
-    from portfolio_dashboard.local.benchmark_csv import BenchmarkFileError, read_closes
-    from portfolio_dashboard.storage.benchmarks import upsert_benchmark_prices
+    from portfolio_dashboard.services.benchmarks import BenchmarkFileError, import_benchmark
 
-    label = name.strip()
-    if not label:
-        raise _error("the benchmark needs a name")
-    try:
-        closes = read_closes(file)
-    except BenchmarkFileError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg="red", err=True)
-        raise typer.Exit(1) from None
     app = get_app()
     try:
         app.migrate()
         with app.engine.begin() as conn:
-            inserted, updated = upsert_benchmark_prices(conn, label, closes, currency=currency and currency.upper(),
-                                                        source=f"csv:{file.name}")
+            done = import_benchmark(conn, name, file, currency=currency)
+    except BenchmarkFileError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg="red", err=True)
+        raise typer.Exit(1) from None
     except PortfolioError as exc:
         raise _error(str(exc)) from None
-    unchanged = len(closes) - inserted - updated
-    typer.echo(f"{label}: {len(closes)} closes {closes[0][0]} .. {closes[-1][0]} "
-               f"({inserted} new, {updated} updated, {unchanged} unchanged)")
+    typer.echo(f"{done.name}: {done.closes} closes {done.first_day} .. {done.last_day} "
+               f"({done.inserted} new, {done.updated} updated, {done.unchanged} unchanged)")
 
 
 @benchmark_app.command("list")
 def benchmark_list() -> None:
     """Imported benchmarks, and the instruments we hold (usable as benchmarks by their symbol)."""
-    from portfolio_dashboard.storage.reads.benchmarks import held_symbols, imported_benchmarks
+    from portfolio_dashboard.services.benchmarks import held_symbols, imported_benchmarks
 
     app = get_app()
     try:
