@@ -15,6 +15,7 @@ Measured, median of ``--runs`` (server side: this process, from opening a connec
 * **one period**: ``prepare`` (the read model's four queries + preparing every series) and one ``report``
   (per account in GBP and in its own currency, per broker, per wrapper, total) — what the Returns page and
   ``portfolio-dashboard returns`` do per request;
+* **total only**: ``prepare`` and the whole filter's figures only (the Overview's "Return (TWR)");
 * **every period**: the same preparation, then all ten named periods;
 * the **bound**: a plain scan fetching the same daily values (``daily_account_value``, valued days only), in
   the same run. The ratio says what reading into the domain types and the arithmetic cost beyond reading the
@@ -107,6 +108,10 @@ def measure(engine: Engine, end: date, runs: int) -> dict[str, Any]:
         with engine.connect() as conn:
             return prepare(conn, today=end).report("ytd")
 
+    def total_only() -> object:
+        with engine.connect() as conn:
+            return prepare(conn, today=end).total("ytd")
+
     def every_period() -> object:
         with engine.connect() as conn:
             prepared = prepare(conn, today=end)
@@ -120,11 +125,12 @@ def measure(engine: Engine, end: date, runs: int) -> dict[str, Any]:
 
     rows = scan()
     results: dict[str, Any] = {"daily_values": rows}
-    for name, fn in (("plain scan", scan), ("read model only", read_only), ("one period", one_period),
-                     ("every period", every_period)):
+    for name, fn in (("plain scan", scan), ("read model only", read_only), ("total only", total_only),
+                     ("one period", one_period), ("every period", every_period)):
         ms, _ = median_ms(fn, runs)
         results[name] = round(ms, 1)
     bound = results["plain scan"]
+    results["ratio total only"] = round(results["total only"] / bound, 1)
     results["ratio one period"] = round(results["one period"] / bound, 1)
     results["ratio every period"] = round(results["every period"] / bound, 1)
     with engine.connect() as conn:

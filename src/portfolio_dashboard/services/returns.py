@@ -147,10 +147,19 @@ class PreparedReturns:
             gbp = ReturnSeries(h.valuations_gbp, h.flows_gbp, flows_known=h.flows_known)
             self._gbp[h.key] = gbp
             self._inputs[h.key] = AccountSeries(gbp.valuations, gbp.flows, h.flows_known)
-            # A GBP account's own-currency figures are its GBP figures: prepare them once.
-            self._local[h.key] = gbp if h.currency == "GBP" else ReturnSeries(
-                h.valuations_local, h.flows_local, flows_known=h.flows_known)
+        self._by_key = {h.key: h for h in self.histories}
         self._scopes: dict[frozenset[str], ReturnSeries] = {}
+
+    def local_series(self, key: str) -> ReturnSeries:
+        """An account's series in its own currency, prepared on first use (the Overview never needs it); a GBP
+        account's is its GBP series."""
+        series = self._local.get(key)
+        if series is None:
+            h = self._by_key[key]
+            series = self._gbp[key] if h.currency == "GBP" else ReturnSeries(
+                h.valuations_local, h.flows_local, flows_known=h.flows_known)
+            self._local[key] = series
+        return series
 
     @property
     def inception(self) -> date | None:
@@ -205,7 +214,7 @@ class PreparedReturns:
         results = {h.key: self._gbp[h.key].period(first, last, max_gap=max_gap) for h in self.histories}
         accounts = []
         for h in self.histories:
-            local_series = self._local[h.key]
+            local_series = self.local_series(h.key)
             local = results[h.key] if local_series is self._gbp[h.key] else local_series.period(
                 first, last, max_gap=max_gap)
             theirs = statement_twr(h.nav_changes, local_series, local) if h.nav_changes and local else None
@@ -226,6 +235,13 @@ class PreparedReturns:
             brokers={b: self.scope_result(k, first, last, results, max_gap) for b, k in sorted(brokers.items())},
             wrappers={w: self.scope_result(k, first, last, results, max_gap) for w, k in sorted(wrappers.items())},
         )
+
+    def total(self, period: str | None = "ytd", start: date | None = None, end: date | None = None, *,
+              max_gap: timedelta = DEFAULT_MAX_GAP) -> ReturnResult:
+        """Only the whole filter's figures (the Overview's headline): no own-currency or group series."""
+        _name, first, last = self.resolve(period, start, end)
+        results = {h.key: self._gbp[h.key].period(first, last, max_gap=max_gap) for h in self.histories}
+        return self.scope_result([h.key for h in self.histories], first, last, results, max_gap)
 
     def cumulative(self, start: date, end: date) -> list[tuple[datetime, Decimal | None]]:
         """The whole filter's cumulative TWR at each valuation of the period (for the chart)."""

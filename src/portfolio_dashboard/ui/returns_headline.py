@@ -21,7 +21,7 @@ def metric() -> None:
     period = chosen_period()
     db = data.db_key()
     prepared = returns_data.prepared(db, returns_data.returns_filter(state.scope()), returns_data.today())
-    total = prepared.report(period).total
+    total = prepared.total(period)
     annual = total.twr_annualised is not None
     value = total.twr_annualised if annual else total.twr
     label = f"Return (TWR, {LABELS[period]}{', p.a.' if annual else ''})"

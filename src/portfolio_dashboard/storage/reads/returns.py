@@ -105,13 +105,14 @@ WHERE {_FILTER}
 ORDER BY a.broker, a.broker_account_id
 """  # noqa: S608 - constants only
 
-# Non-carried rows only: the days an account was actually valued (carried days are not valuations).
+# Non-carried rows only: the days an account was actually valued (carried days are not valuations). In the
+# cache's own key order (day first), so no sort: each account's rows still arrive in time order.
 CLOSES_SQL = f"""
 SELECT d.broker, d.broker_account_id, d.asof_ts, d.total_value_gbp, d.total_value_local, d.account_currency
 FROM daily_account_value d
 JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
 WHERE NOT d.carried_forward AND {_FILTER}
-ORDER BY d.broker, d.broker_account_id, d.day
+ORDER BY d.day, d.broker, d.broker_account_id
 """  # noqa: S608 - constants only
 
 # A flow in another currency than the account's is valued at the broker's own rate to the account's base
@@ -150,7 +151,8 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
     if not histories:
         return []
     currencies: dict[tuple[str, str], set[str]] = defaultdict(set)
-    result = conn.execute(text(CLOSES_SQL), params)
+    # fetched at once: psycopg's fetchall is several times cheaper per row than iterating (fetchone)
+    result = conn.execute(text(CLOSES_SQL), params).all()
     for broker, account_id, ts, gbp, local, currency in result:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
@@ -166,13 +168,13 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
         # the snapshots' own currency is the one their local values are in (the account record may lag it)
         if len(seen) == 1:
             histories[key].currency = next(iter(seen))
-    flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)})
+    flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
     for broker, account_id, ts, gbp, local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         history.flows_gbp.append(ExternalFlow(local_ts, gbp))
         history.flows_local.append(ExternalFlow(local_ts, local))
-    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params):
+    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params).all():
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
     return list(histories.values())
