@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,11 +81,17 @@ class AccountHistory:
     currency: str | None  # the account's own currency (of ``valuations_local`` and ``flows_local``)
     flows_known: bool
     valuations_gbp: list[Valuation] = field(default_factory=list)
-    valuations_local: list[Valuation] = field(default_factory=list)
+    local_points: list[tuple[datetime, Decimal]] = field(default_factory=list)  # see valuations_local
     flows_gbp: list[ExternalFlow] = field(default_factory=list)
     flows_local: list[ExternalFlow] = field(default_factory=list)
     nav_changes: list[NavChange] = field(default_factory=list)
     days_without_gbp: int = 0  # closes with no GBP value (a missing rate): left out, the gap rule reports long ones
+
+    @property
+    def valuations_local(self) -> list[Valuation]:
+        """The closes in the account's own currency, built when asked for: only the own-currency view of a
+        non-GBP account needs them, and building a Valuation costs more than reading its row."""
+        return [Valuation(ts, value) for ts, value in self.local_points]
 
     @property
     def key(self) -> str:
@@ -161,7 +167,7 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
         else:
             history.valuations_gbp.append(Valuation(local_ts, gbp))
         if local is not None:
-            history.valuations_local.append(Valuation(local_ts, local))
+            history.local_points.append((local_ts, local))
         if currency:
             currencies[(broker, account_id)].add(currency)
     for key, seen in currencies.items():
