@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain.returns import Valuation
+from portfolio_dashboard.storage.reads.returns import portfolio_zone
 from portfolio_dashboard.storage.reads.scope import TZ_SQL
 
 
@@ -76,7 +76,7 @@ def benchmark_prices(conn: Connection, name: str) -> tuple[str, list[Valuation]]
     Each close is stamped at the end of its local day, so a period's start rule ("the close before the first
     day") picks the same day for the benchmark as for the accounts.
     """
-    zone = ZoneInfo(str(conn.execute(text(f"SELECT {TZ_SQL}")).scalar_one()))
+    zone = portfolio_zone(conn)
     rows = conn.execute(text(IMPORTED_SQL), {"name": name}).all()
     kind = "imported"
     if not rows:

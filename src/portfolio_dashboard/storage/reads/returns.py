@@ -142,8 +142,12 @@ ORDER BY n.broker, n.broker_account_id, n.from_date, n.to_date
 """  # noqa: S608 - constants only
 
 
+ZONE_SQL = f"SELECT {TZ_SQL}"
+
+
 def portfolio_zone(conn: Connection) -> ZoneInfo:
-    return ZoneInfo(str(conn.execute(text(f"SELECT {TZ_SQL}")).scalar_one()))
+    """The zone whose calendar days the periods use (the session's ``portfolio.timezone``)."""
+    return ZoneInfo(str(conn.execute(text(ZONE_SQL)).scalar_one()))
 
 
 def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) -> list[AccountHistory]:
