@@ -21,6 +21,7 @@ from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
+from portfolio_dashboard.cli.returns import register as register_returns
 from portfolio_dashboard.domain.runs import SOURCE_NAMES, TriggerType
 from portfolio_dashboard.errors import ConfigError, PortfolioError
 
@@ -39,6 +40,7 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
+register_returns(app)  # returns, benchmark
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,7 @@ VIEWS = Path(__file__).parent / "views"
 HEADLINE_FIRST = "overview"  # the page that draws the sidebar itself, after its headline
 PAGES = [
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
+    ("returns.py", "Returns", ":material/trending_up:", "returns"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
     ("runs.py", "Runs", ":material/history:", "runs"),

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
+from itertools import accumulate, pairwise
+from operator import mul
 
 from portfolio_dashboard.domain.returns.core import (
     ReturnUndefinedError,
@@ -57,8 +58,26 @@ class ReturnSeries:
         # Prefix structures over sub-periods: index k covers the first k sub-periods (valuations 0..k).
         # Undefined and zero factors count as 1 in the product and are tracked separately, so the ratio of two
         # prefix products is the exact chain over any range that contains neither.
+        self._errors: list[ReturnUndefinedError | None]
+        if all(type(factor) is Decimal and factor for factor in factors):
+            # The usual case, every sub-period defined and none a total loss: the same products in the same
+            # order as the loop below (so the same digits), without its per-day bookkeeping.
+            self._product = list(accumulate(factors, mul, initial=_ONE))
+            self._errors = [None] * len(self._product)
+            self._bad = [0] * len(self._product)
+            self._zeros = [0] * len(self._product)
+        else:
+            self._prefix_with_gaps(factors)
+        self._flow_sum = [_ZERO]
+        self._unvalued = [0]
+        for flow in self.flows:
+            self._flow_sum.append(self._flow_sum[-1] + (flow.amount if flow.amount is not None else _ZERO))
+            self._unvalued.append(self._unvalued[-1] + (flow.amount is None))
+        self._gap_counts: dict[timedelta, list[int]] = {}
+
+    def _prefix_with_gaps(self, factors: Sequence[Decimal | ReturnUndefinedError]) -> None:
         self._product = [_ONE]
-        self._errors: list[ReturnUndefinedError | None] = [None]
+        self._errors = [None]
         self._bad = [0]
         self._zeros = [0]
         for factor in factors:
@@ -71,12 +90,6 @@ class ReturnSeries:
             self._errors.append(error)
             self._bad.append(self._bad[-1] + (error is not None))
             self._zeros.append(self._zeros[-1] + zero)
-        self._flow_sum = [_ZERO]
-        self._unvalued = [0]
-        for flow in self.flows:
-            self._flow_sum.append(self._flow_sum[-1] + (flow.amount if flow.amount is not None else _ZERO))
-            self._unvalued.append(self._unvalued[-1] + (flow.amount is None))
-        self._gap_counts: dict[timedelta, list[int]] = {}
 
     @property
     def inception(self) -> date | None:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, returns_headline, sidebar, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -38,6 +38,9 @@ def metrics(s: Summary) -> None:
     with cols[2]:
         _change_metric("Since previous snapshot", s.change_snapshot, ccy,
                        "The sum over accounts of the newest snapshot minus the one before it")
+    # its own row: a fourth card would cut the total value short on a laptop screen
+    with st.columns(3)[0], guarded("the return"):
+        returns_headline.metric()
 
 
 def notes(s: Summary) -> None:

@@ -1,0 +1,203 @@
+"""The returns read model (issue 18): each account's daily closes and external flows, ready for domain/returns.
+
+Four index-backed reads, whatever the length of the history:
+
+* the accounts in the filter (broker, account, wrapper), with whether their flows are known: an account that
+  only the Client Portal gateway has captured has no flow history (the gateway does not report deposits and
+  withdrawals), so its returns are withheld rather than computed as if no money had moved;
+* each account's last snapshot of each local day, in GBP and in the account's own currency, from the daily
+  value cache (migration 0004: rows stored in reading order, no snapshot is visited);
+* the external flows (``cash_flows`` of kind deposit, withdrawal, transfer_in, transfer_out), in GBP and in
+  the account's currency;
+* IBKR's own statement of each period (``nav_changes.twr_percent``), to show beside ours.
+
+Timestamps are turned into the portfolio's zone here, because periods are resolved by ``ts.date()``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, text
+
+from portfolio_dashboard.domain.returns import EXTERNAL_KINDS, ExternalFlow, Valuation, flex_twr_fraction
+from portfolio_dashboard.storage.reads.scope import TZ_SQL
+
+# The only source that cannot report money moved in or out (see docs/returns.md, "Unavailable, not wrong").
+FLOWLESS_SOURCES = ("ib_gateway",)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnsFilter:
+    """Which accounts: empty tuples mean "all". Accounts are ``(broker, broker_account_id)``; wrappers are
+    ``broker_accounts.wrapper`` values, with ``"unassigned"`` for accounts that have none."""
+
+    accounts: tuple[tuple[str, str], ...] = ()
+    brokers: tuple[str, ...] = ()
+    wrappers: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "f_accounts": [f"{b}/{a}" for b, a in self.accounts],
+            "f_brokers": list(self.brokers),
+            "f_wrappers": list(self.wrappers),
+        }
+
+
+UNASSIGNED_WRAPPER = "unassigned"
+
+_FILTER = """
+    (cardinality(CAST(:f_brokers AS text[])) = 0 OR a.broker = ANY(CAST(:f_brokers AS text[])))
+    AND (cardinality(CAST(:f_accounts AS text[])) = 0
+         OR (a.broker || '/' || a.broker_account_id) = ANY(CAST(:f_accounts AS text[])))
+    AND (cardinality(CAST(:f_wrappers AS text[])) = 0
+         OR COALESCE(a.wrapper, 'unassigned') = ANY(CAST(:f_wrappers AS text[])))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NavChange:
+    """IBKR's statement of one period: its TWR as a fraction, in the account's base currency."""
+
+    from_date: date
+    to_date: date
+    twr: Decimal
+    currency: str | None
+
+
+@dataclass(slots=True)
+class AccountHistory:
+    """One account's inputs to the returns arithmetic, in GBP and in its own currency, oldest first."""
+
+    broker: str
+    broker_account_id: str
+    name: str | None
+    wrapper: str | None
+    currency: str | None  # the account's own currency (of ``valuations_local`` and ``flows_local``)
+    flows_known: bool
+    valuations_gbp: list[Valuation] = field(default_factory=list)
+    local_points: list[tuple[datetime, Decimal]] = field(default_factory=list)  # see valuations_local
+    flows_gbp: list[ExternalFlow] = field(default_factory=list)
+    flows_local: list[ExternalFlow] = field(default_factory=list)
+    nav_changes: list[NavChange] = field(default_factory=list)
+    days_without_gbp: int = 0  # closes with no GBP value (a missing rate): left out, the gap rule reports long ones
+
+    @property
+    def valuations_local(self) -> list[Valuation]:
+        """The closes in the account's own currency, built when asked for: only the own-currency view of a
+        non-GBP account needs them, and building a Valuation costs more than reading its row."""
+        return [Valuation(ts, value) for ts, value in self.local_points]
+
+    @property
+    def key(self) -> str:
+        return f"{self.broker}:{self.broker_account_id}"
+
+
+ACCOUNTS_SQL = f"""
+SELECT a.broker, a.broker_account_id, COALESCE(a.display_name, a.name) AS name, a.wrapper,
+       a.base_currency,
+       EXISTS (SELECT 1 FROM snapshots s
+               WHERE s.broker = a.broker AND s.broker_account_id = a.broker_account_id
+                 AND (s.source IS NULL OR s.source <> ALL (CAST(:flowless AS text[]))))
+       OR EXISTS (SELECT 1 FROM cash_flows c
+                  WHERE c.broker = a.broker AND c.broker_account_id = a.broker_account_id) AS flows_known
+FROM broker_accounts a
+WHERE {_FILTER}
+ORDER BY a.broker, a.broker_account_id
+"""  # noqa: S608 - constants only
+
+# Non-carried rows only: the days an account was actually valued (carried days are not valuations). In the
+# cache's own key order (day first), so no sort: each account's rows still arrive in time order.
+CLOSES_SQL = f"""
+SELECT d.broker, d.broker_account_id, d.asof_ts, d.total_value_gbp, d.total_value_local, d.account_currency
+FROM daily_account_value d
+JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
+WHERE NOT d.carried_forward AND {_FILTER}
+ORDER BY d.day, d.broker, d.broker_account_id
+"""  # noqa: S608 - constants only
+
+# A flow in another currency than the account's is valued at the broker's own rate to the account's base
+# (``fx_rate_to_base``); without one it cannot be valued in the account's currency (NULL, withheld).
+FLOWS_SQL = f"""
+SELECT c.broker, c.broker_account_id, c.flow_ts, c.amount_gbp,
+       CASE WHEN c.currency = a.base_currency THEN c.amount_local
+            WHEN c.fx_rate_to_base IS NOT NULL THEN c.amount_local * c.fx_rate_to_base END AS amount_account
+FROM cash_flows c
+JOIN broker_accounts a ON a.broker = c.broker AND a.broker_account_id = c.broker_account_id
+WHERE c.kind = ANY(CAST(:external AS text[])) AND {_FILTER}
+ORDER BY c.broker, c.broker_account_id, c.flow_ts
+"""  # noqa: S608 - constants only
+
+NAV_SQL = f"""
+SELECT n.broker, n.broker_account_id, n.from_date, n.to_date, n.twr_percent, n.currency
+FROM nav_changes n
+JOIN broker_accounts a ON a.broker = n.broker AND a.broker_account_id = n.broker_account_id
+WHERE n.twr_percent IS NOT NULL AND {_FILTER}
+ORDER BY n.broker, n.broker_account_id, n.from_date, n.to_date
+"""  # noqa: S608 - constants only
+
+
+ZONE_SQL = f"SELECT {TZ_SQL}"
+
+
+def portfolio_zone(conn: Connection) -> ZoneInfo:
+    """The zone whose calendar days the periods use (the session's ``portfolio.timezone``)."""
+    return ZoneInfo(str(conn.execute(text(ZONE_SQL)).scalar_one()))
+
+
+def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) -> list[AccountHistory]:
+    """Every account in the filter with its daily closes, external flows and IBKR statements."""
+    params = flt.params()
+    zone = portfolio_zone(conn)
+    histories: dict[tuple[str, str], AccountHistory] = {}
+    for row in conn.execute(text(ACCOUNTS_SQL), {**params, "flowless": list(FLOWLESS_SOURCES)}):
+        histories[(row.broker, row.broker_account_id)] = AccountHistory(
+            row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
+    if not histories:
+        return []
+    currencies: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # fetched at once: psycopg's fetchall is several times cheaper per row than iterating (fetchone)
+    result = conn.execute(text(CLOSES_SQL), params).all()
+    for broker, account_id, ts, gbp, local, currency in result:
+        history = histories[(broker, account_id)]
+        local_ts = ts.astimezone(zone)
+        if gbp is None:
+            history.days_without_gbp += 1
+        else:
+            history.valuations_gbp.append(Valuation(local_ts, gbp))
+        if local is not None:
+            history.local_points.append((local_ts, local))
+        if currency:
+            currencies[(broker, account_id)].add(currency)
+    for key, seen in currencies.items():
+        # the snapshots' own currency is the one their local values are in (the account record may lag it)
+        if len(seen) == 1:
+            histories[key].currency = next(iter(seen))
+    flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
+    for broker, account_id, ts, gbp, local in flows:
+        history = histories[(broker, account_id)]
+        local_ts = ts.astimezone(zone)
+        history.flows_gbp.append(ExternalFlow(local_ts, gbp))
+        history.flows_local.append(ExternalFlow(local_ts, local))
+    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params).all():
+        histories[(broker, account_id)].nav_changes.append(
+            NavChange(start, end, flex_twr_fraction(percent), currency))
+    return list(histories.values())
+
+
+def latest_day(conn: Connection) -> date | None:
+    """The portfolio's newest valued day (what "today" means for the periods when nothing newer exists)."""
+    value = conn.execute(text("SELECT max(day) FROM daily_portfolio_value")).scalar()
+    return value if isinstance(value, date) else None
+
+
+def wrappers(conn: Connection) -> list[str]:
+    """The wrappers accounts are in, for a filter picker (``unassigned`` for accounts with none)."""
+    rows = conn.execute(text(
+        "SELECT DISTINCT COALESCE(wrapper, 'unassigned') FROM broker_accounts ORDER BY 1")).scalars()
+    return [str(r) for r in rows]
