@@ -51,6 +51,7 @@ from portfolio_dashboard.errors import (
     SourceError,
 )
 from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
+from portfolio_dashboard.services.flow_values import ValuedFlows, newest_flow_lookup, store_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
@@ -136,7 +137,8 @@ def capture(
             stored_lookup=stored_lookup(engine),
             reference=app.reference_factory(settings),
         )
-        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine))
+        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine),
+                                 newest_flow_ts=newest_flow_lookup(engine))
         tolerance = Decimal(settings.reconcile_tolerance)
 
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
@@ -236,6 +238,7 @@ def _capture_source(
     parsed: ParseResult | None = None
     valued: list[ValuedSnapshot] = []
     trades: list[ValuedTrade] = []
+    flows = ValuedFlows()
     error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
     if isinstance(source, CredentialReporting):
@@ -244,7 +247,7 @@ def _capture_source(
         try:
             parsed = source.parse(raws)
             result = value_parsed(parsed, chain, tolerance)
-            valued, trades = result.snapshots, result.trades
+            valued, trades, flows = result.snapshots, result.trades, result.flows
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
@@ -260,10 +263,12 @@ def _capture_source(
                     base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
                     trades=trades,
                 )
+                outcome.flows_written = store_flows(uow.connection, run_id, raws, flows)
                 uow.commit()
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
             counts = WriteCounts()
+            outcome.flows_written = 0
     if error is not None:
         outcome.error_category = error.category
         outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)

@@ -15,8 +15,10 @@ from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import BROKER, DemoSource, history_instants
 from portfolio_dashboard.domain.valuation import validate, value
+from portfolio_dashboard.services.flow_values import store_flows, value_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage.flows import DEMO_DELETES
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
 
@@ -57,11 +59,14 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             uow, run_id=run_id, source="demo", parser_version=source.parser_version,
             base_currency=settings.base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
         )
+        # the demo's deposits, dividends, taxes and interest, each valued at its own day's demo rate
+        flows = store_flows(uow.connection, run_id, raws, value_flows(parsed, chain))
         uow.repo.finish_run(
             run_id, status="success", finished_at=datetime.now(UTC), error_summary=None,
             outcome=[{"source": "demo", "status": "success", "snapshots_written": counts.snapshots_written,
                       "snapshots_existing": counts.snapshots_existing,
-                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads}],
+                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads,
+                      "flows_written": flows}],
             warnings=[],
         )
         uow.commit()
@@ -72,6 +77,7 @@ def clear(app: App) -> dict[str, int]:
     """Delete all demo data, children first, in one transaction."""
     app.migrate()
     statements = [
+        *DEMO_DELETES,  # flows first: they reference runs, raw payloads, instruments and rates
         ("positions", "DELETE FROM positions p USING snapshots s WHERE p.snapshot_id = s.id AND s.broker = :b"),
         ("trades", "DELETE FROM trades WHERE broker = :b"),
         ("snapshots", "DELETE FROM snapshots WHERE broker = :b"),
@@ -84,11 +90,13 @@ def clear(app: App) -> dict[str, int]:
         ("accounts", "DELETE FROM broker_accounts WHERE broker = :b"),
         ("fx rates", "DELETE FROM fx_rates f WHERE provider LIKE 'demo%' AND NOT EXISTS "
                      "(SELECT 1 FROM positions p WHERE p.fx_rate_id = f.id) AND NOT EXISTS "
-                     "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id)"),
+                     "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id) AND NOT EXISTS "
+                     "(SELECT 1 FROM cash_flows c WHERE c.fx_rate_id = f.id)"),
         ("runs", "DELETE FROM snapshot_runs r WHERE r.sources = ARRAY['demo']::text[] AND NOT EXISTS "
                  "(SELECT 1 FROM snapshots s WHERE s.run_id = r.run_id) AND NOT EXISTS "
                  "(SELECT 1 FROM raw_payloads p WHERE p.run_id = r.run_id) AND NOT EXISTS "
-                 "(SELECT 1 FROM trades t WHERE t.run_id = r.run_id)"),
+                 "(SELECT 1 FROM trades t WHERE t.run_id = r.run_id) AND NOT EXISTS "
+                 "(SELECT 1 FROM cash_flows c WHERE c.run_id = r.run_id)"),
     ]
     counts: dict[str, int] = {}
     with UnitOfWork(app.engine) as uow:

@@ -25,7 +25,7 @@ depends_on = None
 KINDS = ("deposit", "withdrawal", "transfer_in", "transfer_out", "dividend", "payment_in_lieu", "interest",
          "withholding_tax", "fee", "fx_conversion", "other")
 
-UPGRADE = f"""
+UPGRADE = """
 CREATE TABLE cash_flows (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     run_id             uuid REFERENCES snapshot_runs (run_id),
@@ -45,7 +45,8 @@ CREATE TABLE cash_flows (
     raw_payload_id     uuid REFERENCES raw_payloads (id) ON DELETE SET NULL,
     created_at         timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT cash_flows_broker_flow_key UNIQUE (broker, broker_account_id, broker_flow_id),
-    CONSTRAINT cash_flows_kind_check CHECK (kind IN ({", ".join(f"'{k}'" for k in KINDS)})),
+    CONSTRAINT cash_flows_kind_check CHECK (kind IN ('deposit', 'withdrawal', 'transfer_in', 'transfer_out',
+        'dividend', 'payment_in_lieu', 'interest', 'withholding_tax', 'fee', 'fx_conversion', 'other')),
     CONSTRAINT cash_flows_account_fkey FOREIGN KEY (broker, broker_account_id)
         REFERENCES broker_accounts (broker, broker_account_id)
 );
