@@ -15,6 +15,7 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.flows import register as register_flows
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
@@ -37,6 +38,7 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
+register_flows(app)  # flows, income
 
 
 def _fail(exc: PortfolioError) -> NoReturn:
