@@ -15,6 +15,7 @@ PAGES = [
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
+    ("income.py", "Income", ":material/payments:", "income"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),
