@@ -32,7 +32,7 @@ from portfolio_dashboard.domain import (
 )
 from portfolio_dashboard.domain.flow_checks import reconcile
 from portfolio_dashboard.domain.fx_index import OwnRates
-from portfolio_dashboard.services.fx import FxChain, factor_for
+from portfolio_dashboard.services.fx import FxChain, factor_for, find_rate
 from portfolio_dashboard.storage import flows as flow_store
 from portfolio_dashboard.storage.engine import db_error_reason
 from portfolio_dashboard.storage.flows import FlowRow, RawFinder
@@ -77,13 +77,25 @@ def value_flow(flow: CashFlow, account_base: str | None, chain: FxChain, own: Ow
     if flow.currency == chain.base:
         return ValuedFlow(flow, flow.amount_local, None)
     rate = _broker_rate(flow, account_base, chain.base)
-    if rate is None:
+    if rate is None and flow.broker == DEMO_BROKER:
+        rate = _demo_rate(flow, chain, own)
+    elif rate is None:
         rate = chain.conversion(flow.currency, flow.flow_ts, own.near(flow.currency, chain.base, flow.flow_ts)).rate
         if rate is not None and rate.provider.startswith(DEMO_BROKER) and flow.broker != DEMO_BROKER:
             rate = chain.reference_rate(flow.currency, flow.flow_ts)  # simulated rates never value real money
     if rate is None:
         return ValuedFlow(flow, None, None)
     return ValuedFlow(flow, flow.amount_local * factor_for(rate, flow.currency), rate)
+
+
+def _demo_rate(flow: CashFlow, chain: FxChain, own: OwnRates) -> FxRate | None:
+    """The demo's own simulated rate nearest the flow (its document's, or a stored demo day's): the demo never
+    asks the public reference provider (a demo must work offline)."""
+    candidates = [r for r in (find_rate(own.near(flow.currency, chain.base, flow.flow_ts), flow.currency,
+                                        chain.base, flow.flow_ts),
+                              chain.stored_lookup(flow.currency, chain.base, flow.flow_ts)
+                              if chain.stored_lookup is not None else None) if r is not None]
+    return min(candidates, key=lambda r: abs(r.asof_ts - flow.flow_ts), default=None)
 
 
 def value_flows(parsed: ParseResult, chain: FxChain, own: OwnRates | None = None) -> ValuedFlows:
