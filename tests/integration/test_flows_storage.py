@@ -5,6 +5,7 @@ and raw payload; demo clear removes them; the ChangeInNAV cross-check warns on t
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,8 @@ from portfolio_dashboard.domain import (
     AccountSnapshot,
     AssetClass,
     CashFlow,
+    CorporateAction,
+    DividendAccrual,
     FlowKind,
     FxRate,
     Instrument,
@@ -145,3 +148,38 @@ def test_storing_twice_changes_nothing_and_a_later_rate_fills_the_gap(conn: Conn
     assert store_flows(conn, run_id, [raw], valued) == 1  # the GBP value is filled in, nothing else changes
     assert store_flows(conn, run_id, [raw], valued) == 0
     assert conn.execute(text("SELECT amount_gbp FROM cash_flows")).scalar() == Decimal("8.000")
+
+
+def _counts(conn: Connection) -> tuple[int, ...]:
+    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                 for t in ("cash_flows", "corporate_actions", "nav_changes", "dividend_accruals"))
+
+
+def test_statements_actions_and_accruals_are_stored_once_and_the_latest_accrual_wins(conn: Connection) -> None:
+    repo = Repository(conn)
+    run_id = uuid.uuid4()
+    repo.create_run(run_id, trigger_type="manual", triggered_by=None, sources=["ib_flex"], schema_version="0007",
+                    app_version="test", started_at=AT, hostname="h", pid=1)
+    stock = Instrument("ib", "265598", "AAPL", "Apple", AssetClass.EQUITY, "USD")
+    nav = NavChange("ib", "U1", date(2026, 3, 1), date(2026, 3, 31), "GBP", starting_value=Decimal("100"),
+                    ending_value=Decimal("110"), deposits_withdrawals=Decimal("5"), twr=Decimal("4.9"))
+    action = CorporateAction("ib", "U1", "CA1", AT, "FS", stock, "USD", quantity=Decimal("30"))
+    accrual = DividendAccrual("ib", "U1", stock, "USD", date(2026, 3, 9), date(2026, 3, 20), Decimal("100"),
+                              Decimal("0.25"), Decimal("25"), Decimal("3.75"), Decimal(0), Decimal("21.25"))
+    parsed = ParseResult(corporate_actions=(action,), nav_changes=(nav,), dividend_accruals=(accrual,))
+    early = RawResponse("ib_flex", "ib", "GET /flex", AT, 200, b"<U1/>")
+    later = RawResponse("ib_flex", "ib", "GET /flex", AT + timedelta(days=1), 200, b"<U1 again/>")
+    repo.insert_raw_payloads(run_id, [early, later], "1")
+    chain = FxChain("GBP", timedelta(days=4))
+    store_flows(conn, run_id, [early], value_flows(parsed, chain))
+    assert _counts(conn) == (0, 1, 1, 1)
+    store_flows(conn, run_id, [early], value_flows(parsed, chain))
+    assert _counts(conn) == (0, 1, 1, 1)
+    assert conn.execute(text("SELECT twr_percent, deposits_withdrawals FROM nav_changes")).one() == (
+        Decimal("4.9"), Decimal("5"))
+    firmer = ParseResult(dividend_accruals=(replace(accrual, net_amount=Decimal("21.30")),))
+    store_flows(conn, run_id, [later], value_flows(firmer, chain))
+    row = conn.execute(text("SELECT net_amount, reported_at FROM dividend_accruals")).one()
+    assert row == (Decimal("21.30"), later.received_at)
+    store_flows(conn, run_id, [early], value_flows(parsed, chain))  # an older report never wins back
+    assert conn.execute(text("SELECT net_amount FROM dividend_accruals")).scalar() == Decimal("21.30")

@@ -160,13 +160,17 @@ NAV_COLUMNS = ("starting_value", "ending_value", "mtm", "realized", "change_in_u
                "corporate_action_proceeds", "other")
 
 
+NAV_SQL = f"""INSERT INTO nav_changes (run_id, broker, broker_account_id, from_date, to_date, currency,
+        {", ".join(NAV_COLUMNS)}, twr_percent, raw_payload_id)
+    VALUES (:run_id, :broker, :acct, :f, :t, :ccy, {", ".join(f":{c}" for c in NAV_COLUMNS)}, :twr, :raw)
+    ON CONFLICT ON CONSTRAINT nav_changes_period_key DO NOTHING"""  # noqa: S608 - constants only
+
+
 def upsert_nav_changes(conn: Connection, run_id: uuid.UUID, navs: Sequence[NavChange], raws: RawFinder) -> int:
     """Insert statements on ``nav_changes_period_key``: the broker's statement of a closed period is final."""
     unique = {(n.broker, n.broker_account_id, n.from_date, n.to_date): n for n in navs}
     if not unique:
         return 0
-    columns = ", ".join(NAV_COLUMNS)
-    values = ", ".join(f":{c}" for c in NAV_COLUMNS)
     rows = [
         dict(run_id=run_id, broker=n.broker, acct=n.broker_account_id, f=n.from_date, t=n.to_date, ccy=n.currency,
              twr=n.twr, raw=raws.find(n.broker_account_id), **{c: getattr(n, c) for c in NAV_COLUMNS})
@@ -175,12 +179,7 @@ def upsert_nav_changes(conn: Connection, run_id: uuid.UUID, navs: Sequence[NavCh
     count = 0
     for row in rows:  # a statement covers one period per account: a handful per capture
         count += conn.execute(
-            text(
-                f"""INSERT INTO nav_changes (run_id, broker, broker_account_id, from_date, to_date, currency,
-                        {columns}, twr_percent, raw_payload_id)
-                    VALUES (:run_id, :broker, :acct, :f, :t, :ccy, {values}, :twr, :raw)
-                    ON CONFLICT ON CONSTRAINT nav_changes_period_key DO NOTHING"""  # noqa: S608 - constants
-            ),
+            text(NAV_SQL),
             row,
         ).rowcount
     return count

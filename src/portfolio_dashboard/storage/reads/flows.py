@@ -89,10 +89,7 @@ class AccrualLine:
     reported_at: datetime
 
 
-def open_accruals(conn: Connection, scope: Scope = ALL) -> list[AccrualLine]:
-    """Announced dividends not yet paid, as the newest report of each account lists them (a paid dividend
-    drops off the broker's list, so older reports are history, not what is owed)."""
-    rows = conn.execute(text(f"""
+ACCRUALS_SQL = f"""
         SELECT d.broker, d.broker_account_id, i.symbol, i.isin, d.currency, d.ex_date, d.pay_date, d.quantity,
                d.gross_amount, d.tax, d.net_amount, d.reported_at
         FROM dividend_accruals d
@@ -100,7 +97,13 @@ def open_accruals(conn: Connection, scope: Scope = ALL) -> list[AccrualLine]:
         WHERE {scope_sql("d")}
           AND d.reported_at = (SELECT max(x.reported_at) FROM dividend_accruals x
                                WHERE x.broker = d.broker AND x.broker_account_id = d.broker_account_id)
-        ORDER BY d.pay_date NULLS LAST, i.symbol"""), scope.params())  # noqa: S608 - constants only
+        ORDER BY d.pay_date NULLS LAST, i.symbol"""  # noqa: S608 - constants only
+
+
+def open_accruals(conn: Connection, scope: Scope = ALL) -> list[AccrualLine]:
+    """Announced dividends not yet paid, as the newest report of each account lists them (a paid dividend
+    drops off the broker's list, so older reports are history, not what is owed)."""
+    rows = conn.execute(text(ACCRUALS_SQL), scope.params())
     return [AccrualLine(*r) for r in rows]
 
 
@@ -110,15 +113,18 @@ class MoneyIn:
     unvalued: int  # external flows without a GBP value (not in ``net_gbp``)
 
 
-def money_in(conn: Connection, scope: Scope, after: datetime | None, until: datetime) -> MoneyIn:
-    """Net external money into the accounts in scope over (``after``, ``until``]."""
-    row = conn.execute(text(f"""
+MONEY_IN_SQL = f"""
         SELECT COALESCE(sum(c.amount_gbp), 0), count(*) FILTER (WHERE c.amount_gbp IS NULL)
         FROM cash_flows c
         WHERE {scope_sql("c")} AND c.kind = ANY(CAST(:kinds AS text[]))
           AND (CAST(:after AS timestamptz) IS NULL OR c.flow_ts > CAST(:after AS timestamptz))
-          AND c.flow_ts <= :until"""),  # noqa: S608 - constants only
-        {**scope.params(), "kinds": list(EXTERNAL_KINDS), "after": after, "until": until}).one()
+          AND c.flow_ts <= :until"""  # noqa: S608 - constants only
+
+
+def money_in(conn: Connection, scope: Scope, after: datetime | None, until: datetime) -> MoneyIn:
+    """Net external money into the accounts in scope over (``after``, ``until``]."""
+    row = conn.execute(text(MONEY_IN_SQL), {**scope.params(), "kinds": list(EXTERNAL_KINDS), "after": after,
+                                           "until": until}).one()
     return MoneyIn(row[0], row[1])
 
 
@@ -178,24 +184,30 @@ class DailyFlow:
     costs_gbp: Decimal
 
 
-def daily_flows(conn: Connection, scope: Scope = ALL) -> list[DailyFlow]:
-    """Per day (portfolio time zone), summed over the accounts in scope: for the contributions line."""
-    rows = conn.execute(text(f"""
+DAILY_SQL = f"""
         SELECT day, COALESCE(sum(net_external_gbp), 0), COALESCE(sum(income_gbp), 0), COALESCE(sum(costs_gbp), 0)
         FROM daily_net_flows d WHERE {scope_sql("d")}
-        GROUP BY day ORDER BY day"""), scope.params())  # noqa: S608 - constants only
+        GROUP BY day ORDER BY day"""  # noqa: S608 - constants only
+
+
+def daily_flows(conn: Connection, scope: Scope = ALL) -> list[DailyFlow]:
+    """Per day (portfolio time zone), summed over the accounts in scope: for the contributions line."""
+    rows = conn.execute(text(DAILY_SQL), scope.params())
     return [DailyFlow(*r) for r in rows]
 
 
-def flows_unknown(conn: Connection, scope: Scope = ALL) -> list[tuple[str, str]]:
-    """Accounts whose money in and out we cannot know: captured only through the Client Portal gateway (it has
-    no cash-transaction listing) and with no flow stored from any other source (a Flex query)."""
-    rows = conn.execute(text(f"""
+UNKNOWN_SQL = f"""
         WITH {latest_sql()}
         SELECT l.broker, l.broker_account_id FROM latest l
         WHERE NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.broker = l.broker
                             AND s.broker_account_id = l.broker_account_id AND s.source <> 'ib_gateway')
           AND NOT EXISTS (SELECT 1 FROM cash_flows c WHERE c.broker = l.broker
                             AND c.broker_account_id = l.broker_account_id)
-        ORDER BY 1, 2"""), scope.params())  # noqa: S608 - constants only
+        ORDER BY 1, 2"""  # noqa: S608 - constants only
+
+
+def flows_unknown(conn: Connection, scope: Scope = ALL) -> list[tuple[str, str]]:
+    """Accounts whose money in and out we cannot know: captured only through the Client Portal gateway (it has
+    no cash-transaction listing) and with no flow stored from any other source (a Flex query)."""
+    rows = conn.execute(text(UNKNOWN_SQL), scope.params())
     return [(r[0], r[1]) for r in rows]
