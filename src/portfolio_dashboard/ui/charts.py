@@ -133,7 +133,11 @@ def with_contributions(fig: go.Figure, days: Sequence[object], cumulative: Seque
                              line={"width": 1.6, "color": PALETTE[1], "dash": "dot", "shape": "hv"},
                              hovertemplate=f"{symbol(currency)}%{{y:,.2f}}"))
     fig.update_layout(showlegend=True)
-    fig.update_yaxes(autorange=True, range=None)
+    values = [v for trace in fig.data for v in (trace.y or ()) if v is not None and v == v]  # v == v: not NaN
+    if values:
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
+        fig.update_yaxes(range=[max(0.0, low - pad), high + pad])
     return fig
 
 

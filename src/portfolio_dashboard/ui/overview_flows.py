@@ -68,9 +68,13 @@ def bridge(db: str, scope: Scope, s: Summary) -> None:
         st.markdown(f"<div class='tabular' style='font-size:1.15rem'>Value <b>{fmt.money(b.value_now)}</b> = "
                     f"start {start_text} + money in <b>{fmt.money(b.money_in, signed=True)}</b> + "
                     f"gain <b>{gain}</b></div>", unsafe_allow_html=True)
-    since = "the first snapshot" if start is None else fmt.when(start, tz)
-    notes = [f"From {since} to {fmt.when(b.asof, tz)}, in GBP. Money in is deposits and transfers in, less "
-             "withdrawals and transfers out; dividends and interest are part of the gain."]
+    later = b.effective_start is not None and (start is None or b.effective_start > start)
+    since = fmt.when(b.effective_start if later else start, tz)
+    notes = [f"From {since} to {fmt.when(b.asof, tz)}, in GBP."]
+    if later:
+        notes.append("The records begin after the period's start, so it runs from each account's first snapshot.")
+    notes.append("Money in is deposits and transfers in, less withdrawals and transfers out; dividends and "
+                 "interest are part of the gain.")
     if b.unvalued_flows:
         notes.append(f"{b.unvalued_flows} deposit(s) or withdrawal(s) have no GBP rate, so the gain is not shown.")
     if b.start_value is None:

@@ -130,9 +130,15 @@ def money_in(conn: Connection, scope: Scope, after: datetime | None, until: date
 
 @dataclass(frozen=True, slots=True)
 class Bridge:
-    """value_now = start_value + money_in + gain, over (start, asof], in GBP."""
+    """value_now = start_value + money_in + gain, over (start, asof], in GBP, summed over the accounts in scope.
 
-    start: datetime | None  # None: since the first snapshot
+    An account without a snapshot at or before ``start`` (its history begins later) starts at its first
+    snapshot, and only the money that moved after that snapshot counts: a value that was already there when
+    recording began is neither money in nor gain. ``effective_start`` is then later than ``start``.
+    """
+
+    start: datetime | None  # None: since each account's first snapshot
+    effective_start: datetime | None  # the latest of the accounts' starting points
     asof: datetime | None  # the newest snapshot in scope
     start_value: Decimal | None
     money_in: Decimal
@@ -143,37 +149,51 @@ class Bridge:
 
 BRIDGE_SQL = f"""
 WITH {latest_sql()},
-before AS (
-    SELECT s.total_value_gbp FROM broker_accounts a
-    CROSS JOIN LATERAL (
-        SELECT x.total_value_gbp FROM snapshots x
-        WHERE x.broker = a.broker AND x.broker_account_id = a.broker_account_id AND x.asof_ts <= :start
-        ORDER BY x.broker, x.broker_account_id, x.asof_ts DESC, x.created_at DESC LIMIT 1
-    ) s
-    WHERE {scope_sql("a")})
+origin AS (
+    SELECT l.broker, l.broker_account_id,
+           COALESCE(b.total_value_gbp, f.total_value_gbp) AS start_gbp,
+           (b.asof_ts IS NULL AND f.total_value_gbp IS NULL) OR (b.asof_ts IS NOT NULL AND b.total_value_gbp IS NULL)
+               AS start_missing,
+           CASE WHEN b.asof_ts IS NOT NULL THEN CAST(:start AS timestamptz) ELSE f.asof_ts END AS flows_after
+    FROM latest l
+    LEFT JOIN LATERAL (
+        SELECT x.asof_ts, x.total_value_gbp FROM snapshots x
+        WHERE x.broker = l.broker AND x.broker_account_id = l.broker_account_id AND x.asof_ts <= :start
+        ORDER BY x.broker, x.broker_account_id, x.asof_ts DESC, x.created_at DESC LIMIT 1) b ON true
+    LEFT JOIN LATERAL (
+        SELECT x.asof_ts, x.total_value_gbp FROM snapshots x
+        WHERE x.broker = l.broker AND x.broker_account_id = l.broker_account_id AND x.asof_ts > :start
+        ORDER BY x.broker, x.broker_account_id, x.asof_ts, x.created_at LIMIT 1) f ON true),
+moved AS (
+    SELECT COALESCE(sum(c.amount_gbp), 0) AS net, count(*) FILTER (WHERE c.amount_gbp IS NULL) AS unvalued
+    FROM origin o
+    JOIN cash_flows c ON c.broker = o.broker AND c.broker_account_id = o.broker_account_id
+    WHERE c.kind = ANY(CAST(:kinds AS text[])) AND c.flow_ts > o.flows_after
+      AND c.flow_ts <= (SELECT max(asof_ts) FROM latest))
 SELECT (SELECT sum(total_value_gbp) FROM latest),
        (SELECT count(*) FILTER (WHERE total_value_gbp IS NULL) FROM latest),
        (SELECT max(asof_ts) FROM latest),
-       (SELECT COALESCE(sum(total_value_gbp), 0) FROM before),
-       (SELECT count(*) FILTER (WHERE total_value_gbp IS NULL) FROM before)
+       (SELECT COALESCE(sum(start_gbp), 0) FROM origin),
+       (SELECT count(*) FILTER (WHERE start_missing) FROM origin),
+       (SELECT max(flows_after) FROM origin),
+       moved.net, moved.unvalued
+FROM moved
 """  # noqa: S608 - constants only
 
 
 def bridge(conn: Connection, scope: Scope, start: datetime | None) -> Bridge:
-    """How the value in scope got from ``start`` to now. An account opened after ``start`` starts at zero, so
-    its first deposit is money in, never gain; ``start`` None is "since the beginning" (value at start zero)."""
+    """How the value in scope got from ``start`` (None: the beginning of the records) to the newest snapshot."""
     at = start or datetime(1970, 1, 1, tzinfo=UTC)
-    now, now_missing, asof, before, before_missing = conn.execute(
-        text(BRIDGE_SQL), {**scope.params(), "start": at}).one()
+    now, now_missing, asof, before, before_missing, effective, net, unvalued = conn.execute(
+        text(BRIDGE_SQL), {**scope.params(), "start": at, "kinds": list(EXTERNAL_KINDS)}).one()
     if asof is None:
-        return Bridge(start, None, None, Decimal(0), None, None, 0)
-    moved = money_in(conn, scope, start, asof)
+        return Bridge(start, None, None, None, Decimal(0), None, None, 0)
     value_now = None if now_missing else now
     start_value = None if before_missing else before
     gain = None
-    if value_now is not None and start_value is not None and not moved.unvalued:
-        gain = value_now - start_value - moved.net_gbp
-    return Bridge(start, asof, start_value, moved.net_gbp, gain, value_now, moved.unvalued)
+    if value_now is not None and start_value is not None and not unvalued:
+        gain = value_now - start_value - net
+    return Bridge(start, effective, asof, start_value, net, gain, value_now, unvalued)
 
 
 @dataclass(frozen=True, slots=True)
