@@ -43,7 +43,7 @@ def headline(s: IncomeSummary, trailing: IncomeSummary) -> None:
     cols[1].metric("Withholding tax", fmt.money(s.withholding_gbp), border=True,
                    help="Tax the paying country kept (often reclaimable or creditable)")
     cols[2].metric("Net income", fmt.money(s.total_gbp), border=True, help="What reached the accounts")
-    cols[3].metric("Trailing 12 months (net)", fmt.money(trailing.total_gbp), border=True,
+    cols[3].metric("Last 12 months, net", fmt.money(trailing.total_gbp), border=True,
                    help="The last twelve months to today, whatever period is chosen")
 
 
