@@ -88,8 +88,8 @@ def test_demo_seed_stores_the_flows_and_clear_deletes_them(app: App) -> None:
     assert _flow_rows(app) == []
 
 
-def _real_flow(broker: str, flow_id: str, rate_to_base: Decimal | None = None) -> CashFlow:
-    return CashFlow(broker, "U1", flow_id, FlowKind.DEPOSIT, AT, "USD", Decimal("1000.00"),
+def _real_flow(broker: str, flow_id: str, rate_to_base: Decimal | None = None, at: datetime = AT) -> CashFlow:
+    return CashFlow(broker, "U1", flow_id, FlowKind.DEPOSIT, at, "USD", Decimal("1000.00"),
                     fx_rate_to_base=rate_to_base)
 
 
@@ -101,13 +101,17 @@ def test_a_real_account_uses_the_brokers_rate_when_its_base_is_gbp() -> None:
     demo_rate = FxRate("USD", "GBP", Decimal("0.5"), AT, "demo")
     chain = FxChain("GBP", timedelta(days=4), stored_lookup=lambda _s, _t, _a: demo_rate)
     parsed = ParseResult(snapshots=(_snapshot("ib", "GBP"),),
-                         cash_flows=(_real_flow("ib", "T1", Decimal("0.79")), _real_flow("ib", "T2")))
+                         cash_flows=(_real_flow("ib", "T1", Decimal("0.79")),
+                                     _real_flow("ib", "T2", at=AT + timedelta(days=10)),
+                                     _real_flow("ib", "T3", at=AT + timedelta(hours=3))))
     valued = value_flows(parsed, chain)
     by_id = {v.flow.broker_flow_id: v for v in valued.flows}
     assert by_id["T1"].amount_gbp == Decimal("790.0000")
     assert by_id["T1"].rate is not None and by_id["T1"].rate.provider == "ib_flex"
-    # no broker rate and only a simulated one stored: nothing, and the run says so
+    # no broker rate that day and only a simulated one stored: nothing, and the run says so
     assert by_id["T2"].amount_gbp is None and by_id["T2"].rate is None
+    # the broker's rate of that day values its other flows of the day too
+    assert by_id["T3"].amount_gbp == Decimal("790.0000")
     assert any("1 cash flow(s) in USD have no USD->GBP rate" in w for w in valued.warnings)
 
 

@@ -81,11 +81,20 @@ def value_flow(flow: CashFlow, account_base: str | None, chain: FxChain, own: Ow
         rate = _demo_rate(flow, chain, own)
     elif rate is None:
         rate = chain.conversion(flow.currency, flow.flow_ts, own.near(flow.currency, chain.base, flow.flow_ts)).rate
-        if rate is not None and rate.provider.startswith(DEMO_BROKER) and flow.broker != DEMO_BROKER:
-            rate = chain.reference_rate(flow.currency, flow.flow_ts)  # simulated rates never value real money
+        if rate is not None and (rate.provider.startswith(DEMO_BROKER) or not _of_the_day(rate, flow, chain)):
+            # simulated rates never value real money, and a flow is valued at its own date's rate: else ECB's
+            rate = chain.reference_rate(flow.currency, flow.flow_ts)
+        if rate is not None and not _of_the_day(rate, flow, chain):
+            rate = None
     if rate is None:
         return ValuedFlow(flow, None, None)
     return ValuedFlow(flow, flow.amount_local * factor_for(rate, flow.currency), rate)
+
+
+def _of_the_day(rate: FxRate, flow: CashFlow, chain: FxChain) -> bool:
+    """A rate close enough to the flow to be "that day's" (``FX_MAX_AGE``: a weekend or holiday uses the last
+    business day's rate); a rate weeks away would value a dividend at the wrong month's rate."""
+    return abs(rate.asof_ts - flow.flow_ts) <= chain.max_age
 
 
 def _demo_rate(flow: CashFlow, chain: FxChain, own: OwnRates) -> FxRate | None:
@@ -100,8 +109,12 @@ def _demo_rate(flow: CashFlow, chain: FxChain, own: OwnRates) -> FxRate | None:
 
 def value_flows(parsed: ParseResult, chain: FxChain, own: OwnRates | None = None) -> ValuedFlows:
     """Every flow of ``parsed`` valued in the chain's base currency, plus the ChangeInNAV cross-check."""
-    own = own or OwnRates(parsed.fx_rates)
     bases = {(s.account.broker, s.account.broker_account_id): s.account.base_currency for s in parsed.snapshots}
+    # the broker's per-row rates into GBP (GBP-based accounts) value the same currency's flows of its other
+    # accounts that day too, so a flow's GBP value does not depend on what an earlier capture stored
+    stated = [r for f in parsed.cash_flows
+              if (r := _broker_rate(f, bases.get((f.broker, f.broker_account_id)), chain.base)) is not None]
+    own = OwnRates([*parsed.fx_rates, *stated]) if stated or own is None else own
     out = ValuedFlows(corporate_actions=parsed.corporate_actions, nav_changes=parsed.nav_changes,
                       dividend_accruals=parsed.dividend_accruals)
     missing: dict[str, int] = {}
