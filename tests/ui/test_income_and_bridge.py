@@ -110,3 +110,21 @@ def test_since_previous_day_is_the_market_move_without_the_days_deposit(seeded) 
     assert shown.value == fmt.money(market, "GBP", signed=True)
     assert f"money in {fmt.money(amount, 'GBP', signed=True)}" in shown.delta
     assert datetime.now(UTC) > now - timedelta(days=2)
+
+
+def test_overview_names_the_accounts_whose_flows_are_unknown(seeded) -> None:  # type: ignore[no-untyped-def]
+    with seeded.engine.begin() as conn:
+        conn.execute(text("INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency) "
+                          "VALUES ('ib', 'U5550123', 'Gateway only', 'GBP')"))
+        conn.execute(text(
+            "INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key, total_value_local, "
+            "total_value_gbp, base_currency, account_currency, source, parser_version, fx_complete) "
+            "SELECT run_id, 'ib', 'U5550123', asof_ts, 'gw-' || snapshot_key, 1000, 1000, 'GBP', 'GBP', "
+            "'ib_gateway', '1', true FROM snapshots ORDER BY asof_ts DESC LIMIT 1"))
+    at = run_page()
+    warning = "\n".join(str(w.value) for w in at.warning)
+    assert f"Money in and out is unknown for {fmt.account_label('ib', 'U5550123')}" in warning
+    assert "Flex query" in warning
+    with seeded.engine.connect() as conn:
+        assert rf.flows_unknown(conn, Scope()) == [("ib", "U5550123")]
+        assert rf.flows_unknown(conn, Scope(brokers=("demo",))) == []
