@@ -76,6 +76,7 @@ def test_overview_bridge_adds_up_and_counts_deposits_as_money_in(seeded) -> None
     assert b.value_now is not None and b.start_value is not None and b.gain is not None
     assert b.money_in == deposits and b.money_in > 0  # the month's deposits into both accounts
     assert b.value_now == b.start_value + b.money_in + b.gain
+    assert not at.error and len(at.get("plotly_chart")) == 1  # the value chart, with the invested line
     line = _markdown(at)
     assert f"Value <b>{fmt.money(b.value_now)}</b> = start {fmt.money(b.start_value)}" in line
     assert f"money in <b>{fmt.money(b.money_in, signed=True)}</b>" in line

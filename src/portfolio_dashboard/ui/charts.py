@@ -133,7 +133,8 @@ def with_contributions(fig: go.Figure, days: Sequence[object], cumulative: Seque
                              line={"width": 1.6, "color": PALETTE[1], "dash": "dot", "shape": "hv"},
                              hovertemplate=f"{symbol(currency)}%{{y:,.2f}}"))
     fig.update_layout(showlegend=True)
-    values = [v for trace in fig.data for v in (trace.y or ()) if v is not None and v == v]  # v == v: not NaN
+    values = [float(v) for trace in fig.data if trace.y is not None for v in trace.y
+              if v is not None and v == v]  # v == v: not NaN
     if values:
         low, high = min(values), max(values)
         pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
