@@ -57,7 +57,8 @@ def outcome(run: RunLine) -> None:
                 "Error": f"{o.get('error_category')}: {o.get('error_message')}" if o.get("error_category") else "",
                 "Accounts": ", ".join(fmt.mask_account(str(a)) for a in o.get("accounts") or []),
                 "New snapshots": o.get("snapshots_written", 0), "Already stored": o.get("snapshots_existing", 0),
-                "Positions": o.get("positions_written", 0), "Retries": o.get("retries", 0),
+                "Positions": o.get("positions_written", 0), "Flows": o.get("flows_written", 0),
+                "Retries": o.get("retries", 0),
                 "Fetch (s)": o.get("fetch_seconds"), "Write (s)": o.get("write_seconds"),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="run_outcome",
