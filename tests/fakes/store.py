@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from portfolio_dashboard.domain import FxRate, RawResponse, snapshot_key
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError
+from portfolio_dashboard.services.flow_values import ValuedFlows
 from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts
 
 
@@ -30,7 +31,7 @@ class FakeStore:
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade]) -> WriteCounts:
+              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts:
         if self.unavailable:
             raise DatabaseUnavailableError("database unreachable: connection refused")
         if self.reject_writes:
@@ -52,6 +53,7 @@ class FakeStore:
         self.trades += list(trades)
         counts.raw_payloads = len(raws)
         counts.trades_written = len(trades)
+        counts.flows_written = len(flows.flows)
         self.writes += 1
         return counts
 

@@ -29,7 +29,7 @@ from tests.fakes.pgserver import TcpPostgres, free_port, tcp_postgres
 
 ASOF = datetime(2026, 11, 20, 16, 35, tzinfo=UTC)
 TABLES = ("snapshot_runs", "raw_payloads", "snapshots", "positions", "fx_rates", "instruments", "broker_accounts",
-          "trades", "global_instruments", "instrument_mapping")
+          "trades", "global_instruments", "instrument_mapping", "cash_flows")
 SCHEDULED = TriggerContext(TriggerType.SCHEDULED, "test", ("demo",))
 
 
@@ -131,6 +131,7 @@ def test_database_down_before_start_spools_then_replay_matches_a_normal_capture(
     assert report.runs[0].status == "success"
     assert spool.run_dirs() == []  # stored, so removed
     assert counts(target) == counts(reference)
+    assert counts(target)["cash_flows"] > 0  # the demo's flows, parsed and stored by the replay
     assert values(target) == values(reference)
     with up.engine.connect() as conn:
         run = conn.execute(text("SELECT run_id, status, trigger_type, started_at, finished_at, warnings "

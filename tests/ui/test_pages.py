@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.services.capture import capture
+from portfolio_dashboard.storage.reads import flows as rf
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt, state
@@ -42,7 +43,9 @@ def test_overview_shows_the_total_and_both_changes(seeded):
     s = _summary(seeded)
     assert _metric(at, "Total value") == fmt.money(s.total, "GBP")
     assert s.change_day is not None
-    assert _metric(at, "Since previous day") == fmt.money(s.change_day.amount, "GBP", signed=True)
+    with seeded.engine.connect() as conn:  # the market's move: the money that came in since is not a gain
+        moved = rf.money_in(conn, Scope(), s.change_day.since, s.asof)
+    assert _metric(at, "Since previous day") == fmt.money(s.change_day.amount - moved.net_gbp, "GBP", signed=True)
     assert s.change_snapshot is not None
     assert _metric(at, "Since previous snapshot") == fmt.money(s.change_snapshot.amount, "GBP", signed=True)
     assert len(at.get("plotly_chart")) == 1

@@ -18,6 +18,7 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
+from portfolio_dashboard.cli.flows import register as register_flows
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
@@ -41,6 +42,7 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
 register_returns(app)  # returns, benchmark
+register_flows(app)  # flows, income
 
 
 def _version(value: bool) -> None:

@@ -48,6 +48,7 @@ class SourceOutcome:
     positions_written: int = 0
     trades_written: int = 0
     fx_rates_written: int = 0
+    flows_written: int = 0  # cash flows stored (or given their GBP value) by this capture
     raw_payloads: int = 0
     retries: int = 0
     fetch_seconds: float = 0.0

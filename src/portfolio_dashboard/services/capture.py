@@ -45,6 +45,7 @@ from portfolio_dashboard.errors import (
 from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
 from portfolio_dashboard.services import runs
 from portfolio_dashboard.services.capture_source import DatabaseStore, capture_source, keep_raws
+from portfolio_dashboard.services.flow_values import newest_flow_lookup
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
@@ -118,7 +119,8 @@ def capture(
             stored_lookup=stored_lookup(engine),
             reference=app.reference_factory(settings),
         )
-        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine))
+        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine),
+                                 newest_flow_ts=newest_flow_lookup(engine))
         store = DatabaseStore(engine)
         tolerance = Decimal(settings.reconcile_tolerance)
 

@@ -23,6 +23,7 @@ from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse, SourceO
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError, PortfolioError, SourceError
 from portfolio_dashboard.local.spool import RunSpooler
+from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Progress, categorise, fetch_source, value_parsed
 from portfolio_dashboard.storage.engine import is_connection_error
@@ -37,7 +38,7 @@ class SourceStore(Protocol):
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade]) -> WriteCounts: ...
+              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts: ...
 
     def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int: ...
 
@@ -50,12 +51,13 @@ class DatabaseStore:
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade]) -> WriteCounts:
+              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts:
         with UnitOfWork(self.engine) as uow:
             uow.lock(f"pd.source:{source}")
             counts = write_source(uow, run_id=run_id, source=source, parser_version=parser_version,
                                   base_currency=base_currency, raws=raws, snapshots=snapshots, fx_rates=fx_rates,
                                   trades=trades)
+            counts.flows_written = store_flows(uow.connection, run_id, raws, flows)
             uow.commit()
         return counts
 
@@ -85,6 +87,7 @@ def capture_source(
     parsed: ParseResult | None = None
     valued: list[ValuedSnapshot] = []
     trades: list[ValuedTrade] = []
+    flows = ValuedFlows()
     error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
     if isinstance(source, CredentialReporting):
@@ -93,7 +96,7 @@ def capture_source(
         try:
             parsed = source.parse(raws)
             result = value_parsed(parsed, chain, tolerance)
-            valued, trades = result.snapshots, result.trades
+            valued, trades, flows = result.snapshots, result.trades, result.flows
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
@@ -104,7 +107,7 @@ def capture_source(
         try:
             counts = store.write(run_id=run_id, source=name, parser_version=source.parser_version,
                                  base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
-                                 trades=trades)
+                                 trades=trades, flows=flows)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
             counts = WriteCounts()

@@ -10,6 +10,7 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import BROKER, DemoSource, history_instants
 from portfolio_dashboard.domain.valuation import validate, value
 from portfolio_dashboard.services import runs
+from portfolio_dashboard.services.flow_values import store_flows, value_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage.demo_data import delete_broker_data
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
@@ -48,11 +49,14 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             uow, run_id=run_id, source="demo", parser_version=source.parser_version,
             base_currency=settings.base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
         )
+        # the demo's deposits, dividends, taxes and interest, each valued at its own day's demo rate
+        flows = store_flows(uow.connection, run_id, raws, value_flows(parsed, chain))
         runs.record_finish(
             uow, run_id, status="success", finished_at=datetime.now(UTC), error_summary=None,
             outcomes=[{"source": "demo", "status": "success", "snapshots_written": counts.snapshots_written,
                       "snapshots_existing": counts.snapshots_existing,
-                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads}],
+                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads,
+                      "flows_written": flows}],
             warnings=[],
         )
         uow.commit()

@@ -122,6 +122,10 @@ class FxChain:
                 self.reference_error = str(exc)
             return self._reference_rates
 
+    def reference_rate(self, currency: str, at: datetime) -> FxRate | None:
+        """The public reference provider's rate nearest ``at`` (fetched once per run), never a broker's."""
+        return find_rate(self._reference(), currency, self.base, at)
+
     def conversion(self, currency: str, at: datetime, own: Sequence[FxRate] = ()) -> Conversion:
         if currency == self.base:
             return Conversion(currency, None, Decimal(1))

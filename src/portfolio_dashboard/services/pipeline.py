@@ -25,6 +25,7 @@ from portfolio_dashboard.errors import (
     SourceError,
     ValidationError,
 )
+from portfolio_dashboard.services.flow_values import ValuedFlows, value_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
@@ -67,6 +68,7 @@ class Valued:
     snapshots: list[ValuedSnapshot] = field(default_factory=list)
     trades: list[ValuedTrade] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    flows: ValuedFlows = field(default_factory=ValuedFlows)  # money in and out, with the broker's statements
 
 
 def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:
@@ -91,6 +93,8 @@ def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, pub
     for t in parsed.trades:
         conv = chain.conversion(t.currency, t.trade_ts, own.near(t.currency, chain.base, t.trade_ts))
         out.trades.append(ValuedTrade(t, conv.convert(t.amount_local), conv.rate))
+    out.flows = value_flows(parsed, chain, own)
+    out.warnings.extend(out.flows.warnings)
     for v in out.snapshots:
         out.warnings.extend(w for w in v.warnings if w not in out.warnings)
     return out

@@ -30,6 +30,7 @@ from portfolio_dashboard.domain import SourceOutcome, SourceStatus
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.local.spool import PendingRun, Spool, SpoolEntry
 from portfolio_dashboard.services import runs
+from portfolio_dashboard.services.flow_values import store_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import categorise, stored_lookup, value_parsed
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
@@ -209,6 +210,7 @@ def _parse_and_write(app: App, uow: UnitOfWork, entry: SpoolEntry, outcome: Sour
                 base_currency=settings.base_currency, raws=entry.raws, snapshots=valued.snapshots,
                 fx_rates=parsed.fx_rates, trades=valued.trades,
             )
+            outcome.flows_written = store_flows(uow.connection, entry.run.run_id, entry.raws, valued.flows)
     except (SQLAlchemyError, psycopg.Error) as exc:  # the writer COPYs positions through the driver
         if is_connection_error(exc):
             raise  # stop: the entry stays in the spool

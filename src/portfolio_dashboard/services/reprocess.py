@@ -284,6 +284,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
         report.groups += 1
         report.parser_versions[g.source] = source.parser_version
         _add(batch, run_id, g.source, source.parser_version, settings.base_currency, result, valued)
+        batch.flows.append((run_id, g.raws, valued.flows))
 
 
 def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from portfolio_dashboard.domain import FxRate, Instrument
+from portfolio_dashboard.domain import FxRate, Instrument, RawResponse
 from portfolio_dashboard.domain.valuation import ValuedPosition
+from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
 from portfolio_dashboard.storage.mapping import assign_global_instruments
@@ -41,6 +42,9 @@ class Batch:
     rates: dict[int, FxRate] = field(default_factory=dict)
     trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
     groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (run, source) pairs re-parsed
+    # (run, its raws, the flows re-read from them): upserted on the broker's ids, so a reprocess adds only
+    # flows a parser change newly reads (and GBP values a rate now exists for)
+    flows: list[tuple[uuid.UUID, Sequence[RawResponse], ValuedFlows]] = field(default_factory=list)
     positions: int = 0
 
     def add_rates(self, rates: Iterable[FxRate]) -> None:
@@ -63,6 +67,7 @@ class Written:
     trades_inserted: int = 0
     trades_updated: int = 0
     batches: int = 0  # transactions the batches were written in
+    flows_written: int = 0  # cash flows newly stored or given a GBP value
 
     def add(self, counts: bulk.BatchCounts) -> None:
         self.snapshots_inserted += counts.snapshots.inserted
@@ -89,6 +94,8 @@ def write(engine: Engine, batch: Batch) -> Written:
         written.snapshots_removed = bulk.delete_vanished(
             conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
         _write_trades(conn, batch, ids, rate_ids, written)
+        for run_id, raws, flows in batch.flows:
+            written.flows_written += store_flows(conn, run_id, raws, flows)
         written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
         uow.commit()
     return written

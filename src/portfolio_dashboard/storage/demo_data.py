@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from portfolio_dashboard.storage.flows import DEMO_DELETES
+
 # (what the user is told was removed, the statement); the order respects the foreign keys
 _STATEMENTS = (
+    *DEMO_DELETES,  # flows first: they reference runs, raw payloads, instruments and rates
     ("positions", "DELETE FROM positions p USING snapshots s WHERE p.snapshot_id = s.id AND s.broker = :b"),
     ("trades", "DELETE FROM trades WHERE broker = :b"),
     ("snapshots", "DELETE FROM snapshots WHERE broker = :b"),
@@ -18,11 +21,13 @@ _STATEMENTS = (
     ("accounts", "DELETE FROM broker_accounts WHERE broker = :b"),
     ("fx rates", "DELETE FROM fx_rates f WHERE provider LIKE 'demo%' AND NOT EXISTS "
                  "(SELECT 1 FROM positions p WHERE p.fx_rate_id = f.id) AND NOT EXISTS "
-                 "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id)"),
+                 "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id) AND NOT EXISTS "
+                 "(SELECT 1 FROM cash_flows c WHERE c.fx_rate_id = f.id)"),
     ("runs", "DELETE FROM snapshot_runs r WHERE r.sources = ARRAY['demo']::text[] AND NOT EXISTS "
              "(SELECT 1 FROM snapshots s WHERE s.run_id = r.run_id) AND NOT EXISTS "
              "(SELECT 1 FROM raw_payloads p WHERE p.run_id = r.run_id) AND NOT EXISTS "
-             "(SELECT 1 FROM trades t WHERE t.run_id = r.run_id)"),
+             "(SELECT 1 FROM trades t WHERE t.run_id = r.run_id) AND NOT EXISTS "
+             "(SELECT 1 FROM cash_flows c WHERE c.run_id = r.run_id)"),
 )
 
 

@@ -23,6 +23,7 @@ class WriteCounts:
     positions_written: int = 0
     trades_written: int = 0
     fx_rates: int = 0
+    flows_written: int = 0
 
     def record_on(self, outcome: SourceOutcome) -> None:
         """Copy these counts onto a run's per-source outcome."""
@@ -32,6 +33,7 @@ class WriteCounts:
         outcome.positions_written = self.positions_written
         outcome.trades_written = self.trades_written
         outcome.fx_rates_written = self.fx_rates
+        outcome.flows_written = self.flows_written
 
 
 @dataclass(frozen=True, slots=True)

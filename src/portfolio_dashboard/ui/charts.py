@@ -108,5 +108,39 @@ def holding_history(frame: pd.DataFrame, column: str, currency: str | None, titl
     return fig
 
 
+INCOME_COLOURS = {"Dividends": PALETTE[0], "Interest": PALETTE[2], "Withholding tax": PALETTE[3]}
+
+
+def income_by_month(frame: pd.DataFrame) -> go.Figure:
+    """``frame``: month, kind (Dividends, Interest, Withholding tax) and gbp; bars stacked, tax below zero."""
+    fig = go.Figure()
+    for kind, colour in INCOME_COLOURS.items():
+        part = frame[frame["kind"] == kind]
+        if part.empty:
+            continue
+        fig.add_trace(go.Bar(x=part["month"], y=part["gbp"], name=kind, marker={"color": colour},
+                             hovertemplate="£%{y:,.2f}"))
+    _layout(fig, height=340, currency="GBP", legend=True)
+    fig.update_layout(barmode="relative", bargap=0.25)
+    fig.update_xaxes(type="date", tickformat="%b %Y", dtick="M1" if frame["month"].nunique() <= 18 else "M3")
+    return fig
+
+
+def with_contributions(fig: go.Figure, days: Sequence[object], cumulative: Sequence[float | None],
+                       currency: str) -> go.Figure:
+    """The value chart plus the cumulative net money put in (deposits less withdrawals): the gap is the gain."""
+    fig.add_trace(go.Scatter(x=list(days), y=list(cumulative), name="Net money in", mode="lines",
+                             line={"width": 1.6, "color": PALETTE[1], "dash": "dot", "shape": "hv"},
+                             hovertemplate=f"{symbol(currency)}%{{y:,.2f}}"))
+    fig.update_layout(showlegend=True)
+    values = [float(v) for trace in fig.data if trace.y is not None for v in trace.y
+              if v is not None and v == v]  # v == v: not NaN
+    if values:
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
+        fig.update_yaxes(range=[max(0.0, low - pad), high + pad])
+    return fig
+
+
 CHART_CONFIG: dict[str, Any] = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"],
                                 "responsive": True}

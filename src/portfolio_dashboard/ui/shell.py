@@ -16,6 +16,7 @@ PAGES = [
     ("returns.py", "Returns", ":material/trending_up:", "returns"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
+    ("income.py", "Income", ":material/payments:", "income"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, returns_headline, sidebar, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, overview_flows, returns_headline, sidebar, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -24,7 +24,7 @@ def _change_metric(label: str, change: Change | None, currency: str, help_text: 
               help=f"{help_text} (compared with {since})", border=True, height="stretch")
 
 
-def metrics(s: Summary) -> None:
+def metrics(s: Summary, db: str = "") -> None:
     ccy = s.currency
     cols = st.columns(3)
     with cols[0], st.container(key="total-value"):
@@ -33,8 +33,7 @@ def metrics(s: Summary) -> None:
                   delta=f"{count} account{'s' if count != 1 else ''} · {s.currency}", delta_color="off",
                   delta_arrow="off", help="The newest snapshot of every account in the filter, added up.")
     with cols[1]:
-        _change_metric("Since previous day", s.change_day, ccy,
-                       "Now against each account's last value before today")
+        overview_flows.since_previous_day(db, state.scope(), s)  # the market's move, the day's flows beside it
     with cols[2]:
         _change_metric("Since previous snapshot", s.change_snapshot, ccy,
                        "The sum over accounts of the newest snapshot minus the one before it")
@@ -78,8 +77,12 @@ def value_chart(db: str, currency: str) -> None:
     if frame["value"].notna().sum() < 2:
         st.caption("The chart appears once there are snapshots on two different days.")
         return
-    st.plotly_chart(charts.value_over_time(frame, currency, stacked=stacked), config=charts.CHART_CONFIG,
-                    key="value_chart")
+    fig = charts.value_over_time(frame, currency, stacked=stacked)
+    if not stacked:
+        days, invested = overview_flows.invested_line(db, state.scope(), points)
+        if any(v is not None for v in invested):
+            charts.with_contributions(fig, days, invested, currency)
+    st.plotly_chart(fig, config=charts.CHART_CONFIG, key="value_chart")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
 
@@ -124,7 +127,7 @@ def headline(db: str) -> Summary | None:
         notices.nothing_in_filter()
         return None
     notes(s)
-    metrics(s)
+    metrics(s, db)
     return s
 
 
@@ -138,6 +141,8 @@ def render() -> None:
         return
     sidebar.draw()  # after the numbers, so the headline is the first thing a visitor gets
     with guarded("the overview"):
+        overview_flows.unknown_flows(db, state.scope())
+        overview_flows.bridge(db, state.scope(), s)
         value_chart(db, s.currency)
         breakdown(s)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.audit import RunLine
-from portfolio_dashboard.ui import data, fmt, notices, state, tables
+from portfolio_dashboard.ui import data, flow_data, flow_tables, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 LIMIT = 200
@@ -57,7 +57,8 @@ def outcome(run: RunLine) -> None:
                 "Error": f"{o.get('error_category')}: {o.get('error_message')}" if o.get("error_category") else "",
                 "Accounts": ", ".join(fmt.mask_account(str(a)) for a in o.get("accounts") or []),
                 "New snapshots": o.get("snapshots_written", 0), "Already stored": o.get("snapshots_existing", 0),
-                "Positions": o.get("positions_written", 0), "Retries": o.get("retries", 0),
+                "Positions": o.get("positions_written", 0), "Flows": o.get("flows_written", 0),
+                "Retries": o.get("retries", 0),
                 "Fetch (s)": o.get("fetch_seconds"), "Write (s)": o.get("write_seconds"),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="run_outcome",
@@ -123,6 +124,17 @@ def payloads(db: str, run: RunLine) -> None:
     st.code(body, language=language, line_numbers=False, height=480)
 
 
+def run_flows(db: str, run: RunLine) -> None:
+    """The deposits, dividends, taxes... this run stored first (a flow stored earlier keeps its first run)."""
+    lines = flow_data.flows(db, state.scope(), run.run_id)
+    if not lines:
+        st.caption("This run stored no new money-in-or-out row in the filter.")
+        return
+    flow_tables.show(lines, f"run_flows_{run.run_id}")
+    st.download_button("Download these flows (CSV)", flow_tables.csv(lines), file_name=f"flows-{run.run_id}.csv",
+                       mime="text/csv", icon=":material/download:", key=f"run_flows_csv_{run.run_id}")
+
+
 def render() -> None:
     notices.page_header("Runs")
     with guarded("the runs"):
@@ -139,9 +151,11 @@ def render() -> None:
             return
         run = by_id[chosen]
         outcome(run)
-        tab_snaps, tab_raw = st.tabs(["Snapshots", "Raw payloads"])
+        tab_snaps, tab_flows, tab_raw = st.tabs(["Snapshots", "Money in and out", "Raw payloads"])
         with tab_snaps:
             snapshots(db, run)
+        with tab_flows:
+            run_flows(db, run)
         with tab_raw:
             payloads(db, run)
 
