@@ -507,6 +507,7 @@ class _Statement:
         if amount is None:
             amount = row.req_dec("netCash")
         pnl = row.dec("fifoPnlRealized")
+        taxes = row.dec("taxes")  # stamp duty / SDRT / levies, in the trade's currency (IBKR signs it as a cost)
         return Trade(
             broker=BROKER,
             broker_trade_id=trade_id,
@@ -520,6 +521,7 @@ class _Statement:
             commission=None if commission is None else commission / div,
             realized_pnl=None if pnl is None else pnl / div,
             description=" ".join(notes) or None,
+            taxes=None if taxes is None else taxes / div,
         )
 
 

@@ -21,3 +21,4 @@ class Trade:
     commission: Decimal | None = None
     realized_pnl: Decimal | None = None
     description: str | None = None
+    taxes: Decimal | None = None  # the broker's stamp duty / SDRT / levies, in ``currency`` (an allowable cost)

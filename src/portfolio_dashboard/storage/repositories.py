@@ -502,12 +502,13 @@ class Repository:
             text(
                 """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts,
                        quantity, price_local, amount_local, amount_gbp, currency, commission, realized_pnl,
-                       fx_rate_id, description, run_id)
+                       fx_rate_id, description, taxes, run_id)
                    SELECT k.*, CAST(:run_id AS uuid) FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]),
                        CAST(:acct AS text[]), CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]),
                        CAST(:q AS numeric[]), CAST(:p AS numeric[]), CAST(:amt AS numeric[]),
                        CAST(:gbp AS numeric[]), CAST(:ccy AS text[]), CAST(:comm AS numeric[]),
-                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[])) AS k
+                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[]),
+                       CAST(:tax AS numeric[])) AS k
                    ON CONFLICT (broker, broker_trade_id) DO NOTHING"""
             ),
             dict(
@@ -526,6 +527,7 @@ class Repository:
                 pnl=[t.realized_pnl for t in ordered],
                 fx=[gbp.get(t.broker_trade_id, (None, None))[1] for t in ordered],
                 descr=[t.description for t in ordered],
+                tax=[t.taxes for t in ordered],
             ),
         )
         return int(result.rowcount)
