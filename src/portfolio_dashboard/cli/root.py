@@ -15,7 +15,9 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.capital_gains import cgt_app
 from portfolio_dashboard.cli.fx import fx_app
+from portfolio_dashboard.cli.imports import import_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
 from portfolio_dashboard.config import SOURCE_NAMES, is_loopback_host, mask_url_password, parse_duration
@@ -37,6 +39,8 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
+app.add_typer(cgt_app, name="cgt")
+app.add_typer(import_app, name="import")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:

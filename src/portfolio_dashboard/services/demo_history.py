@@ -14,11 +14,12 @@ from sqlalchemy import text
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import BROKER, DemoSource, history_instants
+from portfolio_dashboard.brokers.demo_trades import WRAPPERS
 from portfolio_dashboard.domain.valuation import validate, value
 from portfolio_dashboard.services.fx import FxChain
-from portfolio_dashboard.storage import migrate
+from portfolio_dashboard.storage import cgt_repository, migrate
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-from portfolio_dashboard.storage.writer import write_source
+from portfolio_dashboard.storage.writer import ValuedTrade, write_source
 
 
 def seed(app: App, days: int, *, end: datetime | None = None) -> int:
@@ -44,6 +45,10 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             return c.factor, c.rate, c.warning
 
         valued.append(value(checked, convert, tolerance))
+    trades = []
+    for trade in parsed.trades:  # each at the rate the demo stated for its moment
+        c = chain.conversion(trade.currency, trade.trade_ts, by_time.get(trade.trade_ts, []))
+        trades.append(ValuedTrade(trade, c.convert(trade.amount_local), c.rate))
     run_id = uuid.uuid4()
     now = datetime.now(UTC)
     with UnitOfWork(app.engine) as uow:
@@ -56,12 +61,16 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
         counts = write_source(
             uow, run_id=run_id, source="demo", parser_version=source.parser_version,
             base_currency=settings.base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
+            trades=trades,
         )
+        for account_id, wrapper in WRAPPERS.items():  # as a broker states them; a user's choice stays
+            cgt_repository.set_broker_wrapper(uow.connection, BROKER, account_id, wrapper)
         uow.repo.finish_run(
             run_id, status="success", finished_at=datetime.now(UTC), error_summary=None,
             outcome=[{"source": "demo", "status": "success", "snapshots_written": counts.snapshots_written,
                       "snapshots_existing": counts.snapshots_existing,
-                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads}],
+                      "positions_written": counts.positions_written, "trades_written": counts.trades_written,
+                      "raw_payloads": counts.raw_payloads}],
             warnings=[],
         )
         uow.commit()
