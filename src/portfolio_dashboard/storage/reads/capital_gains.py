@@ -3,9 +3,10 @@ candidate GBP rates of its day, the broker's costs and the hash of the raw state
 other corporate actions; the user's opening pools and losses brought forward.
 
 Rates (TCGA92/S252, docs/capital-gains.md): the service picks, in order,
-- ``broker_rate``: the rate the capture stored on the trade when the broker itself stated it (IBKR's own
-  conversion rates / ``fxRateToBase`` on a GBP-based account: providers ``ib_flex``, ``ib``, ``schwab``), on the
-  trade's own London day;
+- ``broker_rate``: the trade's own broker's rate into GBP of the trade's day (IBKR's ConversionRates /
+  ``fxRateToBase`` on a GBP-based account: providers ``ib_flex`` and ``ib``; ``schwab``). The broker's day is
+  its statement's report date, which the capture stores at IBKR's 20:20 New York cutoff, so it is compared
+  in New York time;
 - ``stored_rate``: any other stored rate of that London day (``manual`` and the brokers' rates of other trades
   and valuations), never ECB's and never a demo rate for a real account;
 - ``ecb_rate``: ECB's reference rate of that day or, on a day ECB does not publish, the last one in the week
@@ -25,8 +26,6 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-SHELTERED = ("ISA", "LISA", "JISA", "SIPP")
-BROKER_PROVIDERS = ("ib_flex", "ib", "schwab")
 DAY_SQL = "(t.trade_ts AT TIME ZONE 'Europe/London')::date"
 
 
@@ -74,12 +73,12 @@ SELECT t.broker, t.broker_trade_id, t.broker_account_id, a.wrapper, a.base_curre
        t.taxes, g.id AS global_instrument_id,
        COALESCE(g.symbol, i.symbol) AS symbol, COALESCE(g.isin, i.isin) AS isin, COALESCE(g.name, i.name) AS name,
        raw.content_sha256 AS raw_payload_sha256,
-       (SELECT CASE WHEN f.source_ccy = t.currency THEN f.rate ELSE 1 / f.rate END
-          FROM fx_rates f
-         WHERE f.id = t.fx_rate_id AND f.provider IN ('ib_flex', 'ib', 'schwab')
-           AND ((f.source_ccy = t.currency AND f.target_ccy = 'GBP')
-                OR (f.source_ccy = 'GBP' AND f.target_ccy = t.currency))
-           AND {_F_DAY} = {DAY_SQL}) AS broker_rate,
+       (SELECT f.rate FROM fx_rates f
+         WHERE f.source_ccy = t.currency AND f.target_ccy = 'GBP'
+           AND ((t.broker = 'ib' AND f.provider IN ('ib_flex', 'ib'))
+                OR (t.broker = 'schwab' AND f.provider = 'schwab'))
+           AND (f.asof_ts AT TIME ZONE 'America/New_York')::date = {DAY_SQL}
+         ORDER BY f.asof_ts DESC LIMIT 1) AS broker_rate,
        {_rate_sql(f"f.provider <> 'ecb' AND {_NOT_DEMO} AND {_F_DAY} = {DAY_SQL}", "f.asof_ts DESC")} AS stored_rate,
        {_rate_sql(f"f.provider = 'ecb' AND {_F_DAY} BETWEEN {DAY_SQL} - 7 AND {DAY_SQL}", "f.asof_ts DESC")}
            AS ecb_rate
