@@ -34,6 +34,12 @@ def _d(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+def _places(values: list[object]) -> int:
+    """Decimals the quantities need (0 for whole shares, up to 6 for fractional ones)."""
+    exponents = [Decimal(str(v)).normalize().as_tuple().exponent for v in values if v is not None]
+    return min(6, max([0, *(-e for e in exponents if isinstance(e, int))]))
+
+
 def _f(value: object) -> float | None:
     return None if value is None else float(Decimal(str(value)))
 
@@ -86,17 +92,17 @@ def sa_pages(doc: dict[str, Any]) -> None:
     ]
     if totals["incomplete_disposals"]:
         rows.append(("Disposals not computed (cost unknown, not in the totals)", str(totals["incomplete_disposals"])))
-    st.dataframe(pd.DataFrame(rows, columns=["Figure", "Amount"]), hide_index=True, key="cgt_sa",
-                 height=tables.height(len(rows), 460),
-                 column_config={"Amount": st.column_config.TextColumn("Amount", width="small")})
+    left, right = st.columns([1, 1], gap="large")
+    # A markdown table: the amounts right-aligned, as on the return
+    left.markdown("| Figure | Amount |\n|:--|--:|\n" + "\n".join(f"| {label} | {value} |" for label, value in rows))
     if "before_2024_10_30" in totals:
-        st.caption("2024-25: the main rates changed on 30 October 2024, so the return asks for the two parts.")
-        split = [(label, fmt.money(_d(totals[key]["gains_gbp"])), fmt.money(_d(totals[key]["losses_gbp"])),
-                  fmt.money(_d(totals[key]["net_gain_gbp"])))
-                 for key, label in (("before_2024_10_30", "Before 30 October 2024"),
-                                    ("from_2024_10_30", "On or after 30 October 2024"))]
-        st.dataframe(pd.DataFrame(split, columns=["Disposals", "Gains", "Losses", "Net gain"]), hide_index=True,
-                     key="cgt_split")
+        lines = [f"| {label} | {fmt.money(_d(totals[key]['gains_gbp']))} | {fmt.money(_d(totals[key]['losses_gbp']))} "
+                 f"| {fmt.money(_d(totals[key]['net_gain_gbp']))} |"
+                 for key, label in (("before_2024_10_30", "Before 30 Oct 2024"),
+                                    ("from_2024_10_30", "From 30 Oct 2024"))]
+        right.markdown("| Disposals | Gains | Losses | Net gain |\n|:--|--:|--:|--:|\n" + "\n".join(lines))
+        right.caption("2024-25: the main rates went from 10%/20% to 18%/24% on 30 October 2024, so the return "
+                      "asks for the gains of the two parts of the year separately.")
 
 
 def _disposal_label(item: dict[str, Any]) -> str:
@@ -112,7 +118,6 @@ def disposals(doc: dict[str, Any], details: dict[tuple[str, str], service.TradeD
     frame = pd.DataFrame({
         "Date": [item["date"] for item in items],
         "Security": [item["symbol"] for item in items],
-        "ISIN": [item["isin"] or "" for item in items],
         "Quantity": [_f(item["quantity"]) for item in items],
         "Proceeds": [_f(item["proceeds_gbp"]) for item in items],
         "Allowable costs": [_f(item["cost_gbp"]) for item in items],
@@ -120,7 +125,8 @@ def disposals(doc: dict[str, Any], details: dict[tuple[str, str], service.TradeD
         "Matched by": [", ".join(RULES[m["rule"]].split(" (")[0] for m in item["matches"]) or "—" for item in items],
     })
     st.dataframe(frame, hide_index=True, key="cgt_disposals", height=tables.height(len(frame), 420),
-                 column_config={"Quantity": tables.number("Quantity", 4), "Proceeds": tables.money("Proceeds", "GBP"),
+                 column_config={"Quantity": tables.number("Quantity", _places([i["quantity"] for i in items])),
+                                "Proceeds": tables.money("Proceeds", "GBP"),
                                 "Allowable costs": tables.money("Allowable costs", "GBP"),
                                 "Gain": tables.money("Gain", "GBP")})
     labels = [_disposal_label(item) for item in items]
@@ -133,16 +139,16 @@ def _trade_rows(refs: list[dict[str, Any]], details: dict[tuple[str, str], servi
     for ref in refs:
         d = details.get((ref["broker"], ref["trade_id"]))
         out.append({
+            "Date": "" if d is None else d.trade_date.isoformat(),
             "Broker": fmt.BROKER_SHORT.get(ref["broker"], ref["broker"]),
             "Account": fmt.mask_account(ref["account"]),
-            "Trade id": ref["trade_id"],
-            "Date": "" if d is None else d.trade_date.isoformat(),
             "Side": ref["side"],
             "Quantity": _f(ref["quantity"]),
             "Price": "" if d is None or d.price_local is None else f"{d.price_local:,.4f} {d.currency or ''}",
             "GBP rate": "" if d is None or d.gbp_per_unit is None else f"{d.gbp_per_unit:.6f} ({d.rate_source})",
             "Value £": None if d is None else _f(d.consideration_gbp),
             "Costs £": None if d is None else _f(d.costs_gbp),
+            "Trade id": ref["trade_id"],
             "Raw payload SHA-256": ref["raw_payload_hash"] or "not found",
         })
     return pd.DataFrame(out)
@@ -167,7 +173,7 @@ def drill(item: dict[str, Any], details: dict[tuple[str, str], service.TradeDeta
         refs = list(item["trades"]) + [ref for match in item["matches"] for ref in match["trades"]]
         st.caption("The broker trades behind it (the hash names the raw statement stored for each; see Runs):")
         st.dataframe(_trade_rows(refs, details), hide_index=True, key="cgt_trades",
-                     column_config={"Quantity": tables.number("Quantity", 4),
+                     column_config={"Quantity": tables.number("Quantity", _places([r["quantity"] for r in refs])),
                                     "Value £": tables.money("Value £", "GBP"),
                                     "Costs £": tables.money("Costs £", "GBP")})
 
@@ -186,7 +192,8 @@ def pools(doc: dict[str, Any], year: TaxYear) -> None:
         "Cost known": ["yes" if p["complete"] else "no — review" for p in items],
     })
     st.dataframe(frame, hide_index=True, key="cgt_pools", height=tables.height(len(frame), 420),
-                 column_config={"Quantity": tables.number("Quantity", 4), "Cost": tables.money("Cost", "GBP"),
+                 column_config={"Quantity": tables.number("Quantity", _places([p["quantity"] for p in items])),
+                                "Cost": tables.money("Cost", "GBP"),
                                 "Average cost": tables.money("Average cost", "GBP")})
 
 
