@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain.cgt import TaxYear
@@ -161,10 +162,6 @@ def test_opening_pool_by_symbol_or_isin_and_an_ambiguous_symbol(conn):
     assert (found.global_instrument_id, changed) == (gid, True)
     other = rows.global_instrument(conn, "Acme Inc", symbol="ACME")
     conn.execute(text("UPDATE global_instruments SET isin = 'US00ACME0002' WHERE id = :g"), {"g": other})
-    try:
+    with pytest.raises(service.SecurityNotFoundError, match="use the ISIN"):  # never a guess between two
         service.resolve_security(conn, "ACME")
-    except service.SecurityNotFoundError as exc:
-        assert "use the ISIN" in str(exc)
-    else:
-        raise AssertionError("two securities named ACME must not be guessed between")
     assert service.resolve_security(conn, "US00ACME0002").global_instrument_id == other
