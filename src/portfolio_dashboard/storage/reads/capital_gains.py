@@ -72,7 +72,7 @@ SELECT t.broker, t.broker_trade_id, t.broker_account_id, a.wrapper, a.base_curre
        t.trade_ts, {DAY_SQL} AS trade_date, t.quantity, t.price_local, t.amount_local, t.currency, t.commission,
        t.taxes, g.id AS global_instrument_id,
        COALESCE(g.symbol, i.symbol) AS symbol, COALESCE(g.isin, i.isin) AS isin, COALESCE(g.name, i.name) AS name,
-       raw.content_sha256 AS raw_payload_sha256,
+       t.run_id,
        (SELECT f.rate FROM fx_rates f
          WHERE f.source_ccy = t.currency AND f.target_ccy = 'GBP'
            AND ((t.broker = 'ib' AND f.provider IN ('ib_flex', 'ib'))
@@ -87,16 +87,6 @@ JOIN broker_accounts a ON a.broker = t.broker AND a.broker_account_id = t.broker
 LEFT JOIN instruments i ON i.id = t.instrument_id
 LEFT JOIN instrument_mapping m ON m.instrument_id = t.instrument_id
 LEFT JOIN global_instruments g ON g.id = m.global_instrument_id
-LEFT JOIN LATERAL (
-    -- the raw response of the run that stored the trade: the only one of that run, else the one naming the id
-    SELECT r.content_sha256 FROM raw_payloads r
-    WHERE r.run_id = t.run_id AND r.broker = t.broker
-      AND (r.status_code IS NULL OR r.status_code BETWEEN 200 AND 299)
-      AND ((SELECT count(*) FROM raw_payloads r2 WHERE r2.run_id = t.run_id AND r2.broker = t.broker
-              AND (r2.status_code IS NULL OR r2.status_code BETWEEN 200 AND 299)) = 1
-           OR strpos(COALESCE(r.body_text, r.payload_json::text), t.broker_trade_id) > 0)
-    ORDER BY r.received_at LIMIT 1
-) raw ON true
 WHERE (a.wrapper IS NULL OR a.wrapper NOT IN ('ISA', 'LISA', 'JISA', 'SIPP'))
   AND t.quantity <> 0
   {{status}}
@@ -123,7 +113,53 @@ def taxable_trades(conn: Connection) -> list[CgtTradeRow]:
     """Every trade of an account that is not an ISA/LISA/JISA/SIPP (unknown wrapper counts as taxable)."""
     status = _STATUS_FILTER if _has_status(conn) else ""
     rows = conn.execute(text(_TRADES_SQL.replace("{status}", status))).all()
-    return [CgtTradeRow(*row) for row in rows]
+    hashes = _raw_hashes(conn, [(row.run_id, row.broker, row.broker_trade_id) for row in rows])
+    out = []
+    for row in rows:
+        values = list(row)
+        values[17] = hashes.get((row.broker, row.broker_trade_id))  # the run id's place: the raw's hash
+        out.append(CgtTradeRow(*values))
+    return out
+
+
+def _raw_hashes(conn: Connection, trades: list[tuple[uuid.UUID | None, str, str]]) -> dict[tuple[str, str], str]:
+    """The raw response each trade came from: of the run that first stored it (trades keep that run), the only
+    successful response of its broker in the run, else the earliest one whose body names the trade's id.
+
+    Bodies are read once per run (a year's Flex statement is megabytes), never once per trade.
+    """
+    runs = sorted({run for run, _b, _t in trades if run is not None})
+    if not runs:
+        return {}
+    candidates: dict[tuple[uuid.UUID, str], list[tuple[uuid.UUID, str]]] = {}
+    for run_id, broker, raw_id, digest in conn.execute(text(
+            """SELECT run_id, broker, id, content_sha256 FROM raw_payloads
+               WHERE run_id = ANY(CAST(:runs AS uuid[]))
+                 AND (status_code IS NULL OR status_code BETWEEN 200 AND 299)
+               ORDER BY received_at, id"""), {"runs": runs}).all():
+        candidates.setdefault((run_id, broker), []).append((raw_id, digest))
+    out: dict[tuple[str, str], str] = {}
+    pending: dict[tuple[uuid.UUID, str], list[str]] = {}
+    for run_id, broker, trade_id in trades:
+        if run_id is None:
+            continue
+        found = candidates.get((run_id, broker), [])
+        if len(found) == 1:
+            out[(broker, trade_id)] = found[0][1]
+        elif found:
+            pending.setdefault((run_id, broker), []).append(trade_id)
+    for key, trade_ids in pending.items():
+        left = set(trade_ids)
+        for raw_id, digest in candidates[key]:
+            body = conn.execute(text(
+                "SELECT COALESCE(body_text, payload_json::text) FROM raw_payloads WHERE id = :i"),
+                {"i": raw_id}).scalar() or ""
+            for trade_id in [t for t in left if t in body]:
+                out[(key[1], trade_id)] = digest
+                left.discard(trade_id)
+            if not left:
+                break
+    return out
 
 
 def sheltered_trade_count(conn: Connection) -> int:
