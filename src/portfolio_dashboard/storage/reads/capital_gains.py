@@ -19,12 +19,15 @@ query is chosen once per call from the catalogue, so this read works with or wit
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, text
+
+_TOKENS = re.compile(r"""[^\s"'<>=,;{}\[\]]+""")
 
 DAY_SQL = "(t.trade_ts AT TIME ZONE 'Europe/London')::date"
 
@@ -64,7 +67,17 @@ def _rate_sql(where: str, order: str) -> str:
                 ORDER BY {order} LIMIT 1)"""  # noqa: S608 - code constants, values are bound
 
 
-_F_DAY = "(f.asof_ts AT TIME ZONE 'Europe/London')::date"
+
+
+def _between(first_day: str, after_last_day: str, zone: str) -> str:
+    """``f.asof_ts`` within whole days of ``zone``, as a range the (pair, asof_ts) index serves."""
+    return (f"f.asof_ts >= (({first_day})::timestamp AT TIME ZONE '{zone}') "
+            f"AND f.asof_ts < (({after_last_day})::timestamp AT TIME ZONE '{zone}')")
+
+
+_LONDON_DAY = _between(DAY_SQL, f"{DAY_SQL} + 1", "Europe/London")
+_NEW_YORK_DAY = _between(DAY_SQL, f"{DAY_SQL} + 1", "America/New_York")
+_ECB_WEEK = _between(f"{DAY_SQL} - 7", f"{DAY_SQL} + 1", "Europe/London")
 _NOT_DEMO = "(f.provider NOT LIKE 'demo%' OR t.broker = 'demo')"
 
 _TRADES_SQL = f"""
@@ -77,10 +90,10 @@ SELECT t.broker, t.broker_trade_id, t.broker_account_id, a.wrapper, a.base_curre
          WHERE f.source_ccy = t.currency AND f.target_ccy = 'GBP'
            AND ((t.broker = 'ib' AND f.provider IN ('ib_flex', 'ib'))
                 OR (t.broker = 'schwab' AND f.provider = 'schwab'))
-           AND (f.asof_ts AT TIME ZONE 'America/New_York')::date = {DAY_SQL}
+           AND {_NEW_YORK_DAY}
          ORDER BY f.asof_ts DESC LIMIT 1) AS broker_rate,
-       {_rate_sql(f"f.provider <> 'ecb' AND {_NOT_DEMO} AND {_F_DAY} = {DAY_SQL}", "f.asof_ts DESC")} AS stored_rate,
-       {_rate_sql(f"f.provider = 'ecb' AND {_F_DAY} BETWEEN {DAY_SQL} - 7 AND {DAY_SQL}", "f.asof_ts DESC")}
+       {_rate_sql(f"f.provider <> 'ecb' AND {_NOT_DEMO} AND {_LONDON_DAY}", "f.asof_ts DESC")} AS stored_rate,
+       {_rate_sql(f"f.provider = 'ecb' AND {_ECB_WEEK}", "f.asof_ts DESC")}
            AS ecb_rate
 FROM trades t
 JOIN broker_accounts a ON a.broker = t.broker AND a.broker_account_id = t.broker_account_id
@@ -154,7 +167,10 @@ def _raw_hashes(conn: Connection, trades: list[tuple[uuid.UUID | None, str, str]
             body = conn.execute(text(
                 "SELECT COALESCE(body_text, payload_json::text) FROM raw_payloads WHERE id = :i"),
                 {"i": raw_id}).scalar() or ""
-            for trade_id in [t for t in left if t in body]:
+            # The body's tokens once (ids are delimited by quotes, spaces, commas in XML and JSON): a set lookup
+            # per trade instead of a scan of megabytes per trade, and "T1" never matches inside "T10".
+            tokens = set(_TOKENS.findall(body))
+            for trade_id in [t for t in left if t in tokens]:
                 out[(key[1], trade_id)] = digest
                 left.discard(trade_id)
             if not left:
