@@ -165,3 +165,37 @@ def test_opening_pool_by_symbol_or_isin_and_an_ambiguous_symbol(conn):
     with pytest.raises(service.SecurityNotFoundError, match="use the ISIN"):  # never a guess between two
         service.resolve_security(conn, "ACME")
     assert service.resolve_security(conn, "US00ACME0002").global_instrument_id == other
+
+
+def test_cancelled_trades_are_left_out_once_the_broker_reports_a_status(conn):
+    rows.account(conn, "ib", "U1")
+    wrapper(conn, "ib", "U1", "GIA")
+    _gid, ib, _sw = security(conn, "ACME", "GB00ACME0001")
+    trade(conn, "ib", "U1", "B1", ib, at(date(2024, 5, 1)), "10", "10", "GBP")
+    trade(conn, "ib", "U1", "B2", ib, at(date(2024, 5, 2)), "10", "10", "GBP")
+    assert [r.broker_trade_id for r in reads.taxable_trades(conn)] == ["B1", "B2"]  # no status column: all
+    # the Flex status work adds trades.status (executed / cancelled / corrected); rolled back with the test
+    conn.execute(text("ALTER TABLE trades ADD COLUMN status text"))
+    conn.execute(text("UPDATE trades SET status = 'cancelled' WHERE broker_trade_id = 'B2'"))
+    assert [r.broker_trade_id for r in reads.taxable_trades(conn)] == ["B1"]
+
+
+def test_a_split_reported_by_ibkr_adjusts_the_pool_and_other_actions_are_reviewed(conn):
+    rows.account(conn, "ib", "U1")
+    wrapper(conn, "ib", "U1", "GIA")
+    _gid, ib, _sw = security(conn, "ACME", "GB00ACME0001")
+    trade(conn, "ib", "U1", "B1", ib, at(date(2024, 5, 1)), "10", "100", "GBP")
+    trade(conn, "ib", "U1", "S1", ib, at(date(2024, 7, 1)), "-20", "60", "GBP")
+    for action_id, kind, description, day in (
+        ("A1", "FS", "ACME(GB00ACME0001) SPLIT 4 FOR 1 (ACME, ACME PLC, GB00ACME0001)", date(2024, 6, 10)),
+        ("A2", "TC", "ACME(GB00ACME0001) MERGED(Acquisition) WITH NEWCO 1 FOR 2", date(2024, 9, 1)),
+    ):
+        conn.execute(text(
+            """INSERT INTO corporate_actions (broker, broker_account_id, broker_action_id, action_ts, action_type,
+                   instrument_id, description, report_date) VALUES ('ib', 'U1', :a, :ts, :k, :i, :d, :day)"""),
+            {"a": action_id, "ts": at(day), "k": kind, "i": ib, "d": description, "day": day})
+    doc = service.report(conn, TaxYear(2024)).document
+    [disposal] = doc["disposals"]
+    # 10 bought at £100 became 40 at £25: 20 sold for £1,200 against half the cost
+    assert (disposal["quantity"], disposal["cost_gbp"], disposal["gain_gbp"]) == ("20", "500.00", "700.00")
+    assert any("corporate action TC" in item["reason"] for item in doc["needs_review"])
