@@ -199,3 +199,24 @@ def test_a_split_reported_by_ibkr_adjusts_the_pool_and_other_actions_are_reviewe
     # 10 bought at £100 became 40 at £25: 20 sold for £1,200 against half the cost
     assert (disposal["quantity"], disposal["cost_gbp"], disposal["gain_gbp"]) == ("20", "500.00", "700.00")
     assert any("corporate action TC" in item["reason"] for item in doc["needs_review"])
+
+
+def test_a_wrapper_the_broker_states_is_stored_but_never_over_the_users_choice(conn):
+    from portfolio_dashboard.domain import Account
+    from portfolio_dashboard.storage.repositories import Repository
+
+    repo = Repository(conn)
+
+    def stored() -> tuple[str | None, str | None]:
+        row = conn.execute(text("SELECT wrapper, wrapper_source FROM broker_accounts WHERE broker_account_id = 'D1'"))
+        return tuple(row.one())  # type: ignore[return-value]
+
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP")])
+    assert stored() == (None, None)  # not stated: unknown (counted as taxable, listed for review)
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", "GIA")])
+    assert stored() == ("GIA", "broker")
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP")])
+    assert stored() == ("GIA", "broker")  # a capture that states nothing keeps it
+    wrapper(conn, "demo", "D1", "ISA")
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", "GIA")])
+    assert stored() == ("ISA", "user")

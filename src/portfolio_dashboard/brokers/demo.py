@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
-from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, trades_until
+from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, WRAPPERS, trades_until
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
     Account,
@@ -245,7 +245,8 @@ def parse_document(doc: Any) -> ParseResult:
         snapshots = []
         flows: list[CashFlow] = []
         for a in doc["accounts"]:
-            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]))
+            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]),
+                              WRAPPERS.get(str(a["accountId"])))
             positions = []
             for p in a["positions"]:
                 currency, divisor = normalise_currency(str(p["currency"]))

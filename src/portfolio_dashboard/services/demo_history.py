@@ -14,10 +14,9 @@ from sqlalchemy import text
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.demo import BROKER, DemoSource, history_instants
-from portfolio_dashboard.brokers.demo_trades import WRAPPERS
 from portfolio_dashboard.domain.valuation import validate, value
 from portfolio_dashboard.services.fx import FxChain
-from portfolio_dashboard.storage import cgt_repository, migrate
+from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import ValuedTrade, write_source
 
@@ -63,8 +62,6 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             base_currency=settings.base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
             trades=trades,
         )
-        for account_id, wrapper in WRAPPERS.items():  # as a broker states them; a user's choice stays
-            cgt_repository.set_broker_wrapper(uow.connection, BROKER, account_id, wrapper)
         uow.repo.finish_run(
             run_id, status="success", finished_at=datetime.now(UTC), error_summary=None,
             outcome=[{"source": "demo", "status": "success", "snapshots_written": counts.snapshots_written,

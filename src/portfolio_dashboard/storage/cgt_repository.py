@@ -57,16 +57,3 @@ def upsert_losses(conn: Connection, tax_year: str, amount_gbp: Decimal) -> bool:
         {"y": tax_year, "a": amount_gbp},
     )
     return bool(result.rowcount)
-
-
-def set_broker_wrapper(conn: Connection, broker: str, broker_account_id: str, wrapper: str) -> bool:
-    """The wrapper as the broker (or the demo) states it, never over the user's own choice."""
-    result = conn.execute(
-        text(
-            """UPDATE broker_accounts SET wrapper = :w, wrapper_source = 'broker', updated_at = now()
-               WHERE broker = :b AND broker_account_id = :a
-                 AND (wrapper_source IS NULL OR wrapper_source = 'broker') AND wrapper IS DISTINCT FROM :w"""
-        ),
-        {"b": broker, "a": broker_account_id, "w": wrapper},
-    )
-    return bool(result.rowcount)
