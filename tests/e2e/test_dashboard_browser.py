@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 PAGES = {"overview": "", "positions": "positions", "allocation": "allocation", "runs": "runs",
-         "connections": "connections", "instruments": "instruments"}
+         "connections": "connections", "instruments": "instruments", "capital-gains": "capital-gains"}
 CHARTED = ("overview", "allocation")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
@@ -132,7 +132,7 @@ def test_pages_filter_and_csv(server, history, page, tmp_path):
     page.locator(TOTAL).wait_for()
     idle(page)
     all_accounts = total_value(page)
-    for title in ("Positions", "Allocation", "Runs", "Connections", "Instruments", "Overview"):
+    for title in ("Positions", "Allocation", "Capital gains", "Runs", "Connections", "Instruments", "Overview"):
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
         page.locator("h1", has_text=title).wait_for()
         idle(page)

@@ -59,6 +59,7 @@ class FlexTrade:
     level: str = "EXECUTION"
     isin: str = ""
     description: str = ""
+    taxes: str = ""  # stamp duty / SDRT as IBKR reports it (negative: a cost)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def statement_xml(
                     tradeID=t.trade_id if t.level == "EXECUTION" else "", reportDate=d(t.when.date()),
                     dateTime=dt(t.when), tradeDate=d(t.when.date()), transactionType="ExchTrade",
                     exchange="ISLAND", quantity=t.quantity, tradePrice=t.price, proceeds=t.proceeds,
-                    ibCommission=t.commission, ibCommissionCurrency=t.currency, netCash="",
+                    ibCommission=t.commission, ibCommissionCurrency=t.currency, netCash="", taxes=t.taxes,
                     fifoPnlRealized=t.pnl, buySell=t.buy_sell, ibOrderID="9" + t.trade_id,
                     transactionID="7" + t.trade_id if t.level == "EXECUTION" else "",
                     ibExecID="0000e0d5." + t.trade_id + ".01.01", levelOfDetail=t.level,

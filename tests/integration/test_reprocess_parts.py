@@ -235,7 +235,9 @@ def trades_state(engine: Engine) -> list[tuple[object, ...]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(
             """SELECT t.broker_trade_id, t.run_id, t.amount_gbp, f.source_ccy, f.target_ccy, f.asof_ts, f.rate
-               FROM trades t LEFT JOIN fx_rates f ON f.id = t.fx_rate_id ORDER BY t.broker_trade_id"""))]
+               FROM trades t LEFT JOIN fx_rates f ON f.id = t.fx_rate_id
+               WHERE t.broker_trade_id NOT LIKE 'DEMO-%%'  -- the demo's own trade history is not under test here
+               ORDER BY t.broker_trade_id"""))]
 
 
 @BATCHES

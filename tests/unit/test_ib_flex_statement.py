@@ -23,6 +23,7 @@ from tests.fakes.flex_statement import (
     REPORT_DAY,
     FlexAccount,
     FlexPosition,
+    FlexTrade,
     sample,
     sample_accounts,
     statement_xml,
@@ -130,6 +131,17 @@ def test_trades_are_executions_with_signed_amounts_and_realised_pnl():
     assert sale.description == "SELL"
     # The trade reuses what the position row said about the instrument (name, CUSIP, FIGI).
     assert buy.instrument.name == "APPLE INC" and buy.instrument.figi == "BBG000B9XRY4"
+
+
+def test_a_trades_stamp_duty_is_kept_in_major_units():
+    accounts = sample_accounts()
+    accounts[0].trades.append(FlexTrade("1003", "128854", "VUSA", "GBP", "100", "80.5", "-8050", "-3", "0",
+                                        datetime(2026, 11, 20, 9, 0, 0), "BUY", isin="IE00B3XXRP09",
+                                        taxes="-40.25"))
+    body = statement_xml(accounts, from_date=PREVIOUS_DAY, to_date=REPORT_DAY, generated=GENERATED)
+    trades = {t.broker_trade_id: t for t in parse(body).trades}
+    assert trades["71003"].taxes == Decimal("-40.25")  # an allowable cost for capital gains (IBKR signs it)
+    assert trades["71001"].taxes is None  # IBKR left it empty
 
 
 @pytest.mark.parametrize("fmt", ["yyyy-MM-dd", "MM/dd/yyyy", "dd/MM/yyyy", "dd-MMM-yy"])

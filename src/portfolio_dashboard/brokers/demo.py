@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
+from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, WRAPPERS, trades_until
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
     Account,
@@ -36,6 +37,7 @@ from portfolio_dashboard.domain import (
     ParseResult,
     Position,
     RawResponse,
+    Trade,
     normalise_currency,
 )
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
@@ -194,8 +196,33 @@ def document(at: datetime) -> dict[str, Any]:
             "accountId": acct.account_id, "name": acct.name, "currency": acct.currency,
             "netLiquidation": str(_q(total, CENT)), "positions": positions, "cash": cash,
             "flows": [f.as_json() for f in recent(flows, at) if f.account_id == acct.account_id],
+            "trades": _trades_json(acct, at),
         })
     return {"asof": at.isoformat(), "accounts": accounts, "fxRates": fx}
+
+
+def _trades_json(acct: DemoAccount, at: datetime) -> list[dict[str, str]]:
+    """The account's trades so far, each at the market price of its moment and with the GBP rate of that moment
+    (the demo states its own rate, as IBKR does with fxRateToBase)."""
+    holdings = {h.symbol: h for h in acct.holdings}
+    walks = {ccy: (start, vol) for ccy, start, vol in FX_WALKS}
+    out = []
+    for trade in trades_until(at):
+        if trade.account_id != acct.account_id:
+            continue
+        h = holdings[trade.symbol]
+        price = _q(_series(h.symbol, h.start_price, h.drift, h.vol, trade.at), CENT)
+        major, divisor = normalise_currency(h.currency)
+        gbp = Decimal(1)
+        if major != "GBP":
+            start, vol = walks[major]
+            gbp = _q(_series(f"fx:{major}", start, 0.0, vol, trade.at, FX_MEMORY_DAYS), Decimal("0.000001"))
+        out.append({
+            "id": trade.trade_id, "symbol": trade.symbol, "time": trade.at.isoformat(), "currency": h.currency,
+            "quantity": str(trade.quantity), "price": str(price), "commission": str(COMMISSION_USD),
+            "amount": str(-_q(trade.quantity * price / divisor, CENT)), "gbpRate": str(gbp),
+        })
+    return out
 
 
 def _dec(value: Any, field: str) -> Decimal:
@@ -213,13 +240,13 @@ def parse_document(doc: Any) -> ParseResult:
         asof = datetime.fromisoformat(doc["asof"])
         if asof.tzinfo is None:
             raise ParsingError("demo payload: asof has no time zone", source="demo")
-        rates = tuple(
-            FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]
-        )
+        rates = [FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]]
+        trades: list[Trade] = []
         snapshots = []
         flows: list[CashFlow] = []
         for a in doc["accounts"]:
-            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]))
+            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]),
+                              WRAPPERS.get(str(a["accountId"])))
             positions = []
             for p in a["positions"]:
                 currency, divisor = normalise_currency(str(p["currency"]))
@@ -240,13 +267,33 @@ def parse_document(doc: Any) -> ParseResult:
             snapshots.append(AccountSnapshot(account, asof, "demo.asof", tuple(positions), cash, total))
             by_symbol = {p.instrument.symbol: p.instrument for p in positions}
             flows.extend(_flow(account.broker_account_id, f, by_symbol) for f in a.get("flows", []))
+            for t in a.get("trades", []):
+                trade, rate = _trade(account.broker_account_id, t, by_symbol)
+                trades.append(trade)
+                rates.append(rate)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ParsingError(f"demo payload is missing or mistypes {exc}", source="demo") from None
     except UnknownCurrencyError as exc:
         raise ValidationError(str(exc), source="demo") from None
     except ValueError as exc:
         raise ParsingError(f"demo payload: {exc}", source="demo") from None
-    return ParseResult(snapshots=tuple(snapshots), fx_rates=rates, cash_flows=tuple(flows))
+    return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows),
+                       trades=tuple(trades))
+
+
+def _trade(account_id: str, t: Any, by_symbol: dict[str, Instrument]) -> tuple[Trade, FxRate]:
+    """A demo trade and the GBP rate the demo stated for its moment (provider ``demo``, like every demo rate)."""
+    when = datetime.fromisoformat(t["time"])
+    if when.tzinfo is None:
+        raise ParsingError("demo payload: a trade time has no time zone", source="demo")
+    currency, divisor = normalise_currency(str(t["currency"]))
+    trade = Trade(
+        broker=BROKER, broker_trade_id=str(t["id"]), broker_account_id=account_id,
+        instrument=by_symbol[str(t["symbol"])], trade_ts=when, quantity=_dec(t["quantity"], "trades.quantity"),
+        price_local=_dec(t["price"], "trades.price") / divisor, amount_local=_dec(t["amount"], "trades.amount"),
+        currency=currency, commission=_dec(t["commission"], "trades.commission"),
+    )
+    return trade, FxRate(currency, "GBP", _dec(t["gbpRate"], "trades.gbpRate"), when, "demo")
 
 
 def _flow(account_id: str, f: Any, by_symbol: dict[str, Instrument]) -> CashFlow:
@@ -296,6 +343,7 @@ class DemoSource:
         snapshots: list[AccountSnapshot] = []
         rates: list[FxRate] = []
         flows: dict[tuple[str, str], CashFlow] = {}  # documents overlap: one flow per id
+        trades: dict[tuple[str, str], Trade] = {}
         for raw in raws:
             try:
                 doc = raw.json()
@@ -305,7 +353,9 @@ class DemoSource:
             snapshots.extend(result.snapshots)
             rates.extend(result.fx_rates)
             flows.update({(f.broker_account_id, f.broker_flow_id): f for f in result.cash_flows})
-        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows.values()))
+            trades.update({(t.broker_account_id, t.broker_trade_id): t for t in result.trades})
+        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(dict.fromkeys(rates)),
+                           cash_flows=tuple(flows.values()), trades=tuple(trades.values()))
 
     def health(self) -> SourceHealth:
         return SourceHealth(self.name, True, True, "simulated accounts (no broker needed)",

@@ -134,6 +134,7 @@ def trade_of(row: FlexRow, account_id: str, trade_id: str) -> Trade:
     if amount is None:  # proceeds are what the quantity cost at the price: negative for a purchase
         amount = -quantity * price * instrument.multiplier
     pnl = row.dec("fifoPnlRealized")
+    taxes = row.dec("taxes")
     return Trade(
         broker=BROKER,
         broker_trade_id=trade_id,
@@ -149,6 +150,7 @@ def trade_of(row: FlexRow, account_id: str, trade_id: str) -> Trade:
         description=" ".join(notes) or None,
         status=row_status(row).value,
         multiplier=instrument.multiplier,
+        taxes=None if taxes is None else taxes / div,  # stamp duty / SDRT / levies (IBKR signs it as a cost)
     )
 
 

@@ -51,7 +51,7 @@ def flows_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (exact decimal strings).")] = False,
 ) -> None:
     """Deposits, withdrawals, transfers, dividends, interest, taxes and fees, oldest first."""
-    from portfolio_dashboard.bootstrap import get_app
+    from portfolio_dashboard.cli.common import get_app
     from portfolio_dashboard.errors import PortfolioError
     from portfolio_dashboard.storage.reads.flows import flows
     from portfolio_dashboard.storage.reads.scope import Scope
@@ -94,7 +94,7 @@ def income_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (exact decimal strings).")] = False,
 ) -> None:
     """Dividends and interest received, net of tax withheld, in GBP (default: the current UK tax year)."""
-    from portfolio_dashboard.bootstrap import get_app
+    from portfolio_dashboard.cli.common import get_app
     from portfolio_dashboard.domain.cgt.tax_years import parse_tax_year, tax_year_of
     from portfolio_dashboard.domain.income import summarise
     from portfolio_dashboard.errors import PortfolioError

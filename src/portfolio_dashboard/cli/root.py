@@ -17,9 +17,11 @@ import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.capital_gains import cgt_app
 from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
 from portfolio_dashboard.cli.flows import register as register_flows
 from portfolio_dashboard.cli.fx import fx_app
+from portfolio_dashboard.cli.imports import import_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
 from portfolio_dashboard.cli.returns import register as register_returns
@@ -43,6 +45,8 @@ app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
 register_returns(app)  # returns, benchmark
 register_flows(app)  # flows, income
+app.add_typer(cgt_app, name="cgt")
+app.add_typer(import_app, name="import")
 
 
 def _version(value: bool) -> None:

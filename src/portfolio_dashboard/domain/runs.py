@@ -21,6 +21,7 @@ class TriggerType(StrEnum):
     SCHEDULED = "scheduled"
     REPROCESS = "reprocess"
     REPLAY = "replay"
+    IMPORT = "import"  # a statement file the user downloaded (import flex)
 
 
 class SourceStatus(StrEnum):

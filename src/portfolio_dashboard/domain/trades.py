@@ -32,6 +32,7 @@ class Trade:
     description: str | None = None
     status: str = TradeStatus.EXECUTED.value
     multiplier: Decimal = Decimal(1)  # price_local is per unit of the underlying; value = qty * price * multiplier
+    taxes: Decimal | None = None  # the broker's stamp duty / SDRT / levies, in ``currency`` (an allowable cost)
 
 
 @dataclass(frozen=True, slots=True)

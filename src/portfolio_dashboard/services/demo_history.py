@@ -14,7 +14,7 @@ from portfolio_dashboard.services.flow_values import store_flows, value_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage.demo_data import delete_broker_data
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-from portfolio_dashboard.storage.writer import write_source
+from portfolio_dashboard.storage.writer import ValuedTrade, write_source
 
 
 def seed(app: App, days: int, *, end: datetime | None = None) -> int:
@@ -40,6 +40,10 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             return c.factor, c.rate, c.warning
 
         valued.append(value(checked, convert, tolerance))
+    trades = []
+    for trade in parsed.trades:  # each at the rate the demo stated for its moment
+        c = chain.conversion(trade.currency, trade.trade_ts, by_time.get(trade.trade_ts, []))
+        trades.append(ValuedTrade(trade, c.convert(trade.amount_local), c.rate))
     meta = runs.new_run("manual", f"demo seed --days {days}", ["demo"])
     run_id = meta.run_id
     with UnitOfWork(app.engine) as uow:
@@ -48,6 +52,7 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
         counts = write_source(
             uow, run_id=run_id, source="demo", parser_version=source.parser_version,
             base_currency=settings.base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
+            trades=trades,
         )
         # the demo's deposits, dividends, taxes and interest, each valued at its own day's demo rate
         flows = store_flows(uow.connection, run_id, raws, value_flows(parsed, chain))
@@ -55,8 +60,8 @@ def seed(app: App, days: int, *, end: datetime | None = None) -> int:
             uow, run_id, status="success", finished_at=datetime.now(UTC), error_summary=None,
             outcomes=[{"source": "demo", "status": "success", "snapshots_written": counts.snapshots_written,
                       "snapshots_existing": counts.snapshots_existing,
-                      "positions_written": counts.positions_written, "raw_payloads": counts.raw_payloads,
-                      "flows_written": flows}],
+                      "positions_written": counts.positions_written, "trades_written": counts.trades_written,
+                      "raw_payloads": counts.raw_payloads, "flows_written": flows}],
             warnings=[],
         )
         uow.commit()

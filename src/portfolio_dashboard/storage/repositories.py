@@ -252,22 +252,32 @@ class Repository:
             return
         self.conn.execute(
             text(
-                """INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency)
-                   SELECT * FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:n AS text[]),
-                                        CAST(:c AS text[]))
+                """INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency, wrapper, wrapper_source)
+                   SELECT k.b, k.a, k.n, k.c, k.w, CASE WHEN k.w IS NULL THEN NULL ELSE 'broker' END
+                   FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:n AS text[]),
+                               CAST(:c AS text[]), CAST(:w AS text[])) AS k(b, a, n, c, w)
                    ON CONFLICT (broker, broker_account_id) DO UPDATE
                        SET name = COALESCE(EXCLUDED.name, broker_accounts.name),
                            base_currency = COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency),
+                           -- the wrapper a broker states, never over the user's own choice
+                           wrapper = CASE WHEN EXCLUDED.wrapper IS NULL OR broker_accounts.wrapper_source = 'user'
+                                          THEN broker_accounts.wrapper ELSE EXCLUDED.wrapper END,
+                           wrapper_source = CASE WHEN EXCLUDED.wrapper IS NULL
+                                                      OR broker_accounts.wrapper_source = 'user'
+                                                 THEN broker_accounts.wrapper_source ELSE 'broker' END,
                            updated_at = now()
                    WHERE broker_accounts.name IS DISTINCT FROM COALESCE(EXCLUDED.name, broker_accounts.name)
                       OR broker_accounts.base_currency IS DISTINCT FROM
-                         COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency)"""
+                         COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency)
+                      OR (EXCLUDED.wrapper IS NOT NULL AND broker_accounts.wrapper_source IS DISTINCT FROM 'user'
+                          AND broker_accounts.wrapper IS DISTINCT FROM EXCLUDED.wrapper)"""
             ),
             dict(
                 b=[a.broker for a in ordered],
                 a=[a.broker_account_id for a in ordered],
                 n=[a.name for a in ordered],
                 c=[a.base_currency for a in ordered],
+                w=[a.wrapper for a in ordered],
             ),
         )
 
@@ -484,12 +494,13 @@ class Repository:
             text(
                 """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts,
                        quantity, price_local, amount_local, amount_gbp, currency, commission, realized_pnl,
-                       fx_rate_id, description, run_id)
+                       fx_rate_id, description, taxes, run_id)
                    SELECT k.*, CAST(:run_id AS uuid) FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]),
                        CAST(:acct AS text[]), CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]),
                        CAST(:q AS numeric[]), CAST(:p AS numeric[]), CAST(:amt AS numeric[]),
                        CAST(:gbp AS numeric[]), CAST(:ccy AS text[]), CAST(:comm AS numeric[]),
-                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[])) AS k
+                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[]),
+                       CAST(:tax AS numeric[])) AS k
                    ON CONFLICT (broker, broker_trade_id) DO NOTHING"""
             ),
             dict(
@@ -508,6 +519,7 @@ class Repository:
                 pnl=[t.realized_pnl for t in ordered],
                 fx=[gbp.get(t.broker_trade_id, (None, None))[1] for t in ordered],
                 descr=[t.description for t in ordered],
+                tax=[t.taxes for t in ordered],
             ),
         )
         return int(result.rowcount)

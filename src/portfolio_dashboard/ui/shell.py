@@ -17,6 +17,7 @@ PAGES = [
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
     ("income.py", "Income", ":material/payments:", "income"),
+    ("capital_gains.py", "Capital gains", ":material/receipt_long:", "capital-gains"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),

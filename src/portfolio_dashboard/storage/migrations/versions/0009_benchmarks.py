@@ -5,14 +5,14 @@ name and day: re-importing the same file stores nothing new and a corrected clos
 instrument we hold needs no import: its closes are read from our own snapshots' position prices.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
