@@ -50,7 +50,8 @@ def test_quantities_and_cost_are_conserved(trades: list[tuple[bool, int, int, in
     left = sum((pool.quantity for pool in pools), Decimal(0))
     left_cost = sum((pool.cost_gbp for pool in pools), Decimal(0))
     assert matched + left == acquired
-    assert abs(matched_cost + left_cost - acquired_cost) < Decimal("1e-30")
+    # Average cost divides, so conservation holds to the decimal context's precision (28 digits), far below a penny.
+    assert abs(matched_cost + left_cost - acquired_cost) < Decimal("1e-18")
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,9 +8,10 @@ is converted back to ``Decimal`` and rounded to ``RETURN_PLACES``.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import pyxirr
 
@@ -155,6 +156,13 @@ def mwr(start: Valuation, end: Valuation, flows: Sequence[ExternalFlow], *, over
     rate = pyxirr.xirr(dates, amounts, silent=True)
     if rate is None or rate != rate:  # pyxirr answers None (or NaN) when no rate solves the flows
         raise ReturnUndefinedError("no money-weighted rate solves these flows (XIRR has no solution)")
-    if longer_than_a_year(start.ts.date(), end.ts.date()) if over_a_year is None else over_a_year:
-        return quantize_return(Decimal(repr(rate)))
-    return quantize_return(Decimal(repr((1.0 + rate) ** (days / 365.0) - 1.0)))
+    annual = longer_than_a_year(start.ts.date(), end.ts.date()) if over_a_year is None else over_a_year
+    try:
+        result = rate if annual else (1.0 + rate) ** (days / 365.0) - 1.0
+        if not math.isfinite(result):
+            raise OverflowError
+        return quantize_return(Decimal(repr(result)))
+    except (OverflowError, InvalidOperation):
+        # e.g. a large gain over a day or two annualised: no rate a person could read; say so, never invent one
+        raise ReturnUndefinedError("the money-weighted rate is too large to state (a short period with a large "
+                                   "gain relative to the money invested)") from None
