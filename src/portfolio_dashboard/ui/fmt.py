@@ -1,6 +1,9 @@
-"""Presentation only: money, percentages, masked account numbers, times, pretty payloads.
+"""Presentation only: money, percentages, quantities, prices, rates, masked account numbers, times, payloads.
 
-Every amount on screen goes through ``money`` so the dashboard formats alike everywhere (£1,234.56).
+The dashboard's one number style: every amount on screen goes through ``money`` (``−£5,773.87``: the minus
+before the symbol, 2 dp), percentages through ``pct`` (2 dp), quantities through ``quantity`` (as many places
+as the value has), prices through ``price`` (with their currency). Tables use the same functions through
+``ui.tables.styled`` (an empty cell where a value does not apply); CSV files use ``csv_*`` (exact decimals).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from defusedxml import minidom
 SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
 BROKER_LABELS = {"ib": "Interactive Brokers", "schwab": "Charles Schwab", "demo": "Demo"}
 BROKER_SHORT = {"ib": "IB", "schwab": "Schwab", "demo": "Demo"}
+WRAPPER_LABELS = {"US_TAXABLE": "US taxable", "OTHER": "Other"}
 MINUS = "\u2212"  # a real minus sign lines up with the plus sign in tabular figures
 DASH = "—"
 
@@ -45,6 +49,50 @@ def pct(fraction: Decimal | float | None, *, signed: bool = True, decimals: int 
     return f"{sign}{abs(number):,.{decimals}f}%"
 
 
+def quantity(value: Decimal | float | None) -> str:
+    """``1,500``, ``0.125``, ``−3``: as many decimal places as the quantity has (no trailing zeros)."""
+    if value is None:
+        return DASH
+    number = (Decimal(str(value)) if isinstance(value, float) else value).normalize()
+    text = f"{abs(number):,f}"
+    return f"{MINUS}{text}" if number < 0 else text
+
+
+def price(value: Decimal | float | None, currency: str | None) -> str:
+    """A price with its currency: 2 decimal places, up to 4 when the price has them (``$0.1234``)."""
+    if value is None:
+        return DASH
+    number = Decimal(str(value)) if isinstance(value, float) else value
+    places = min(4, max(2, -(number.normalize().as_tuple().exponent)))  # type: ignore[operator]
+    return money(number, currency or "", decimals=places)
+
+
+def rate(value: Decimal | float | None) -> str:
+    """An exchange rate: 4 significant decimals is what a reader compares (1.2731)."""
+    if value is None:
+        return DASH
+    return f"{Decimal(str(value)) if isinstance(value, float) else value:.4f}"
+
+
+def wrapper_label(wrapper: str | None) -> str:
+    if not wrapper:
+        return ""
+    return WRAPPER_LABELS.get(wrapper, wrapper)
+
+
+def csv_amount(value: Decimal | None) -> str:
+    """An exact decimal for a CSV file (no rounding, no thousands separator); empty when not applicable."""
+    return "" if value is None else format(value, "f")
+
+
+def csv_pct(fraction: Decimal | None, places: int = 4) -> str:
+    """A fraction as a percentage for a CSV file, ``12.3456`` (the header says %): enough places to
+    recompute from, not the 28 digits a division leaves."""
+    if fraction is None:
+        return ""
+    return format(round(fraction * 100, places).normalize(), "f")
+
+
 def mask_account(account_id: str) -> str:
     """``U1234321`` -> ``••••4321``: enough to tell accounts apart, not enough to identify one."""
     tail = account_id[-4:] if len(account_id) > 4 else account_id[-2:]
@@ -52,7 +100,9 @@ def mask_account(account_id: str) -> str:
 
 
 def account_label(broker: str, account_id: str, name: str | None = None) -> str:
-    label = f"{BROKER_SHORT.get(broker, broker)} {mask_account(account_id)}"
+    # Demo ids are simulated, not secret, and "DEMO-ISA-01" masked to "••••A-01" reads as a broken label.
+    shown = account_id.removeprefix("DEMO-") if broker == "demo" else mask_account(account_id)
+    label = f"{BROKER_SHORT.get(broker, broker)} {shown}"
     return f"{label} · {name}" if name else label
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from portfolio_dashboard.logs import setup_logging
-from portfolio_dashboard.ui import data, sidebar
+from portfolio_dashboard.ui import data, sidebar, url_state
 
 VIEWS = Path(__file__).parent / "views"
 HEADLINE_FIRST = "overview"  # the page that draws the sidebar itself, after its headline (see first_paint)
@@ -59,11 +59,19 @@ def main() -> None:
         st.error(f"**The database is not available.** {problem}", icon=":material/database:")
         st.caption(f"Database: {_safe_db_where()}")
         return
+    url_problem = url_state.adopt(_saved_views)
     sidebar.prepare()
+    url_state.publish(_saved_views)
+    if url_problem:
+        st.toast(url_problem, icon=":material/bookmark:")
     if nav is not pages[HEADLINE_FIRST]:
         sidebar.draw()
     nav.run()
     sidebar.follow(sidebar.draw())
+
+
+def _saved_views() -> dict[str, str]:
+    return data.saved_views(data.db_key())
 
 
 def _safe_db_key() -> str:

@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.ui import data, fmt, jobs, state
+from portfolio_dashboard.ui import data, fmt, jobs, state, view_picker
 from portfolio_dashboard.ui.guard import guarded
 from portfolio_dashboard.ui.jobs import JobView, Progress
 
@@ -189,12 +189,21 @@ def _prune(key: str, options: list[str]) -> None:
 
 
 def _choices() -> tuple[list[str], dict[str, str]]:
-    """The brokers on offer, and the accounts on offer for the brokers chosen (key -> label)."""
+    """The brokers on offer, and the accounts on offer for the brokers and wrappers chosen (key -> label)."""
     known = data.accounts(data.db_key())
+    wrappers = {(t.broker, t.broker_account_id): t.wrapper for t in data.account_tags(data.db_key())}
     chosen = st.session_state.get(state.BROKERS_KEY) or []
+    chosen_wrappers = st.session_state.get(state.WRAPPERS_KEY) or []
     labels = {f"{a.broker}/{a.broker_account_id}": fmt.account_label(a.broker, a.broker_account_id, a.name)
-              for a in known if not chosen or a.broker in chosen}
+              for a in known if (not chosen or a.broker in chosen)
+              and (not chosen_wrappers or wrappers.get((a.broker, a.broker_account_id)) in chosen_wrappers)}
     return sorted({a.broker for a in known}), labels
+
+
+def _wrapper_choices() -> list[str]:
+    """Wrappers any account has, plus any chosen (a bookmarked ``?wrapper=`` may name one no account has yet)."""
+    known = {t.wrapper for t in data.account_tags(data.db_key()) if t.wrapper}
+    return sorted(known | set(st.session_state.get(state.WRAPPERS_KEY) or []))
 
 
 def _settle_filters() -> None:
@@ -208,14 +217,17 @@ def _settle_filters() -> None:
 
 
 def filters() -> None:
+    view_picker.picker()
     st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
                          help="Totals in GBP are converted at the stored rate nearest at or before each date.")
     brokers, labels = _choices()
     chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
                             placeholder="All brokers")
+    wrappers = st.multiselect("Wrapper", _wrapper_choices(), key=state.WRAPPERS_KEY, format_func=fmt.wrapper_label,
+                              placeholder="All wrappers", help="The account's tax wrapper (ISA, SIPP, GIA …).")
     st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
                    placeholder="All accounts")
-    if chosen or st.session_state.get(state.ACCOUNTS_KEY):
+    if chosen or wrappers or st.session_state.get(state.ACCOUNTS_KEY):
         st.caption("The filter applies to every page.")
 
 

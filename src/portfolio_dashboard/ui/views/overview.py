@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, overview_parts, sidebar, state, tables
 from portfolio_dashboard.ui.first_paint import Stages
 from portfolio_dashboard.ui.guard import guarded
 
@@ -37,8 +37,9 @@ def metrics(s: Summary) -> None:
         _change_metric("Since previous day", s.change_day, ccy,
                        "Now against each account's last value before today")
     with cols[2]:
-        _change_metric("Since previous snapshot", s.change_snapshot, ccy,
-                       "The sum over accounts of the newest snapshot minus the one before it")
+        if not overview_parts.snapshot_metric(s):
+            _change_metric("Since previous snapshot", s.change_snapshot, ccy,
+                           "The sum over accounts of the newest snapshot minus the one before it")
 
 
 def notes(s: Summary) -> None:
@@ -82,7 +83,7 @@ def value_chart(db: str, currency: str) -> None:
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
 
 
-def breakdown(s: Summary) -> None:
+def breakdown(db: str, s: Summary) -> None:
     ccy = s.currency
     total = s.total or 0
     left, right = st.columns([2, 3])
@@ -94,22 +95,10 @@ def breakdown(s: Summary) -> None:
             "Value": [data.as_float(b.value) for b in s.brokers],
             "Weight": [data.as_float(b.value / total) if b.value is not None and total else None for b in s.brokers],
         })
-        st.dataframe(brokers, hide_index=True, column_config={
-            "Value": tables.money("Value", ccy), "Weight": tables.percent("Weight")})
+        st.dataframe(tables.styled(brokers, money_cols={"Value": ccy}, pct_cols=("Weight",)), hide_index=True)
     with right:
         st.subheader("By account")
-        tz = data.settings().timezone
-        accounts = pd.DataFrame({
-            "Account": [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts],
-            "Name": [a.name or "" for a in s.accounts],
-            "Value": [data.as_float(a.value) for a in s.accounts],
-            "Local": [data.as_float(a.value_local) for a in s.accounts],
-            "Ccy": [a.account_currency or "" for a in s.accounts],
-            "As of": [a.asof_ts.astimezone(tz).replace(tzinfo=None) for a in s.accounts],
-        })
-        st.dataframe(accounts, hide_index=True, column_config={
-            "Value": tables.money("Value", ccy), "Local": tables.number("Local value"),
-            "As of": tables.when("As of")})
+        overview_parts.account_table(db, s)
 
 
 def headline(db: str) -> Summary | None:
@@ -139,8 +128,10 @@ def render() -> None:
     sidebar.draw()
     stages.next()
     with guarded("the overview"):
+        overview_parts.currency_flip_note(db, s)
+        overview_parts.position_headlines(db, s.currency)
         value_chart(db, s.currency)
-        breakdown(s)
+        breakdown(db, s)
 
 
 render()
