@@ -34,7 +34,7 @@ def parse(params: Mapping[str, str | Iterable[str]]) -> Query:
             if values:
                 out[key] = values
     if "wrapper" in out:
-        out["wrapper"] = [w.upper() for w in out["wrapper"]]
+        out["wrapper"] = list(dict.fromkeys(w.upper() for w in out["wrapper"]))
     if "ccy" in out:
         out["ccy"] = [out["ccy"][-1].upper()]
     return out
