@@ -133,12 +133,14 @@ def account_lines(conn: Connection, scope: Scope, base: str = "GBP") -> list[Acc
 
 
 def stats(lines: list[Holding]) -> HoldingStats:
-    """Count, mean size and total unrealised P&L of ``lines`` in their display currency."""
-    valued = [h.value for h in lines if h.value is not None]
-    pnls = [h.pnl for h in lines if h.pnl is not None]
+    """Count, mean size and total unrealised P&L of the investments in ``lines`` (cash balances are positions
+    in storage but not what a reader counts as a position), in their display currency."""
+    held = [h for h in lines if h.asset_class != "cash"]
+    valued = [h.value for h in held if h.value is not None]
+    pnls = [h.pnl for h in held if h.pnl is not None]
     return HoldingStats(
-        positions=len(lines),
+        positions=len(held),
         average=sum(valued, Decimal(0)) / len(valued) if valued else None,
         unrealised_pnl=sum(pnls, Decimal(0)) if pnls else None,
-        without_pnl=len(lines) - len(pnls),
+        without_pnl=len(held) - len(pnls),
     )
