@@ -92,7 +92,7 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     monkeypatch.setattr(first_paint, "time", Clock)
     monkeypatch.setattr(first_paint, "PAUSES_S", (0.4, 0.35))
-    for name, label in (("summary", "numbers"), ("series", "chart"), ("positions", "positions")):
+    for name, label in (("summary", "numbers"), ("series", "chart"), ("holdings", "positions")):
         monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
     monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
     return events
@@ -101,11 +101,12 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 def test_the_first_overview_run_sends_the_numbers_then_the_sidebar_then_the_chart(seeded, order):
     at = run_page()
     assert not at.exception
-    assert order == ["numbers", ("pause", 0.4), "sidebar", ("pause", 0.35), "chart"]
+    # the position headlines (a read of the latest positions) come after the pauses, before the chart
+    assert order == ["numbers", ("pause", 0.4), "sidebar", ("pause", 0.35), "positions", "chart"]
     assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
     order.clear()
     at.run()  # later runs of the session: same order, no pause
-    assert order == ["numbers", "sidebar", "chart"]
+    assert order == ["numbers", "sidebar", "positions", "chart"]
 
 
 def test_other_pages_draw_the_sidebar_first(seeded, order):

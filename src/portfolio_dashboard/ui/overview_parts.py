@@ -82,4 +82,4 @@ def account_table(db: str, s: Summary) -> None:
     })
     money_cols = {c: c[7:-1] for c in frame.columns if c.startswith("Value (")}
     st.dataframe(tables.styled(frame, money_cols=money_cols, pct_cols=("% of total",)), hide_index=True,
-                 column_config={"As of": tables.when("As of")}, key="accounts_table")
+                 column_config={"As of": tables.when("As of")}, key="accounts_table", placeholder="")

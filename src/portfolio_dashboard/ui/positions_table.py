@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -24,6 +25,9 @@ GROUPS = {
     "FX": ["Ccy", "FX → GBP", "FX → USD"],
 }
 PHONE_KEY = ["Symbol", "Value (GBP)", "P&L (GBP)"]  # what a 390 px screen shows without scrolling
+# Pixel widths of the key columns: together they fit the main area at 1280 px with the sidebar open (~900 px).
+WIDTHS = {"Symbol": 80, "Value (GBP)": 110, "P&L (GBP)": 105, "P&L %": 80, "Value (USD)": 110, "P&L (USD)": 105,
+          "Broker": 70, "Account": 80, "Weight": 70}
 
 
 def key_columns(currency: str) -> list[str]:
@@ -73,15 +77,13 @@ def show(lines: list[Holding], currency: str, query: str = "") -> pd.DataFrame:
     shown = full[columns]
     money_cols = {c: c[c.index("(") + 1:-1] for c in columns if c.startswith("Value (") and c != "Value (local)"}
     pnl_cols = {c: c[c.index("(") + 1:-1] for c in columns if c.startswith("P&L (") and c != "P&L (local)"}
-    config = {
-        "Symbol": tables.text("Symbol", pinned=True, width=80), "Broker": tables.text("Broker", width=70),
-        "Account": tables.text("Account", width=85), "Weight": st.column_config.NumberColumn("Weight", width=70),
-        "P&L %": st.column_config.NumberColumn("P&L %", width=80),
-    }
+    config: dict[str, Any] = {c: st.column_config.Column(c, width=w) for c, w in WIDTHS.items()}
+    config["Symbol"] = tables.text("Symbol", pinned=True, width=WIDTHS["Symbol"])
     st.dataframe(
         tables.styled(shown, money_cols=money_cols, pnl_cols=pnl_cols, pct_cols=("Weight",),
                       pnl_pct_cols=("P&L %",), qty_cols=("Quantity",), rate_cols=("FX → GBP", "FX → USD")),
-        hide_index=True, column_config=config, key="positions_table", height=tables.height(len(shown), 640),
+        hide_index=True, column_config=config, key="positions_table", placeholder="",
+        height=tables.height(len(shown), 640),
     )
     return full
 

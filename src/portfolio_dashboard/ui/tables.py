@@ -39,6 +39,9 @@ def when(label: str, **kwargs: Any) -> Any:
     return st.column_config.DatetimeColumn(label, format="D MMM YYYY HH:mm", **kwargs)
 
 
+# Streamlit draws a null cell as a grey "None" unless the styler gives it a display text: a no-break space
+# shows as the empty cell a reader expects where a value does not apply.
+EMPTY = "\u00a0"
 GAIN = "color: #137333"  # green and red readable on white and in dark mode's grey
 LOSS = "color: #c5221f"
 
@@ -48,7 +51,7 @@ def _blank_or(render: Callable[[Any], str]) -> Callable[[Any], str]:
 
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
+            return EMPTY
         return render(value)
 
     return cell
@@ -84,7 +87,7 @@ def styled(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pnl
     for col in rate_cols:
         formats[col] = _blank_or(fmt.rate)
     present = {c: f for c, f in formats.items() if c in frame.columns}
-    styler = frame.style.format(present, na_rep="")  # type: ignore[arg-type]
+    styler = frame.style.format(present, na_rep=EMPTY)  # type: ignore[arg-type]
     coloured = [c for c in (*pnl_cols, *pnl_pct_cols) if c in frame.columns]
     if coloured:
         styler = styler.map(_pnl_colour, subset=pd.Index(coloured))

@@ -48,6 +48,11 @@ def to_string(query: Query) -> str:
     return urlencode([(k, ",".join(v)) for k, v in query.items() if v])
 
 
+def flat(query: Query) -> dict[str, str]:
+    """One string per parameter, as the URL shows it (``wrapper=ISA,SIPP``)."""
+    return {k: ",".join(v) for k, v in query.items()}
+
+
 def current() -> Query:
     """The session's filter and currency as a query (what the URL should say)."""
     s = state.scope()
@@ -109,6 +114,6 @@ def publish(saved: Callable[[], Mapping[str, str]]) -> None:
             query = {"view": [name], **query}
         else:
             st.session_state[state.VIEW_NAME_KEY] = None  # the filter moved away from the view
-    wanted = {k: ",".join(v) for k, v in query.items()}
+    wanted = flat(query)
     if {k: st.query_params.get(k) for k in st.query_params} != wanted:
         st.query_params.from_dict(wanted)

@@ -95,7 +95,8 @@ def breakdown(db: str, s: Summary) -> None:
             "Value": [data.as_float(b.value) for b in s.brokers],
             "Weight": [data.as_float(b.value / total) if b.value is not None and total else None for b in s.brokers],
         })
-        st.dataframe(tables.styled(brokers, money_cols={"Value": ccy}, pct_cols=("Weight",)), hide_index=True)
+        st.dataframe(tables.styled(brokers, money_cols={"Value": ccy}, pct_cols=("Weight",)), hide_index=True,
+                     placeholder="")
     with right:
         st.subheader("By account")
         overview_parts.account_table(db, s)
