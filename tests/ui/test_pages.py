@@ -267,8 +267,12 @@ def test_a_broker_down_gives_reasons_and_the_action(seeded):
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "Snapshot failed" in message
-    assert "start the IB gateway and log in" in message
+    assert "start the ib gateway and log in" in message.lower()  # the broker module's own hint, first
     assert "Connections page" in message
+    lines = [line for line in message.splitlines() if line.startswith("- ")]
+    assert len(lines) == 1 and lines[0].startswith("- **demo** — ")  # one line per failed source
+    assert any(e.label == "Details" for e in at.expander)  # the full message is one click away
+    assert any("connection refused by 127.0.0.1:5000" in c.value for c in at.code)
 
 
 def test_load_demo_history(app):
