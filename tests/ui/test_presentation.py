@@ -134,3 +134,14 @@ def test_a_sign_flipped_by_the_currency_is_explained(app):
     assert _metric(at, "Since previous day") == "+$37.50"  # 990 x 1.25 - 1000 x 1.20
     notes = [c.value for c in at.caption if "sign differs" in c.value]
     assert notes and f"{fmt.MINUS}£10.00 in GBP" in notes[0] and "GBP→USD moved" in notes[0]
+
+
+def test_runs_page_prints_the_newest_errors_in_full(seeded):
+    long = ("ib_gateway: network: the IB gateway at https://127.0.0.1:5000 refused the connection after 3 retries "
+            "— start the gateway, log in with your IBKR user and two-factor device, then save again " * 2).strip()
+    with seeded.engine.begin() as conn:
+        Book(conn, sources=("ib_gateway",)).run(status="fail", error=long, sources=("ib_gateway",))
+    at = run_page("runs")
+    assert not at.exception
+    assert list(at.dataframe[0].value.columns[:4]) == ["Started", "Trigger", "Status", "Errors"]  # beside status
+    assert any(long in m.value for m in at.markdown)  # whole, not cut by a table cell
