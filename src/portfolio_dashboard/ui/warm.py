@@ -64,9 +64,13 @@ def warm_overview() -> str | None:
         return problem
     db = data.db_key()
     data.accounts(db)  # the sidebar's filter choices
+    data.account_tags(db)  # the one-click views
+    data.saved_views(db)
     if data.has_snapshots(db):
         data.summary(db, Scope(), state.DEFAULT_CURRENCY)
+        data.holdings(db, Scope(), state.DEFAULT_CURRENCY)  # the position cards, drawn before the chart
         data.series(db, Scope(), state.DEFAULT_CURRENCY, False)
+        data.account_lines(db, Scope())
     return None
 
 
