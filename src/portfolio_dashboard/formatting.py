@@ -69,7 +69,9 @@ def mask_account(account_id: str) -> str:
 
 
 def account_label(broker: str, account_id: str, name: str | None = None) -> str:
-    label = f"{BROKER_SHORT.get(broker, broker)} {mask_account(account_id)}"
+    # Demo ids are simulated, not secret, and "DEMO-ISA-01" masked to "••••A-01" reads as a broken label.
+    shown = account_id.removeprefix("DEMO-") if broker == "demo" else mask_account(account_id)
+    label = f"{BROKER_SHORT.get(broker, broker)} {shown}"
     return f"{label} · {name}" if name else label
 
 

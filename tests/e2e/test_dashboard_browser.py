@@ -152,9 +152,9 @@ def test_pages_filter_and_csv(server, history, page, tmp_path):
     path = tmp_path / "positions.csv"
     info.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-    assert {r["Account"] for r in rows} == {"Demo ••••A-01"}
+    assert {r["Account ID"] for r in rows} == {"DEMO-ISA-01"}  # the user's own file: real account ids
     assert len(rows) == 5  # four ETFs and GBP cash
-    assert {"Symbol", "Quantity", "Value (GBP)", "Weight"} <= set(rows[0])
+    assert {"Symbol", "Quantity", "Value (GBP)", "Value (USD)", "Weight (%)"} <= set(rows[0])
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

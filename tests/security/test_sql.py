@@ -30,6 +30,7 @@ REVIEWED = {
     ("storage/bulk.py", "write_batch"): "constant column lists; values are COPYed or bound",
     ("storage/bulk.py", "_merge_snapshots"): "constant column lists; values are COPYed or bound",
     ("storage/bulk.py", "_merge_positions"): "constant column lists; values are staged by COPY",
+    ("storage/reads/scope.py", "scope_sql"): "the table alias is a code constant; the filters are bound arrays",
     ("storage/reads/capital_gains.py", "_rate_sql"): "fragments from the module's constants; values are bound",
     ("storage/bulk.py", "copy_positions"): "the module's constant column list; values are COPYed",
     ("storage/bulk.py", "upsert_trades"): "constant column lists; values bound",

@@ -80,7 +80,7 @@ def test_an_empty_database_reads_no_summary(app, reads):
 def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """What the page did, in order: reads of the numbers and the chart, the sidebar drawn."""
     events: list[object] = []
-    for name, label in (("summary", "numbers"), ("series", "chart"), ("positions", "positions")):
+    for name, label in (("summary", "numbers"), ("series", "chart"), ("holdings", "positions")):
         monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
     monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
     return events
@@ -89,11 +89,12 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 def test_the_first_overview_run_sends_the_numbers_then_the_sidebar_then_the_chart(seeded, order):
     at = run_page()
     assert not at.exception
-    assert order == ["numbers", "sidebar", "chart"]
+    # the position headlines (a read of the latest positions) come before the chart
+    assert order == ["numbers", "sidebar", "positions", "chart"]
     assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
     order.clear()
     at.run()  # later runs of the session: the same order
-    assert order == ["numbers", "sidebar", "chart"]
+    assert order == ["numbers", "sidebar", "positions", "chart"]
 
 
 def test_other_pages_draw_the_sidebar_first(seeded, order):

@@ -14,9 +14,10 @@ from sqlalchemy import text
 from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.reads import flows as rf
+from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.ui import fmt, state
+from portfolio_dashboard.ui import fmt, overview_parts, positions_table, state
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -47,11 +48,18 @@ def test_overview_shows_the_total_and_both_changes(seeded):
         moved = rf.money_in(conn, Scope(), s.change_day.since, s.asof)
     assert _metric(at, "Since previous day") == fmt.money(s.change_day.amount - moved.net_gbp, "GBP", signed=True)
     assert s.change_snapshot is not None
-    assert _metric(at, "Since previous snapshot") == fmt.money(s.change_snapshot.amount, "GBP", signed=True)
+    if overview_parts.same_change(s.change_day, s.change_snapshot):  # one figure is never shown twice
+        assert _metric(at, "Since previous snapshot") == fmt.DASH
+        card = next(m for m in at.metric if m.label == "Since previous snapshot")
+        assert card.proto.delta == overview_parts.SAME_AS_DAY
+    else:
+        assert _metric(at, "Since previous snapshot") == fmt.money(s.change_snapshot.amount, "GBP", signed=True)
     assert len(at.get("plotly_chart")) == 1
     accounts = at.dataframe[1].value
-    assert list(accounts["Account"]) == [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts]
-    assert all("••••" in label for label in accounts["Account"])
+    with seeded.engine.connect() as conn:
+        lines = read_holdings.account_lines(conn, Scope())  # largest first
+    assert list(accounts["Account"]) == [fmt.account_label(a.broker, a.broker_account_id) for a in lines]
+    assert all(label.startswith("Demo ") and "••••" not in label for label in accounts["Account"])
     assert "Demo mode" in _texts(at)
 
 
@@ -74,7 +82,7 @@ def test_filter_by_account_applies_to_overview_and_positions(seeded):
     assert "Filtered" in _texts(at)
     at.switch_page("views/positions.py").run()
     table = at.dataframe[0].value
-    assert set(table["Account"]) == {"Demo ••••A-01"}
+    assert set(table["Account"]) == {"ISA-01"}
     assert at.session_state[state.ACCOUNTS_KEY] == ["demo/DEMO-ISA-01"]  # the filter survives page changes
 
 
@@ -126,7 +134,7 @@ def test_positions_table_csv_and_history(seeded):
     with seeded.engine.connect() as conn:
         lines = rp.latest_positions(conn, Scope())
     assert len(table) == len(lines) == 17
-    assert list(table.columns[:5]) == ["Symbol", "Name", "Account", "Class", "Ccy"]
+    assert list(table.columns) == positions_table.key_columns("GBP")
     assert table["Weight"].sum() == pytest.approx(1.0)
     assert len(at.get("download_button")) == 1
     at.text_input(key="positions_find").set_value("vanguard").run()
@@ -149,7 +157,7 @@ def test_allocation_by_every_dimension(seeded):
         assert table.columns[0] == label
         assert table["Weight"].sum() == pytest.approx(1.0)
         assert len(at.get("plotly_chart")) == 1
-    assert set(table[label]) == {"Demo ••••A-01", "Demo ••••S-01", "Demo ••••U-01"}
+    assert set(table[label]) == {"Demo ISA-01", "Demo US-01", "Demo EU-01"}
 
 
 def test_runs_drill_down_to_snapshots_and_raw_payloads(seeded):
@@ -262,8 +270,12 @@ def test_a_broker_down_gives_reasons_and_the_action(seeded):
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "Snapshot failed" in message
-    assert "start the IB gateway and log in" in message
+    assert "start the ib gateway and log in" in message.lower()  # the broker module's own hint, first
     assert "Connections page" in message
+    lines = [line for line in message.splitlines() if line.startswith("- ")]
+    assert len(lines) == 1 and lines[0].startswith("- **demo** — ")  # one line per failed source
+    assert any(e.label == "Details" for e in at.expander)  # the full message is one click away
+    assert any("connection refused by 127.0.0.1:5000" in c.value for c in at.code)
 
 
 def test_load_demo_history(app):

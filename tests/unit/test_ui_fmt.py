@@ -86,3 +86,43 @@ def test_pretty_body_refuses_xml_entity_expansion():
     bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><r>&b;</r>'
     language, text = fmt.pretty_body(bomb, None, "text/xml")
     assert (language, text) == ("xml", bomb)  # shown as stored, never expanded
+
+
+def test_the_one_number_style():
+    assert fmt.money(Decimal("-5773.87"), "GBP") == "−£5,773.87"  # the minus before the symbol
+    assert fmt.quantity(Decimal("1500")) == "1,500"
+    assert fmt.quantity(Decimal("0.12500")) == "0.125"
+    assert fmt.quantity(Decimal("-3")) == "−3"
+    assert fmt.price(Decimal("189.4"), "USD") == "$189.40"
+    assert fmt.price(Decimal("0.12346"), "GBP") == "£0.1235"  # up to 4 places when the price has them
+    assert fmt.price(Decimal("9.850"), "EUR") == "€9.85"
+    assert fmt.rate(Decimal("1.273149")) == "1.2731"
+    assert fmt.wrapper_label("US_TAXABLE") == "US taxable" and fmt.wrapper_label(None) == ""
+
+
+def test_csv_numbers_are_exact_and_percent():
+    assert fmt.csv_amount(Decimal("1234.567800")) == "1234.567800"
+    assert fmt.csv_amount(Decimal("1E+3")) == "1000"
+    assert fmt.csv_amount(None) == ""
+    assert fmt.csv_pct(Decimal("0.123456789")) == "12.3457"
+    assert fmt.csv_pct(Decimal("0.5")) == "50"
+    assert fmt.csv_pct(None) == ""
+
+
+def test_demo_accounts_are_labelled_by_their_simulated_id():
+    assert fmt.account_label("demo", "DEMO-ISA-01") == "Demo ISA-01"
+    assert fmt.account_label("ib", "U1234321") == "IB ••••4321"
+
+
+def test_tables_show_the_same_style_with_empty_cells_and_colours():
+    import pandas as pd
+
+    from portfolio_dashboard.ui import tables
+
+    frame = pd.DataFrame({"P&L (GBP)": [-5773.87, 12.5, None], "Weight": [0.5, 0.25, None],
+                          "Quantity": [1500.0, 0.125, 3.0]})
+    styler = tables.styled(frame, pnl_cols={"P&L (GBP)": "GBP"}, pct_cols=("Weight",), qty_cols=("Quantity",))
+    html = styler.to_html()
+    assert "−£5,773.87" in html and "£12.50" in html and "50.00%" in html and "0.125" in html
+    assert "None" not in html and "nan" not in html
+    assert tables.LOSS.split(": ")[1] in html and tables.GAIN.split(": ")[1] in html

@@ -45,6 +45,9 @@ from portfolio_dashboard.errors import ParsingError, ValidationError
 
 BROKER = "demo"
 EPOCH = date(2014, 1, 1)
+# Prices are pinned to plausible levels on this day and walk away from it both ways: over the year of demo
+# history they stay near what the real tickers trade at (a walk started in 2014 put NVDA at $2.66).
+ANCHOR = date(2026, 11, 30)
 SEED = 20260101
 CENT = Decimal("0.01")
 
@@ -58,9 +61,11 @@ class DemoHolding:
     currency: str  # quote currency as the exchange quotes it (GBX for pence)
     exchange: str
     quantity: Decimal
-    start_price: float  # in quote currency on EPOCH
+    price: float  # in quote currency on ANCHOR: a plausible market price for the real ticker
+    cost: float  # average cost per unit, quote currency (a long-held position bought below today's price)
     drift: float  # annual
     vol: float  # annual
+    walk: str = ""  # the random walk it follows; funds tracking one index share one (VUSA and VOO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +84,13 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "GBP",
         (
             DemoHolding("VUSA", "Vanguard S&P 500 UCITS ETF", "IE00B3XXRP09", AssetClass.ETF, "GBP", "LSE",
-                        Decimal(420), 30.0, 0.10, 0.16),
+                        Decimal(420), 97.80, 71.25, 0.10, 0.16, "sp500"),
             DemoHolding("VWRL", "Vanguard FTSE All-World UCITS ETF", "IE00B3RBWM25", AssetClass.ETF, "GBP",
-                        "LSE", Decimal(310), 50.0, 0.08, 0.14),
+                        "LSE", Decimal(310), 134.60, 98.40, 0.08, 0.14, "world"),
             DemoHolding("ISF", "iShares Core FTSE 100 UCITS ETF", "IE0005042456", AssetClass.ETF, "GBX", "LSE",
-                        Decimal(1500), 650.0, 0.03, 0.13),
+                        Decimal(1500), 985.0, 772.0, 0.04, 0.12),
             DemoHolding("SGLN", "iShares Physical Gold ETC", "IE00B4ND3602", AssetClass.ETF, "GBX", "LSE",
-                        Decimal(200), 1700.0, 0.06, 0.15),
+                        Decimal(200), 6620.0, 3915.0, 0.06, 0.15),
         ),
         (("GBP", Decimal("1843.27")),),
     ),
@@ -95,15 +100,15 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "USD",
         (
             DemoHolding("AAPL", "Apple Inc", "US0378331005", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(60),
-                        20.0, 0.18, 0.28),
+                        272.40, 148.90, 0.12, 0.25),
             DemoHolding("MSFT", "Microsoft Corp", "US5949181045", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(35),
-                        37.0, 0.19, 0.26),
+                        478.60, 312.15, 0.12, 0.24),
             DemoHolding("NVDA", "NVIDIA Corp", "US67066G1040", AssetClass.EQUITY, "USD", "NASDAQ", Decimal(120),
-                        0.5, 0.33, 0.50),
+                        181.90, 46.80, 0.20, 0.45),
             DemoHolding("VOO", "Vanguard S&P 500 ETF", "US9229083632", AssetClass.ETF, "USD", "NYSE ARCA",
-                        Decimal(25), 170.0, 0.10, 0.16),
+                        Decimal(25), 628.30, 432.70, 0.10, 0.16, "sp500"),
             DemoHolding("BND", "Vanguard Total Bond Market ETF", "US9219378356", AssetClass.ETF, "USD", "NASDAQ",
-                        Decimal(80), 80.0, -0.005, 0.05),
+                        Decimal(80), 74.10, 76.35, 0.01, 0.05),
         ),
         (("USD", Decimal("2510.55")), ("EUR", Decimal("740.00")), ("GBP", Decimal("120.10"))),
     ),
@@ -113,11 +118,11 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
         "EUR",
         (
             DemoHolding("ASML", "ASML Holding NV", "NL0010273215", AssetClass.EQUITY, "EUR", "AEB", Decimal(8),
-                        65.0, 0.22, 0.32),
-            DemoHolding("SAP", "SAP SE", "DE0007164600", AssetClass.EQUITY, "EUR", "IBIS", Decimal(30), 60.0,
-                        0.13, 0.24),
+                        905.20, 641.00, 0.12, 0.32),
+            DemoHolding("SAP", "SAP SE", "DE0007164600", AssetClass.EQUITY, "EUR", "IBIS", Decimal(30), 212.35,
+                        168.50, 0.10, 0.24),
             DemoHolding("EUNL", "iShares Core MSCI World UCITS ETF", "IE00B4L5Y983", AssetClass.ETF, "EUR", "IBIS",
-                        Decimal(90), 30.0, 0.09, 0.15),
+                        Decimal(90), 109.80, 87.95, 0.08, 0.14, "world"),
         ),
         (("EUR", Decimal("512.40")),),
     ),
@@ -138,22 +143,45 @@ def _walk(name: str, days: int) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _series(name: str, start: float, drift: float, vol: float, at: datetime, memory: int = 0) -> float:
-    """Geometric random walk sampled at ``at``: daily steps, linear in log between days (minute-stable).
-
-    With ``memory`` > 0 only the last ``memory`` days of shocks count, which keeps the series near ``start``.
-    """
-    days = (at.astimezone(UTC) - datetime.combine(EPOCH, time(), UTC)).total_seconds() / 86400
+def _shock(name: str, days: float) -> float:
+    """The walk's cumulative shock ``days`` after EPOCH: daily steps, linear between days (minute-stable)."""
     days = max(0.0, days)
     whole = int(days)
     walk = _walk(name, (whole // 512 + 1) * 512)  # cache by 512-day blocks so "today" does not rebuild
     frac = days - whole
-    w = walk[whole] * (1 - frac) + walk[whole + 1] * frac
+    return walk[whole] * (1 - frac) + walk[whole + 1] * frac
+
+
+def _days(at: datetime) -> float:
+    return (at.astimezone(UTC) - datetime.combine(EPOCH, time(), UTC)).total_seconds() / 86400
+
+
+def _series(name: str, start: float, drift: float, vol: float, at: datetime, memory: int = 0) -> float:
+    """Geometric random walk sampled at ``at``, from ``start`` at EPOCH.
+
+    With ``memory`` > 0 only the last ``memory`` days of shocks count, which keeps the series near ``start``.
+    """
+    days = max(0.0, _days(at))
+    w = _shock(name, days)
     if memory:
-        back = max(0, whole - memory)
-        w -= walk[back] * (1 - frac) + walk[back + 1] * frac
+        w -= _shock(name, max(0.0, float(int(days) - memory)) + (days - int(days)))
     sigma = vol / math.sqrt(252)
     return start * math.exp(drift * days / 365.25 + sigma * w)
+
+
+ANCHOR_DAYS = float((ANCHOR - EPOCH).days)
+DAMP = 0.6
+
+
+def price_at(h: DemoHolding, at: datetime) -> float:
+    """The holding's price at ``at``: ``h.price`` on ANCHOR, a drifting random walk either side of it."""
+    days = _days(at)
+    name = h.walk or h.symbol
+    # One step per calendar day, damped: a year of demo history should look like a year of markets, not the
+    # tail of one seeded draw (an undamped walk put the FTSE 100 fund up 45 % in a year).
+    sigma = DAMP * h.vol / math.sqrt(365.25)
+    move = h.drift * (days - ANCHOR_DAYS) / 365.25 + sigma * (_shock(name, days) - _shock(name, ANCHOR_DAYS))
+    return h.price * math.exp(move)
 
 
 def _q(value: float | Decimal, exp: Decimal) -> Decimal:
@@ -177,14 +205,14 @@ def document(at: datetime) -> dict[str, Any]:
         positions = []
         total = Decimal(0)
         for h in acct.holdings:
-            price = _q(_series(h.symbol, h.start_price, h.drift, h.vol, at), Decimal("0.0001"))
+            price = _q(price_at(h, at), Decimal("0.0001"))
             major, divisor = normalise_currency(h.currency)
             value = _q(h.quantity * price / divisor, CENT)
             positions.append({
                 "symbol": h.symbol, "name": h.name, "isin": h.isin, "assetClass": str(h.asset_class),
                 "exchange": h.exchange, "currency": h.currency, "quantity": str(h.quantity),
                 "price": str(price), "marketValue": str(value),
-                "costBasis": str(_q(h.quantity * Decimal(str(h.start_price)) / divisor * 3, CENT)),
+                "costBasis": str(_q(h.quantity * Decimal(str(h.cost)) / divisor, CENT)),
             })
             total += value * gbp_per[major] / gbp_per[acct.currency]
         cash = []
@@ -211,7 +239,7 @@ def _trades_json(acct: DemoAccount, at: datetime) -> list[dict[str, str]]:
         if trade.account_id != acct.account_id:
             continue
         h = holdings[trade.symbol]
-        price = _q(_series(h.symbol, h.start_price, h.drift, h.vol, trade.at), CENT)
+        price = _q(price_at(h, trade.at), CENT)
         major, divisor = normalise_currency(h.currency)
         gbp = Decimal(1)
         if major != "GBP":

@@ -22,8 +22,10 @@ from portfolio_dashboard.errors import DatabaseError
 from portfolio_dashboard.services.connections import SourceState, database_description, source_states
 from portfolio_dashboard.services.database import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
+from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
 from portfolio_dashboard.storage.reads import status as status_reads
+from portfolio_dashboard.storage.reads import views as read_views
 from portfolio_dashboard.storage.reads.scope import Scope
 
 TTL_S = 600
@@ -155,6 +157,35 @@ def mappings(db: str, scope: Scope) -> list[read_audit.MappingLine]:
 def global_instruments(db: str, scope: Scope) -> list[read_audit.GlobalInstrumentLine]:
     with _conn() as conn:
         return read_audit.global_instruments(conn, scope)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def account_tags(db: str) -> list[read_views.AccountTag]:
+    with _conn() as conn:
+        return read_views.account_tags(conn)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def saved_views(db: str) -> dict[str, str]:
+    """Saved view name -> its URL query. Not keyed by the data version (a save is not a run): cleared on save."""
+    with _conn() as conn:
+        return {v.name: v.query for v in read_views.saved_views(conn)}
+
+
+def clear_views() -> None:
+    saved_views.clear()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def holdings(db: str, scope: Scope, currency: str) -> list[read_holdings.Holding]:
+    with _conn() as conn:
+        return read_holdings.holdings(conn, scope, currency, settings().base_currency)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def account_lines(db: str, scope: Scope) -> list[read_holdings.AccountLine]:
+    with _conn() as conn:
+        return read_holdings.account_lines(conn, scope, settings().base_currency)
 
 
 @st.cache_data(ttl=60, show_spinner="Checking connections…")

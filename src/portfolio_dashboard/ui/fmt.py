@@ -1,13 +1,17 @@
 """Presentation for the dashboard: the shared formatters (money, percent, age, account label — the CLI's too)
 plus what only a page shows: times in the chosen zone, run durations, sizes, pretty payloads.
 
-Every amount on screen goes through ``money`` so the dashboard formats alike everywhere (£1,234.56).
+The dashboard's one number style: every amount on screen goes through ``money`` (``−£5,773.87``: the minus
+before the symbol, 2 dp), percentages through ``pct`` (2 dp), quantities through ``quantity`` (as many places
+as the value has), prices through ``price`` (with their currency). Tables use the same functions through
+``ui.tables.styled`` (an empty cell where a value does not apply); CSV files use ``csv_*`` (exact decimals).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +32,54 @@ from portfolio_dashboard.formatting import (
     span,
     symbol,
 )
+
+WRAPPER_LABELS = {"US_TAXABLE": "US taxable", "OTHER": "Other"}
+
+
+def quantity(value: Decimal | float | None) -> str:
+    """``1,500``, ``0.125``, ``−3``: as many decimal places as the quantity has (no trailing zeros)."""
+    if value is None:
+        return DASH
+    number = (Decimal(str(value)) if isinstance(value, float) else value).normalize()
+    text = f"{abs(number):,f}"
+    return f"{MINUS}{text}" if number < 0 else text
+
+
+def price(value: Decimal | float | None, currency: str | None) -> str:
+    """A price with its currency: 2 decimal places, up to 4 when the price has them (``$0.1234``)."""
+    if value is None:
+        return DASH
+    number = Decimal(str(value)) if isinstance(value, float) else value
+    places = min(4, max(2, -(number.normalize().as_tuple().exponent)))  # type: ignore[operator]
+    return money(number, currency or "", decimals=places)
+
+
+def rate(value: Decimal | float | None) -> str:
+    """An exchange rate: 4 significant decimals is what a reader compares (1.2731)."""
+    if value is None:
+        return DASH
+    return f"{Decimal(str(value)) if isinstance(value, float) else value:.4f}"
+
+
+def wrapper_label(wrapper: str | None) -> str:
+    if not wrapper:
+        return ""
+    return WRAPPER_LABELS.get(wrapper, wrapper)
+
+
+def csv_amount(value: Decimal | None) -> str:
+    """An exact decimal for a CSV file (no rounding, no thousands separator); empty when not applicable."""
+    return "" if value is None else format(value, "f")
+
+
+def csv_pct(fraction: Decimal | None, places: int = 4) -> str:
+    """A fraction as a percentage for a CSV file, ``12.3456`` (the header says %): enough places to
+    recompute from, not the 28 digits a division leaves."""
+    if fraction is None:
+        return ""
+    return format(round(fraction * 100, places).normalize(), "f")
+
+
 
 __all__ = [
     "BROKER_LABELS", "BROKER_SHORT", "DASH", "MINUS", "SYMBOLS", "account_label", "ago", "broker_label",

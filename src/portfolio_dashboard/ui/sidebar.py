@@ -21,23 +21,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.ui import data, fmt, jobs, state
+from portfolio_dashboard.ui import data, failures, fmt, jobs, state, view_picker
 from portfolio_dashboard.ui.guard import guarded
 from portfolio_dashboard.ui.jobs import JobView, Progress
 
 DEMO_DAYS = 365
 POLL_S = 0.25
 OUTCOME_S = 15 * 60  # how long every open page shows the last Save Snapshot's outcome
-# What to do about a failed source, by error category (the error message may carry a more specific hint).
-ACTIONS = {
-    "auth": "Sign in again: see the Connections page.",
-    "network": "Check that the broker (or the IB gateway) is running and reachable: see the Connections page.",
-    "rate_limit": "The broker is throttling requests: wait a few minutes, then save again.",
-    "parsing": "The broker sent a response we could not read; it is kept on the Runs page for diagnosis.",
-    "validation": "The broker's data failed a check; the raw response is kept on the Runs page.",
-    "db": "Check that PostgreSQL is running and has free disk space.",
-    "config": "A setting is missing or wrong: see the Connections page.",
-}
 STATE_ICONS = {
     "waiting": ":gray[:material/schedule:]", "fetching": ":blue[:material/sync:]", "writing": ":blue[:material/save:]",
     "success": ":green[:material/check_circle:]", "fail": ":red[:material/cancel:]",
@@ -105,16 +95,14 @@ def _outcome(view: JobView) -> None:
         st.success(f"**Snapshot saved**{took} — {saved}.", icon=":material/check_circle:")
     else:
         head = "Snapshot partly saved" if result.status == RunStatus.PARTIAL else "Snapshot failed"
-        reasons = "\n".join(
-            f"- **{o.source}** ({o.error_category}): {o.error_message}  \n  "
-            f"{ACTIONS.get(o.error_category or '', 'See the Runs page.')}"
-            for o in failed
-        )
+        problems = [failures.Failure(o.source, o.error_category, o.error_message) for o in failed]
+        reasons = "\n".join(f"- {failures.line(f)}" for f in problems)
         body = f"**{head}**{took}" + (f" — saved {saved}" if ok else "") + f"\n\n{reasons}"
         if result.status == RunStatus.PARTIAL:
             st.warning(body, icon=":material/warning:")
         else:
             st.error(body, icon=":material/error:")
+        failures.details(problems)
     if result.warnings:
         with st.expander(f"{len(result.warnings)} warning(s)"):
             for w in result.warnings:
@@ -189,12 +177,21 @@ def _prune(key: str, options: list[str]) -> None:
 
 
 def _choices() -> tuple[list[str], dict[str, str]]:
-    """The brokers on offer, and the accounts on offer for the brokers chosen (key -> label)."""
+    """The brokers on offer, and the accounts on offer for the brokers and wrappers chosen (key -> label)."""
     known = data.accounts(data.db_key())
+    wrappers = {(t.broker, t.broker_account_id): t.wrapper for t in data.account_tags(data.db_key())}
     chosen = st.session_state.get(state.BROKERS_KEY) or []
+    chosen_wrappers = st.session_state.get(state.WRAPPERS_KEY) or []
     labels = {f"{a.broker}/{a.broker_account_id}": fmt.account_label(a.broker, a.broker_account_id, a.name)
-              for a in known if not chosen or a.broker in chosen}
+              for a in known if (not chosen or a.broker in chosen)
+              and (not chosen_wrappers or wrappers.get((a.broker, a.broker_account_id)) in chosen_wrappers)}
     return sorted({a.broker for a in known}), labels
+
+
+def _wrapper_choices() -> list[str]:
+    """Wrappers any account has, plus any chosen (a bookmarked ``?wrapper=`` may name one no account has yet)."""
+    known = {t.wrapper for t in data.account_tags(data.db_key()) if t.wrapper}
+    return sorted(known | set(st.session_state.get(state.WRAPPERS_KEY) or []))
 
 
 def _settle_filters() -> None:
@@ -208,14 +205,17 @@ def _settle_filters() -> None:
 
 
 def filters() -> None:
+    view_picker.picker()
     st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
                          help="Totals in GBP are converted at the stored rate nearest at or before each date.")
     brokers, labels = _choices()
     chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
                             placeholder="All brokers")
+    wrappers = st.multiselect("Wrapper", _wrapper_choices(), key=state.WRAPPERS_KEY, format_func=fmt.wrapper_label,
+                              placeholder="All wrappers", help="The account's tax wrapper (ISA, SIPP, GIA …).")
     st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
                    placeholder="All accounts")
-    if chosen or st.session_state.get(state.ACCOUNTS_KEY):
+    if chosen or wrappers or st.session_state.get(state.ACCOUNTS_KEY):
         st.caption("The filter applies to every page.")
 
 

@@ -172,7 +172,8 @@ def run_snapshots(conn: Connection, run_id: uuid.UUID, scope: Scope, limit: int 
 
 
 _HELD_SQL = """
-    (cardinality(CAST(:scope_accounts AS text[])) = 0 OR i.id IN (
+    ((cardinality(CAST(:scope_accounts AS text[])) = 0 AND cardinality(CAST(:scope_wrappers AS text[])) = 0)
+     OR i.id IN (
         SELECT p.instrument_id FROM held_latest l JOIN positions p ON p.snapshot_id = l.id))
     AND (cardinality(CAST(:scope_brokers AS text[])) = 0 OR i.broker = ANY(CAST(:scope_brokers AS text[])))
 """

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.storage.reads.scope import DEMO_ONLY_SQL, TZ_SQL, Scope, factor_sql, latest_sql, scope_sql
+from portfolio_dashboard.storage.reads.scope import TZ_SQL, Scope, demo_only, factor_sql, latest_sql, scope_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ class AllocationSlice:
 
 
 def _conversion_params(conn: Connection, currency: str, base: str) -> dict[str, Any]:
-    allow_demo = bool(conn.execute(text(f"SELECT {DEMO_ONLY_SQL}")).scalar())
+    allow_demo = demo_only(conn)
     return {"ccy": currency, "base": base, "allow_demo": allow_demo}
 
 

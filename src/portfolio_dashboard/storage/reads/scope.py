@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection, text
+
 # Which broker each source writes under (runs record source names, snapshots record brokers).
 SOURCE_BROKERS: dict[str, str] = {"ib_gateway": "ib", "ib_flex": "ib", "schwab": "schwab", "demo": "demo"}
 DEMO_BROKER = "demo"
@@ -19,17 +21,21 @@ DEMO_BROKER = "demo"
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A filter by broker and account; empty tuples mean "all". Accounts are ``(broker, broker_account_id)``."""
+    """A filter by broker, account and tax wrapper; empty tuples mean "all". Accounts are
+    ``(broker, broker_account_id)``; wrappers are ``broker_accounts.wrapper`` values (an account without a
+    wrapper is outside any wrapper filter)."""
 
     brokers: tuple[str, ...] = ()
     accounts: tuple[tuple[str, str], ...] = field(default=())
+    wrappers: tuple[str, ...] = ()
 
     @property
     def account_keys(self) -> list[str]:
         return [f"{b}/{a}" for b, a in self.accounts]
 
     def params(self) -> dict[str, Any]:
-        return {"scope_brokers": list(self.brokers), "scope_accounts": self.account_keys}
+        return {"scope_brokers": list(self.brokers), "scope_accounts": self.account_keys,
+                "scope_wrappers": list(self.wrappers)}
 
     @property
     def sources(self) -> list[str]:
@@ -39,12 +45,15 @@ class Scope:
 
 
 def scope_sql(alias: str) -> str:
-    """The filter predicate over ``alias.broker`` / ``alias.broker_account_id`` (alias is a code constant)."""
-    return (
-        f"(cardinality(CAST(:scope_brokers AS text[])) = 0 OR {alias}.broker = ANY(CAST(:scope_brokers AS text[])))"
-        f" AND (cardinality(CAST(:scope_accounts AS text[])) = 0 OR "
-        f"({alias}.broker || '/' || {alias}.broker_account_id) = ANY(CAST(:scope_accounts AS text[])))"
-    )
+    """The filter predicate over ``alias.broker`` / ``alias.broker_account_id`` (alias is a code constant); the
+    wrapper is looked up on ``broker_accounts`` by its primary key."""
+    return f"""(cardinality(CAST(:scope_brokers AS text[])) = 0 OR {alias}.broker = ANY(CAST(:scope_brokers AS text[])))
+ AND (cardinality(CAST(:scope_accounts AS text[])) = 0
+      OR ({alias}.broker || '/' || {alias}.broker_account_id) = ANY(CAST(:scope_accounts AS text[])))
+ AND (cardinality(CAST(:scope_wrappers AS text[])) = 0
+      OR EXISTS (SELECT 1 FROM broker_accounts sw WHERE sw.broker = {alias}.broker
+                 AND sw.broker_account_id = {alias}.broker_account_id
+                 AND sw.wrapper = ANY(CAST(:scope_wrappers AS text[]))))"""  # noqa: S608 - alias is a code constant
 
 
 TZ_SQL = "COALESCE(NULLIF(current_setting('portfolio.timezone', true), ''), 'Europe/London')"
@@ -84,3 +93,9 @@ def latest_sql(name: str = "latest") -> str:
 
 
 DEMO_ONLY_SQL = "NOT EXISTS (SELECT 1 FROM broker_accounts WHERE broker <> 'demo')"
+_DEMO_ONLY_QUERY = f"SELECT {DEMO_ONLY_SQL}"
+
+
+def demo_only(conn: Connection) -> bool:
+    """True while the database holds demo accounts only: then (and only then) demo rates may value a view."""
+    return bool(conn.execute(text(_DEMO_ONLY_QUERY)).scalar())

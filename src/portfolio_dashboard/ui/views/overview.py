@@ -8,7 +8,18 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, overview_flows, returns_headline, sidebar, state, tables
+from portfolio_dashboard.ui import (
+    charts,
+    data,
+    fmt,
+    notices,
+    overview_flows,
+    overview_parts,
+    returns_headline,
+    sidebar,
+    state,
+    tables,
+)
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -35,8 +46,9 @@ def metrics(s: Summary, db: str = "") -> None:
     with cols[1]:
         overview_flows.since_previous_day(db, state.scope(), s)  # the market's move, the day's flows beside it
     with cols[2]:
-        _change_metric("Since previous snapshot", s.change_snapshot, ccy,
-                       "The sum over accounts of the newest snapshot minus the one before it")
+        if not overview_parts.snapshot_metric(s):
+            _change_metric("Since previous snapshot", s.change_snapshot, ccy,
+                           "The sum over accounts of the newest snapshot minus the one before it")
     # its own row: a fourth card would cut the total value short on a laptop screen
     with st.columns(3)[0], guarded("the return"):
         returns_headline.metric()
@@ -87,7 +99,7 @@ def value_chart(db: str, currency: str) -> None:
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
 
 
-def breakdown(s: Summary) -> None:
+def breakdown(db: str, s: Summary) -> None:
     ccy = s.currency
     total = s.total or 0
     left, right = st.columns([2, 3])
@@ -99,22 +111,11 @@ def breakdown(s: Summary) -> None:
             "Value": [data.as_float(b.value) for b in s.brokers],
             "Weight": [data.as_float(b.value / total) if b.value is not None and total else None for b in s.brokers],
         })
-        st.dataframe(brokers, hide_index=True, column_config={
-            "Value": tables.money("Value", ccy), "Weight": tables.percent("Weight")})
+        st.dataframe(tables.styled(brokers, money_cols={"Value": ccy}, pct_cols=("Weight",)), hide_index=True,
+                     placeholder="")
     with right:
         st.subheader("By account")
-        tz = data.settings().timezone
-        accounts = pd.DataFrame({
-            "Account": [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts],
-            "Name": [a.name or "" for a in s.accounts],
-            "Value": [data.as_float(a.value) for a in s.accounts],
-            "Local": [data.as_float(a.value_local) for a in s.accounts],
-            "Ccy": [a.account_currency or "" for a in s.accounts],
-            "As of": [a.asof_ts.astimezone(tz).replace(tzinfo=None) for a in s.accounts],
-        })
-        st.dataframe(accounts, hide_index=True, column_config={
-            "Value": tables.money("Value", ccy), "Local": tables.number("Local value"),
-            "As of": tables.when("As of")})
+        overview_parts.account_table(db, s)
 
 
 def headline(db: str) -> Summary | None:
@@ -143,8 +144,10 @@ def render() -> None:
     with guarded("the overview"):
         overview_flows.unknown_flows(db, state.scope())
         overview_flows.bridge(db, state.scope(), s)
+        overview_parts.currency_flip_note(db, s)
+        overview_parts.position_headlines(db, s.currency)
         value_chart(db, s.currency)
-        breakdown(s)
+        breakdown(db, s)
 
 
 render()

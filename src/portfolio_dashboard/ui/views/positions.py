@@ -4,67 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.reads.portfolio import PositionLine
-from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
+from portfolio_dashboard.storage.reads.holdings import Holding
+from portfolio_dashboard.ui import charts, data, fmt, notices, positions_table, state
 from portfolio_dashboard.ui.guard import guarded
 
 
-def _rows(lines: list[PositionLine], currency: str) -> list[dict[str, object]]:
-    """One dict per position with Decimal amounts (the CSV keeps them exact; the table shows floats)."""
-    rows: list[dict[str, object]] = []
-    for p in lines:
-        row: dict[str, object] = {
-            "Symbol": p.symbol or "", "Name": p.name or "",
-            "Account": fmt.account_label(p.broker, p.broker_account_id),
-            "Class": p.asset_class or "", "Ccy": p.currency or "",
-            "Quantity": p.quantity, "Price": p.price_local, "Value (local)": p.value_local,
-            "Value (GBP)": p.value_gbp,
-        }
-        if currency != "GBP":
-            row[f"Value ({currency})"] = p.value
-        row.update({"Cost basis": p.cost_basis, "Unrealised P&L": p.pnl_local, "P&L (GBP)": p.pnl_gbp,
-                    "P&L %": p.pnl_pct, "Weight": p.weight})
-        rows.append(row)
-    return rows
-
-
-def table(lines: list[PositionLine], currency: str) -> None:
-    rows = _rows(lines, currency)
-    exact = pd.DataFrame(rows)
-    shown = exact.copy()
-    for column in shown.columns:
-        if column not in ("Symbol", "Name", "Account", "Class", "Ccy"):
-            shown[column] = [data.as_float(v) for v in exact[column]]
+def table(lines: list[Holding], currency: str) -> None:
     query = st.text_input("Find", placeholder="Symbol or name", key="positions_find",
                           label_visibility="collapsed").strip().lower()
-    if query:
-        keep = shown["Symbol"].str.lower().str.contains(query, regex=False) | \
-            shown["Name"].str.lower().str.contains(query, regex=False)
-        shown, exact = shown[keep], exact[keep]
-    config = {
-        "Symbol": tables.text("Symbol", pinned=True), "Quantity": tables.number("Quantity", 4),
-        "Price": tables.number("Price", 4), "Value (local)": tables.number("Value (local)"),
-        "Value (GBP)": tables.money("Value (GBP)", "GBP"),
-        f"Value ({currency})": tables.money(f"Value ({currency})", currency),
-        "Cost basis": tables.number("Cost basis"), "Unrealised P&L": tables.number("Unrealised P&L"),
-        "P&L (GBP)": tables.money("P&L (GBP)", "GBP"), "P&L %": tables.percent("P&L %"),
-        "Weight": tables.percent("Weight"),
-    }
-    st.dataframe(shown, hide_index=True, column_config=config, key="positions_table",
-                 height=tables.height(len(shown), 640))
-    total = sum((p.value for p in lines if p.value is not None), start=0)
-    st.caption(f"{len(lines)} position(s) · {fmt.money(total, currency)} · amounts in local currency unless "
-               "labelled · P&L is the broker's unrealised figure, or value minus cost basis")
+    positions_table.show(lines, currency, query)
+    total = sum((p.value for p in lines if p.value is not None), start=Decimal(0))
+    st.caption(f"{len(lines)} position(s) · {fmt.money(total, currency)} · P&L is the broker's unrealised figure, "
+               "or value minus cost basis · USD at the stored GBP→USD rate of each snapshot")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    st.download_button("Download CSV", exact.to_csv(index=False).encode("utf-8"), file_name=f"positions-{stamp}.csv",
-                       mime="text/csv", icon=":material/download:", key="positions_csv")
+    st.download_button("Download CSV", positions_table.csv_bytes(lines), file_name=f"positions-{stamp}.csv",
+                       mime="text/csv", icon=":material/download:", key="positions_csv",
+                       help="Exact amounts, your full account numbers, each column's currency in its header.")
 
 
-def history(db: str, lines: list[PositionLine]) -> None:
+def history(db: str, lines: list[Holding]) -> None:
     st.subheader("Holding history")
     options: dict[uuid.UUID, str] = {}
     for p in lines:
@@ -102,7 +65,7 @@ def render() -> None:
             notices.empty_state()
             return
         currency = state.currency()
-        lines = data.positions(db, state.scope(), currency)
+        lines = data.holdings(db, state.scope(), currency)
         if not lines:
             notices.nothing_in_filter("position")
             return

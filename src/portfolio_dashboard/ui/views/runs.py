@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.audit import RunLine
-from portfolio_dashboard.ui import data, flow_data, flow_tables, fmt, notices, state, tables
+from portfolio_dashboard.ui import data, failures, flow_data, flow_tables, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 LIMIT = 200
@@ -23,17 +23,31 @@ def runs_table(lines: list[RunLine]) -> None:
         "Started": [r.started_at.astimezone(tz).replace(tzinfo=None) for r in lines],
         "Trigger": [r.trigger_type for r in lines],
         "Status": [STATUS.get(r.status, r.status) for r in lines],
+        "Errors": [r.error_summary or "" for r in lines],
         "Duration (s)": [r.duration_s for r in lines],
         "Sources": [", ".join(r.sources) for r in lines],
         "Snapshots": [r.snapshots for r in lines],
         "Payloads": [r.raw_payloads for r in lines],
         "Warnings": [len(r.warnings) for r in lines],
-        "Errors": [r.error_summary or "" for r in lines],
     })
     st.dataframe(frame, hide_index=True, key="runs_table", height=tables.height(len(frame), 420),
                  column_config={"Started": st.column_config.DatetimeColumn("Started", format="D MMM YYYY HH:mm:ss"),
                                 "Duration (s)": tables.number("Duration (s)", 1),
                                 "Errors": tables.text("Errors", width="large")})
+    recent_errors(lines)
+
+
+def recent_errors(lines: list[RunLine], most: int = 5) -> None:
+    """The newest errors in full (a table cell cuts long text): what went wrong, readable without a click."""
+    failed = [r for r in lines if r.error_summary][:most]
+    if not failed:
+        return
+    tz = data.settings().timezone
+    with st.container(key="recent-errors"):
+        st.caption(f"Newest error{'s' if len(failed) > 1 else ''} in full")
+        for r in failed:
+            st.markdown(f"**{fmt.when(r.started_at, tz)}** · {', '.join(r.sources)} · "
+                        f"{STATUS.get(r.status, r.status)}  \n{r.error_summary}")
 
 
 def _run_label(r: RunLine) -> str:
@@ -47,7 +61,13 @@ def outcome(run: RunLine) -> None:
         st.markdown(f":{color}-badge[{STATUS.get(run.status, run.status)}] · **{fmt.duration(run.duration_s)}** · "
                     f"{run.snapshots:,} snapshot(s) · {run.raw_payloads:,} raw payload(s) · {run.trigger_type}")
     st.caption(f"Triggered by {run.triggered_by or 'unknown'} · run id `{run.run_id}`")
-    if run.error_summary:
+    problems = [failures.Failure(str(o.get("source", "")), o.get("error_category"), o.get("error_message"))
+                for o in run.outcome or [] if o.get("error_category")]
+    if problems:
+        with st.container(border=True):
+            failures.show(problems)
+        failures.details(problems)
+    elif run.error_summary:
         st.error(run.error_summary, icon=":material/error:")
     if run.outcome:
         rows: list[dict[str, Any]] = []
