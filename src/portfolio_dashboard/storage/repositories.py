@@ -53,6 +53,10 @@ class SnapshotRow:
     parser_version: str
     fx_complete: bool
     warnings: Sequence[str]
+    # reconciliation (positions + cash + the broker's components vs its total), see docs/record.md
+    reconcile_residual_gbp: Decimal | None = None
+    reconcile_residual_pct: Decimal | None = None  # percent of the broker's total
+    reconcile_components: Mapping[str, Decimal] | None = None  # in GBP, e.g. {"accrued_dividends": ...}
 
 
 FxKey = tuple[datetime, str, str, str]
@@ -110,6 +114,25 @@ def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
     if body_text is not None and body_text.encode() == raw.body:
         return None
     return raw.body
+
+
+# Header this app adds to a response whose body it stored with secret values replaced (never sent by a broker).
+REDACTED_HEADER = "x-portfolio-dashboard-redacted"
+
+
+def components_json(components: Mapping[str, Decimal] | None) -> str:
+    """Reconciliation components as JSON with exact decimal strings."""
+    return json.dumps({k: str(v) for k, v in (components or {}).items()})
+
+
+def run_coverage(outcome: Any) -> dict[str, Any]:
+    """The run's coverage account by source, from the per-source outcomes: the rows each payload held
+    (``coverage``: section, kind, seen, parsed, skipped, reasons) and what storage made of them (``stored``)."""
+    found: dict[str, Any] = {}
+    for o in outcome if isinstance(outcome, list) else []:
+        if isinstance(o, dict) and (o.get("coverage") or o.get("stored")):
+            found[str(o.get("source"))] = {"lines": o.get("coverage") or [], "stored": o.get("stored") or []}
+    return found
 
 
 RAW_ID_NAMESPACE = uuid.UUID("3f1d2f8e-5b7a-4c39-9d0e-6a2b8c4f7e11")
@@ -175,7 +198,7 @@ class Repository:
             text(
                 """UPDATE snapshot_runs SET status = :status, finished_at = :finished_at,
                        error_summary = :error_summary, outcome = CAST(:outcome AS jsonb),
-                       warnings = CAST(:warnings AS jsonb)
+                       warnings = CAST(:warnings AS jsonb), coverage = CAST(:coverage AS jsonb)
                    WHERE run_id = :run_id"""
             ),
             dict(
@@ -185,6 +208,7 @@ class Repository:
                 error_summary=error_summary,
                 outcome=json.dumps(outcome, default=str),
                 warnings=json.dumps(list(warnings)),
+                coverage=json.dumps(run_coverage(outcome), default=str),
             ),
         )
 
@@ -229,15 +253,17 @@ class Repository:
                     parser_version=parser_version,
                     headers=json.dumps(raw.headers),
                     body_bytes=exact_body(raw, body_text),
+                    redacted=REDACTED_HEADER in raw.headers,
                 )
             )
         result = self.conn.execute(
             text(
                 """INSERT INTO raw_payloads (id, run_id, broker, endpoint, payload_json, received_at, source,
-                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes)
+                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes,
+                       redacted)
                    VALUES (:id, :run_id, :broker, :endpoint, CAST(:payload_json AS jsonb), :received_at, :source,
                        :status_code, :content_type, :body_text, :content_sha256, :parser_version,
-                       CAST(:headers AS jsonb), :body_bytes)
+                       CAST(:headers AS jsonb), :body_bytes, :redacted)
                    ON CONFLICT (id) DO NOTHING"""
             ),
             rows[0] if len(rows) == 1 else rows,  # one row: a plain execute, not the batched executemany path
@@ -429,10 +455,12 @@ class Repository:
             text(
                 """INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key,
                        total_value_local, total_value_gbp, base_currency, account_currency, reported_total_gbp,
-                       asof_source, source, parser_version, fx_complete, warnings)
+                       asof_source, source, parser_version, fx_complete, warnings, reconcile_residual_gbp,
+                       reconcile_residual_pct, reconcile_components)
                    VALUES (:run_id, :broker, :broker_account_id, :asof_ts, :snapshot_key, :total_value_local,
                        :total_value_gbp, :base_currency, :account_currency, :reported_total_gbp, :asof_source,
-                       :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb))
+                       :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb), :residual_gbp,
+                       :residual_pct, CAST(:components AS jsonb))
                    ON CONFLICT (snapshot_key) DO NOTHING
                    RETURNING id"""
             ),
@@ -452,6 +480,9 @@ class Repository:
                 parser_version=row.parser_version,
                 fx_complete=row.fx_complete,
                 warnings=json.dumps(list(row.warnings)),
+                residual_gbp=row.reconcile_residual_gbp,
+                residual_pct=row.reconcile_residual_pct,
+                components=components_json(row.reconcile_components),
             ),
         ).first()
         return None if result is None else result[0]
@@ -502,12 +533,13 @@ class Repository:
             text(
                 """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts,
                        quantity, price_local, amount_local, amount_gbp, currency, commission, realized_pnl,
-                       fx_rate_id, description, run_id)
+                       fx_rate_id, description, status, run_id)
                    SELECT k.*, CAST(:run_id AS uuid) FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]),
                        CAST(:acct AS text[]), CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]),
                        CAST(:q AS numeric[]), CAST(:p AS numeric[]), CAST(:amt AS numeric[]),
                        CAST(:gbp AS numeric[]), CAST(:ccy AS text[]), CAST(:comm AS numeric[]),
-                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[])) AS k
+                       CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[]),
+                       CAST(:status AS text[])) AS k
                    ON CONFLICT (broker, broker_trade_id) DO NOTHING"""
             ),
             dict(
@@ -526,6 +558,7 @@ class Repository:
                 pnl=[t.realized_pnl for t in ordered],
                 fx=[gbp.get(t.broker_trade_id, (None, None))[1] for t in ordered],
                 descr=[t.description for t in ordered],
+                status=[t.status for t in ordered],
             ),
         )
         return int(result.rowcount)

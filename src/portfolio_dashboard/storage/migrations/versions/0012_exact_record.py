@@ -29,9 +29,7 @@ depends_on = None
 UPGRADE = """
 ALTER TABLE trades
     ADD COLUMN status text NOT NULL DEFAULT 'executed',
-    ADD CONSTRAINT trades_status_check CHECK (status IN ('executed', 'cancelled', 'corrected')),
-    DROP CONSTRAINT trades_broker_trade_key,
-    ADD CONSTRAINT trades_broker_trade_key UNIQUE (broker, broker_account_id, broker_trade_id);
+    ADD CONSTRAINT trades_status_check CHECK (status IN ('executed', 'cancelled', 'corrected'));
 
 ALTER TABLE instruments
     ADD COLUMN multiplier numeric NOT NULL DEFAULT 1,
@@ -59,12 +57,7 @@ ALTER TABLE snapshot_runs DROP COLUMN IF EXISTS coverage;
 ALTER TABLE instruments
     DROP CONSTRAINT IF EXISTS instruments_multiplier_positive,
     DROP COLUMN IF EXISTS multiplier;
--- rows that differ only by account would collide under the old key: keep the first of each
-DELETE FROM trades t USING trades u
-    WHERE t.broker = u.broker AND t.broker_trade_id = u.broker_trade_id AND t.id > u.id;
 ALTER TABLE trades
-    DROP CONSTRAINT IF EXISTS trades_broker_trade_key,
-    ADD CONSTRAINT trades_broker_trade_key UNIQUE (broker, broker_trade_id),
     DROP CONSTRAINT IF EXISTS trades_status_check,
     DROP COLUMN IF EXISTS status;
 """
