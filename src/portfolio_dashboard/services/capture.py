@@ -55,6 +55,7 @@ from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
     Progress,
+    Valued,
     categorise,
     fetch_source,
     stored_lookup,
@@ -65,7 +66,7 @@ from portfolio_dashboard.storage import migrate
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
+from portfolio_dashboard.storage.writer import WriteCounts, write_source
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ def _capture_source(
     notify(name, "fetching")
     parsed: ParseResult | None = None
     valued: list[ValuedSnapshot] = []
-    trades: list[ValuedTrade] = []
+    result = Valued()
     error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
     if isinstance(source, CredentialReporting):
@@ -244,7 +245,7 @@ def _capture_source(
         try:
             parsed = source.parse(raws)
             result = value_parsed(parsed, chain, tolerance)
-            valued, trades = result.snapshots, result.trades
+            valued = result.snapshots
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
@@ -258,7 +259,7 @@ def _capture_source(
                 counts = write_source(
                     uow, run_id=run_id, source=name, parser_version=source.parser_version,
                     base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
-                    trades=trades,
+                    trades=result.trades, fx_legs=result.fx_legs, coverage=result.coverage,
                 )
                 uow.commit()
         except Exception as exc:  # categorised and recorded, never lost

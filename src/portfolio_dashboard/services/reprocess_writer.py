@@ -40,8 +40,9 @@ from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
+from portfolio_dashboard.storage.exact_record import set_multipliers, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
+from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, components_json, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 # A part smaller than this is not worth a connection of its own: the fixed cost of a part (a transaction, a
@@ -87,6 +88,7 @@ class Written:
     positions_total: int = 0  # position rows the parsers produced (what the throughput is counted in)
     trades_inserted: int = 0
     trades_updated: int = 0
+    fx_legs_inserted: int = 0
     parts: int = 0  # transactions the snapshots were written in
 
     def add(self, counts: bulk.BatchCounts) -> None:
@@ -158,6 +160,7 @@ def _store_references(conn: Connection, batch: Batch) -> dict[tuple[str, str], u
     repo.upsert_accounts(batch.accounts)
     ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
     assign_global_instruments(conn, ids, batch.instruments, mapped)
+    set_multipliers(conn, ids, batch.instruments.values())
     return ids
 
 
@@ -224,7 +227,8 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
         snapshots=(
             (seq, run_text[r.run_id], r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
              r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
-             r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]")
+             r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]",
+             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components))
             for seq, (r, _held) in enumerate(snapshots)
         ),
         positions=(
@@ -249,3 +253,7 @@ def _write_trades(conn: Connection, batch: Batch, ids: dict[tuple[str, str], uui
         traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), [t.trade for t in valued.trades], ids, gbp)
         written.trades_inserted += traded.inserted
         written.trades_updated += traded.updated
+        if valued.fx_legs:  # conversions an older parser stored as trades (or not at all) are added
+            by_object = {id(leg.rate): uuid.UUID(rate_ids[id(leg.rate)]) for leg in valued.fx_legs
+                         if leg.rate is not None}
+            written.fx_legs_inserted += store_fx_legs(conn, run_id, valued.fx_legs, by_object)[0]
