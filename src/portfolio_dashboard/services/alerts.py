@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine, text
 
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.local.spool import ensure_private_dir, write_atomic
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,9 @@ class AppriseNotifier:
         results = []
         for label, plugin in self.targets:
             try:
-                ok = bool(plugin.notify(body=message.body or message.title, title=message.title, notify_type=kind))
+                # the message is built from the run record (scrubbed already); scrubbed again at the boundary
+                ok = bool(plugin.notify(body=scrub_secrets(message.body or message.title),
+                                        title=scrub_secrets(message.title), notify_type=kind))
             except Exception as exc:  # a plugin bug must not stop the others
                 log.error("alerts: %s raised %s", label, type(exc).__name__)
                 ok = False

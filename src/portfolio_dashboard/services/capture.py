@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import App, get_app
 from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
+from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import (
     ParseResult,
     RawResponse,
@@ -265,11 +266,14 @@ def _capture_source(
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
             counts = WriteCounts()
+    # The run record, the log, alerts and the dashboard all read the outcome: no secret may be in it.
+    outcome.warnings = [scrub_secrets(w) for w in outcome.warnings]
     if error is not None:
         outcome.error_category = error.category
-        outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
+        message = error.user_message() if isinstance(error, PortfolioError) else str(error)
         if isinstance(error, SourceError) and error.endpoint:
-            outcome.error_message += f" [{error.endpoint}]"
+            message += f" [{error.endpoint}]"
+        outcome.error_message = scrub_secrets(message)
         if isinstance(error, DatabaseUnavailableError) and spooler is not None:
             outcome.status = SourceStatus.SPOOLED
             reason = outcome.error_message

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.brokers.base import BrokerSource, FetchContext, RetryCounting
+from portfolio_dashboard.brokers.safety import redact_raw, scrub_secrets
 from portfolio_dashboard.domain import CoverageLine, FxRate, ParseResult, RawResponse, SourceOutcome
 from portfolio_dashboard.domain.coverage import skip_warnings, unbalanced
 from portfolio_dashboard.domain.fx_index import OwnRates
@@ -62,8 +63,8 @@ def categorise(exc: BaseException, source: str) -> SourceError | DatabaseError:
             return DatabaseUnavailableError(f"database unreachable: {db_error_reason(exc)}")
         return DatabaseError(f"database write failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     # Anything else escaped a parser or adapter: the body was not what the broker documents.
-    log.exception("%s: unexpected error", source)
-    return ParsingError(f"unexpected {type(exc).__name__}: {exc}", source=source)
+    log.error("%s: unexpected %s", source, type(exc).__name__, exc_info=exc)
+    return ParsingError(f"unexpected {type(exc).__name__}: {scrub_secrets(str(exc))[:500]}", source=source)
 
 
 @dataclass(slots=True)
@@ -129,7 +130,9 @@ def fetch_source(name: str, source: BrokerSource, raws: list[RawResponse], ctx: 
     t0 = time.monotonic()
     error: SourceError | DatabaseError | None = None
     try:
-        source.fetch(raws.append, ctx)
+        # Secrets a broker echoes in an error body are removed before the response is kept anywhere
+        # (raw_payloads, the spool, the dashboard).
+        source.fetch(lambda raw: raws.append(redact_raw(raw)), ctx)
     except Exception as exc:  # categorised and recorded, never lost
         error = categorise(exc, name)
     outcome.fetch_seconds = round(time.monotonic() - t0, 3)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
+from portfolio_dashboard.domain.raw import REDACTED_HEADER
 from portfolio_dashboard.storage.trusted import copy_positions, lock_references
 
 
@@ -114,10 +115,6 @@ def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
     if body_text is not None and body_text.encode() == raw.body:
         return None
     return raw.body
-
-
-# Header this app adds to a response whose body it stored with secret values replaced (never sent by a broker).
-REDACTED_HEADER = "x-portfolio-dashboard-redacted"
 
 
 def components_json(components: Mapping[str, Decimal] | None) -> str:
