@@ -7,7 +7,7 @@ id is the broker's conversion id with a per-leg suffix (``:out`` / ``:in``), so 
 same statement stores nothing new (``UNIQUE (broker, broker_account_id, broker_flow_id)``).
 
 The general cash-flow repository (dividends, deposits, ...) has the same shape: rows in, ``(stored, already
-stored)`` out, one ``INSERT ... ON CONFLICT DO NOTHING`` through ``unnest``.
+stored)`` out, one insert through ``unnest`` that skips rows already stored.
 """
 
 from __future__ import annotations
