@@ -87,7 +87,7 @@ def test_cancelled_and_corrected_rows_net_to_what_happened_and_a_rerun_stores_no
     [outcome] = result.sources
     coverage = rows(app, "SELECT coverage FROM snapshot_runs WHERE run_id = :r", r=result.run_id)[0]["coverage"]
     lines = {(line["section"], line["kind"]): line for line in coverage["ib_flex"]["lines"]}
-    assert lines[("Trades", "Trade")]["seen"] == lines[("Trades", "Trade")]["parsed"] == 3
+    assert lines[("Trades", "trade")]["seen"] == lines[("Trades", "trade")]["parsed"] == 3
     assert all(line["seen"] == line["parsed"] + line["skipped"] for line in lines.values())
     assert stored_of(outcome)["trades"] == (3, 0)
     assert coverage["ib_flex"]["stored"] == outcome.stored

@@ -144,7 +144,7 @@ def value(snapshot: AccountSnapshot, convert: ConversionFn, tolerance: Decimal) 
             warnings.append(
                 f"account {snapshot.account.broker_account_id}: positions + cash {total:.2f}"
                 f"{_components_text(components)} do not match the broker's total {reported:.2f} "
-                f"(difference {residual:.2f}, tolerance {tolerance * 100:g}%)"
+                f"(difference {residual:.2f}, tolerance {(tolerance * 100).normalize():f}%)"
             )
     return ValuedSnapshot(snapshot, tuple(valued), total, reported, total_rate, tuple(warnings),
                           residual, fraction, tuple(components))
