@@ -99,6 +99,8 @@ def breakdown(s: Summary) -> None:
     with right:
         st.subheader("By account")
         tz = data.settings().timezone
+        residuals = data.residuals(data.db_key())
+        residual = [residuals.get((a.broker, a.broker_account_id)) for a in s.accounts]
         accounts = pd.DataFrame({
             "Account": [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts],
             "Name": [a.name or "" for a in s.accounts],
@@ -106,10 +108,15 @@ def breakdown(s: Summary) -> None:
             "Local": [data.as_float(a.value_local) for a in s.accounts],
             "Ccy": [a.account_currency or "" for a in s.accounts],
             "As of": [a.asof_ts.astimezone(tz).replace(tzinfo=None) for a in s.accounts],
+            "Unreconciled": [None if r is None or r.residual_pct is None else data.as_float(r.residual_pct / 100)
+                             for r in residual],
         })
         st.dataframe(accounts, hide_index=True, column_config={
             "Value": tables.money("Value", ccy), "Local": tables.number("Local value"),
-            "As of": tables.when("As of")})
+            "As of": tables.when("As of"),
+            "Unreconciled": tables.percent(
+                "Unreconciled", help="How far positions + cash + the broker's accruals are from the broker's own "
+                                     "total at the newest snapshot (the Runs page shows it in GBP)")})
 
 
 def headline(db: str) -> Summary | None:
