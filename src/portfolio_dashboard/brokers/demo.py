@@ -38,6 +38,7 @@ from portfolio_dashboard.domain import (
     RawResponse,
     normalise_currency,
 )
+from portfolio_dashboard.domain.coverage import CoverageCounter
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
@@ -208,7 +209,9 @@ def _dec(value: Any, field: str) -> Decimal:
     return result
 
 
-def parse_document(doc: Any) -> ParseResult:
+def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseResult:
+    """One demo document; ``coverage`` (when given) counts its rows, every one parsed (a bad row fails all)."""
+    tally = coverage if coverage is not None else CoverageCounter()
     try:
         asof = datetime.fromisoformat(doc["asof"])
         if asof.tzinfo is None:
@@ -246,7 +249,14 @@ def parse_document(doc: Any) -> ParseResult:
         raise ValidationError(str(exc), source="demo") from None
     except ValueError as exc:
         raise ParsingError(f"demo payload: {exc}", source="demo") from None
-    return ParseResult(snapshots=tuple(snapshots), fx_rates=rates, cash_flows=tuple(flows))
+    for section, kind, count in (("fxRates", "rate", len(rates)), ("accounts", "account", len(snapshots)),
+                                 ("accounts.positions", "position", sum(len(x.positions) for x in snapshots)),
+                                 ("accounts.cash", "cash", sum(len(x.cash) for x in snapshots)),
+                                 ("accounts.flows", "flow", len(flows))):
+        tally.seen(section, kind, count)
+        tally.parsed(section, kind, count)
+    return ParseResult(snapshots=tuple(snapshots), fx_rates=rates, cash_flows=tuple(flows),
+                       coverage=tally.lines())
 
 
 def _flow(account_id: str, f: Any, by_symbol: dict[str, Instrument]) -> CashFlow:
@@ -296,16 +306,18 @@ class DemoSource:
         snapshots: list[AccountSnapshot] = []
         rates: list[FxRate] = []
         flows: dict[tuple[str, str], CashFlow] = {}  # documents overlap: one flow per id
+        coverage = CoverageCounter()
         for raw in raws:
             try:
                 doc = raw.json()
             except ValueError:
                 raise ParsingError("demo payload is not JSON", source="demo", endpoint=raw.endpoint) from None
-            result = parse_document(doc)
+            result = parse_document(doc, coverage)
             snapshots.extend(result.snapshots)
             rates.extend(result.fx_rates)
             flows.update({(f.broker_account_id, f.broker_flow_id): f for f in result.cash_flows})
-        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows.values()))
+        return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows.values()),
+                           coverage=coverage.lines())
 
     def health(self) -> SourceHealth:
         return SourceHealth(self.name, True, True, "simulated accounts (no broker needed)",
