@@ -169,6 +169,7 @@ def test_reprocess_applies_the_fixes_to_an_old_capture_and_a_second_changes_noth
                           "AND s.broker_account_id = 'U9000004F'"))
         conn.execute(text("DELETE FROM snapshots WHERE broker_account_id = 'U9000004F'"))
         conn.execute(text("UPDATE snapshots SET reconcile_residual_gbp = NULL, reconcile_components = '{}'"))
+        conn.execute(text("UPDATE snapshot_runs SET coverage = '{}'"))  # the old capture had no account
     app.source_factory = lambda name, settings: flex_source(flex)
     first = reprocess(app, Selection(all=True))
     assert not first.failures, first.failures
@@ -178,6 +179,8 @@ def test_reprocess_applies_the_fixes_to_an_old_capture_and_a_second_changes_noth
     assert {r["broker_account_id"] for r in rows(app, "SELECT broker_account_id FROM trades")} == {
         "U9000004", "U9000004F"}
     assert all(r["reconcile_residual_gbp"] is not None for r in rows(app, "SELECT * FROM snapshots"))
+    [record] = rows(app, "SELECT coverage FROM snapshot_runs")
+    assert {line["section"] for line in record["coverage"]["ib_flex"]["lines"]} >= {"OpenPositions", "Trades"}
     second = reprocess(app, Selection(all=True))
     assert not second.changed, second.text()
 

@@ -43,7 +43,7 @@ from portfolio_dashboard.services import reprocess_writer
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
 from portfolio_dashboard.services.reprocess_writer import Batch, Written
-from portfolio_dashboard.storage.writer import snapshot_row
+from portfolio_dashboard.storage.writer import coverage_dict, snapshot_row
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,7 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
 def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
     batch.groups.append((run_id, source))
+    batch.coverage.append((run_id, source, [coverage_dict(line) for line in valued.coverage]))
     batch.add_rates(parsed.fx_rates)
     for s in valued.snapshots:
         snap = s.snapshot

@@ -40,7 +40,7 @@ from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.exact_record import set_multipliers, store_fx_legs
+from portfolio_dashboard.storage.exact_record import set_multipliers, set_run_coverage, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, components_json, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
@@ -67,6 +67,7 @@ class Batch:
     rates: dict[int, FxRate] = field(default_factory=dict)
     trades: list[tuple[uuid.UUID, Valued]] = field(default_factory=list)
     groups: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (run, source) pairs re-parsed
+    coverage: list[tuple[uuid.UUID, str, list[dict[str, object]]]] = field(default_factory=list)
     positions: int = 0
 
     def add_rates(self, rates: Iterable[FxRate]) -> None:
@@ -122,6 +123,7 @@ def write(engine: Engine, batch: Batch, workers: int) -> Written:
         written.snapshots_removed = bulk.delete_vanished(
             conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
         _write_trades(conn, batch, ids, rate_ids, written)
+        set_run_coverage(conn, batch.coverage)
         # A batch that removes snapshots (a parser change moved their as-of: their replacements have new keys) is
         # written whole in this transaction: in parts, the removal would commit before the replacements, and a
         # reader (or a failed part) would see those accounts without a snapshot for those runs.

@@ -12,6 +12,7 @@ stored)`` out, one insert through ``unnest`` that skips rows already stored.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,3 +124,21 @@ def set_multipliers(conn: Connection, ids: Mapping[tuple[str, str], uuid.UUID],
         {"ids": keys, "m": [changed[k] for k in keys]},
     )
     return int(result.rowcount)
+
+
+def set_run_coverage(conn: Connection, entries: Sequence[tuple[uuid.UUID, str, list[dict[str, object]]]]) -> int:
+    """Replace the parser's side of stored runs' coverage accounts (``reprocess``: today's parser read the same
+    payloads); storage's side of each run (what that capture stored) is kept. Returns runs changed."""
+    changed = 0
+    for run_id, source, lines in entries:
+        result = conn.execute(
+            text("""UPDATE snapshot_runs
+                    SET coverage = jsonb_set(coverage, ARRAY[CAST(:source AS text)],
+                                             COALESCE(coverage -> CAST(:source AS text), '{"stored": []}'::jsonb)
+                                             || jsonb_build_object('lines', CAST(:lines AS jsonb)))
+                    WHERE run_id = :run_id
+                      AND coverage -> CAST(:source AS text) -> 'lines' IS DISTINCT FROM CAST(:lines AS jsonb)"""),
+            {"run_id": run_id, "source": source, "lines": json.dumps(lines)},
+        )
+        changed += int(result.rowcount)
+    return changed
