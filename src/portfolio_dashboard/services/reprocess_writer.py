@@ -40,9 +40,9 @@ from portfolio_dashboard.domain import FxRate, Instrument
 from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.exact_record import set_multipliers, set_run_coverage, store_fx_legs
+from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, components_json, fx_key
+from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 # A part smaller than this is not worth a connection of its own: the fixed cost of a part (a transaction, a

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -142,3 +143,18 @@ def set_run_coverage(conn: Connection, entries: Sequence[tuple[uuid.UUID, str, l
         )
         changed += int(result.rowcount)
     return changed
+
+
+def components_json(components: Mapping[str, Decimal] | None) -> str:
+    """Reconciliation components as JSON with exact decimal strings."""
+    return json.dumps({k: str(v) for k, v in (components or {}).items()})
+
+
+def run_coverage(outcome: Any) -> dict[str, Any]:
+    """The run's coverage account by source, from the per-source outcomes: the rows each payload held
+    (``coverage``: section, kind, seen, parsed, skipped, reasons) and what storage made of them (``stored``)."""
+    found: dict[str, Any] = {}
+    for o in outcome if isinstance(outcome, list) else []:
+        if isinstance(o, dict) and (o.get("coverage") or o.get("stored")):
+            found[str(o.get("source"))] = {"lines": o.get("coverage") or [], "stored": o.get("stored") or []}
+    return found

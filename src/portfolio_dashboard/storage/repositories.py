@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
 from portfolio_dashboard.domain.raw import REDACTED_HEADER
+from portfolio_dashboard.storage.exact_record import components_json, run_coverage
 from portfolio_dashboard.storage.trusted import copy_positions, lock_references
 
 
@@ -115,21 +116,6 @@ def exact_body(raw: RawResponse, body_text: str | None) -> bytes | None:
     if body_text is not None and body_text.encode() == raw.body:
         return None
     return raw.body
-
-
-def components_json(components: Mapping[str, Decimal] | None) -> str:
-    """Reconciliation components as JSON with exact decimal strings."""
-    return json.dumps({k: str(v) for k, v in (components or {}).items()})
-
-
-def run_coverage(outcome: Any) -> dict[str, Any]:
-    """The run's coverage account by source, from the per-source outcomes: the rows each payload held
-    (``coverage``: section, kind, seen, parsed, skipped, reasons) and what storage made of them (``stored``)."""
-    found: dict[str, Any] = {}
-    for o in outcome if isinstance(outcome, list) else []:
-        if isinstance(o, dict) and (o.get("coverage") or o.get("stored")):
-            found[str(o.get("source"))] = {"lines": o.get("coverage") or [], "stored": o.get("stored") or []}
-    return found
 
 
 RAW_ID_NAMESPACE = uuid.UUID("3f1d2f8e-5b7a-4c39-9d0e-6a2b8c4f7e11")
