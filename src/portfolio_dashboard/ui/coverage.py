@@ -50,12 +50,22 @@ def coverage(run: RunLine) -> None:
         lines = o.get("coverage") or []
         st.markdown(f"**{source}** · {sum(int(x.get('seen') or 0) for x in lines):,} row(s) seen · "
                     f"{skipped(o):,} skipped")
-        left, right = st.columns([3, 1])
-        with left:
-            if lines:
-                st.dataframe(_lines(lines), hide_index=True, key=f"coverage_{source}",
-                             height=tables.height(len(lines), 420),
-                             column_config={"Why skipped": tables.text("Why skipped", width="large")})
-        with right:
-            if o.get("stored"):
-                st.dataframe(_stored(o["stored"]), hide_index=True, key=f"stored_{source}")
+        if lines:
+            st.dataframe(_lines(lines), hide_index=True, key=f"coverage_{source}",
+                         height=tables.height(len(lines), 420),
+                         column_config={"Section": tables.text("Section", width="medium"),
+                                        "Rows of": tables.text("Rows of", width="medium"),
+                                        "Seen": tables.number("Seen", 0, width="small"),
+                                        "Parsed": tables.number("Parsed", 0, width="small"),
+                                        "Skipped": tables.number("Skipped", 0, width="small"),
+                                        "Why skipped": tables.text("Why skipped", width="large")})
+            reasons = [(line, reason) for line in lines for reason in line.get("reasons") or []]
+            if reasons:  # in full: a table cell cuts a long reason
+                st.markdown("Why rows were skipped:\n" + "\n".join(
+                    f"- {line.get('section', '')} ({int(line.get('skipped') or 0):,}): {reason}"
+                    for line, reason in reasons))
+        if o.get("stored"):
+            st.dataframe(_stored(o["stored"]), hide_index=True, key=f"stored_{source}", width="content",
+                         column_config={"Stored as": tables.text("Stored as", width="medium"),
+                                        "Stored now": tables.number("Stored now", 0),
+                                        "Already stored": tables.number("Already stored", 0)})
