@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     brokers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     capture_timeout_s: float = Field(default=300.0, gt=0)
     fx_max_age: str = "4d"
-    reconcile_tolerance: str = "0.01"  # relative tolerance of positions + cash vs the broker's total
+    reconcile_tolerance: str = "0.001"  # relative tolerance (0.1%) of positions + cash vs the broker's total
 
     # --- IB Client Portal gateway -------------------------------------------------------------------------
     ib_gateway_url: str | None = None

@@ -24,6 +24,7 @@ whether a backoff-and-retry may help.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 
@@ -114,3 +115,47 @@ class DataDirectoryError(PortfolioError):
 
 
 CATEGORIES = ("auth", "network", "rate_limit", "parsing", "validation", "db")
+
+
+# --- secrets out of error text -------------------------------------------------------------------------------
+# Brokers echo requests back, and an OAuth error body can hold the very token or client secret that was sent: every
+# message built from a response body, every log line, run record and alert passes through ``scrub_secrets``.
+REDACTED = "***"
+
+# names of fields whose values are secrets (not secrets themselves)
+_SECRET_KEYS = "|".join(
+    (
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "client_id",
+        "code",
+        "token",
+        "password",
+        "secret",
+        "api_key",
+        "apikey",
+        "authorization",
+        "session",
+        "t",
+    )
+)
+_PATTERNS = (
+    # "Authorization: Bearer abc", "Bearer abc", "Basic abc"
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/=]{4,}"),
+    # JSON: "access_token": "abc"
+    re.compile(rf'(?i)("(?:{_SECRET_KEYS})"\s*:\s*")[^"]*(")'),
+    # form/query: access_token=abc&...  (also ``code=`` of an OAuth redirect, Flex's ``t=`` token)
+    re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_SECRET_KEYS})=)[^&\s\"'<>]+"),
+    # XML: <access_token>abc</access_token>
+    re.compile(rf"(?i)(<(?:{_SECRET_KEYS})>)[^<]*(</)"),
+)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with tokens, bearer/basic credentials, client secrets and ``code=`` values replaced by ``***``."""
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)

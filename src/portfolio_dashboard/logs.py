@@ -1,7 +1,8 @@
 """Logging set-up: one line per event on stderr, readable by a person or (``--log-format json``) a machine.
 
 journald and cron keep stderr, so no log files are written. Secrets never reach a log call: settings hold
-them as ``SecretStr`` and URLs are masked before they are formatted.
+them as ``SecretStr`` and URLs are masked before they are formatted; and every formatted line (tracebacks
+included) goes through ``scrub_secrets``, because a broker's error text can echo a token.
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from portfolio_dashboard.errors import scrub_secrets
+
+
+class ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_secrets(super().format(record))
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return scrub_secrets(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         data = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -30,7 +41,7 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "formatting": set(),
     "errors": set(),
-    "logs": set(),
+    "logs": {"errors"},  # log lines pass through errors.scrub_secrets
     "package": set(),  # portfolio_dashboard/__init__.py: the version
     "config": {"domain", "errors"},
     "local": {"domain", "formatting", "errors"},

@@ -125,12 +125,12 @@ def test_capture_cli_stores_schwab_and_keeps_secrets_out(
                     )
                 ).all()
             )
-            assert positions[f"037833100@{MARGIN_NUMBER}"] == Decimal(50)
-            assert positions[f"88160R101@{MARGIN_NUMBER}"] == Decimal(-10)  # the short
-            assert positions[f"808509855@{CASH_NUMBER}"] == Decimal("100.123")  # the mutual fund
+            assert positions[f"AAPL@{MARGIN_NUMBER}"] == Decimal(50)
+            assert positions[f"TSLA@{MARGIN_NUMBER}"] == Decimal(-10)  # the short
+            assert positions[f"SWPPX@{CASH_NUMBER}"] == Decimal("100.123")  # the mutual fund
             assert positions[f"CASH.USD@{MARGIN_NUMBER}"] == Decimal("7500.00")
             assert positions[f"CASH.USD@{CASH_NUMBER}"] == Decimal("1234.56")
-            isin = conn.execute(text("SELECT isin FROM instruments WHERE broker_instrument_id = '037833100'")).scalar()
+            isin = conn.execute(text("SELECT isin FROM instruments WHERE broker_instrument_id = 'AAPL'")).scalar()
             assert isin == "US0378331005"
             trades = conn.execute(text("SELECT broker_trade_id FROM trades ORDER BY 1")).scalars().all()
             assert trades == ["80990733204", "80990733310", "81000000002", "81000000003"]

@@ -303,6 +303,9 @@ class FakeSchwab:
         self.access_tokens: dict[str, datetime] = {}
         self.refresh_tokens: set[str] = set()
         self.issued: list[str] = []  # every token and code handed out, for leak checks
+        # A misbehaving gateway: every API call is refused with a 401 whose body echoes the bearer token sent
+        # (the secrets-in-error-bodies case of issue 16).
+        self.echo_token_in_401 = False
         self._routes()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -432,6 +435,16 @@ class FakeSchwab:
             token = auth.removeprefix("Bearer ")
             with self._lock:
                 expiry = self.access_tokens.get(token) if auth.startswith("Bearer ") else None
+            if self.echo_token_in_401:
+                return Reply.json(
+                    {
+                        "message": f"Unauthorized: Authorization: Bearer {token}",
+                        "errors": [{"status": "401", "title": "Unauthorized",
+                                    "detail": f"access_token={token} is not valid"}],
+                        "request": {"access_token": token},
+                    },
+                    401,
+                )
             if expiry is None or expiry <= datetime.now(UTC):
                 return Reply.json(
                     {

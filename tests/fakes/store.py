@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from portfolio_dashboard.domain import FxRate, RawResponse, snapshot_key
-from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError
-from portfolio_dashboard.services.flow_values import ValuedFlows
+from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts
 
 
@@ -30,8 +29,8 @@ class FakeStore:
     writes: int = 0
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
-              raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts:
+              raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts:
+        snapshots, trades, flows = valued.snapshots, valued.trades, valued.flows
         if self.unavailable:
             raise DatabaseUnavailableError("database unreachable: connection refused")
         if self.reject_writes:

@@ -285,3 +285,21 @@ def test_load_demo_history(app):
     assert any("Demo history loaded" in s.value for s in at.success)
     assert _metric(at, "Total value") != fmt.DASH
     assert Decimal(_metric(at, "Total value").strip("£").replace(",", "")) > 0
+
+
+def test_runs_show_the_coverage_account_and_the_residual(seeded):
+    at = run_page("runs")
+    assert not at.exception
+    outcome = at.dataframe[1].value
+    assert list(outcome["Skipped rows"]) == [0]
+    snapshots = at.dataframe[2].value
+    assert "Residual (GBP)" in snapshots.columns and "Residual" in snapshots.columns
+    assert all(abs(v) < 0.01 for v in snapshots["Residual (GBP)"])  # the demo reconciles to the penny
+    coverage = at.dataframe[3].value  # the Coverage tab: the demo's sections
+    assert {"accounts", "accounts.positions", "accounts.cash", "fxRates"} <= set(coverage["Section"])
+    assert (coverage["Seen"] == coverage["Parsed"] + coverage["Skipped"]).all()
+    stored = at.dataframe[4].value
+    assert dict(zip(stored["Stored as"], stored["Stored now"], strict=True))["snapshots"] == 3
+    overview = run_page()
+    accounts = overview.dataframe[1].value
+    assert "Unreconciled" in accounts.columns

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from portfolio_dashboard.brokers.ib_gateway_parse import parse_responses as parse_gateway
-from portfolio_dashboard.brokers.safety import MAX_CLOCK_SKEW, reject_future, scrub_secrets
+from portfolio_dashboard.brokers.safety import MAX_CLOCK_SKEW, reject_future
 from portfolio_dashboard.brokers.schwab_parse import parse_responses as parse_schwab
 from portfolio_dashboard.domain import Account, AccountSnapshot, RawResponse
-from portfolio_dashboard.errors import ParsingError, ValidationError
+from portfolio_dashboard.errors import ParsingError, ValidationError, scrub_secrets
 from tests.corpus import ROOT, load
 
 SCHWAB = ROOT / "schwab" / "options_identity_accruals.json"

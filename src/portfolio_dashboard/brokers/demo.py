@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
+from portfolio_dashboard.brokers.demo_rows import dec, flow_row, trade_row
 from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, WRAPPERS, trades_until
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
@@ -31,7 +32,6 @@ from portfolio_dashboard.domain import (
     AssetClass,
     CashBalance,
     CashFlow,
-    FlowKind,
     FxRate,
     Instrument,
     ParseResult,
@@ -40,6 +40,7 @@ from portfolio_dashboard.domain import (
     Trade,
     normalise_currency,
 )
+from portfolio_dashboard.domain.coverage import CoverageCounter
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
@@ -253,22 +254,14 @@ def _trades_json(acct: DemoAccount, at: datetime) -> list[dict[str, str]]:
     return out
 
 
-def _dec(value: Any, field: str) -> Decimal:
-    try:
-        result = Decimal(str(value))
-    except (ArithmeticError, ValueError, TypeError):
-        raise ParsingError(f"demo payload: {field} is not a number: {value!r}", source="demo") from None
-    if not result.is_finite():
-        raise ValidationError(f"demo payload: {field} is not finite", source="demo")
-    return result
-
-
-def parse_document(doc: Any) -> ParseResult:
+def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseResult:
+    """One demo document; ``coverage`` (when given) counts its rows, every one parsed (a bad row fails all)."""
+    tally = coverage if coverage is not None else CoverageCounter()
     try:
         asof = datetime.fromisoformat(doc["asof"])
         if asof.tzinfo is None:
             raise ParsingError("demo payload: asof has no time zone", source="demo")
-        rates = [FxRate(r["from"], r["to"], _dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]]
+        rates = [FxRate(r["from"], r["to"], dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]]
         trades: list[Trade] = []
         snapshots = []
         flows: list[CashFlow] = []
@@ -285,18 +278,18 @@ def parse_document(doc: Any) -> ParseResult:
                 )
                 positions.append(Position(
                     instrument=instrument,
-                    quantity=_dec(p["quantity"], "quantity"),
-                    price_local=_dec(p["price"], "price") / divisor,
-                    market_value_local=_dec(p["marketValue"], "marketValue"),
-                    cost_basis=_dec(p["costBasis"], "costBasis") if p.get("costBasis") is not None else None,
+                    quantity=dec(p["quantity"], "quantity"),
+                    price_local=dec(p["price"], "price") / divisor,
+                    market_value_local=dec(p["marketValue"], "marketValue"),
+                    cost_basis=dec(p["costBasis"], "costBasis") if p.get("costBasis") is not None else None,
                 ))
-            cash = tuple(CashBalance(str(c["currency"]), _dec(c["balance"], "cash")) for c in a["cash"])
-            total = _dec(a["netLiquidation"], "netLiquidation")
+            cash = tuple(CashBalance(str(c["currency"]), dec(c["balance"], "cash")) for c in a["cash"])
+            total = dec(a["netLiquidation"], "netLiquidation")
             snapshots.append(AccountSnapshot(account, asof, "demo.asof", tuple(positions), cash, total))
             by_symbol = {p.instrument.symbol: p.instrument for p in positions}
-            flows.extend(_flow(account.broker_account_id, f, by_symbol) for f in a.get("flows", []))
+            flows.extend(flow_row(account.broker_account_id, f, by_symbol) for f in a.get("flows", []))
             for t in a.get("trades", []):
-                trade, rate = _trade(account.broker_account_id, t, by_symbol)
+                trade, rate = trade_row(account.broker_account_id, t, by_symbol)
                 trades.append(trade)
                 rates.append(rate)
     except (KeyError, TypeError, AttributeError) as exc:
@@ -305,40 +298,15 @@ def parse_document(doc: Any) -> ParseResult:
         raise ValidationError(str(exc), source="demo") from None
     except ValueError as exc:
         raise ParsingError(f"demo payload: {exc}", source="demo") from None
+    for section, kind, count in (("fxRates", "rate", len(rates)), ("accounts", "account", len(snapshots)),
+                                 ("accounts.positions", "position", sum(len(x.positions) for x in snapshots)),
+                                 ("accounts.cash", "cash", sum(len(x.cash) for x in snapshots)),
+                                 ("accounts.flows", "flow", len(flows)),
+                                 ("accounts.trades", "trade", len(trades))):
+        tally.seen(section, kind, count)
+        tally.parsed(section, kind, count)
     return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(rates), cash_flows=tuple(flows),
-                       trades=tuple(trades))
-
-
-def _trade(account_id: str, t: Any, by_symbol: dict[str, Instrument]) -> tuple[Trade, FxRate]:
-    """A demo trade and the GBP rate the demo stated for its moment (provider ``demo``, like every demo rate)."""
-    when = datetime.fromisoformat(t["time"])
-    if when.tzinfo is None:
-        raise ParsingError("demo payload: a trade time has no time zone", source="demo")
-    currency, divisor = normalise_currency(str(t["currency"]))
-    trade = Trade(
-        broker=BROKER, broker_trade_id=str(t["id"]), broker_account_id=account_id,
-        instrument=by_symbol[str(t["symbol"])], trade_ts=when, quantity=_dec(t["quantity"], "trades.quantity"),
-        price_local=_dec(t["price"], "trades.price") / divisor, amount_local=_dec(t["amount"], "trades.amount"),
-        currency=currency, commission=_dec(t["commission"], "trades.commission"),
-    )
-    return trade, FxRate(currency, "GBP", _dec(t["gbpRate"], "trades.gbpRate"), when, "demo")
-
-
-def _flow(account_id: str, f: Any, by_symbol: dict[str, Instrument]) -> CashFlow:
-    when = datetime.fromisoformat(f["time"])
-    if when.tzinfo is None:
-        raise ParsingError("demo payload: a flow time has no time zone", source="demo")
-    return CashFlow(
-        broker=BROKER,
-        broker_account_id=account_id,
-        broker_flow_id=str(f["id"]),
-        kind=FlowKind(f["kind"]),
-        flow_ts=when,
-        currency=normalise_currency(str(f["currency"]))[0],
-        amount_local=_dec(f["amount"], "flows.amount"),
-        instrument=by_symbol.get(f["symbol"]) if f.get("symbol") else None,
-        description=f.get("description") or None,
-    )
+                       trades=tuple(trades), coverage=tally.lines())
 
 
 class DemoSource:
@@ -372,18 +340,19 @@ class DemoSource:
         rates: list[FxRate] = []
         flows: dict[tuple[str, str], CashFlow] = {}  # documents overlap: one flow per id
         trades: dict[tuple[str, str], Trade] = {}
+        coverage = CoverageCounter()
         for raw in raws:
             try:
                 doc = raw.json()
             except ValueError:
                 raise ParsingError("demo payload is not JSON", source="demo", endpoint=raw.endpoint) from None
-            result = parse_document(doc)
+            result = parse_document(doc, coverage)
             snapshots.extend(result.snapshots)
             rates.extend(result.fx_rates)
             flows.update({(f.broker_account_id, f.broker_flow_id): f for f in result.cash_flows})
             trades.update({(t.broker_account_id, t.broker_trade_id): t for t in result.trades})
         return ParseResult(snapshots=tuple(snapshots), fx_rates=tuple(dict.fromkeys(rates)),
-                           cash_flows=tuple(flows.values()), trades=tuple(trades.values()))
+                           cash_flows=tuple(flows.values()), trades=tuple(trades.values()), coverage=coverage.lines())
 
     def health(self) -> SourceHealth:
         return SourceHealth(self.name, True, True, "simulated accounts (no broker needed)",

@@ -22,7 +22,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from portfolio_dashboard.brokers.base import Recorder
 from portfolio_dashboard.brokers.deadline import Deadline, current_deadline
-from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
 from portfolio_dashboard.errors import (
     AuthError,
@@ -31,6 +30,7 @@ from portfolio_dashboard.errors import (
     RateLimitError,
     SourceError,
     ValidationError,
+    scrub_secrets,
 )
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,13 @@ paid. Every row is kept or skipped with a reason in ``warnings``; nothing here r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import tzinfo
 from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import SlashOrder
 from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
+from portfolio_dashboard.brokers.ib_flex_rows import IBKR_ZONE
 from portfolio_dashboard.domain import CorporateAction, DividendAccrual, NavChange
 
 # NavChange field -> IBKR ChangeInNAV attribute
@@ -44,14 +46,15 @@ NAV_FIELDS = {
 
 
 def nav_changes(
-    elem: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str]
+    elem: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str],
+    zone: tzinfo = IBKR_ZONE,
 ) -> Iterator[NavChange]:
     """The statement's ``ChangeInNAV`` (a single element; some queries wrap one per account in a container)."""
     if elem is None:
         return
     elems = [c for c in elem if c.tag == "ChangeInNAV"] or [elem]
     for child in elems:
-        row = FlexRow(child, account_id, order)
+        row = FlexRow(child, account_id, order, zone)
         try:
             from_date, to_date = row.day("fromDate"), row.day("toDate")
             if from_date is None or to_date is None:
@@ -71,12 +74,13 @@ def nav_changes(
 
 
 def corporate_actions(
-    container: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str]
+    container: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str],
+    zone: tzinfo = IBKR_ZONE,
 ) -> Iterator[CorporateAction]:
     if container is None:
         return
     ids = RowIds()
-    rows = [FlexRow(c, account_id, order) for c in container if c.tag == "CorporateAction"]
+    rows = [FlexRow(c, account_id, order, zone) for c in container if c.tag == "CorporateAction"]
     detail = any(r.level() == "DETAIL" for r in rows)
     for row in rows:
         if detail and row.level() != "DETAIL":
@@ -109,12 +113,13 @@ def corporate_actions(
 
 
 def dividend_accruals(
-    container: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str]
+    container: Element | None, account_id: str, order: SlashOrder | None, warnings: list[str],
+    zone: tzinfo = IBKR_ZONE,
 ) -> Iterator[DividendAccrual]:
     if container is None:
         return
     for child in container:
-        row = FlexRow(child, account_id, order)
+        row = FlexRow(child, account_id, order, zone)
         if child.tag != "OpenDividendAccrual":
             warnings.append(f"{account_id}: OpenDividendAccruals element {child.tag!r} skipped")
             continue

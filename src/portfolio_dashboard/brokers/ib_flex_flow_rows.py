@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from xml.etree.ElementTree import Element
-from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.flex_values import (
     FlexValueError,
     SlashOrder,
     date_value,
-    datetime_value,
     decimal_value,
     is_null,
+    zoned_datetime_value,
 )
+from portfolio_dashboard.brokers.ib_flex_rows import IBKR_ZONE
 from portfolio_dashboard.domain import AssetClass, Instrument, normalise_currency
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 
 BROKER = "ib"
-IBKR_ZONE = ZoneInfo("America/New_York")  # Flex date-times carry no zone: they are IBKR's US Eastern time
 
 # IBKR assetCategory -> our asset class (the subset that appears on money rows; others are OTHER).
 ASSET_CLASSES = {
@@ -64,9 +63,10 @@ class SkippedRowError(Exception):
 
 
 class FlexRow:
-    def __init__(self, elem: Element, account_id: str, order: SlashOrder | None) -> None:
+    def __init__(self, elem: Element, account_id: str, order: SlashOrder | None, zone: tzinfo = IBKR_ZONE) -> None:
         self.elem = elem
         self.order = order
+        self.zone = zone  # the statement's zone (IB_FLEX_TIMEZONE): for date-times that name none
         self.account_id = self.text("accountId") or account_id  # consolidated statements name each row's account
 
     def text(self, attr: str) -> str | None:
@@ -98,16 +98,16 @@ class FlexRow:
             raise SkippedRowError(f"{attr}: {exc}") from None
 
     def moment(self, *attrs: str) -> datetime:
-        """The first of ``attrs`` present, as an aware date-time (a bare date is midnight, IBKR's zone)."""
+        """The first of ``attrs`` present, as an aware date-time: in the zone it names, else the statement's zone
+        (a bare date is midnight there). The same reading as the holdings parser's (``flex_values``)."""
         for attr in attrs:
             value = self.text(attr)
             if value is None:
                 continue
             try:
-                when = datetime_value(value, self.order)
+                return zoned_datetime_value(value, self.zone, self.order)
             except FlexValueError as exc:
                 raise SkippedRowError(f"{attr}: {exc}") from None
-            return when if when.tzinfo is not None else when.replace(tzinfo=IBKR_ZONE)
         raise SkippedRowError(f"no date ({', '.join(attrs)} all missing)")
 
     def currency(self) -> tuple[str, Decimal]:
@@ -182,5 +182,5 @@ class RowIds:
         return f"{section}:{digest}:{self.seen[digest]}"
 
 
-def at_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=IBKR_ZONE)
+def at_midnight(day: date, zone: tzinfo = IBKR_ZONE) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)

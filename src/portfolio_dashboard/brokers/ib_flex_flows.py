@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import FlexValueError, SlashOrder, slash_order
 from portfolio_dashboard.brokers.ib_flex_events import corporate_actions, dividend_accruals, nav_changes
 from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
+from portfolio_dashboard.brokers.ib_flex_rows import IBKR_ZONE
 from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, FlowKind, Instrument, NavChange
 
 # CashTransaction.type -> kind (lower-cased; IBKR has written both "Deposits/Withdrawals" and
@@ -70,11 +72,12 @@ class FlexFlows:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_flex_flows(roots: Iterable[tuple[Element, str]]) -> FlexFlows:
+def parse_flex_flows(roots: Iterable[tuple[Element, str]], zone: tzinfo = IBKR_ZONE) -> FlexFlows:
     """Flows, corporate actions, NAV statements and accruals of every ``FlexQueryResponse`` root given.
 
     ``roots`` are ``(FlexQueryResponse element, endpoint)`` pairs. Never raises on a row: a row that is not
-    a flow is skipped with a reason in ``warnings``.
+    a flow is skipped with a reason in ``warnings``. ``zone`` is the statement's zone (``IB_FLEX_TIMEZONE``)
+    for date-times that name none.
     """
     out = FlexFlows()
     flows: dict[tuple[str, str], CashFlow] = {}
@@ -90,13 +93,14 @@ def parse_flex_flows(roots: Iterable[tuple[Element, str]]) -> FlexFlows:
                 out.warnings.append("a FlexStatement without accountId: its money rows were skipped")
                 continue
             sections = {child.tag: child for child in stmt}
-            for flow in _statement_flows(sections, account_id, order, out.warnings):
+            for flow in _statement_flows(sections, account_id, order, out.warnings, zone):
                 flows.setdefault((flow.broker_account_id, flow.broker_flow_id), flow)
-            for action in corporate_actions(sections.get("CorporateActions"), account_id, order, out.warnings):
+            for action in corporate_actions(sections.get("CorporateActions"), account_id, order, out.warnings, zone):
                 actions.setdefault((action.broker_account_id, action.broker_action_id), action)
-            for nav in nav_changes(sections.get("ChangeInNAV"), account_id, order, out.warnings):
+            for nav in nav_changes(sections.get("ChangeInNAV"), account_id, order, out.warnings, zone):
                 navs[(nav.broker_account_id, nav.from_date.isoformat(), nav.to_date.isoformat())] = nav
-            for accrual in dividend_accruals(sections.get("OpenDividendAccruals"), account_id, order, out.warnings):
+            for accrual in dividend_accruals(sections.get("OpenDividendAccruals"), account_id, order, out.warnings,
+                                         zone):
                 accruals[accrual.key] = accrual
     out.cash_flows = sorted(flows.values(), key=lambda f: (f.broker_account_id, f.flow_ts, f.broker_flow_id))
     out.corporate_actions = sorted(actions.values(), key=lambda a: (a.broker_account_id, a.action_ts))
@@ -118,12 +122,13 @@ def _slash_order(root: Element, warnings: list[str]) -> SlashOrder | None:
 
 
 def chosen_rows(
-    container: Element | None, tag: str, account_id: str, order: SlashOrder | None, section: str, warnings: list[str]
+    container: Element | None, tag: str, account_id: str, order: SlashOrder | None, section: str, warnings: list[str],
+    zone: tzinfo = IBKR_ZONE,
 ) -> list[FlexRow]:
     """The rows to read: DETAIL rows when there are any (SUMMARY rows restate them), else all rows."""
     if container is None:
         return []
-    rows = [FlexRow(child, account_id, order) for child in container if child.tag == tag]
+    rows = [FlexRow(child, account_id, order, zone) for child in container if child.tag == tag]
     others = sorted({child.tag for child in container if child.tag != tag})
     if others:
         warnings.append(f"{account_id}: {section} holds unexpected elements {others}; skipped")
@@ -136,17 +141,18 @@ def chosen_rows(
 
 
 def _statement_flows(
-    sections: dict[str, Element], account_id: str, order: SlashOrder | None, warnings: list[str]
+    sections: dict[str, Element], account_id: str, order: SlashOrder | None, warnings: list[str],
+    zone: tzinfo = IBKR_ZONE,
 ) -> Iterable[CashFlow]:
     ids = RowIds()
     for row in chosen_rows(
-        sections.get("CashTransactions"), "CashTransaction", account_id, order, "CashTransactions", warnings
+        sections.get("CashTransactions"), "CashTransaction", account_id, order, "CashTransactions", warnings, zone
     ):
         try:
             yield cash_transaction(row, ids)
         except SkippedRowError as exc:
             warnings.append(f"{row.describe('CashTransactions')} skipped: {exc}")
-    for row in chosen_rows(sections.get("Transfers"), "Transfer", account_id, order, "Transfers", warnings):
+    for row in chosen_rows(sections.get("Transfers"), "Transfer", account_id, order, "Transfers", warnings, zone):
         try:
             yield from transfer(row, ids)
         except SkippedRowError as exc:

@@ -113,7 +113,7 @@ def parse_flex(raws: Sequence[RawResponse], *, zone: tzinfo = IBKR_ZONE, now: da
         log.info("ib_flex: attributes/sections this parser does not know (kept in raw XML): %s", sorted(out.unknown))
     coverage = out.coverage.lines()
     out.warnings.extend(skip_warnings(coverage))
-    flows = parse_flex_flows(roots)
+    flows = parse_flex_flows(roots, zone)
     return ParseResult(
         snapshots=tuple(sorted(snapshots, key=lambda s: (s.account.broker_account_id, s.asof_ts))),
         fx_rates=tuple(sorted(out.rates.values(), key=lambda r: (r.asof_ts, r.source_ccy, r.target_ccy))),

@@ -26,9 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.errors import ParsingError, ValidationError
+from portfolio_dashboard.errors import ParsingError, ValidationError, scrub_secrets
 
 SOURCE = "ib_gateway"
 BROKER = "ib"

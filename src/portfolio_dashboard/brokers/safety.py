@@ -6,54 +6,33 @@ requests back, and an OAuth error body can contain the very token or client secr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from portfolio_dashboard.domain import AccountSnapshot
-from portfolio_dashboard.errors import ValidationError
+from portfolio_dashboard.domain import AccountSnapshot, RawResponse
+from portfolio_dashboard.domain.raw import REDACTED_HEADER
+from portfolio_dashboard.errors import ValidationError, scrub_secrets
 
 # A broker clock a little ahead of ours is normal; beyond this an as-of is wrong, not early.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-REDACTED = "***"
-
-# names of fields whose values are secrets (not secrets themselves)
-_SECRET_KEYS = "|".join(
-    (
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "client_id",
-        "code",
-        "token",
-        "password",
-        "secret",
-        "api_key",
-        "apikey",
-        "authorization",
-        "session",
-        "t",
-    )
-)
-_PATTERNS = (
-    # "Authorization: Bearer abc", "Bearer abc", "Basic abc"
-    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/=]{4,}"),
-    # JSON: "access_token": "abc"
-    re.compile(rf'(?i)("(?:{_SECRET_KEYS})"\s*:\s*")[^"]*(")'),
-    # form/query: access_token=abc&...  (also ``code=`` of an OAuth redirect, Flex's ``t=`` token)
-    re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_SECRET_KEYS})=)[^&\s\"'<>]+"),
-    # XML: <access_token>abc</access_token>
-    re.compile(rf"(?i)(<(?:{_SECRET_KEYS})>)[^<]*(</)"),
-)
 
 
-def scrub_secrets(text: str) -> str:
-    """``text`` with tokens, bearer/basic credentials, client secrets and ``code=`` values replaced by ``***``."""
-    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
-    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+def redact_raw(raw: RawResponse) -> RawResponse:
+    """``raw`` as it may be kept: an error response (not 2xx) with its secret values replaced by ``***``.
+
+    A broker's error body can echo the token it was sent (``"Bearer abc"`` in a 401's detail), and the raw
+    payload is stored, spooled and shown. Only the secret values go; the rest of the body is kept as received,
+    and the header :data:`REDACTED_HEADER` says so (``content_sha256`` is then the stored body's). Successful
+    responses are data and are kept byte for byte: field names such as ``code`` in them are not secrets.
+    """
+    if raw.status_code is not None and 200 <= raw.status_code < 300:
+        return raw
+    text = raw.body.decode("utf-8", errors="replace")
+    clean = scrub_secrets(text)
+    if clean == text:
+        return raw
+    return replace(raw, body=clean.encode("utf-8"), headers={**raw.headers, REDACTED_HEADER: "secret values replaced"})
 
 
 def reject_future(snapshots: Iterable[AccountSnapshot], now: datetime, *, source: str) -> None:

@@ -30,13 +30,12 @@ import httpx
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.http import BrokerHttp, Pacer, RetryPolicy
-from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.brokers.schwab_auth import SchwabOAuth, TokenStatus, oauth_from_settings
 from portfolio_dashboard.brokers.schwab_parse import account_numbers, parse_responses
 from portfolio_dashboard.brokers.schwab_transactions import FETCH_TYPES
 from portfolio_dashboard.config import DEFAULT_SCHWAB_URL, Settings
 from portfolio_dashboard.domain import ParseResult, RawResponse
-from portfolio_dashboard.errors import AuthError, ConfigError, SourceError, ValidationError
+from portfolio_dashboard.errors import AuthError, ConfigError, SourceError, ValidationError, scrub_secrets
 from portfolio_dashboard.local.schwab_tokens import AUTH_HINT
 
 ACCOUNT_NUMBERS = "/trader/v1/accounts/accountNumbers"

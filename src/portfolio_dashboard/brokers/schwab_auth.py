@@ -33,10 +33,9 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from pydantic import SecretStr
 
 from portfolio_dashboard.brokers.http import BrokerHttp, RetryPolicy
-from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.errors import AuthError, ConfigError, SourceError
+from portfolio_dashboard.errors import AuthError, ConfigError, SourceError, scrub_secrets
 from portfolio_dashboard.local.schwab_tokens import (
     AUTH_COMMAND,
     AUTH_HINT,

@@ -8,9 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from portfolio_dashboard.brokers.safety import scrub_secrets
 from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.errors import ParsingError
+from portfolio_dashboard.errors import ParsingError, scrub_secrets
 
 SOURCE = "schwab"
 MAX_EXPONENT = 30

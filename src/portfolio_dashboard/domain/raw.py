@@ -37,6 +37,10 @@ class RawResponse:
             return None
 
 
+# Header this app adds to a response whose body it keeps with secret values replaced by ``***`` (a broker's
+# error body echoing the token it was sent); never sent by a broker. See docs/record.md.
+REDACTED_HEADER = "x-portfolio-dashboard-redacted"
+
 MAX_JSON_DEPTH = 200  # no broker payload nests deeper than a few dozen levels
 
 

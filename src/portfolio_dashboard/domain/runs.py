@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 # every source a run can capture (the BROKERS setting and ``--source`` choose among them)
@@ -56,6 +57,10 @@ class SourceOutcome:
     write_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     credential: str | None = None  # e.g. "Schwab login valid for 5d 3h more"
+    # The coverage account (docs/record.md): per section of the payload, rows seen / parsed / skipped with
+    # reasons (``CoverageLine`` as a dict), and per stored table, rows stored vs already stored.
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+    stored: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -32,6 +32,11 @@ class ValuedSnapshot:
     reported_total_base: Decimal | None  # the broker's total converted to base
     total_rate: FxRate | None
     warnings: tuple[str, ...] = field(default=())
+    # Reconciliation: positions + cash + the broker's own components (accruals) minus the broker's total, in
+    # base currency and as a fraction of that total; None when either side is unknown.
+    residual_base: Decimal | None = None
+    residual_fraction: Decimal | None = None
+    components_base: tuple[tuple[str, Decimal], ...] = ()  # e.g. ("accrued_dividends", 12.30)
 
     @property
     def fx_complete(self) -> bool:
@@ -90,10 +95,7 @@ def validate(snapshot: AccountSnapshot) -> tuple[AccountSnapshot, list[str]]:
     if len(set(currencies)) != len(currencies):
         raise InvalidSnapshotError(f"account {account}: more than one cash balance for a currency")
     if len(kept) != len(snapshot.positions):
-        snapshot = AccountSnapshot(
-            snapshot.account, snapshot.asof_ts, snapshot.asof_source, tuple(kept), snapshot.cash,
-            snapshot.total_value_local,
-        )
+        snapshot = replace(snapshot, positions=tuple(kept))  # keeps the accruals reconciliation needs
     return snapshot, warnings
 
 
@@ -119,20 +121,41 @@ def value(snapshot: AccountSnapshot, convert: ConversionFn, tolerance: Decimal) 
         total = sum((v.market_value_base for v in valued if v.market_value_base is not None), Decimal(0))
     reported = None
     total_rate = None
+    components: list[tuple[str, Decimal]] = []
     if snapshot.total_value_local is not None:
         factor, total_rate, warning = convert(snapshot.account.base_currency, snapshot.asof_ts)
         if warning and warning not in warnings:
             warnings.append(warning)
-        reported = None if factor is None else snapshot.total_value_local * factor
+        if factor is not None:
+            reported = snapshot.total_value_local * factor
+            components = [(name, amount * factor) for name, amount in _components(snapshot)]
     if not valued and reported is not None:
         # The broker gave only its total for this instant (a Flex statement's NAV for a past report date):
         # the holdings are unknown, not zero, so the total is the broker's and there is nothing to reconcile.
-        total = reported
+        return ValuedSnapshot(snapshot, (), reported, reported, total_rate, tuple(warnings))
+    residual = fraction = None
     if total is not None and reported is not None:
+        # The broker's total includes what it has accrued but not yet paid (dividends, bond interest): with
+        # those added, positions + cash should meet the total to within rounding.
+        residual = total + sum((amount for _name, amount in components), Decimal(0)) - reported
+        fraction = residual / abs(reported) if reported else None
         allowed = max(abs(reported) * tolerance, Decimal("0.01") * max(1, len(valued)))
-        if abs(total - reported) > allowed:
+        if abs(residual) > allowed:
             warnings.append(
-                f"account {snapshot.account.broker_account_id}: positions + cash {total:.2f} do not match the "
-                f"broker's total {reported:.2f} (difference {total - reported:.2f})"
+                f"account {snapshot.account.broker_account_id}: positions + cash {total:.2f}"
+                f"{_components_text(components)} do not match the broker's total {reported:.2f} "
+                f"(difference {residual:.2f}, tolerance {(tolerance * 100).normalize():f}%)"
             )
-    return ValuedSnapshot(snapshot, tuple(valued), total, reported, total_rate, tuple(warnings))
+    return ValuedSnapshot(snapshot, tuple(valued), total, reported, total_rate, tuple(warnings),
+                          residual, fraction, tuple(components))
+
+
+def _components(snapshot: AccountSnapshot) -> list[tuple[str, Decimal]]:
+    """The broker's own parts of its total beyond positions and cash, in the account's base currency."""
+    parts = (("accrued_dividends", snapshot.accrued_dividends_local),
+             ("accrued_interest", snapshot.accrued_interest_local))
+    return [(name, amount) for name, amount in parts if amount is not None and amount.is_finite() and amount]
+
+
+def _components_text(components: list[tuple[str, Decimal]]) -> str:
+    return "".join(f" + {name.replace('_', ' ')} {amount:.2f}" for name, amount in components)

@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine
 
+from portfolio_dashboard.errors import scrub_secrets
 from portfolio_dashboard.formatting import span
 from portfolio_dashboard.local.files import ensure_private_dir, write_atomic
 from portfolio_dashboard.storage.alert_state import load_alert_states, save_alert_state
@@ -218,7 +219,9 @@ class AppriseNotifier:
         results = []
         for label, plugin in self.targets:
             try:
-                ok = bool(plugin.notify(body=message.body or message.title, title=message.title, notify_type=kind))
+                # the message is built from the run record (scrubbed already); scrubbed again at the boundary
+                ok = bool(plugin.notify(body=scrub_secrets(message.body or message.title),
+                                        title=scrub_secrets(message.title), notify_type=kind))
             except Exception as exc:  # a plugin bug must not stop the others
                 log.error("alerts: %s raised %s", label, type(exc).__name__)
                 ok = False

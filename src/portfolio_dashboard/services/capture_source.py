@@ -20,15 +20,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse, SourceOutcome, SourceStatus
-from portfolio_dashboard.domain.valuation import ValuedSnapshot
-from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError, PortfolioError, SourceError
+from portfolio_dashboard.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    PortfolioError,
+    SourceError,
+    scrub_secrets,
+)
 from portfolio_dashboard.local.spool import RunSpooler
-from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
+from portfolio_dashboard.services.flow_values import store_flows
 from portfolio_dashboard.services.fx import FxChain
-from portfolio_dashboard.services.pipeline import Progress, categorise, fetch_source, value_parsed
+from portfolio_dashboard.services.pipeline import Progress, Valued, categorise, fetch_source, value_parsed
 from portfolio_dashboard.storage.engine import is_connection_error
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
-from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts, write_source
+from portfolio_dashboard.storage.writer import WriteCounts, write_source
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,7 @@ class SourceStore(Protocol):
     """Where a source's capture is stored: everything in one transaction, or the raw responses alone."""
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
-              raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts: ...
+              raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts: ...
 
     def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int: ...
 
@@ -50,14 +54,14 @@ class DatabaseStore:
         self.engine = engine
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
-              raws: Sequence[RawResponse], snapshots: Sequence[ValuedSnapshot], fx_rates: Sequence[FxRate],
-              trades: Sequence[ValuedTrade], flows: ValuedFlows) -> WriteCounts:
+              raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts:
         with UnitOfWork(self.engine) as uow:
             uow.lock(f"pd.source:{source}")
             counts = write_source(uow, run_id=run_id, source=source, parser_version=parser_version,
-                                  base_currency=base_currency, raws=raws, snapshots=snapshots, fx_rates=fx_rates,
-                                  trades=trades)
-            counts.flows_written = store_flows(uow.connection, run_id, raws, flows)
+                                  base_currency=base_currency, raws=raws, snapshots=valued.snapshots,
+                                  fx_rates=fx_rates, trades=valued.trades, fx_legs=valued.fx_legs,
+                                  coverage=valued.coverage)
+            counts.flows_written = store_flows(uow.connection, run_id, raws, valued.flows)
             uow.commit()
         return counts
 
@@ -85,9 +89,7 @@ def capture_source(
     notify = progress or (lambda _s, _state: None)
     notify(name, "fetching")
     parsed: ParseResult | None = None
-    valued: list[ValuedSnapshot] = []
-    trades: list[ValuedTrade] = []
-    flows = ValuedFlows()
+    result = Valued()
     error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
     if isinstance(source, CredentialReporting):
@@ -96,7 +98,6 @@ def capture_source(
         try:
             parsed = source.parse(raws)
             result = value_parsed(parsed, chain, tolerance)
-            valued, trades, flows = result.snapshots, result.trades, result.flows
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
@@ -106,16 +107,18 @@ def capture_source(
     if error is None and parsed is not None:
         try:
             counts = store.write(run_id=run_id, source=name, parser_version=source.parser_version,
-                                 base_currency=base_currency, raws=raws, snapshots=valued, fx_rates=parsed.fx_rates,
-                                 trades=trades, flows=flows)
+                                 base_currency=base_currency, raws=raws, fx_rates=parsed.fx_rates, valued=result)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
             counts = WriteCounts()
+    # The run record, the log, alerts and the dashboard all read the outcome: no secret may be in it.
+    outcome.warnings = [scrub_secrets(w) for w in outcome.warnings]
     if error is not None:
         outcome.error_category = error.category
-        outcome.error_message = error.user_message() if isinstance(error, PortfolioError) else str(error)
+        message = error.user_message() if isinstance(error, PortfolioError) else str(error)
         if isinstance(error, SourceError) and error.endpoint:
-            outcome.error_message += f" [{error.endpoint}]"
+            message += f" [{error.endpoint}]"
+        outcome.error_message = scrub_secrets(message)
         if isinstance(error, DatabaseUnavailableError) and spooler is not None:
             outcome.status = SourceStatus.SPOOLED
             reason = outcome.error_message
@@ -134,7 +137,7 @@ def capture_source(
                  counts.snapshots_written, counts.snapshots_existing, counts.positions_written,
                  counts.trades_written, time.monotonic() - t1)
     outcome.write_seconds = round(time.monotonic() - t1, 3)
-    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in valued})
+    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in result.snapshots})
     counts.record_on(outcome)
     notify(name, str(outcome.status))
     return outcome

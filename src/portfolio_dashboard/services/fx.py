@@ -9,6 +9,11 @@ Within a tier, the rate closest in time to the as-of wins. A rate further than `
 still used but never silently: the conversion carries a warning. A rate is never made up: without one, the
 GBP values stay NULL and the run says why.
 
+Provenance: rates of the demo source (provider ``demo``, or a cross rate built from one) value only the demo's
+own accounts. A real account never uses one, from this run's book or from ``fx_rates`` — its GBP value stays
+empty with a warning instead (``conversion(..., allow_demo=False)``; ``pipeline.stored_lookup`` asks only the
+real providers).
+
 When only a chain of stored rates connects a currency to GBP (an IB account in USD reports EUR->USD in its
 ledger and USD->GBP from /iserver/exchangerate), the product is stored as its own ``fx_rates`` row with
 provider ``<provider>+cross`` so every converted amount references exactly the row it used.
@@ -42,6 +47,14 @@ class Conversion:
         if amount is None or self.factor is None:
             return None
         return amount * self.factor
+
+
+DEMO_PROVIDER = "demo"
+
+
+def is_demo_rate(rate: FxRate) -> bool:
+    """A rate the demo source made up, or one computed from such a rate (``demo+cross``, ``ib/demo+cross``)."""
+    return DEMO_PROVIDER in rate.provider.replace("+", "/").split("/")
 
 
 def factor_for(rate: FxRate, currency: str) -> Decimal:
@@ -126,14 +139,21 @@ class FxChain:
         """The public reference provider's rate nearest ``at`` (fetched once per run), never a broker's."""
         return find_rate(self._reference(), currency, self.base, at)
 
-    def conversion(self, currency: str, at: datetime, own: Sequence[FxRate] = ()) -> Conversion:
+    def conversion(self, currency: str, at: datetime, own: Sequence[FxRate] = (), *,
+                   allow_demo: bool = True) -> Conversion:
+        """How to convert ``currency`` at ``at``; ``allow_demo=False`` (a real account) never uses a demo rate."""
         if currency == self.base:
             return Conversion(currency, None, Decimal(1))
         with self._lock:
             run_book = list(self._run_book)
+        if not allow_demo:
+            own = [r for r in own if not is_demo_rate(r)]
+            run_book = [r for r in run_book if not is_demo_rate(r)]
         rate = find_rate(own, currency, self.base, at) or find_rate(run_book, currency, self.base, at)
         if rate is None and self.stored_lookup is not None:
             rate = self.stored_lookup(currency, self.base, at)
+            if rate is not None and not allow_demo and is_demo_rate(rate):
+                rate = None  # a lookup that was not told (tests, older callers): provenance still holds
         if rate is None or abs(at - rate.asof_ts) > self.max_age:
             # Nothing fresh enough so far: the reference provider may have a newer rate than the stored one.
             fresh = find_rate(self._reference(), currency, self.base, at)

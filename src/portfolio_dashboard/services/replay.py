@@ -208,7 +208,7 @@ def _parse_and_write(app: App, uow: UnitOfWork, entry: SpoolEntry, outcome: Sour
             counts = write_source(
                 uow, run_id=entry.run.run_id, source=entry.source, parser_version=parser_version,
                 base_currency=settings.base_currency, raws=entry.raws, snapshots=valued.snapshots,
-                fx_rates=parsed.fx_rates, trades=valued.trades,
+                fx_rates=parsed.fx_rates, trades=valued.trades, fx_legs=valued.fx_legs, coverage=valued.coverage,
             )
             outcome.flows_written = store_flows(uow.connection, entry.run.run_id, entry.raws, valued.flows)
     except (SQLAlchemyError, psycopg.Error) as exc:  # the writer COPYs positions through the driver

@@ -44,7 +44,7 @@ from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
 from portfolio_dashboard.services.reprocess_writer import Batch, Written
 from portfolio_dashboard.storage.reads.stored_runs import finished_runs, raw_rows, sources_with_snapshots
-from portfolio_dashboard.storage.repositories import SnapshotRow
+from portfolio_dashboard.storage.writer import coverage_dict, snapshot_row
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ReprocessReport(Written):
     def changed(self) -> bool:
         return any((self.snapshots_inserted, self.snapshots_updated, self.snapshots_removed,
                     self.positions_inserted, self.positions_updated, self.positions_deleted,
-                    self.trades_inserted, self.trades_updated))
+                    self.trades_inserted, self.trades_updated, self.fx_legs_inserted))
 
     @property
     def exit_code(self) -> int:
@@ -89,6 +89,7 @@ class ReprocessReport(Written):
             f"  positions: {self.positions_inserted} new, {self.positions_updated} updated, "
             f"{self.positions_deleted} removed ({self.positions_total} in all)",
             f"  trades: {self.trades_inserted} new, {self.trades_updated} updated",
+            f"  fx conversion legs: {self.fx_legs_inserted} new",
         ]
         if not self.changed:
             lines.append("  nothing changed")
@@ -290,17 +291,13 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
 def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
     batch.groups.append((run_id, source))
+    batch.coverage.append((run_id, source, [coverage_dict(line) for line in valued.coverage]))
     batch.add_rates(parsed.fx_rates)
     for s in valued.snapshots:
         snap = s.snapshot
         batch.accounts.append(snap.account)
-        row = SnapshotRow(
-            run_id=run_id, broker=snap.account.broker, broker_account_id=snap.account.broker_account_id,
-            asof_ts=snap.asof_ts, snapshot_key=snap.key, total_value_local=snap.total_value_local,
-            total_value_gbp=s.total_base, base_currency=base_currency, account_currency=snap.account.base_currency,
-            reported_total_gbp=s.reported_total_base, asof_source=snap.asof_source, source=source,
-            parser_version=parser_version, fx_complete=s.fx_complete, warnings=s.warnings,
-        )
+        row = snapshot_row(s, run_id=run_id, source=source, parser_version=parser_version,
+                           base_currency=base_currency)
         positions = []
         for p in s.positions:
             batch.instruments[p.position.instrument.key] = p.position.instrument
@@ -317,6 +314,9 @@ def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base
             if t.rate is not None:
                 batch.add_rates((t.rate,))
         batch.trades.append((run_id, valued))
+    elif valued.fx_legs:
+        batch.trades.append((run_id, valued))  # the conversion legs are written with the trades
+    batch.add_rates(leg.rate for leg in valued.fx_legs if leg.rate is not None)
 
 
 def _flush(engine: Engine, batch: Batch, report: ReprocessReport) -> None:

@@ -22,6 +22,7 @@ from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
+from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
@@ -45,6 +46,7 @@ class Batch:
     # (run, its raws, the flows re-read from them): upserted on the broker's ids, so a reprocess adds only
     # flows a parser change newly reads (and GBP values a rate now exists for)
     flows: list[tuple[uuid.UUID, Sequence[RawResponse], ValuedFlows]] = field(default_factory=list)
+    coverage: list[tuple[uuid.UUID, str, list[dict[str, object]]]] = field(default_factory=list)
     positions: int = 0
 
     def add_rates(self, rates: Iterable[FxRate]) -> None:
@@ -68,6 +70,7 @@ class Written:
     trades_updated: int = 0
     batches: int = 0  # transactions the batches were written in
     flows_written: int = 0  # cash flows newly stored or given a GBP value
+    fx_legs_inserted: int = 0
 
     def add(self, counts: bulk.BatchCounts) -> None:
         self.snapshots_inserted += counts.snapshots.inserted
@@ -94,6 +97,7 @@ def write(engine: Engine, batch: Batch) -> Written:
         written.snapshots_removed = bulk.delete_vanished(
             conn, batch.groups, ((row.run_id, row.source, row.snapshot_key) for row, _held in batch.snapshots))
         _write_trades(conn, batch, ids, rate_ids, written)
+        set_run_coverage(conn, batch.coverage)
         for run_id, raws, flows in batch.flows:
             written.flows_written += store_flows(conn, run_id, raws, flows)
         written.add(_write_snapshots(conn, batch.snapshots, ids, rate_ids))
@@ -106,6 +110,7 @@ def _store_references(conn: Connection, batch: Batch) -> dict[tuple[str, str], u
     repo.upsert_accounts(batch.accounts)
     ids, mapped = repo.upsert_instruments_mapped(batch.instruments.values())
     assign_global_instruments(conn, ids, batch.instruments, mapped)
+    set_multipliers(conn, ids, batch.instruments.values())
     return ids
 
 
@@ -129,7 +134,8 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
         snapshots=(
             (seq, run_text[r.run_id], r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
              r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
-             r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]")
+             r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]",
+             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components))
             for seq, (r, _held) in enumerate(snapshots)
         ),
         positions=(
@@ -154,3 +160,7 @@ def _write_trades(conn: Connection, batch: Batch, ids: dict[tuple[str, str], uui
         traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), [t.trade for t in valued.trades], ids, gbp)
         written.trades_inserted += traded.inserted
         written.trades_updated += traded.updated
+        if valued.fx_legs:  # conversions an older parser stored as trades (or not at all) are added
+            by_object = {id(leg.rate): uuid.UUID(rate_ids[id(leg.rate)]) for leg in valued.fx_legs
+                         if leg.rate is not None}
+            written.fx_legs_inserted += store_fx_legs(conn, run_id, valued.fx_legs, by_object)[0]

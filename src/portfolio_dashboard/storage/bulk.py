@@ -37,10 +37,11 @@ POSITION_COLUMNS = ("snapshot_id", "instrument_id", "quantity", "price_local", "
                     "market_value_gbp", "fx_rate_id", "cost_basis", "unrealized_pnl")
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
-                    "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings")
+                    "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings",
+                    "reconcile_residual_gbp", "reconcile_residual_pct", "reconcile_components")
 POSITION_DERIVED = POSITION_COLUMNS[2:]  # all but the key (snapshot_id, instrument_id)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
-                 "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description", "taxes")
+                 "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description", "taxes", "status")
 
 
 def uuid_array(ids: Iterable[uuid.UUID | str]) -> str:
@@ -340,12 +341,12 @@ def upsert_trades(
         text(
             f"""INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts, quantity,
                     price_local, amount_local, amount_gbp, currency, commission, realized_pnl, fx_rate_id,
-                    description, run_id, taxes)
+                    description, run_id, taxes, status)
                 SELECT * FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]), CAST(:acct AS text[]),
                     CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]), CAST(:q AS numeric[]), CAST(:p AS numeric[]),
                     CAST(:amt AS numeric[]), CAST(:gbp AS numeric[]), CAST(:ccy AS text[]),
                     CAST(:comm AS numeric[]), CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]),
-                    CAST(:descr AS text[]), CAST(:run AS uuid[]), CAST(:tax AS numeric[]))
+                    CAST(:descr AS text[]), CAST(:run AS uuid[]), CAST(:tax AS numeric[]), CAST(:status AS text[]))
                 ON CONFLICT (broker, broker_trade_id) DO UPDATE SET {_sets(TRADE_DERIVED)}
                 WHERE trades.run_id IS NOT DISTINCT FROM EXCLUDED.run_id AND {_changed("trades", TRADE_DERIVED)}
                 RETURNING (xmax = 0)"""  # noqa: S608 - column names are constants, values are bound
@@ -360,6 +361,7 @@ def upsert_trades(
             "comm": [t.commission for t in ordered], "pnl": [t.realized_pnl for t in ordered],
             "fx": [gbp.get(k, (None, None))[1] for k in keys], "descr": [t.description for t in ordered],
             "run": [run_ids[k] for k in keys], "tax": [t.taxes for t in ordered],
+            "status": [t.status for t in ordered],
         },
     ).all()
     return _tally(result)

@@ -19,10 +19,14 @@ _STATEMENTS = (
     ("global instruments", "DELETE FROM global_instruments g WHERE NOT EXISTS "
                            "(SELECT 1 FROM instrument_mapping m WHERE m.global_instrument_id = g.id)"),
     ("accounts", "DELETE FROM broker_accounts WHERE broker = :b"),
-    ("fx rates", "DELETE FROM fx_rates f WHERE provider LIKE 'demo%' AND NOT EXISTS "
-                 "(SELECT 1 FROM positions p WHERE p.fx_rate_id = f.id) AND NOT EXISTS "
-                 "(SELECT 1 FROM trades t WHERE t.fx_rate_id = f.id) AND NOT EXISTS "
-                 "(SELECT 1 FROM cash_flows c WHERE c.fx_rate_id = f.id)"),
+    # A real account valued at a demo rate (before provenance was enforced) loses that value: it was made up.
+    ("real positions unvalued", "UPDATE positions p SET market_value_gbp = NULL, fx_rate_id = NULL "
+                                "FROM fx_rates f WHERE p.fx_rate_id = f.id AND f.provider LIKE '%demo%'"),
+    ("real trades unvalued", "UPDATE trades t SET amount_gbp = NULL, fx_rate_id = NULL "
+                             "FROM fx_rates f WHERE t.fx_rate_id = f.id AND f.provider LIKE '%demo%'"),
+    ("real cash flows unvalued", "UPDATE cash_flows c SET amount_gbp = NULL, fx_rate_id = NULL "
+                                 "FROM fx_rates f WHERE c.fx_rate_id = f.id AND f.provider LIKE '%demo%'"),
+    ("fx rates", "DELETE FROM fx_rates WHERE provider LIKE '%demo%'"),
     ("runs", "DELETE FROM snapshot_runs r WHERE r.sources = ARRAY['demo']::text[] AND NOT EXISTS "
              "(SELECT 1 FROM snapshots s WHERE s.run_id = r.run_id) AND NOT EXISTS "
              "(SELECT 1 FROM raw_payloads p WHERE p.run_id = r.run_id) AND NOT EXISTS "

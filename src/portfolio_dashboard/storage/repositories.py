@@ -19,7 +19,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import Account, FxRate, Instrument, RawResponse, Trade
+from portfolio_dashboard.domain.raw import REDACTED_HEADER
 from portfolio_dashboard.storage.bulk import copy_positions
+from portfolio_dashboard.storage.exact_record import components_json, run_coverage
 
 
 class PositionRow(NamedTuple):
@@ -53,6 +55,10 @@ class SnapshotRow:
     parser_version: str
     fx_complete: bool
     warnings: Sequence[str]
+    # reconciliation (positions + cash + the broker's components vs its total), see docs/record.md
+    reconcile_residual_gbp: Decimal | None = None
+    reconcile_residual_pct: Decimal | None = None  # percent of the broker's total
+    reconcile_components: Mapping[str, Decimal] | None = None  # in GBP, e.g. {"accrued_dividends": ...}
 
 
 FxKey = tuple[datetime, str, str, str]
@@ -175,7 +181,7 @@ class Repository:
             text(
                 """UPDATE snapshot_runs SET status = :status, finished_at = :finished_at,
                        error_summary = :error_summary, outcome = CAST(:outcome AS jsonb),
-                       warnings = CAST(:warnings AS jsonb)
+                       warnings = CAST(:warnings AS jsonb), coverage = CAST(:coverage AS jsonb)
                    WHERE run_id = :run_id"""
             ),
             dict(
@@ -185,6 +191,7 @@ class Repository:
                 error_summary=error_summary,
                 outcome=json.dumps(outcome, default=str),
                 warnings=json.dumps(list(warnings)),
+                coverage=json.dumps(run_coverage(outcome), default=str),
             ),
         )
 
@@ -229,15 +236,17 @@ class Repository:
                     parser_version=parser_version,
                     headers=json.dumps(raw.headers),
                     body_bytes=exact_body(raw, body_text),
+                    redacted=REDACTED_HEADER in raw.headers,
                 )
             )
         result = self.conn.execute(
             text(
                 """INSERT INTO raw_payloads (id, run_id, broker, endpoint, payload_json, received_at, source,
-                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes)
+                       status_code, content_type, body_text, content_sha256, parser_version, headers, body_bytes,
+                       redacted)
                    VALUES (:id, :run_id, :broker, :endpoint, CAST(:payload_json AS jsonb), :received_at, :source,
                        :status_code, :content_type, :body_text, :content_sha256, :parser_version,
-                       CAST(:headers AS jsonb), :body_bytes)
+                       CAST(:headers AS jsonb), :body_bytes, :redacted)
                    ON CONFLICT (id) DO NOTHING"""
             ),
             rows[0] if len(rows) == 1 else rows,  # one row: a plain execute, not the batched executemany path
@@ -432,10 +441,12 @@ class Repository:
             text(
                 """INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key,
                        total_value_local, total_value_gbp, base_currency, account_currency, reported_total_gbp,
-                       asof_source, source, parser_version, fx_complete, warnings)
+                       asof_source, source, parser_version, fx_complete, warnings, reconcile_residual_gbp,
+                       reconcile_residual_pct, reconcile_components)
                    VALUES (:run_id, :broker, :broker_account_id, :asof_ts, :snapshot_key, :total_value_local,
                        :total_value_gbp, :base_currency, :account_currency, :reported_total_gbp, :asof_source,
-                       :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb))
+                       :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb), :residual_gbp,
+                       :residual_pct, CAST(:components AS jsonb))
                    ON CONFLICT (snapshot_key) DO NOTHING
                    RETURNING id"""
             ),
@@ -455,6 +466,9 @@ class Repository:
                 parser_version=row.parser_version,
                 fx_complete=row.fx_complete,
                 warnings=json.dumps(list(row.warnings)),
+                residual_gbp=row.reconcile_residual_gbp,
+                residual_pct=row.reconcile_residual_pct,
+                components=components_json(row.reconcile_components),
             ),
         ).first()
         return None if result is None else result[0]
@@ -494,13 +508,13 @@ class Repository:
             text(
                 """INSERT INTO trades (broker, broker_trade_id, broker_account_id, instrument_id, trade_ts,
                        quantity, price_local, amount_local, amount_gbp, currency, commission, realized_pnl,
-                       fx_rate_id, description, taxes, run_id)
+                       fx_rate_id, description, taxes, status, run_id)
                    SELECT k.*, CAST(:run_id AS uuid) FROM unnest(CAST(:b AS text[]), CAST(:tid AS text[]),
                        CAST(:acct AS text[]), CAST(:iid AS uuid[]), CAST(:ts AS timestamptz[]),
                        CAST(:q AS numeric[]), CAST(:p AS numeric[]), CAST(:amt AS numeric[]),
                        CAST(:gbp AS numeric[]), CAST(:ccy AS text[]), CAST(:comm AS numeric[]),
                        CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[]),
-                       CAST(:tax AS numeric[])) AS k
+                       CAST(:tax AS numeric[]), CAST(:status AS text[])) AS k
                    ON CONFLICT (broker, broker_trade_id) DO NOTHING"""
             ),
             dict(
@@ -520,6 +534,7 @@ class Repository:
                 fx=[gbp.get(t.broker_trade_id, (None, None))[1] for t in ordered],
                 descr=[t.description for t in ordered],
                 tax=[t.taxes for t in ordered],
+                status=[t.status for t in ordered],
             ),
         )
         return int(result.rowcount)

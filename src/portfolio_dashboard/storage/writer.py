@@ -1,5 +1,10 @@
-"""Persisting one source's capture: raw payloads, accounts, instruments, rates, snapshots, positions and
-trades, all inside the caller's unit of work (one transaction: all or nothing)."""
+"""Persisting one source's capture: raw payloads, accounts, instruments, rates, snapshots, positions, trades and
+currency conversions, all inside the caller's unit of work (one transaction: all or nothing).
+
+The one write path of the online capture, the spool replay and ``demo seed``; ``reprocess`` writes the same
+rows set-based (``storage/bulk.py``) from the same :func:`snapshot_row`. The counts it returns are storage's side
+of the coverage account: for each table, rows stored by this write and rows already stored (an idempotent
+re-capture stores nothing twice)."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from portfolio_dashboard.domain import FxRate, RawResponse, SourceOutcome, Trade
+from portfolio_dashboard.domain import CoverageLine, FxRate, RawResponse, SourceOutcome, Trade
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
+from portfolio_dashboard.storage.exact_record import FxLeg, set_multipliers, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
@@ -21,9 +27,22 @@ class WriteCounts:
     snapshots_written: int = 0
     snapshots_existing: int = 0
     positions_written: int = 0
+    positions_existing: int = 0  # positions of snapshots already stored
     trades_written: int = 0
+    trades_existing: int = 0
+    fx_legs_written: int = 0
+    fx_legs_existing: int = 0
     fx_rates: int = 0
     flows_written: int = 0
+    coverage: tuple[CoverageLine, ...] = ()  # the parser's side of the coverage account
+
+    def stored_lines(self) -> list[dict[str, object]]:
+        """Storage's side of the coverage account: per table, rows stored now and rows already stored."""
+        lines = [("snapshots", self.snapshots_written, self.snapshots_existing),
+                 ("positions (incl. cash)", self.positions_written, self.positions_existing),
+                 ("trades", self.trades_written, self.trades_existing),
+                 ("fx conversion legs (cash_flows)", self.fx_legs_written, self.fx_legs_existing)]
+        return [{"table": t, "stored": n, "already_stored": e} for t, n, e in lines if n or e]
 
     def record_on(self, outcome: SourceOutcome) -> None:
         """Copy these counts onto a run's per-source outcome."""
@@ -34,6 +53,39 @@ class WriteCounts:
         outcome.trades_written = self.trades_written
         outcome.fx_rates_written = self.fx_rates
         outcome.flows_written = self.flows_written
+        outcome.coverage = [coverage_dict(line) for line in self.coverage]
+        outcome.stored = self.stored_lines()
+
+
+def coverage_dict(line: CoverageLine) -> dict[str, object]:
+    return {"section": line.section, "kind": line.kind, "seen": line.seen, "parsed": line.parsed,
+            "skipped": line.skipped, "reasons": list(line.reasons)}
+
+
+def snapshot_row(s: ValuedSnapshot, *, run_id: uuid.UUID, source: str, parser_version: str,
+                 base_currency: str) -> SnapshotRow:
+    """The stored row of a valued snapshot (shared by the capture's write and reprocess)."""
+    snap = s.snapshot
+    return SnapshotRow(
+        run_id=run_id,
+        broker=snap.account.broker,
+        broker_account_id=snap.account.broker_account_id,
+        asof_ts=snap.asof_ts,
+        snapshot_key=snap.key,
+        total_value_local=snap.total_value_local,
+        total_value_gbp=s.total_base,
+        base_currency=base_currency,
+        account_currency=snap.account.base_currency,
+        reported_total_gbp=s.reported_total_base,
+        asof_source=snap.asof_source,
+        source=source,
+        parser_version=parser_version,
+        fx_complete=s.fx_complete,
+        warnings=s.warnings,
+        reconcile_residual_gbp=s.residual_base,
+        reconcile_residual_pct=None if s.residual_fraction is None else s.residual_fraction * 100,
+        reconcile_components=dict(s.components_base),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,44 +106,31 @@ def write_source(
     snapshots: Sequence[ValuedSnapshot],
     fx_rates: Sequence[FxRate],
     trades: Sequence[ValuedTrade] = (),
+    fx_legs: Sequence[FxLeg] = (),
+    coverage: Sequence[CoverageLine] = (),
 ) -> WriteCounts:
     repo = uow.repo
-    counts = WriteCounts()
+    counts = WriteCounts(coverage=tuple(coverage))
     counts.raw_payloads = repo.insert_raw_payloads(run_id, raws, parser_version)
     repo.upsert_accounts([s.snapshot.account for s in snapshots])
     instruments = {p.position.instrument.key: p.position.instrument for s in snapshots for p in s.positions}
     instruments.update({t.trade.instrument.key: t.trade.instrument for t in trades})
     ids, mapped = repo.upsert_instruments_mapped(instruments.values())
     assign_global_instruments(uow.connection, ids, instruments, mapped)
+    set_multipliers(uow.connection, ids, instruments.values())
     used = list(fx_rates)
     used += [p.rate for s in snapshots for p in s.positions if p.rate is not None]
     used += [s.total_rate for s in snapshots if s.total_rate is not None]
     used += [t.rate for t in trades if t.rate is not None]
+    used += [leg.rate for leg in fx_legs if leg.rate is not None]
     rate_ids = repo.upsert_fx_rates(used)
     counts.fx_rates = len(rate_ids)
     for s in snapshots:
-        snap = s.snapshot
-        snapshot_id = repo.insert_snapshot(
-            SnapshotRow(
-                run_id=run_id,
-                broker=snap.account.broker,
-                broker_account_id=snap.account.broker_account_id,
-                asof_ts=snap.asof_ts,
-                snapshot_key=snap.key,
-                total_value_local=snap.total_value_local,
-                total_value_gbp=s.total_base,
-                base_currency=base_currency,
-                account_currency=snap.account.base_currency,
-                reported_total_gbp=s.reported_total_base,
-                asof_source=snap.asof_source,
-                source=source,
-                parser_version=parser_version,
-                fx_complete=s.fx_complete,
-                warnings=s.warnings,
-            )
-        )
+        snapshot_id = repo.insert_snapshot(snapshot_row(s, run_id=run_id, source=source,
+                                                        parser_version=parser_version, base_currency=base_currency))
         if snapshot_id is None:
             counts.snapshots_existing += 1
+            counts.positions_existing += len(s.positions)
             continue
         counts.snapshots_written += 1
         rows = []
@@ -107,4 +146,8 @@ def write_source(
             for t in trades
         }
         counts.trades_written = repo.upsert_trades(run_id, [t.trade for t in trades], ids, gbp)
+        counts.trades_existing = len({t.trade.broker_trade_id for t in trades}) - counts.trades_written
+    if fx_legs:
+        by_object = {id(leg.rate): rate_ids[fx_key(leg.rate)] for leg in fx_legs if leg.rate is not None}
+        counts.fx_legs_written, counts.fx_legs_existing = store_fx_legs(uow.connection, run_id, fx_legs, by_object)
     return counts

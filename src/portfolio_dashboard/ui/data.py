@@ -24,6 +24,7 @@ from portfolio_dashboard.services.database import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import reconciliation as read_reconciliation
 from portfolio_dashboard.storage.reads import status as status_reads
 from portfolio_dashboard.storage.reads import views as read_views
 from portfolio_dashboard.storage.reads.scope import Scope
@@ -139,6 +140,12 @@ def run_payloads(db: str, run_id: uuid.UUID) -> list[read_audit.PayloadMeta]:
 def raw_payload(db: str, payload_id: uuid.UUID) -> read_audit.Payload | None:
     with _conn() as conn:
         return read_audit.raw_payload(conn, payload_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def residuals(db: str) -> dict[tuple[str, str], read_reconciliation.Residual]:
+    with _conn() as conn:
+        return read_reconciliation.latest_residuals(conn)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -68,6 +68,8 @@ class RunSnapshot:
     fx_complete: bool
     warnings: list[str]
     positions: int
+    residual_gbp: Decimal | None = None  # positions + cash + the broker's accruals - the broker's total
+    residual_pct: Decimal | None = None  # percent of the broker's total
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +161,16 @@ def run_snapshots(conn: Connection, run_id: uuid.UUID, scope: Scope, limit: int 
         text(
             f"""SELECT s.id, s.broker, s.broker_account_id, s.asof_ts, s.asof_source, s.total_value_local,
                        s.account_currency, s.total_value_gbp, s.reported_total_gbp, s.fx_complete, s.warnings,
-                       (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id)::integer
+                       (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id)::integer,
+                       s.reconcile_residual_gbp, s.reconcile_residual_pct
                 FROM snapshots s WHERE {where}
                 ORDER BY s.asof_ts DESC, s.broker, s.broker_account_id LIMIT :limit"""  # noqa: S608
         ),
         params,
     )
     return [
-        RunSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], list(r[10] or []), r[11])
+        RunSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], list(r[10] or []), r[11], r[12],
+                    r[13])
         for r in rows
     ], int(total)
 

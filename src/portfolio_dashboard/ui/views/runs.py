@@ -10,10 +10,13 @@ import streamlit as st
 
 from portfolio_dashboard.storage.reads.audit import RunLine
 from portfolio_dashboard.ui import data, failures, flow_data, flow_tables, fmt, notices, state, tables
+from portfolio_dashboard.ui.coverage import coverage, skipped
 from portfolio_dashboard.ui.guard import guarded
 
 LIMIT = 200
 STATUS = {"success": "success", "partial": "partial", "fail": "FAIL", "running": "running"}
+RESIDUAL_HELP = ("Positions + cash + the broker's accruals, minus the broker's own total: near zero when "
+                 "every row was captured (warned beyond RECONCILE_TOLERANCE, 0.1% by default)")
 VIEWER_LIMIT = 400_000  # characters: a larger body is cut in the viewer (the database keeps it whole)
 
 
@@ -78,6 +81,7 @@ def outcome(run: RunLine) -> None:
                 "Accounts": ", ".join(fmt.mask_account(str(a)) for a in o.get("accounts") or []),
                 "New snapshots": o.get("snapshots_written", 0), "Already stored": o.get("snapshots_existing", 0),
                 "Positions": o.get("positions_written", 0), "Flows": o.get("flows_written", 0),
+                "Skipped rows": skipped(o),
                 "Retries": o.get("retries", 0),
                 "Fetch (s)": o.get("fetch_seconds"), "Write (s)": o.get("write_seconds"),
             })
@@ -105,12 +109,16 @@ def snapshots(db: str, run: RunLine) -> None:
         "Broker total (GBP)": [data.as_float(s.reported_total_gbp) for s in rows],
         "Positions": [s.positions for s in rows],
         "FX complete": [s.fx_complete for s in rows],
+        "Residual (GBP)": [data.as_float(s.residual_gbp) for s in rows],
+        "Residual": [data.as_float(None if s.residual_pct is None else s.residual_pct / 100) for s in rows],
         "Warnings": ["; ".join(s.warnings) for s in rows],
     })
     st.dataframe(frame, hide_index=True, key="run_snapshots", column_config={
         "As of": tables.when("As of"), "Total (local)": tables.number("Total (local)"),
         "Total (GBP)": tables.money("Total (GBP)", "GBP"),
         "Broker total (GBP)": tables.money("Broker total (GBP)", "GBP"),
+        "Residual (GBP)": tables.money("Residual (GBP)", "GBP", help=RESIDUAL_HELP),
+        "Residual": tables.percent("Residual", help=RESIDUAL_HELP),
     })
     if total > len(rows):
         st.caption(f"Showing the newest {len(rows)} of {total:,} snapshots.")
@@ -171,13 +179,16 @@ def render() -> None:
             return
         run = by_id[chosen]
         outcome(run)
-        tab_snaps, tab_flows, tab_raw = st.tabs(["Snapshots", "Money in and out", "Raw payloads"])
+        tab_snaps, tab_flows, tab_raw, tab_coverage = st.tabs(
+            ["Snapshots", "Money in and out", "Raw payloads", "Coverage"])
         with tab_snaps:
             snapshots(db, run)
         with tab_flows:
             run_flows(db, run)
         with tab_raw:
             payloads(db, run)
+        with tab_coverage:
+            coverage(run)
 
 
 render()
