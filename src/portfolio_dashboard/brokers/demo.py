@@ -38,6 +38,7 @@ from portfolio_dashboard.domain import (
     RawResponse,
     normalise_currency,
 )
+from portfolio_dashboard.domain.accounts import wrapper_from_broker
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
@@ -68,6 +69,7 @@ class DemoAccount:
     currency: str
     holdings: tuple[DemoHolding, ...]
     cash: tuple[tuple[str, Decimal], ...]
+    account_type: str = "Individual"  # the label a broker would give it; the wrapper is read from it
 
 
 ACCOUNTS: tuple[DemoAccount, ...] = (
@@ -86,6 +88,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(200), 1700.0, 0.06, 0.15),
         ),
         (("GBP", Decimal("1843.27")),),
+        "Individual ISA",
     ),
     DemoAccount(
         "DEMO-US-01",
@@ -104,6 +107,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(80), 80.0, -0.005, 0.05),
         ),
         (("USD", Decimal("2510.55")), ("EUR", Decimal("740.00")), ("GBP", Decimal("120.10"))),
+        "US Brokerage (US taxable)",
     ),
     DemoAccount(
         "DEMO-EU-01",
@@ -118,6 +122,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(90), 30.0, 0.09, 0.15),
         ),
         (("EUR", Decimal("512.40")),),
+        "General Investment Account",
     ),
 )
 
@@ -192,6 +197,7 @@ def document(at: datetime) -> dict[str, Any]:
             total += amount * gbp_per[ccy] / gbp_per[acct.currency]
         accounts.append({
             "accountId": acct.account_id, "name": acct.name, "currency": acct.currency,
+            "accountType": acct.account_type,
             "netLiquidation": str(_q(total, CENT)), "positions": positions, "cash": cash,
             "flows": [f.as_json() for f in recent(flows, at) if f.account_id == acct.account_id],
         })
@@ -208,6 +214,14 @@ def _dec(value: Any, field: str) -> Decimal:
     return result
 
 
+def _demo_wrapper(account_type: Any) -> str | None:
+    # The demo stands in for an IB ISA, a Schwab brokerage account and a taxable euro account
+    label = str(account_type or "")
+    if "US taxable" in label:
+        return "US_TAXABLE"
+    return wrapper_from_broker(BROKER, label)
+
+
 def parse_document(doc: Any) -> ParseResult:
     try:
         asof = datetime.fromisoformat(doc["asof"])
@@ -219,7 +233,9 @@ def parse_document(doc: Any) -> ParseResult:
         snapshots = []
         flows: list[CashFlow] = []
         for a in doc["accounts"]:
-            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]))
+            account_type = a.get("accountType")
+            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]),
+                              account_type=account_type, wrapper=_demo_wrapper(account_type))
             positions = []
             for p in a["positions"]:
                 currency, divisor = normalise_currency(str(p["currency"]))

@@ -13,6 +13,7 @@ import typer
 
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.cli.accounts import accounts_app, classes_app
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
@@ -41,6 +42,8 @@ register_ops(app)  # spool, alerts, reprocess
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(classes_app, name="classes")
 
 
 def _fail(exc: PortfolioError) -> NoReturn:
