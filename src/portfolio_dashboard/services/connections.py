@@ -98,6 +98,12 @@ def _check(name: str, settings: Settings, factory: Callable[[str, Settings], Bro
             close()
 
 
+def source_state(name: str, settings: Settings, *,
+                 factory: Callable[[str, Settings], BrokerSource] = build_source) -> SourceState:
+    """One source's state now (the IB gateway's login polling asks this every few seconds)."""
+    return _check(name, settings, factory)
+
+
 def source_states(
     settings: Settings,
     *,
