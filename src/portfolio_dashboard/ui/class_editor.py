@@ -19,6 +19,9 @@ from portfolio_dashboard.storage.reads.classes import InstrumentClass
 from portfolio_dashboard.ui import data, tables
 
 
+SAVED_KEY = "class_saved"
+
+
 def classes_table(rows: list[InstrumentClass]) -> None:
     frame = pd.DataFrame({
         "Symbol": [c.symbol or "" for c in rows], "Name": [c.name or "" for c in rows],
@@ -37,8 +40,9 @@ def _save(global_id: uuid.UUID, cls: str | None, sub: str, reset: bool) -> None:
         return
     data.clear()
     sub_text = f" · {after.effective_subclass}" if after.effective_subclass else ""
-    st.success(f"Saved: {after.symbol} is {after.effective_class}{sub_text}"
-               f"{' (default)' if not after.is_user else ''}.", icon=":material/check_circle:")
+    st.session_state[SAVED_KEY] = (f"Saved: {after.symbol} is {after.effective_class}{sub_text}"
+                                   f"{' (default)' if not after.is_user else ''}.")
+    st.rerun()  # the table above the form then shows the change
 
 
 def class_form(rows: list[InstrumentClass]) -> None:
@@ -52,6 +56,9 @@ def class_form(rows: list[InstrumentClass]) -> None:
         return
     current = by_id[chosen]
     known = sorted({*CLASSES, *(c.effective_class for c in rows)})
+    saved = st.session_state.pop(SAVED_KEY, None)
+    if saved:
+        st.success(saved, icon=":material/check_circle:")
     with st.form("class_settings", border=True):
         cls = st.selectbox("Class", known, index=known.index(current.effective_class), accept_new_options=True,
                            key=f"class_{chosen}", help="Pick one or type your own.")

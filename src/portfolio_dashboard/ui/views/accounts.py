@@ -18,6 +18,7 @@ from portfolio_dashboard.ui import data, fmt, notices, settings_data, tables
 from portfolio_dashboard.ui.guard import guarded
 
 NO_WRAPPER = "(none)"
+SAVED_KEY = "account_saved"
 SOURCES = {"broker": "from the broker", "user": "set by you", None: ""}
 
 
@@ -53,8 +54,10 @@ def _save(key: str, wrapper: str, name: str, before: AccountSetting) -> None:
         st.error(exc.user_message(), icon=":material/error:")
         return
     data.clear()
-    st.success(f"Saved: {after.label} is {WRAPPER_LABELS.get(after.wrapper or '', 'without a wrapper')}. "
-               "Captures keep this.", icon=":material/check_circle:")
+    st.session_state[SAVED_KEY] = (f"Saved: {after.label} is "
+                                   f"{WRAPPER_LABELS.get(after.wrapper or '', 'without a wrapper')}. "
+                                   "Captures keep this.")
+    st.rerun()  # the table above the form then shows the change
 
 
 def settings_form(rows: list[AccountSetting]) -> None:
@@ -67,6 +70,9 @@ def settings_form(rows: list[AccountSetting]) -> None:
         return
     current = by_key[chosen]
     options = [NO_WRAPPER, *WRAPPERS]
+    saved = st.session_state.pop(SAVED_KEY, None)
+    if saved:
+        st.success(saved, icon=":material/check_circle:")
     with st.form("account_settings", border=True):
         wrapper = st.selectbox("Wrapper", options, index=options.index(current.wrapper or NO_WRAPPER),
                                format_func=lambda w: WRAPPER_LABELS.get(w, w), key=f"wrapper_{chosen}",
