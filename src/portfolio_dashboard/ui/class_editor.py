@@ -18,7 +18,6 @@ from portfolio_dashboard.services.user_settings import update_class
 from portfolio_dashboard.storage.reads.classes import InstrumentClass
 from portfolio_dashboard.ui import data, tables
 
-
 SAVED_KEY = "class_saved"
 
 
