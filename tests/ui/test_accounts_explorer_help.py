@@ -38,8 +38,8 @@ def test_accounts_page_shows_wrappers_and_saves_the_users_choice(seeded):
         "Demo Stocks & Shares ISA": "ISA", "Demo US Brokerage": "US taxable", "Demo Euro Account": "GIA (taxable)"}
     assert set(table["Set by"]) == {"from the broker"}
     at.selectbox(key="account_pick").select("demo:DEMO-EU-01").run()
-    at.selectbox(key="wrapper_demo:DEMO-EU-01").select("SIPP")
-    at.text_input(key="name_demo:DEMO-EU-01").input("Pension (EUR)")
+    at.selectbox(key="wrapper_demo_DEMO-EU-01").select("SIPP")
+    at.text_input(key="name_demo_DEMO-EU-01").input("Pension (EUR)")
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
     assert "Saved: Pension (EUR) is SIPP" in _texts(at)

@@ -6,6 +6,8 @@ user's and no capture or reprocess changes it (the same call as `portfolio-dashb
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -20,6 +22,11 @@ from portfolio_dashboard.ui.guard import guarded
 NO_WRAPPER = "(none)"
 SAVED_KEY = "account_saved"
 SOURCES = {"broker": "from the broker", "user": "set by you", None: ""}
+
+
+def _slug(key: str) -> str:
+    """A widget key usable as a CSS class (Streamlit adds ``st-key-<key>``): "demo:X-1" -> "demo_X-1"."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", key)
 
 
 def accounts_table(rows: list[AccountSetting]) -> None:
@@ -38,18 +45,16 @@ def accounts_table(rows: list[AccountSetting]) -> None:
 
 
 def _save(key: str, wrapper: str, name: str, before: AccountSetting) -> None:
-    changes: dict[str, object] = {}
-    if wrapper == NO_WRAPPER and before.wrapper is not None:
-        changes["clear_wrapper"] = True
-    elif wrapper != NO_WRAPPER and (wrapper != before.wrapper or before.wrapper_source != "user"):
-        changes["wrapper"] = wrapper
-    if name.strip() != (before.display_name or ""):
-        changes["name"] = name
-    if not changes:
+    clear = wrapper == NO_WRAPPER and before.wrapper is not None
+    # choosing the broker's wrapper again makes it the user's: a later broker label will not change it
+    new_wrapper = wrapper if wrapper != NO_WRAPPER and (wrapper != before.wrapper
+                                                        or before.wrapper_source != "user") else None
+    new_name = name if name.strip() != (before.display_name or "") else None
+    if not clear and new_wrapper is None and new_name is None:
         st.info("Nothing changed.", icon=":material/info:")
         return
     try:
-        after = update_account(get_app().engine, key, **changes)  # type: ignore[arg-type]
+        after = update_account(get_app().engine, key, wrapper=new_wrapper, clear_wrapper=clear, name=new_name)
     except PortfolioError as exc:
         st.error(exc.user_message(), icon=":material/error:")
         return
@@ -75,11 +80,11 @@ def settings_form(rows: list[AccountSetting]) -> None:
         st.success(saved, icon=":material/check_circle:")
     with st.form("account_settings", border=True):
         wrapper = st.selectbox("Wrapper", options, index=options.index(current.wrapper or NO_WRAPPER),
-                               format_func=lambda w: WRAPPER_LABELS.get(w, w), key=f"wrapper_{chosen}",
+                               format_func=lambda w: WRAPPER_LABELS.get(w, w), key=f"wrapper_{_slug(chosen)}",
                                help="ISA, LISA and SIPP are sheltered from UK capital gains tax; GIA and US "
                                     "taxable accounts are not.")
         name = st.text_input("Name shown", value=current.display_name or "", placeholder=current.name or "",
-                             key=f"name_{chosen}", help="Empty: the broker's name.")
+                             key=f"name_{_slug(chosen)}", help="Empty: the broker's name.")
         if st.form_submit_button("Save", type="primary"):
             _save(chosen, wrapper, name, current)
 

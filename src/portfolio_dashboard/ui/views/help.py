@@ -54,7 +54,8 @@ GUIDES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
             ("Statement generation in progress", "IBKR is still building the report; the capture waits and "
                                                  "retries, so run it again a minute later if it gave up."),
             ("A section is missing", "the run's warnings name it; edit the Flex query to add the section."),
-            ("Too many requests", "IBKR limits Flex requests per token; wait ten minutes."),
+            ("Too many requests", "IBKR limits Flex requests per token (about one a second, ten a minute); "
+                                  "wait a minute and capture again."),
         ],
     ),
     "schwab": (
