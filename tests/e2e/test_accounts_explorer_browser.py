@@ -95,7 +95,7 @@ def test_explorer_in_the_browser(server, page, tmp_path):
     page.goto(f"{server.url}/explorer")
     page.locator("h1", has_text="Data explorer").wait_for()
     idle(page)
-    page.get_by_text(re.compile(r"row\(s\) of `snapshot_runs`, newest first")).wait_for()
+    page.get_by_text(re.compile(r"row\(s\) of snapshot_runs, newest first")).wait_for()
     choose(page, "explorer_relation", "raw_pay", re.compile("^raw_payloads"))
     page.get_by_text(re.compile(r"hidden: payload_json, .*body_text")).wait_for()
     idle(page)
