@@ -112,12 +112,13 @@ def source_card(s: SourceState) -> None:
         if s.name == "schwab":
             _schwab_tokens(s)
             schwab_sign_in(s)
-        actions = st.columns([1, 1, 2])
-        with actions[0]:
-            source_actions.capture_button(s)
-        if s.name == "schwab":
-            with actions[1]:
-                source_actions.schwab_disconnect(s)
+        if s.configured:  # an unconfigured source has nothing to capture or disconnect
+            actions = st.columns([1, 1, 2])
+            with actions[0]:
+                source_actions.capture_button(s)
+            if s.name == "schwab":
+                with actions[1]:
+                    source_actions.schwab_disconnect(s)
 
 
 def render() -> None:
