@@ -212,10 +212,10 @@ def test_a_wrapper_the_broker_states_is_stored_but_never_over_the_users_choice(c
 
     repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP")])
     assert stored() == (None, None)  # not stated: unknown (counted as taxable, listed for review)
-    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", "GIA")])
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", wrapper="GIA")])
     assert stored() == ("GIA", "broker")
     repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP")])
     assert stored() == ("GIA", "broker")  # a capture that states nothing keeps it
     wrapper(conn, "demo", "D1", "ISA")
-    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", "GIA")])
+    repo.upsert_accounts([Account("demo", "D1", "Demo", "GBP", wrapper="GIA")])
     assert stored() == ("ISA", "user")

@@ -301,3 +301,11 @@ def test_tls_verification(gateway: FakeIbGateway, clock: VirtualClock) -> None:
         strict.fetch(lambda raw: None, FetchContext())  # a self-signed gateway is not trusted by default
     lax = IbGatewaySource(gateway.url, verify=False, sleep=clock.sleep, clock=clock.now)
     assert lax.health().authenticated is True
+
+
+def test_account_type_and_the_wrapper_the_alias_states(gateway: FakeIbGateway, clock: VirtualClock) -> None:
+    _, result = run(make_source(gateway, clock))
+    isa = snapshot_of(result, "U1234567").account  # alias "ISA" in /portfolio/accounts
+    assert (isa.account_type, isa.wrapper) == ("INDIVIDUAL", "ISA")
+    general = next(s.account for s in result.snapshots if s.account.broker_account_id != "U1234567")
+    assert general.account_type == "INDIVIDUAL"

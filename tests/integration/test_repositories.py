@@ -41,9 +41,10 @@ def test_every_upsert_names_its_conflict_key() -> None:
     """``ON CONFLICT DO ...`` without a key would swallow violations of ANY constraint."""
     src = Path(portfolio_dashboard.__file__).parent
     # SQL in the code, not prose quoting it in ``double backticks``
-    statements = [m for f in src.rglob("*.py") for m in re.findall(r"(?<!`)ON CONFLICT\s*\S", f.read_text())]
+    statements = [m for f in src.rglob("*.py")
+                  for m in re.findall(r"(?<!`)ON CONFLICT\s*(?:ON CONSTRAINT\s+\w+|\S)", f.read_text())]
     assert statements, "no upserts found"
-    assert all(s.endswith("(") for s in statements), statements
+    assert all(s.endswith("(") or "ON CONSTRAINT" in s for s in statements), statements
 
 
 def test_upsert_instruments_twice_stores_one_row_and_returns_the_same_id(conn: Connection) -> None:

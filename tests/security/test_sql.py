@@ -37,6 +37,8 @@ REVIEWED = {
     ("storage/mapping.py", "load_instruments"): "the module's constant column list; ids bound",
     ("storage/mapping.py", "_write_mapping"): "the guard is one of two constants",
     ("storage/mapping_pass.py", "_load_globals"): "constant column list; ids bound",
+    ("storage/reads/explorer.py", "newest_rows"): "relation and column names only as the catalog lists them, "
+                                                  "quoted as identifiers; the limit is bound; READ ONLY",
     ("storage/reads/mappings.py", "list_mappings"): "a constant query plus a constant ORDER BY; filters applied in Python",
     ("storage/reads/stored_runs.py", "finished_runs"): "the WHERE is built from constant fragments; run ids and dates are bound",
     ("storage/migrations/versions/0002_mapping.py", "upgrade"): "DDL from module constants",

@@ -203,7 +203,7 @@ def test_instrument_override_form(seeded):
     mappings = at.dataframe[1].value
     assert len(mappings) == 15
     assert set(mappings["Mapping"]) == {"broker"}
-    boxes = at.selectbox
+    boxes = [b for b in at.selectbox if b.label in ("Broker instrument", "Maps to global instrument")]
     boxes[0].select_index(_index(boxes[0].options, "VOO · "))  # options are shown as "symbol · broker · name"
     boxes[1].select_index(_index(boxes[1].options, "VUSA · "))
     next(b for b in at.button if b.label == "Save mapping").click().run()

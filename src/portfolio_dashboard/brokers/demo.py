@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
 from portfolio_dashboard.brokers.demo_rows import dec, flow_row, trade_row
-from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, WRAPPERS, trades_until
+from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, trades_until
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
     Account,
@@ -40,6 +40,7 @@ from portfolio_dashboard.domain import (
     Trade,
     normalise_currency,
 )
+from portfolio_dashboard.domain.accounts import wrapper_from_broker
 from portfolio_dashboard.domain.coverage import CoverageCounter
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 from portfolio_dashboard.errors import ParsingError, ValidationError
@@ -76,6 +77,7 @@ class DemoAccount:
     currency: str
     holdings: tuple[DemoHolding, ...]
     cash: tuple[tuple[str, Decimal], ...]
+    account_type: str = "Individual"  # the label a broker would give it; the wrapper is read from it
 
 
 ACCOUNTS: tuple[DemoAccount, ...] = (
@@ -94,6 +96,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(200), 6620.0, 3915.0, 0.06, 0.15),
         ),
         (("GBP", Decimal("1843.27")),),
+        "Individual ISA",
     ),
     DemoAccount(
         "DEMO-US-01",
@@ -112,6 +115,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(80), 74.10, 76.35, 0.01, 0.05),
         ),
         (("USD", Decimal("2510.55")), ("EUR", Decimal("740.00")), ("GBP", Decimal("120.10"))),
+        "US Brokerage (US taxable)",
     ),
     DemoAccount(
         "DEMO-EU-01",
@@ -126,6 +130,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
                         Decimal(90), 109.80, 87.95, 0.08, 0.14, "world"),
         ),
         (("EUR", Decimal("512.40")),),
+        "General Investment Account",
     ),
 )
 
@@ -223,6 +228,7 @@ def document(at: datetime) -> dict[str, Any]:
             total += amount * gbp_per[ccy] / gbp_per[acct.currency]
         accounts.append({
             "accountId": acct.account_id, "name": acct.name, "currency": acct.currency,
+            "accountType": acct.account_type,
             "netLiquidation": str(_q(total, CENT)), "positions": positions, "cash": cash,
             "flows": [f.as_json() for f in recent(flows, at) if f.account_id == acct.account_id],
             "trades": _trades_json(acct, at),
@@ -254,6 +260,14 @@ def _trades_json(acct: DemoAccount, at: datetime) -> list[dict[str, str]]:
     return out
 
 
+def _demo_wrapper(account_type: Any) -> str | None:
+    # The demo stands in for an IB ISA, a Schwab brokerage account and a taxable euro account
+    label = str(account_type or "")
+    if "US taxable" in label:
+        return "US_TAXABLE"
+    return wrapper_from_broker(BROKER, label)
+
+
 def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseResult:
     """One demo document; ``coverage`` (when given) counts its rows, every one parsed (a bad row fails all)."""
     tally = coverage if coverage is not None else CoverageCounter()
@@ -266,8 +280,9 @@ def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseRe
         snapshots = []
         flows: list[CashFlow] = []
         for a in doc["accounts"]:
+            account_type = a.get("accountType")
             account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]),
-                              WRAPPERS.get(str(a["accountId"])))
+                              account_type=account_type, wrapper=_demo_wrapper(account_type))
             positions = []
             for p in a["positions"]:
                 currency, divisor = normalise_currency(str(p["currency"]))

@@ -55,6 +55,8 @@ class Book:
 
     base: str | None = None
     alias: str | None = None
+    account_type: str | None = None  # AccountInformation accountType ("Individual", "Individual ISA", ...)
+    customer_type: str | None = None  # AccountInformation customerType
     own_statement: bool = False
     generated: datetime | None = None
     totals: dict[date, Decimal | None] = field(default_factory=dict)
@@ -190,6 +192,8 @@ class StatementReader:
         self.out.coverage.seen("AccountInformation", "account")
         own.base = _ccy(row.text("currency")) or own.base
         own.alias = row.text("acctAlias") or own.alias
+        own.account_type = row.text("accountType") or own.account_type
+        own.customer_type = row.text("customerType") or own.customer_type
         self.out.coverage.parsed("AccountInformation", "account")
 
     def deduce_base(self) -> str:

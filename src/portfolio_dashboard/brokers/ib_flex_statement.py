@@ -61,6 +61,7 @@ from portfolio_dashboard.domain import (
     RawResponse,
     skip_warnings,
 )
+from portfolio_dashboard.domain.accounts import wrapper_from_broker
 from portfolio_dashboard.errors import ParsingError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,9 @@ def _snapshots(out: Collected) -> list[AccountSnapshot]:
         if book.base is None:
             raise ValidationError(f"cannot tell the base currency of account {account_id}", source=SOURCE)
         # AccountInformation.name is the holder's personal name; the alias (or the number) names the account.
-        account = Account(BROKER, account_id, book.alias or f"IBKR {account_id}", book.base)
+        account = Account(BROKER, account_id, book.alias or f"IBKR {account_id}", book.base,
+                          account_type=book.account_type,
+                          wrapper=wrapper_from_broker(BROKER, book.account_type, book.customer_type, book.alias))
         for day in sorted(days):
             snap = _snapshot(account, book, day)
             snapshots[snap.key] = snap

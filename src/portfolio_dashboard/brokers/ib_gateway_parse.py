@@ -54,6 +54,7 @@ from portfolio_dashboard.domain import (
     RawResponse,
     skip_warnings,
 )
+from portfolio_dashboard.domain.accounts import wrapper_from_broker
 from portfolio_dashboard.domain.currency import UnknownCurrencyError, normalise_currency
 from portfolio_dashboard.errors import ParsingError, SourceError, ValidationError
 
@@ -257,7 +258,10 @@ class _AccountParser:
                 endpoint=f"GET /portfolio/{self.account_id}/positions/0",
                 hint="the gateway's portfolio cache was not ready; run the capture again",
             )
-        account = Account(BROKER, self.account_id, self._name(), base)
+        account_type = self._label("type")
+        account = Account(BROKER, self.account_id, self._name(), base, account_type=account_type,
+                          wrapper=wrapper_from_broker(BROKER, account_type, self._label("accountAlias"),
+                                                      self._label("desc"), self._label("accountTitle")))
         snapshot = AccountSnapshot(
             account,
             asof,
@@ -269,6 +273,10 @@ class _AccountParser:
             accrued_interest_local=to_decimal(base_entry.get("interest"), "BASE.interest", ledger_raw.endpoint),
         )
         return snapshot, rates
+
+    def _label(self, key: str) -> str | None:
+        value = self.row.get(key)
+        return value.strip() if isinstance(value, str) and value.strip() else None
 
     def _name(self) -> str:
         for key in ("accountAlias", "accountTitle", "displayName", "desc"):

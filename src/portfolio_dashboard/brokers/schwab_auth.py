@@ -367,6 +367,12 @@ def finish_login(
         return finish_login(settings, login, pasted_url, client=own)
 
 
+def logout(settings: Settings) -> bool:
+    """Sign out of Schwab on this machine: remove the token file (True when there was one). Schwab keeps the
+    app's authorisation until the refresh token expires; without the file nothing here can use it."""
+    return TokenStore(settings.resolved_schwab_token_path).remove()
+
+
 def token_status(settings: Settings, *, clock: Clock = _utcnow) -> TokenStatus:
     """How long the Schwab login has left, without touching the network."""
     return status_of(TokenStore(settings.resolved_schwab_token_path), clock())

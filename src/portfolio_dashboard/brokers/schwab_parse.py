@@ -64,6 +64,7 @@ from portfolio_dashboard.domain import (
     TradeStatus,
     skip_warnings,
 )
+from portfolio_dashboard.domain.accounts import wrapper_from_broker
 from portfolio_dashboard.domain.instruments import filled
 from portfolio_dashboard.errors import ParsingError
 
@@ -218,6 +219,8 @@ def _snapshot(
             broker_account_id=number,
             name=f"Schwab {account_type.replace('_', ' ').title()} …{number[-4:]}",
             base_currency=CURRENCY,
+            account_type=str_of(account_data, "type", account_where),
+            wrapper=wrapper_from_broker(BROKER, str_of(account_data, "type", account_where)),
         ),
         asof_ts=asof[0],
         asof_source=asof[1],

@@ -40,11 +40,17 @@ def _read_redirect(login: LoginRequest) -> str:
 @auth_app.command("schwab")
 def auth_schwab(
     status: Annotated[bool, typer.Option("--status", help="Only show how long the current login lasts.")] = False,
+    logout: Annotated[bool, typer.Option("--logout", help="Disconnect: remove the saved Schwab login.")] = False,
 ) -> None:
     """Log in to Schwab: open the printed link, log in, then paste the address you land on."""
     from portfolio_dashboard.services.schwab_login import begin_login, finish_login, token_status
 
     settings = get_app().settings
+    if logout:
+        from portfolio_dashboard.services.connections import schwab_logout
+
+        typer.echo(schwab_logout(settings))
+        return
     if status:
         current = token_status(settings)
         typer.echo(current.describe())

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from portfolio_dashboard import __version__
+from portfolio_dashboard.cli.accounts import accounts_app, classes_app
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.capital_gains import cgt_app
 from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
@@ -47,6 +48,8 @@ register_returns(app)  # returns, benchmark
 register_flows(app)  # flows, income
 app.add_typer(cgt_app, name="cgt")
 app.add_typer(import_app, name="import")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(classes_app, name="classes")
 
 
 def _version(value: bool) -> None:

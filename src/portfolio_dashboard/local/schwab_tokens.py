@@ -145,6 +145,16 @@ class TokenStore:
         log.warning("the Schwab token file %s was readable by others (mode %o); fixed to 0600", self.path, mode)
         return True
 
+    def remove(self) -> bool:
+        """Delete the token file (a sign-out), under the same lock as a refresh; True when there was one."""
+        with self.locked():
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                return False
+        self.remove_leftovers()
+        return True
+
     def remove_leftovers(self) -> list[Path]:
         """Temporary files of a save that a kill interrupted (older than a minute: no save takes that long)."""
         return remove_stale_temp_files(self.path.parent, pattern=f".{self.path.name}.*.tmp")

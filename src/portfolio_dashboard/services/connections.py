@@ -98,6 +98,12 @@ def _check(name: str, settings: Settings, factory: Callable[[str, Settings], Bro
             close()
 
 
+def source_state(name: str, settings: Settings, *,
+                 factory: Callable[[str, Settings], BrokerSource] = build_source) -> SourceState:
+    """One source's state now (the IB gateway's login polling asks this every few seconds)."""
+    return _check(name, settings, factory)
+
+
 def source_states(
     settings: Settings,
     *,
@@ -166,3 +172,10 @@ def schwab_login_left(settings: Settings) -> tuple[float | None, str] | None:
         return None
     left = status.refresh_expires_in_s if status.present and status.problem is None else None
     return left, str(status.describe())
+
+
+def schwab_logout(settings: Settings) -> str:
+    """Disconnect Schwab: remove the saved tokens; a sentence saying what happened."""
+    removed = _schwab_auth().logout(settings)
+    return ("Disconnected from Schwab: the saved login was removed." if removed
+            else "Schwab was not connected (no saved login).")

@@ -261,24 +261,28 @@ class Repository:
             return
         self.conn.execute(
             text(
-                """INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency, wrapper, wrapper_source)
-                   SELECT k.b, k.a, k.n, k.c, k.w, CASE WHEN k.w IS NULL THEN NULL ELSE 'broker' END
-                   FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:n AS text[]),
-                               CAST(:c AS text[]), CAST(:w AS text[])) AS k(b, a, n, c, w)
+                """INSERT INTO broker_accounts (broker, broker_account_id, name, base_currency, account_type,
+                                               wrapper, wrapper_source)
+                   SELECT b, a, n, c, t, w, CASE WHEN w IS NULL THEN NULL ELSE 'broker' END
+                     FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:n AS text[]),
+                                 CAST(:c AS text[]), CAST(:t AS text[]), CAST(:w AS text[])) AS u(b, a, n, c, t, w)
                    ON CONFLICT (broker, broker_account_id) DO UPDATE
                        SET name = COALESCE(EXCLUDED.name, broker_accounts.name),
                            base_currency = COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency),
-                           -- the wrapper a broker states, never over the user's own choice
-                           wrapper = CASE WHEN EXCLUDED.wrapper IS NULL OR broker_accounts.wrapper_source = 'user'
+                           account_type = COALESCE(EXCLUDED.account_type, broker_accounts.account_type),
+                           -- the user's choice is never overwritten; a broker label only replaces a broker one
+                           wrapper = CASE WHEN broker_accounts.wrapper_source = 'user' OR EXCLUDED.wrapper IS NULL
                                           THEN broker_accounts.wrapper ELSE EXCLUDED.wrapper END,
-                           wrapper_source = CASE WHEN EXCLUDED.wrapper IS NULL
-                                                      OR broker_accounts.wrapper_source = 'user'
-                                                 THEN broker_accounts.wrapper_source ELSE 'broker' END,
+                           wrapper_source = CASE
+                                          WHEN broker_accounts.wrapper_source = 'user' OR EXCLUDED.wrapper IS NULL
+                                          THEN broker_accounts.wrapper_source ELSE 'broker' END,
                            updated_at = now()
                    WHERE broker_accounts.name IS DISTINCT FROM COALESCE(EXCLUDED.name, broker_accounts.name)
                       OR broker_accounts.base_currency IS DISTINCT FROM
                          COALESCE(EXCLUDED.base_currency, broker_accounts.base_currency)
-                      OR (EXCLUDED.wrapper IS NOT NULL AND broker_accounts.wrapper_source IS DISTINCT FROM 'user'
+                      OR broker_accounts.account_type IS DISTINCT FROM
+                         COALESCE(EXCLUDED.account_type, broker_accounts.account_type)
+                      OR (broker_accounts.wrapper_source IS DISTINCT FROM 'user' AND EXCLUDED.wrapper IS NOT NULL
                           AND broker_accounts.wrapper IS DISTINCT FROM EXCLUDED.wrapper)"""
             ),
             dict(
@@ -286,6 +290,7 @@ class Repository:
                 a=[a.broker_account_id for a in ordered],
                 n=[a.name for a in ordered],
                 c=[a.base_currency for a in ordered],
+                t=[a.account_type for a in ordered],
                 w=[a.wrapper for a in ordered],
             ),
         )

@@ -22,6 +22,9 @@ PAGES = [
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),
+    ("accounts.py", "Accounts", ":material/account_balance:", "accounts"),
+    ("explorer.py", "Data explorer", ":material/table_view:", "explorer"),
+    ("help.py", "Help", ":material/help:", "help"),
 ]
 
 CSS = """

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from portfolio_dashboard.storage.reads.classes import ClassLevel
 from portfolio_dashboard.storage.reads.portfolio import AllocationSlice, Dimension
-from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
+from portfolio_dashboard.ui import charts, data, fmt, notices, settings_data, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 DIMENSIONS: dict[str, Dimension] = {
     "Instrument": "instrument", "Asset class": "asset_class", "Currency": "currency", "Broker": "broker",
     "Account": "account",
 }
+# The user's own classes (Instruments page, `classes set`): grouped from the per-instrument slices
+CLASS_LEVELS: dict[str, ClassLevel] = {"Your class": "class", "Class · sub-class": "subclass"}
 ASSET_CLASSES = {"etf": "ETF", "cfd": "CFD", "fx": "FX"}
 DONUT_SLICES = 10  # beyond this a donut is unreadable: the rest is one "Other" slice (the table has all)
 
@@ -24,6 +27,8 @@ def _label(dimension: Dimension, s: AllocationSlice) -> str:
     if dimension == "broker":
         return fmt.broker_label(s.label)
     if dimension == "asset_class":
+        if s.label[:1].isupper():  # already a display name (the user's classes)
+            return s.label
         return ASSET_CLASSES.get(s.label, s.label.replace("_", " ").capitalize())
     return s.label
 
@@ -48,9 +53,14 @@ def render() -> None:
             return
         currency = state.currency()
         st.session_state.setdefault("allocation_by", "Asset class")
-        by = st.segmented_control("Group by", list(DIMENSIONS), key="allocation_by") or "Asset class"
-        dimension = DIMENSIONS[by]
-        slices = data.allocation(db, state.scope(), dimension, currency)
+        by = (st.segmented_control("Group by", [*DIMENSIONS, *CLASS_LEVELS], key="allocation_by")
+              or "Asset class")
+        if by in CLASS_LEVELS:
+            dimension: Dimension = "asset_class"  # labels are the user's class names, shown as they are
+            slices = settings_data.class_allocation(db, state.scope(), CLASS_LEVELS[by], currency)
+        else:
+            dimension = DIMENSIONS[by]
+            slices = data.allocation(db, state.scope(), dimension, currency)
         if not slices:
             notices.nothing_in_filter("position")
             return

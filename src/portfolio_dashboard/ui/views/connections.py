@@ -8,7 +8,7 @@ import streamlit as st
 
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.services.connections import SourceState, schwab_begin, schwab_finish, schwab_login_left
-from portfolio_dashboard.ui import data, fmt, notices
+from portfolio_dashboard.ui import data, fmt, notices, source_actions
 from portfolio_dashboard.ui.guard import guarded
 
 BadgeColor = Literal["green", "orange", "gray"]
@@ -22,6 +22,7 @@ LOGIN_ERROR_KEY = "schwab_login_error"
 
 def _recheck() -> None:
     data.connection_states.clear()
+    source_actions.restart_login_watch()
 
 
 def _health_lines(s: SourceState) -> None:
@@ -107,9 +108,17 @@ def source_card(s: SourceState) -> None:
         head.markdown(f"**{s.label}**  \n`{s.name}`" + (" · used by Save Snapshot" if s.enabled else ""))
         badge.badge(label, color=color)
         _health_lines(s)
+        source_actions.ib_login_watch(s)
         if s.name == "schwab":
             _schwab_tokens(s)
             schwab_sign_in(s)
+        if s.configured:  # an unconfigured source has nothing to capture or disconnect
+            actions = st.columns([1, 1, 2])
+            with actions[0]:
+                source_actions.capture_button(s)
+            if s.name == "schwab":
+                with actions[1]:
+                    source_actions.schwab_disconnect(s)
 
 
 def render() -> None:

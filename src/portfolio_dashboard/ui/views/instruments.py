@@ -12,7 +12,7 @@ from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.services.mapping import map_instrument
 from portfolio_dashboard.storage.reads.audit import GlobalInstrumentLine, MappingLine
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.ui import data, fmt, notices, state, tables
+from portfolio_dashboard.ui import class_editor, data, fmt, notices, settings_data, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 
@@ -93,12 +93,17 @@ def render() -> None:
             else:
                 notices.empty_state()
             return
-        tab_global, tab_map = st.tabs([f"Global instruments ({len(global_rows)})",
-                                       f"Broker instruments ({len(mapping_rows)})"])
+        tab_global, tab_map, tab_classes = st.tabs([f"Global instruments ({len(global_rows)})",
+                                                    f"Broker instruments ({len(mapping_rows)})", "Asset classes"])
         with tab_global:
             globals_table(global_rows)
         with tab_map:
             mappings_table(mapping_rows)
+        with tab_classes:
+            shown = {g.id for g in global_rows}
+            class_rows = [c for c in settings_data.classes(db) if c.id in shown]
+            class_editor.classes_table(class_rows)
+            class_editor.class_form(class_rows)
         all_globals = data.global_instruments(db, Scope()) if scope.brokers or scope.accounts else global_rows
         override_form(mapping_rows, all_globals)
 
