@@ -10,6 +10,7 @@ stay Decimal here; pages convert to float only to hand numbers to tables and cha
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 import streamlit as st
@@ -90,22 +91,24 @@ def has_snapshots(db: str) -> bool:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def summary(db: str, scope: Scope, currency: str) -> read_portfolio.Summary:
+def summary(db: str, scope: Scope, currency: str, asof: datetime | None = None) -> read_portfolio.Summary:
     with _conn() as conn:
-        return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency)
+        return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def series(db: str, scope: Scope, currency: str, by_account: bool) -> list[read_portfolio.SeriesPoint]:
+def series(db: str, scope: Scope, currency: str, by_account: bool,
+           asof_day: date | None = None) -> list[read_portfolio.SeriesPoint]:
     with _conn() as conn:
         return read_portfolio.portfolio_series(conn, scope, currency, by_account=by_account,
-                                               base=settings().base_currency)
+                                               base=settings().base_currency, asof_day=asof_day)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def positions(db: str, scope: Scope, currency: str) -> list[read_portfolio.PositionLine]:
+def positions(db: str, scope: Scope, currency: str,
+              asof: datetime | None = None) -> list[read_portfolio.PositionLine]:
     with _conn() as conn:
-        return read_portfolio.latest_positions(conn, scope, currency, settings().base_currency)
+        return read_portfolio.latest_positions(conn, scope, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -116,9 +119,9 @@ def history(db: str, scope: Scope, global_instrument_id: uuid.UUID) -> list[read
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def allocation(db: str, scope: Scope, dimension: read_portfolio.Dimension,
-               currency: str) -> list[read_portfolio.AllocationSlice]:
+               currency: str, asof: datetime | None = None) -> list[read_portfolio.AllocationSlice]:
     with _conn() as conn:
-        return read_portfolio.allocation(conn, scope, dimension, currency, settings().base_currency)
+        return read_portfolio.allocation(conn, scope, dimension, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -108,7 +108,8 @@ ORDER BY l.broker, l.broker_account_id
 
 
 # Two fixed texts: the latest view keeps its own plan, the time machine adds one bound ``:asof`` predicate.
-_SUMMARY_SQL = {False: _summary_sql(False), True: _summary_sql(True)}
+_SUMMARY_SQL = _summary_sql(False)
+_SUMMARY_ASOF_SQL = _summary_sql(True)
 
 
 def _change(now: Decimal, before: Decimal, since: datetime | None) -> Change:
@@ -133,7 +134,7 @@ def portfolio_summary(conn: Connection, scope: Scope, currency: str = "GBP", bas
     With ``asof``, "latest" is each account's newest stored snapshot at or before that moment.
     """
     params = {**scope.params(), **_conversion_params(conn, currency, base), **_asof_params(asof)}
-    rows = conn.execute(text(_SUMMARY_SQL[asof is not None]), params).all()
+    rows = conn.execute(text(_SUMMARY_ASOF_SQL if asof is not None else _SUMMARY_SQL), params).all()
     accts: list[AccountValue] = []
     yday_values: list[tuple[datetime, Decimal]] = []
     for r in rows:
@@ -205,7 +206,8 @@ ORDER BY agg.day, agg.broker, agg.broker_account_id
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
-_SERIES_SQL = {False: _series_sql(False), True: _series_sql(True)}
+_SERIES_SQL = _series_sql(False)
+_SERIES_ASOF_SQL = _series_sql(True)
 
 
 def portfolio_series(conn: Connection, scope: Scope, currency: str = "GBP", *, by_account: bool = False,
@@ -218,7 +220,8 @@ def portfolio_series(conn: Connection, scope: Scope, currency: str = "GBP", *, b
     params = {**scope.params(), **_conversion_params(conn, currency, base), "by_account": by_account}
     if asof_day is not None:
         params["asof_day"] = asof_day
-    return [SeriesPoint(*r) for r in conn.execute(text(_SERIES_SQL[asof_day is not None]), params)]
+    sql = _SERIES_ASOF_SQL if asof_day is not None else _SERIES_SQL
+    return [SeriesPoint(*r) for r in conn.execute(text(sql), params)]
 
 
 def _positions_sql(asof: bool) -> str:
@@ -241,14 +244,16 @@ ORDER BY p.market_value_gbp DESC NULLS LAST, i.symbol
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
-_POSITIONS_SQL = {False: _positions_sql(False), True: _positions_sql(True)}
+_POSITIONS_SQL = _positions_sql(False)
+_POSITIONS_ASOF_SQL = _positions_sql(True)
 
 
 def latest_positions(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP",
                      asof: datetime | None = None) -> list[PositionLine]:
     """Every position of the latest snapshot (at or before ``asof``) of each account in scope, largest first."""
     params = {**scope.params(), **_conversion_params(conn, currency, base), **_asof_params(asof)}
-    return [PositionLine(*r) for r in conn.execute(text(_POSITIONS_SQL[asof is not None]), params)]
+    sql = _POSITIONS_ASOF_SQL if asof is not None else _POSITIONS_SQL
+    return [PositionLine(*r) for r in conn.execute(text(sql), params)]
 
 
 def instrument_history(conn: Connection, scope: Scope, global_instrument_id: uuid.UUID) -> list[HistoryPoint]:

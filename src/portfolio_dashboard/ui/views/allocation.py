@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import AllocationSlice, Dimension
-from portfolio_dashboard.ui import charts, data, fmt, notices, state, tables
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 DIMENSIONS: dict[str, Dimension] = {
@@ -50,10 +50,12 @@ def render() -> None:
         st.session_state.setdefault("allocation_by", "Asset class")
         by = st.segmented_control("Group by", list(DIMENSIONS), key="allocation_by") or "Asset class"
         dimension = DIMENSIONS[by]
-        slices = data.allocation(db, state.scope(), dimension, currency)
+        at = asof.current()
+        slices = data.allocation(db, state.scope(), dimension, currency, at)
         if not slices:
             notices.nothing_in_filter("position")
             return
+        asof.banner(data.summary(db, state.scope(), currency, at).accounts)
         missing = sum(s.holdings_without_value for s in slices)
         if missing:
             st.warning(f"{missing} holding(s) have no GBP value (no FX rate) and are left out of the weights.",

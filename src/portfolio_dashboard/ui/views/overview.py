@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, sidebar, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -54,7 +54,7 @@ def notes(s: Summary) -> None:
         st.warning(f"{s.accounts_without_value} account(s) have no GBP value (no FX rate for their currency), "
                    "so the total and the changes cannot be shown. See the Runs page for the warning.",
                    icon=":material/warning:")
-    if s.asof and s.oldest_asof and s.asof - s.oldest_asof > STALE_AFTER:
+    if s.at is None and s.asof and s.oldest_asof and s.asof - s.oldest_asof > STALE_AFTER:
         stale = [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts
                  if s.asof - a.asof_ts > STALE_AFTER]
         st.caption(f":material/schedule: Older snapshots in the total: {', '.join(stale)} "
@@ -65,7 +65,9 @@ def value_chart(db: str, currency: str) -> None:
     head, toggle = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader("Value over time")
     stacked = toggle.toggle("Stack by account", key="stack_by_account")
-    points = data.series(db, state.scope(), currency, stacked)
+    at = asof.current()
+    points = data.series(db, state.scope(), currency, stacked,
+                         at.astimezone(data.settings().timezone).date() if at else None)
     frame = pd.DataFrame({
         "day": [p.day for p in points],
         "account": [fmt.account_label(p.broker, p.broker_account_id) if p.broker and p.broker_account_id else ""
@@ -116,10 +118,11 @@ def headline(db: str) -> Summary | None:
     if not data.has_snapshots(db):
         notices.empty_state()
         return None
-    s = data.summary(db, state.scope(), state.currency())
+    s = data.summary(db, state.scope(), state.currency(), asof.current())
     if not s.accounts:
         notices.nothing_in_filter()
         return None
+    asof.banner(s.accounts)
     notes(s)
     metrics(s)
     return s
