@@ -14,6 +14,7 @@ import typer
 from portfolio_dashboard import __version__
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.cli.auth import auth_app
+from portfolio_dashboard.cli.export import register as register_export
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
@@ -38,6 +39,7 @@ demo_app = typer.Typer(help="The demo source: simulated accounts for trying the 
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
+register_export(app)  # export, statement
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
