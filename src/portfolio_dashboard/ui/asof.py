@@ -99,11 +99,10 @@ def controls() -> None:
     st.selectbox("Time machine", list(picks), index=None, key=PICK_KEY, on_change=_on_pick,
                  placeholder="Quick pick: latest, 5 April, 31 December, month ends",
                  help="Every page shows each account's stored snapshot at or before this moment.")
-    left, right = st.columns([3, 2])
-    left.date_input("As of date", key=DATE_KEY, max_value=date.today(), format="YYYY-MM-DD",
-                    help="Empty: the latest snapshots.")
-    right.time_input("Time", key=TIME_KEY, step=timedelta(minutes=15),
-                     help="Empty: the end of the day.", disabled=st.session_state.get(DATE_KEY) is None)
+    st.date_input("As of date", key=DATE_KEY, max_value=date.today(), format="YYYY-MM-DD",
+                  help="Empty: the latest snapshots.")
+    if st.session_state.get(DATE_KEY) is not None:  # a time means nothing without a date
+        st.time_input("As of time", key=TIME_KEY, step=timedelta(minutes=15), help="Empty: the end of the day.")
     text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
     if text:
         st.query_params[PARAM] = text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, text
 
@@ -25,9 +25,14 @@ INCOME_KINDS = ("dividend", "payment_in_lieu", "interest", "withholding_tax")
 _RANGE = "(CAST(:start AS date) IS NULL OR {day} >= CAST(:start AS date)) " \
          "AND (CAST(:end AS date) IS NULL OR {day} <= CAST(:end AS date))"
 
-# The raw response a snapshot ``s`` was read from (see the module note).
-_SNAPSHOT_SHA = """(SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = s.run_id AND r.broker = s.broker
-        ORDER BY abs(extract(epoch FROM r.received_at - s.asof_ts)), r.id LIMIT 1)"""
+def snapshot_sha_sql(alias: str) -> str:
+    """The raw response the snapshot ``alias`` was read from (see the module note); alias is a constant."""
+    return f"""(SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = {alias}.run_id
+        AND r.broker = {alias}.broker ORDER BY abs(extract(epoch FROM r.received_at - {alias}.asof_ts)), r.id
+        LIMIT 1)"""  # noqa: S608 - constants only
+
+
+_SNAPSHOT_SHA = snapshot_sha_sql("s")
 
 _DAILY_VALUES_SQL = f"""
 SELECT v.day AS date, v.broker_account_id AS account_id, v.broker, COALESCE(v.account_currency, s.base_currency)
@@ -138,4 +143,5 @@ def export_rows(conn: Connection, kind: str, start: date | None = None,
     params = {"start": start, "end": end, "income": list(INCOME_KINDS)}
     result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
         text(EXPORT_SQL[kind]), params)
-    yield from result.mappings()
+    for row in result.mappings():
+        yield cast(Mapping[str, Any], row)  # a RowMapping is a read-only Mapping
