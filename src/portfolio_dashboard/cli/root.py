@@ -18,6 +18,7 @@ from portfolio_dashboard.cli.export import register as register_export
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
+from portfolio_dashboard.cli.statement import register as register_statement
 from portfolio_dashboard.config import (
     SOURCE_NAMES,
     is_loopback_host,
@@ -39,7 +40,8 @@ demo_app = typer.Typer(help="The demo source: simulated accounts for trying the 
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
-register_export(app)  # export, statement
+register_export(app)  # export
+register_statement(app)  # statement
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")
