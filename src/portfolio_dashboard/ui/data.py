@@ -24,6 +24,7 @@ from portfolio_dashboard.services.connections import SourceState, database_descr
 from portfolio_dashboard.storage.engine import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import trace as read_trace
 from portfolio_dashboard.storage.reads.scope import Scope
 
 TTL_S = 600
@@ -174,3 +175,15 @@ def database_in_use() -> str:
 def as_float(value: Any) -> float | None:
     """For tables and charts only (numbers are stored and computed as Decimal)."""
     return None if value is None else float(value)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=50)
+def snapshot_trace(db: str, snapshot_id: uuid.UUID) -> read_trace.SnapshotTrace | None:
+    with _conn() as conn:
+        return read_trace.snapshot_trace(conn, snapshot_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=50)
+def payload_run(db: str, payload_id: uuid.UUID) -> uuid.UUID | None:
+    with _conn() as conn:
+        return read_trace.payload_run(conn, payload_id)

@@ -38,7 +38,7 @@ _DAILY_VALUES_SQL = f"""
 SELECT v.day AS date, v.broker_account_id AS account_id, v.broker, COALESCE(v.account_currency, s.base_currency)
            AS currency,
        v.total_value_local AS value_local,
-       round(v.total_value_gbp / NULLIF(v.total_value_local, 0), 18) AS fx_rate_gbp_per_unit,
+       trim_scale(round(v.total_value_gbp / NULLIF(v.total_value_local, 0), 18)) AS fx_rate_gbp_per_unit,
        v.total_value_gbp AS value_gbp, v.snapshot_id::text AS snapshot_id, {_SNAPSHOT_SHA} AS source_sha256
 FROM daily_account_value v
 JOIN snapshots s ON s.id = v.snapshot_id
@@ -57,7 +57,7 @@ SELECT sn.day AS date, sn.broker_account_id AS account_id, sn.broker,
        COALESCE(i.symbol, i.name, i.broker_instrument_id) AS security, i.isin, p.quantity,
        COALESCE(p.price_local, p.market_value_local / NULLIF(p.quantity, 0)) AS price,
        COALESCE(i.currency, '?') AS currency, p.market_value_local AS value_local,
-       round(p.market_value_gbp / NULLIF(p.market_value_local, 0), 18) AS fx_rate_gbp_per_unit,
+       trim_scale(round(p.market_value_gbp / NULLIF(p.market_value_local, 0), 18)) AS fx_rate_gbp_per_unit,
        p.market_value_gbp AS value_gbp, sn.id::text AS snapshot_id, sn.sha AS source_sha256
 FROM snaps sn
 JOIN positions p ON p.snapshot_id = sn.id
@@ -70,7 +70,7 @@ SELECT t.trade_ts AS trade_time, t.broker_account_id AS account_id, t.broker, t.
        COALESCE(i.symbol, i.name, i.broker_instrument_id, '?') AS security, i.isin, t.quantity,
        t.price_local AS price, COALESCE(t.currency, i.currency, '?') AS currency, t.amount_local,
        t.commission AS commission_local, t.realized_pnl AS realised_pnl_local,
-       round(t.amount_gbp / NULLIF(t.amount_local, 0), 18) AS fx_rate_gbp_per_unit,
+       trim_scale(round(t.amount_gbp / NULLIF(t.amount_local, 0), 18)) AS fx_rate_gbp_per_unit,
        (SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = t.run_id AND r.broker = t.broker
         ORDER BY r.received_at, r.id LIMIT 1) AS source_sha256
 FROM trades t
@@ -81,7 +81,8 @@ ORDER BY t.trade_ts, t.broker, t.broker_account_id, t.broker_trade_id
 
 _FLOWS_SQL = f"""
 SELECT (f.flow_ts AT TIME ZONE {TZ_SQL})::date AS date, f.broker_account_id AS account_id, f.broker, f.kind,
-       f.currency, f.amount_local, round(f.amount_gbp / NULLIF(f.amount_local, 0), 18) AS fx_rate_gbp_per_unit,
+       f.currency, f.amount_local,
+       trim_scale(round(f.amount_gbp / NULLIF(f.amount_local, 0), 18)) AS fx_rate_gbp_per_unit,
        f.amount_gbp, f.description, r.content_sha256 AS source_sha256
 FROM cash_flows f
 LEFT JOIN raw_payloads r ON r.id = f.raw_payload_id
@@ -112,7 +113,8 @@ grouped AS (
 SELECT g.day AS date, g.broker_account_id AS account_id, g.broker, g.kind,
        COALESCE(i.symbol, i.name, g.currency || ' cash') AS security, i.isin, g.currency,
        g.gross_local, g.wht_local AS withholding_tax_local, g.gross_local + g.wht_local AS net_local,
-       CASE WHEN g.valued THEN round(g.gross_gbp / NULLIF(g.gross_local, 0), 18) END AS fx_rate_gbp_per_unit,
+       CASE WHEN g.valued THEN trim_scale(round(g.gross_gbp / NULLIF(g.gross_local, 0), 18)) END
+           AS fx_rate_gbp_per_unit,
        CASE WHEN g.valued THEN g.gross_gbp END AS gross_gbp,
        CASE WHEN g.valued THEN g.wht_gbp END AS withholding_tax_gbp,
        CASE WHEN g.valued THEN g.gross_gbp + g.wht_gbp END AS net_gbp,
@@ -123,7 +125,7 @@ ORDER BY g.day, g.broker, g.broker_account_id, security
 
 _FX_RATES_SQL = f"""
 SELECT f.asof_ts AS as_of, f.source_ccy AS source_currency, f.target_ccy AS target_currency,
-       round(f.rate, 18) AS rate, f.provider, NULL::text AS source_sha256
+       trim_scale(round(f.rate, 18)) AS rate, f.provider, NULL::text AS source_sha256
 FROM fx_rates f
 WHERE {_RANGE.format(day=f"(f.asof_ts AT TIME ZONE {TZ_SQL})::date")}
 ORDER BY f.asof_ts, f.source_ccy, f.target_ccy, f.provider

@@ -75,7 +75,7 @@ SELECT l.broker, l.broker_account_id, l.id::text, l.asof_ts, (l.asof_ts AT TIME 
        COALESCE(i.symbol, i.name, i.broker_instrument_id), i.isin, p.quantity,
        COALESCE(p.price_local, p.market_value_local / NULLIF(p.quantity, 0)), COALESCE(i.currency, '?'),
        p.market_value_local, p.market_value_gbp,
-       round(p.market_value_gbp / NULLIF(p.market_value_local, 0), 18), f.provider,
+       trim_scale(round(p.market_value_gbp / NULLIF(p.market_value_local, 0), 18)), f.provider,
        {snapshot_sha_sql("l")}
 FROM l
 JOIN positions p ON p.snapshot_id = l.id
@@ -95,7 +95,7 @@ _REALISED_SQL = f"""
 SELECT t.broker, t.broker_account_id, t.broker_trade_id, t.trade_ts, (t.trade_ts AT TIME ZONE {TZ_SQL})::date,
        COALESCE(i.symbol, i.name, i.broker_instrument_id, '?'), i.isin, t.quantity,
        COALESCE(t.currency, i.currency, '?'), t.amount_local, t.commission, t.realized_pnl,
-       round(t.amount_gbp / NULLIF(t.amount_local, 0), 18),
+       trim_scale(round(t.amount_gbp / NULLIF(t.amount_local, 0), 18)),
        (SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = t.run_id AND r.broker = t.broker
         ORDER BY r.received_at, r.id LIMIT 1)
 FROM trades t

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import asof, charts, data, fmt, notices, sidebar, state, tables
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, sidebar, state, tables, trace
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -46,6 +46,9 @@ def notes(s: Summary) -> None:
     if s.currency != "GBP" and s.rate is not None:
         rate = f" · £1 = {fmt.symbol(s.currency)}{s.rate:.4f} (stored rate)"
     st.caption(f"As of {fmt.when(s.asof, tz)} · {len(s.accounts)} account(s) · values in {s.currency}{rate}")
+    sources = " · ".join(f"[{fmt.account_label(a.broker, a.broker_account_id)}]({trace.snapshot_link(a.snapshot_id)})"
+                         for a in s.accounts if a.snapshot_id is not None)
+    st.caption(f":material/link: Sources of these figures (snapshot and raw response): {sources}")
     if s.rate_missing:
         st.warning(f"No GBP→{s.currency} rate is stored yet, so values cannot be shown in {s.currency}. "
                    "Choose GBP in the sidebar, or capture an account that holds this currency.",
@@ -107,10 +110,13 @@ def breakdown(s: Summary) -> None:
             "Local": [data.as_float(a.value_local) for a in s.accounts],
             "Ccy": [a.account_currency or "" for a in s.accounts],
             "As of": [a.asof_ts.astimezone(tz).replace(tzinfo=None) for a in s.accounts],
+            "Source": [trace.snapshot_link(a.snapshot_id) for a in s.accounts],
         })
         st.dataframe(accounts, hide_index=True, column_config={
             "Value": tables.money("Value", ccy), "Local": tables.number("Local value"),
-            "As of": tables.when("As of")})
+            "As of": tables.when("As of"),
+            "Source": st.column_config.LinkColumn("Source", display_text="snapshot",
+                                                  help="The stored snapshot and its raw broker response")})
 
 
 def headline(db: str) -> Summary | None:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import PositionLine
-from portfolio_dashboard.ui import asof, charts, data, fmt, notices, state, tables
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, state, tables, trace
 from portfolio_dashboard.ui.guard import guarded
 
 
@@ -39,6 +39,7 @@ def table(lines: list[PositionLine], currency: str) -> None:
     for column in shown.columns:
         if column not in ("Symbol", "Name", "Account", "Class", "Ccy"):
             shown[column] = [data.as_float(v) for v in exact[column]]
+    shown["Source"] = [trace.snapshot_link(p.snapshot_id) for p in lines]  # the snapshot and its raw response
     query = st.text_input("Find", placeholder="Symbol or name", key="positions_find",
                           label_visibility="collapsed").strip().lower()
     if query:
@@ -53,6 +54,8 @@ def table(lines: list[PositionLine], currency: str) -> None:
         "Cost basis": tables.number("Cost basis"), "Unrealised P&L": tables.number("Unrealised P&L"),
         "P&L (GBP)": tables.money("P&L (GBP)", "GBP"), "P&L %": tables.percent("P&L %"),
         "Weight": tables.percent("Weight"),
+        "Source": st.column_config.LinkColumn("Source", display_text="snapshot",
+                                              help="The stored snapshot and the raw broker response (Runs page)"),
     }
     st.dataframe(shown, hide_index=True, column_config=config, key="positions_table",
                  height=tables.height(len(shown), 640))
