@@ -158,3 +158,18 @@ def test_a_shared_link_opens_at_its_date(server, picked, page):
     page.wait_for_timeout(500)
     assert "asof=" not in page.url
     assert page.get_by_text(f"As of {day:%d %b %Y} 23:59").count() == 0
+
+
+def test_a_headline_figure_links_to_its_snapshot_and_raw_response(server, picked, page):
+    day: date = picked["day"]  # type: ignore[assignment]
+    page.goto(f"{server.url}/?asof={day.isoformat()}")
+    page.locator(TOTAL).wait_for()
+    idle(page)
+    page.get_by_role("link", name=str(picked["stale_label"])).first.click()
+    page.get_by_text("Source snapshot").wait_for()
+    idle(page)
+    page.get_by_text("SHA-256").first.wait_for()
+    assert "/runs?snapshot=" in page.url
+    assert page.get_by_text(str(picked["stale_label"])).count() >= 1
+    shot(page, "runs-trace")
+
