@@ -102,6 +102,7 @@ def controls() -> None:
     st.date_input("As of date", key=DATE_KEY, max_value=date.today(), format="YYYY-MM-DD",
                   help="Empty: the latest snapshots.")
     if st.session_state.get(DATE_KEY) is not None:  # a time means nothing without a date
+        st.session_state.setdefault(TIME_KEY, None)  # empty (end of day), not Streamlit's default "now"
         st.time_input("As of time", key=TIME_KEY, step=timedelta(minutes=15), help="Empty: the end of the day.")
     text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
     if text:

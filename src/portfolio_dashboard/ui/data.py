@@ -24,6 +24,7 @@ from portfolio_dashboard.services.connections import SourceState, database_descr
 from portfolio_dashboard.storage.engine import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import statement as read_statement
 from portfolio_dashboard.storage.reads import trace as read_trace
 from portfolio_dashboard.storage.reads.scope import Scope
 
@@ -187,3 +188,9 @@ def snapshot_trace(db: str, snapshot_id: uuid.UUID) -> read_trace.SnapshotTrace 
 def payload_run(db: str, payload_id: uuid.UUID) -> uuid.UUID | None:
     with _conn() as conn:
         return read_trace.payload_run(conn, payload_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def realised(db: str) -> list[read_statement.RealisedTrade]:
+    with _conn() as conn:
+        return read_statement.realised_trades(conn)

@@ -15,6 +15,7 @@ PAGES = [
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
+    ("realised.py", "Realised gains", ":material/receipt_long:", "realised"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),
