@@ -47,12 +47,15 @@ ORDER BY v.day, v.broker, v.broker_account_id
 """  # noqa: S608 - constants only
 
 _POSITIONS_SQL = f"""
-WITH snaps AS (
-    SELECT s.id, s.broker, s.broker_account_id, (s.asof_ts AT TIME ZONE {TZ_SQL})::date AS day,
+WITH snaps AS MATERIALIZED (
+    SELECT s.id, s.broker, s.broker_account_id, (s.asof_ts AT TIME ZONE {TZ_SQL})::date AS day, s.asof_ts,
            {_SNAPSHOT_SHA} AS sha
     FROM snapshots s
     WHERE {_RANGE.format(day=f"(s.asof_ts AT TIME ZONE {TZ_SQL})::date")}
+    ORDER BY s.asof_ts, s.broker, s.broker_account_id
 )
+-- One snapshot at a time through the positions primary key, in the CTE's order: ten years of positions
+-- stream without a sort of millions of rows (an outer ORDER BY would sort them all before the first row).
 SELECT sn.day AS date, sn.broker_account_id AS account_id, sn.broker,
        COALESCE(i.symbol, i.name, i.broker_instrument_id) AS security, i.isin, p.quantity,
        COALESCE(p.price_local, p.market_value_local / NULLIF(p.quantity, 0)) AS price,
@@ -60,9 +63,8 @@ SELECT sn.day AS date, sn.broker_account_id AS account_id, sn.broker,
        trim_scale(round(p.market_value_gbp / NULLIF(p.market_value_local, 0), 18)) AS fx_rate_gbp_per_unit,
        p.market_value_gbp AS value_gbp, sn.id::text AS snapshot_id, sn.sha AS source_sha256
 FROM snaps sn
-JOIN positions p ON p.snapshot_id = sn.id
+CROSS JOIN LATERAL (SELECT * FROM positions p WHERE p.snapshot_id = sn.id ORDER BY p.instrument_id) p
 JOIN instruments i ON i.id = p.instrument_id
-ORDER BY sn.day, sn.broker, sn.broker_account_id, security
 """  # noqa: S608 - constants only
 
 _TRADES_SQL = f"""
@@ -143,7 +145,11 @@ def export_rows(conn: Connection, kind: str, start: date | None = None,
     if kind not in EXPORT_SQL:
         raise ValueError(f"unknown export kind {kind!r}; one of {', '.join(EXPORT_SQL)}")
     params = {"start": start, "end": end, "income": list(INCOME_KINDS)}
-    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
-        text(EXPORT_SQL[kind]), params)
+    # A server-side cursor is planned for its first 10 % of rows (cursor_tuple_fraction), which picks
+    # fast-start nested loops over whole tables; an export reads every row, so plan for all of them.
+    conn.execute(text("SELECT set_config('cursor_tuple_fraction', '1', true)"))
+    # Statement-level options: ``Connection.execution_options`` would leave the caller's connection streaming.
+    result = conn.execute(text(EXPORT_SQL[kind]).execution_options(stream_results=True, yield_per=STREAM_ROWS),
+                          params)
     for row in result.mappings():
         yield cast(Mapping[str, Any], row)  # a RowMapping is a read-only Mapping
