@@ -83,3 +83,26 @@ def test_realised_gains_page_totals_the_brokers_figures_in_gbp(seeded):
     assert not at.exception
     assert next(m.value for m in at.metric if m.label == "Realised (GBP)") == fmt.money(Decimal("48.00"), "GBP")
     assert len(at.dataframe[0].value) == 2
+
+
+def test_reconciliation_flags_a_residual_over_tolerance_and_shows_the_nav_bridge(seeded):
+    with seeded.engine.begin() as conn:
+        broker, account, snapshot_id = conn.execute(text(
+            "SELECT broker, broker_account_id, id FROM snapshots ORDER BY asof_ts DESC LIMIT 1")).one()
+        conn.execute(text("UPDATE snapshots SET reported_total_gbp = total_value_gbp * 1.1 WHERE id = :id"),
+                     {"id": snapshot_id})
+        conn.execute(text(
+            """INSERT INTO nav_changes (broker, broker_account_id, from_date, to_date, currency, starting_value,
+                                        ending_value, deposits_withdrawals, dividends, mtm, fx_translation)
+               VALUES (:b, :a, '2026-01-01', '2026-01-31', 'GBP', 1000, 1150, 100, 10, 45, -5)"""),
+            {"b": broker, "a": account})
+    at = AppTest.from_file(APP_FILE, default_timeout=60)
+    at.run()
+    at.switch_page("views/reconciliation.py")
+    at.run()
+    assert not at.exception
+    assert "1 over the tolerance" in _texts(at)
+    recon = at.dataframe[0].value
+    assert int(recon["Over tolerance"].sum()) == 1
+    bridge = at.dataframe[1].value
+    assert list(bridge["End"]) == [1150.0] and list(bridge["Other"]) == [0.0]

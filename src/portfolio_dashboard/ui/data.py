@@ -24,6 +24,7 @@ from portfolio_dashboard.services.connections import SourceState, database_descr
 from portfolio_dashboard.storage.engine import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import reconcile as read_reconcile
 from portfolio_dashboard.storage.reads import statement as read_statement
 from portfolio_dashboard.storage.reads import trace as read_trace
 from portfolio_dashboard.storage.reads.scope import Scope
@@ -194,3 +195,15 @@ def payload_run(db: str, payload_id: uuid.UUID) -> uuid.UUID | None:
 def realised(db: str) -> list[read_statement.RealisedTrade]:
     with _conn() as conn:
         return read_statement.realised_trades(conn)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def reconciliation(db: str, scope: Scope, since: datetime, until: datetime) -> list[read_reconcile.ReconRow]:
+    with _conn() as conn:
+        return read_reconcile.reconciliation(conn, scope, since, until)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def nav_bridges(db: str, scope: Scope) -> list[read_reconcile.NavBridge]:
+    with _conn() as conn:
+        return read_reconcile.nav_bridges(conn, scope)

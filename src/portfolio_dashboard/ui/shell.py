@@ -16,6 +16,7 @@ PAGES = [
     ("positions.py", "Positions", ":material/table_rows:", "positions"),
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
     ("realised.py", "Realised gains", ":material/receipt_long:", "realised"),
+    ("reconciliation.py", "Reconciliation", ":material/balance:", "reconciliation"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),
