@@ -104,5 +104,6 @@ def test_reconciliation_flags_a_residual_over_tolerance_and_shows_the_nav_bridge
     assert "1 over the tolerance" in _texts(at)
     recon = at.dataframe[0].value
     assert int(recon["Over tolerance"].sum()) == 1
+    assert "residual over tolerance" in _texts(at)
     bridge = at.dataframe[1].value
     assert list(bridge["End"]) == [1150.0] and list(bridge["Other"]) == [0.0]

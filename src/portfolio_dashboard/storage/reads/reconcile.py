@@ -28,6 +28,9 @@ class ReconRow:
     positions: int
     ours_gbp: Decimal | None  # positions + cash
     broker_gbp: Decimal | None  # the broker's own total
+    fx_complete: bool  # False: a position had no rate (no GBP value)
+    warnings: list[str]  # the capture's warnings for this snapshot (minor units corrected, skipped rows, ...)
+    off_value: int  # positions whose quantity x price differs from their value by more than 1 % (and 1p)
 
     @property
     def residual_gbp(self) -> Decimal | None:
@@ -50,7 +53,11 @@ _RECON_SQL = f"""
 SELECT DISTINCT ON (s.broker, s.broker_account_id, (s.asof_ts AT TIME ZONE {TZ_SQL})::date)
        (s.asof_ts AT TIME ZONE {TZ_SQL})::date, s.broker, s.broker_account_id, s.id, s.asof_ts,
        (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id)::integer,
-       s.total_value_gbp, s.reported_total_gbp
+       s.total_value_gbp, s.reported_total_gbp, s.fx_complete,
+       ARRAY(SELECT jsonb_array_elements_text(s.warnings)),
+       (SELECT count(*) FROM positions p WHERE p.snapshot_id = s.id AND p.price_local IS NOT NULL
+          AND abs(p.quantity * p.price_local - p.market_value_local)
+              > greatest(0.01, abs(p.market_value_local) * 0.01))::integer
 FROM snapshots s
 WHERE {scope_sql("s")} AND s.asof_ts >= :since AND s.asof_ts <= :until
 ORDER BY s.broker, s.broker_account_id, (s.asof_ts AT TIME ZONE {TZ_SQL})::date DESC, s.asof_ts DESC
@@ -60,7 +67,8 @@ ORDER BY s.broker, s.broker_account_id, (s.asof_ts AT TIME ZONE {TZ_SQL})::date 
 def reconciliation(conn: Connection, scope: Scope, since: datetime, until: datetime) -> list[ReconRow]:
     """One row per account per day between two moments (newest day first within each account)."""
     params = {**scope.params(), "since": since, "until": until}
-    return [ReconRow(*r) for r in conn.execute(text(_RECON_SQL), params)]
+    return [ReconRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], list(r[9] or []), r[10])
+            for r in conn.execute(text(_RECON_SQL), params)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
-"""Reconciliation: per account per day, our positions + cash against the broker's own total (residual in £ and
-%, red beyond the capture's tolerance), and the broker's NAV bridge (IB Flex) beside our own figures."""
+"""Reconciliation and data quality.
+
+A badge per account for each flag on its newest snapshot (capture warnings such as minor-unit prices corrected
+or skipped rows, quantity x price not matching value, a missing FX rate, a residual over tolerance), each
+linking to the snapshot; per account per day, our positions + cash against the broker's own total (residual in
+£ and %, red beyond the capture's tolerance); and the broker's NAV bridge (IB Flex) beside our own figures.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,41 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
+from portfolio_dashboard.storage.reads import reconcile as read_reconcile
 from portfolio_dashboard.ui import asof, data, fmt, notices, state, tables, trace
 from portfolio_dashboard.ui.guard import guarded
 
 DAYS = 60
+
+
+def _quality(rows: list[read_reconcile.ReconRow], tolerance: Decimal) -> None:
+    """A badge per account and problem on its newest snapshot in the window, each linking to the evidence."""
+    newest: dict[tuple[str, str], read_reconcile.ReconRow] = {}
+    for r in rows:
+        key = (r.broker, r.broker_account_id)
+        if key not in newest or r.asof_ts > newest[key].asof_ts:
+            newest[key] = r
+    badges: list[str] = []
+    for r in newest.values():
+        label = fmt.account_label(r.broker, r.broker_account_id)
+        link = trace.snapshot_link(r.snapshot_id)
+        problems = []
+        if r.warnings:
+            problems.append(f"{len(r.warnings)} capture warning(s)")
+        if r.off_value:
+            problems.append(f"{r.off_value} position(s) where quantity × price ≠ value")
+        if not r.fx_complete:
+            problems.append("a position without an FX rate")
+        if r.over(tolerance):
+            problems.append("residual over tolerance")
+        if problems:
+            badges.extend(f"[:orange-badge[:material/report: {label}: {p}]]({link})" for p in problems)
+        else:
+            badges.append(f"[:green-badge[:material/check: {label}: no data-quality flag]]({link})")
+    st.markdown(" ".join(badges))
+    for r in newest.values():
+        for w in r.warnings:
+            st.caption(f":material/warning: {fmt.account_label(r.broker, r.broker_account_id)}: {w}")
 
 
 def _residuals(db: str) -> None:
@@ -25,6 +61,7 @@ def _residuals(db: str) -> None:
         st.caption(f"No snapshot in the {DAYS} days to {fmt.when(until, tz)}.")
         return
     tolerance = Decimal(data.settings().reconcile_tolerance)
+    _quality(rows, tolerance)
     over = [r.over(tolerance) for r in rows]
     frame = pd.DataFrame({
         "Day": [r.day for r in rows],
@@ -35,6 +72,8 @@ def _residuals(db: str) -> None:
         "Residual (GBP)": [data.as_float(r.residual_gbp) for r in rows],
         "Residual %": [data.as_float(r.residual_pct) for r in rows],
         "Over tolerance": over,
+        "Warnings": [len(r.warnings) for r in rows],
+        "Qty × price ≠ value": [r.off_value for r in rows],
         "Source": [trace.snapshot_link(r.snapshot_id) for r in rows],
     })
 
