@@ -175,3 +175,12 @@ def test_a_headline_figure_links_to_its_snapshot_and_raw_response(server, picked
     assert page.get_by_text(str(picked["stale_label"])).count() >= 1
     shot(page, "runs-trace")
 
+
+
+@pytest.mark.parametrize("path", ["reconciliation", "realised"])
+def test_reconciliation_and_realised_pages_render(server, picked, page, path):
+    page.goto(f"{server.url}/{path}")
+    page.locator("h1").first.wait_for()
+    idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, path)

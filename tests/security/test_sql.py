@@ -46,6 +46,10 @@ REVIEWED = {
     ("storage/reads/portfolio.py", "_conversion_params"): "a module constant expression",
     ("storage/reads/portfolio.py", "instrument_history"): "scope_sql() over a code-constant alias; ids bound",
     ("storage/reads/portfolio.py", "allocation"): "key/label from the _GROUPS whitelist (else ValueError); values bound",
+    ("storage/reads/portfolio.py", "_summary_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/portfolio.py", "_series_sql"): "built at import from constants; the as-of day is a parameter",
+    ("storage/reads/portfolio.py", "_positions_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/exports.py", "snapshot_sha_sql"): "SQL fragment over a code-constant alias",
 }
 
 
