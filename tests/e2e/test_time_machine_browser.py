@@ -9,8 +9,10 @@ at that date it holds an older snapshot. Expected figures are read straight from
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -46,8 +48,19 @@ FROM broker_accounts a CROSS JOIN LATERAL (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
-    with DashboardServer(tmp_path_factory.mktemp("asof") / "data") as srv:
+def server() -> Iterator[DashboardServer]:
+    # Not under pytest's basetemp: it is private to root (0700), and the embedded server runs as its own user,
+    # which must reach the data directory.
+    parent = Path(tempfile.mkdtemp(prefix="pd-e2e-asof-"))
+    parent.chmod(0o755)
+    try:
+        yield from _serve(parent / "data")
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _serve(data_dir: Path) -> Iterator[DashboardServer]:
+    with DashboardServer(data_dir) as srv:
         subprocess.run([sys.executable, "-m", "portfolio_dashboard", "demo", "seed", "--days", "40"],
                        env=srv.env, check=True, capture_output=True, timeout=300)
         yield srv

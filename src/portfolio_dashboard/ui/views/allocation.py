@@ -79,6 +79,12 @@ def render() -> None:
             st.dataframe(frame, hide_index=True, key="allocation_table",
                          height=tables.height(len(frame), 460),
                          column_config={"Value": tables.money("Value", currency), "Weight": tables.percent("Weight")})
+            exact = pd.DataFrame({by: labels, "value_gbp": [s.value_gbp for s in slices],
+                                  f"value_{currency.lower()}": [s.value for s in slices],
+                                  "weight": [s.weight for s in slices], "holdings": [s.holdings for s in slices]})
+            st.download_button("Download CSV", exact.to_csv(index=False).encode("utf-8"),
+                               file_name=f"allocation-{dimension}.csv", mime="text/csv", icon=":material/download:",
+                               key="allocation_csv")
             total = sum((s.value for s in slices if s.value is not None), start=0)
             st.caption(f"Total {fmt.money(total, currency)} over the latest snapshot of each account. Negative "
                        "holdings (short positions, borrowed cash) count in the table, not in the chart.")

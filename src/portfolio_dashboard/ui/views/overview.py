@@ -84,6 +84,13 @@ def value_chart(db: str, currency: str) -> None:
                     key="value_chart")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
+    exact = pd.DataFrame({"day": [p.day for p in points], "broker": [p.broker or "" for p in points],
+                          "account_id": [p.broker_account_id or "" for p in points],
+                          "value_gbp": [p.value_gbp for p in points],
+                          f"value_{currency.lower()}": [p.value for p in points]})
+    st.download_button("Download daily values (CSV)", exact.to_csv(index=False).encode("utf-8"),
+                       file_name="daily-values.csv", mime="text/csv", icon=":material/download:", key="series_csv",
+                       help="Exact decimals. Every column, with sources: `portfolio-dashboard export daily-values`.")
 
 
 def breakdown(s: Summary) -> None:
