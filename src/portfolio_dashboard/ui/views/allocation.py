@@ -55,7 +55,8 @@ def render() -> None:
         if not slices:
             notices.nothing_in_filter("position")
             return
-        asof.banner(data.summary(db, state.scope(), currency, at).accounts)
+        if at is not None:  # the latest view reads no summary here
+            asof.banner(data.summary(db, state.scope(), currency, at).accounts)
         missing = sum(s.holdings_without_value for s in slices)
         if missing:
             st.warning(f"{missing} holding(s) have no GBP value (no FX rate) and are left out of the weights.",

@@ -110,7 +110,8 @@ def render() -> None:
         if not lines:
             notices.nothing_in_filter("position")
             return
-        asof.banner(data.summary(db, state.scope(), currency, at).accounts)
+        if at is not None:  # the latest view reads no summary here
+            asof.banner(data.summary(db, state.scope(), currency, at).accounts)
         newest = fmt.when(max(p.asof_ts for p in lines), data.settings().timezone)
         which = "The latest snapshot" if at is None else "The newest stored snapshot at that moment"
         st.caption(f"{which} of each account · newest {newest}")
