@@ -31,6 +31,8 @@ REVIEWED = {
     ("storage/bulk.py", "_merge_snapshots"): "constant column lists; values are COPYed or bound",
     ("storage/bulk.py", "_merge_positions"): "constant column lists; values are staged by COPY",
     ("storage/reads/scope.py", "scope_sql"): "the table alias is a code constant; the filters are bound arrays",
+    ("storage/reads/holdings.py", "_holdings_sql"): "constant fragments; the as-of choice is a boolean",
+    ("storage/reads/holdings.py", "_accounts_sql"): "constant fragments; the as-of choice is a boolean",
     ("storage/reads/capital_gains.py", "_rate_sql"): "fragments from the module's constants; values are bound",
     ("storage/bulk.py", "copy_positions"): "the module's constant column list; values are COPYed",
     ("storage/bulk.py", "upsert_trades"): "constant column lists; values bound",
@@ -52,6 +54,10 @@ REVIEWED = {
     ("storage/reads/portfolio.py", "_conversion_params"): "a module constant expression",
     ("storage/reads/portfolio.py", "instrument_history"): "scope_sql() over a code-constant alias; ids bound",
     ("storage/reads/portfolio.py", "allocation"): "key/label from the _GROUPS whitelist (else ValueError); values bound",
+    ("storage/reads/portfolio.py", "_summary_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/portfolio.py", "_series_sql"): "built at import from constants; the as-of day is a parameter",
+    ("storage/reads/portfolio.py", "_positions_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/exports.py", "snapshot_sha_sql"): "SQL fragment over a code-constant alias",
 }
 
 

@@ -44,7 +44,8 @@ def test_overview_position_headlines(seeded):
 def test_account_table_has_wrapper_share_and_both_currencies(seeded):
     at = run_page()
     table = at.dataframe[1].value
-    assert list(table.columns) == ["Account", "Name", "Wrapper", "Value (GBP)", "Value (USD)", "% of total", "As of"]
+    assert list(table.columns) == ["Account", "Name", "Wrapper", "Value (GBP)", "Value (USD)", "% of total", "As of",
+                                   "Unreconciled", "Source"]
     with seeded.engine.connect() as conn:
         lines = rh.account_lines(conn, Scope())
     assert table["% of total"].sum() == pytest.approx(1.0)

@@ -20,12 +20,14 @@ from portfolio_dashboard.cli.accounts import accounts_app, classes_app
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.capital_gains import cgt_app
 from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
+from portfolio_dashboard.cli.export import register as register_export
 from portfolio_dashboard.cli.flows import register as register_flows
 from portfolio_dashboard.cli.fx import fx_app
 from portfolio_dashboard.cli.imports import import_app
 from portfolio_dashboard.cli.mapping import mapping_app
 from portfolio_dashboard.cli.ops import register as register_ops
 from portfolio_dashboard.cli.returns import register as register_returns
+from portfolio_dashboard.cli.statement import register as register_statement
 from portfolio_dashboard.domain.runs import SOURCE_NAMES, TriggerType
 from portfolio_dashboard.errors import ConfigError, PortfolioError
 
@@ -41,6 +43,8 @@ demo_app = command_group("The demo source: simulated accounts for trying the pro
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 register_ops(app)  # spool, alerts, reprocess
+register_export(app)  # export
+register_statement(app)  # statement
 app.add_typer(auth_app, name="auth")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(fx_app, name="fx")

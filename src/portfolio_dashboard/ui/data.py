@@ -10,6 +10,7 @@ stay Decimal here; pages convert to float only to hand numbers to tables and cha
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 import streamlit as st
@@ -24,8 +25,11 @@ from portfolio_dashboard.services.database import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads import reconcile as read_reconcile
 from portfolio_dashboard.storage.reads import reconciliation as read_reconciliation
+from portfolio_dashboard.storage.reads import statement as read_statement
 from portfolio_dashboard.storage.reads import status as status_reads
+from portfolio_dashboard.storage.reads import trace as read_trace
 from portfolio_dashboard.storage.reads import views as read_views
 from portfolio_dashboard.storage.reads.scope import Scope
 
@@ -93,22 +97,24 @@ def has_snapshots(db: str) -> bool:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def summary(db: str, scope: Scope, currency: str) -> read_portfolio.Summary:
+def summary(db: str, scope: Scope, currency: str, asof: datetime | None = None) -> read_portfolio.Summary:
     with _conn() as conn:
-        return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency)
+        return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def series(db: str, scope: Scope, currency: str, by_account: bool) -> list[read_portfolio.SeriesPoint]:
+def series(db: str, scope: Scope, currency: str, by_account: bool,
+           asof_day: date | None = None) -> list[read_portfolio.SeriesPoint]:
     with _conn() as conn:
         return read_portfolio.portfolio_series(conn, scope, currency, by_account=by_account,
-                                               base=settings().base_currency)
+                                               base=settings().base_currency, asof_day=asof_day)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def positions(db: str, scope: Scope, currency: str) -> list[read_portfolio.PositionLine]:
+def positions(db: str, scope: Scope, currency: str,
+              asof: datetime | None = None) -> list[read_portfolio.PositionLine]:
     with _conn() as conn:
-        return read_portfolio.latest_positions(conn, scope, currency, settings().base_currency)
+        return read_portfolio.latest_positions(conn, scope, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -119,9 +125,9 @@ def history(db: str, scope: Scope, global_instrument_id: uuid.UUID) -> list[read
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def allocation(db: str, scope: Scope, dimension: read_portfolio.Dimension,
-               currency: str) -> list[read_portfolio.AllocationSlice]:
+               currency: str, asof: datetime | None = None) -> list[read_portfolio.AllocationSlice]:
     with _conn() as conn:
-        return read_portfolio.allocation(conn, scope, dimension, currency, settings().base_currency)
+        return read_portfolio.allocation(conn, scope, dimension, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -184,15 +190,15 @@ def clear_views() -> None:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def holdings(db: str, scope: Scope, currency: str) -> list[read_holdings.Holding]:
+def holdings(db: str, scope: Scope, currency: str, asof: datetime | None = None) -> list[read_holdings.Holding]:
     with _conn() as conn:
-        return read_holdings.holdings(conn, scope, currency, settings().base_currency)
+        return read_holdings.holdings(conn, scope, currency, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def account_lines(db: str, scope: Scope) -> list[read_holdings.AccountLine]:
+def account_lines(db: str, scope: Scope, asof: datetime | None = None) -> list[read_holdings.AccountLine]:
     with _conn() as conn:
-        return read_holdings.account_lines(conn, scope, settings().base_currency)
+        return read_holdings.account_lines(conn, scope, settings().base_currency, asof)
 
 
 @st.cache_data(ttl=60, show_spinner="Checking connections…")
@@ -209,3 +215,33 @@ def database_in_use() -> str:
 def as_float(value: Any) -> float | None:
     """For tables and charts only (numbers are stored and computed as Decimal)."""
     return None if value is None else float(value)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=50)
+def snapshot_trace(db: str, snapshot_id: uuid.UUID) -> read_trace.SnapshotTrace | None:
+    with _conn() as conn:
+        return read_trace.snapshot_trace(conn, snapshot_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=50)
+def payload_run(db: str, payload_id: uuid.UUID) -> uuid.UUID | None:
+    with _conn() as conn:
+        return read_trace.payload_run(conn, payload_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def realised(db: str) -> list[read_statement.RealisedTrade]:
+    with _conn() as conn:
+        return read_statement.realised_trades(conn)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def reconciliation(db: str, scope: Scope, since: datetime, until: datetime) -> list[read_reconcile.ReconRow]:
+    with _conn() as conn:
+        return read_reconcile.reconciliation(conn, scope, since, until)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def nav_bridges(db: str, scope: Scope) -> list[read_reconcile.NavBridge]:
+    with _conn() as conn:
+        return read_reconcile.nav_bridges(conn, scope)

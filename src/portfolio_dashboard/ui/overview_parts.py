@@ -10,7 +10,8 @@ import streamlit as st
 
 from portfolio_dashboard.storage.reads.holdings import stats
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
-from portfolio_dashboard.ui import data, fmt, state, tables
+from portfolio_dashboard.storage.reads.reconciliation import Residual
+from portfolio_dashboard.ui import asof, data, fmt, state, tables, trace
 
 SAME_AS_DAY = "Same as since previous day"
 
@@ -48,7 +49,7 @@ def currency_flip_note(db: str, s: Summary) -> None:
 
 def position_headlines(db: str, currency: str) -> None:
     """Number of positions, average position size, total unrealised P&L (display currency)."""
-    h = stats(data.holdings(db, state.scope(), currency))
+    h = stats(data.holdings(db, state.scope(), currency, asof.current()))
     cols = st.columns(3)
     with cols[0], st.container(key="positions-count"):
         st.metric("Positions", f"{h.positions:,}", border=True, height="stretch",
@@ -67,8 +68,10 @@ def position_headlines(db: str, currency: str) -> None:
 def account_table(db: str, s: Summary) -> None:
     """Every account: wrapper, value in GBP and USD side by side (and the display currency), % of total."""
     tz = data.settings().timezone
-    lines = data.account_lines(db, state.scope())
+    lines = data.account_lines(db, state.scope(), asof.current())
     display = {(a.broker, a.broker_account_id): a.value for a in s.accounts}
+    snapshots = {(a.broker, a.broker_account_id): a.snapshot_id for a in s.accounts}
+    residuals = data.residuals(data.db_key())
     frame = pd.DataFrame({
         "Account": [fmt.account_label(a.broker, a.broker_account_id) for a in lines],
         "Name": [a.name or "" for a in lines],
@@ -79,7 +82,18 @@ def account_table(db: str, s: Summary) -> None:
            if s.currency not in ("GBP", "USD") else {}),
         "% of total": [data.as_float(a.weight) for a in lines],
         "As of": [a.asof_ts.astimezone(tz).replace(tzinfo=None) for a in lines],
+        # how far positions + cash + the broker's accruals are from the broker's own total (newest snapshot)
+        "Unreconciled": [_residual(residuals.get((a.broker, a.broker_account_id))) for a in lines],
+        "Source": [trace.snapshot_link(snapshots.get((a.broker, a.broker_account_id))) for a in lines],
     })
     money_cols = {c: c[7:-1] for c in frame.columns if c.startswith("Value (")}
-    st.dataframe(tables.styled(frame, money_cols=money_cols, pct_cols=("% of total",)), hide_index=True,
-                 column_config={"As of": tables.when("As of")}, key="accounts_table", placeholder="")
+    st.dataframe(tables.styled(frame, money_cols=money_cols, pct_cols=("% of total", "Unreconciled")),
+                 hide_index=True, key="accounts_table", placeholder="",
+                 column_config={"As of": tables.when("As of"),
+                                "Source": st.column_config.LinkColumn(
+                                    "Source", display_text="snapshot",
+                                    help="The stored snapshot and its raw broker response (Runs page)")})
+
+
+def _residual(line: Residual | None) -> float | None:
+    return None if line is None or line.residual_pct is None else data.as_float(line.residual_pct / 100)

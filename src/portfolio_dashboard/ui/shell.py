@@ -19,6 +19,8 @@ PAGES = [
     ("allocation.py", "Allocation", ":material/donut_large:", "allocation"),
     ("income.py", "Income", ":material/payments:", "income"),
     ("capital_gains.py", "Capital gains", ":material/receipt_long:", "capital-gains"),
+    ("realised.py", "Realised gains", ":material/sell:", "realised"),
+    ("reconciliation.py", "Reconciliation", ":material/balance:", "reconciliation"),
     ("runs.py", "Runs", ":material/history:", "runs"),
     ("connections.py", "Connections", ":material/power:", "connections"),
     ("instruments.py", "Instruments", ":material/category:", "instruments"),
@@ -76,7 +78,8 @@ def main() -> None:
     if nav is home:
         if url_problem:
             st.session_state[URL_PROBLEM_KEY] = url_problem  # shown once the Overview runs
-        st.switch_page(pages[HEADLINE_FIRST], query_params=url_state.flat(url_state.current()))
+        st.switch_page(pages[HEADLINE_FIRST],
+                       query_params={**url_state.others(), **url_state.flat(url_state.current())})
     sidebar.prepare()
     url_state.publish(_saved_views)
     url_problem = url_problem or st.session_state.pop(URL_PROBLEM_KEY, None)

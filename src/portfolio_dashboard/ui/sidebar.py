@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.domain import RunResult, RunStatus, TriggerContext, TriggerType
 from portfolio_dashboard.errors import PortfolioError
-from portfolio_dashboard.ui import data, failures, fmt, jobs, state, view_picker
+from portfolio_dashboard.ui import asof, data, failures, fmt, jobs, state, view_picker
 from portfolio_dashboard.ui.guard import guarded
 from portfolio_dashboard.ui.jobs import JobView, Progress
 
@@ -217,6 +217,7 @@ def filters() -> None:
                    placeholder="All accounts")
     if chosen or wrappers or st.session_state.get(state.ACCOUNTS_KEY):
         st.caption("The filter applies to every page.")
+    asof.controls()
 
 
 _drawn: ContextVar[Status | None] = ContextVar("sidebar_drawn", default=None)  # this run's, once drawn

@@ -114,6 +114,12 @@ def publish(saved: Callable[[], Mapping[str, str]]) -> None:
             query = {"view": [name], **query}
         else:
             st.session_state[state.VIEW_NAME_KEY] = None  # the filter moved away from the view
-    wanted = flat(query)
+    wanted = {**others(), **flat(query)}
     if {k: st.query_params.get(k) for k in st.query_params} != wanted:
         st.query_params.from_dict(wanted)
+
+
+def others() -> dict[str, str]:
+    """The URL's parameters this module does not own (``asof``, a traced ``snapshot`` or ``raw``): kept as they are."""
+    owned = (*FILTER_PARAMS, "ccy", "view")
+    return {k: str(st.query_params.get(k)) for k in st.query_params if k not in owned}

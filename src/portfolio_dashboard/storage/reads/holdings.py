@@ -51,6 +51,7 @@ class Holding:
     pnl: Decimal | None  # display currency
     pnl_pct: Decimal | None  # fraction of cost basis
     weight: Decimal | None  # of the GBP value of everything in scope
+    snapshot_id: uuid.UUID | None = None  # the stored snapshot it comes from (traceability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +78,12 @@ class HoldingStats:
     without_pnl: int  # positions with no cost basis or P&L from the broker
 
 
-_HOLDINGS_SQL = f"""
-WITH {latest_sql("l")},
+def _holdings_sql(asof: bool) -> str:
+    return f"""
+WITH {latest_sql("l", asof=asof)},
 rows AS (
-    SELECT l.broker, l.broker_account_id, a.wrapper, l.asof_ts, COALESCE(m.global_instrument_id, i.id) AS gid,
+    SELECT l.id AS snapshot_id, l.broker, l.broker_account_id, a.wrapper, l.asof_ts,
+           COALESCE(m.global_instrument_id, i.id) AS gid,
            i.symbol, i.name, i.asset_class, i.currency, p.quantity, p.price_local, p.market_value_local AS vl,
            p.cost_basis, COALESCE(p.unrealized_pnl, p.market_value_local - p.cost_basis) AS pnl_local,
            CASE WHEN i.currency = :base THEN 1::numeric
@@ -100,13 +103,17 @@ SELECT broker, broker_account_id, wrapper, asof_ts, gid, symbol, name, asset_cla
        vg, vg * f_second, vg * f_display,
        pnl_local * fx_gbp, pnl_local * fx_gbp * f_second, pnl_local * fx_gbp * f_display,
        pnl_local / NULLIF(cost_basis, 0),
-       vg / NULLIF(sum(vg) OVER (), 0)
+       vg / NULLIF(sum(vg) OVER (), 0), snapshot_id
 FROM rows
 ORDER BY vg DESC NULLS LAST, symbol
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
-_ACCOUNTS_SQL = f"""
-WITH {latest_sql("l")}
+
+_HOLDINGS_SQL = {asof: _holdings_sql(asof) for asof in (False, True)}
+
+def _accounts_sql(asof: bool) -> str:
+    return f"""
+WITH {latest_sql("l", asof=asof)}
 SELECT l.broker, l.broker_account_id, COALESCE(a.display_name, a.name), a.wrapper, l.account_currency, l.asof_ts,
        l.total_value_local, l.total_value_gbp, l.total_value_gbp * {_factor("l.asof_ts", "second")},
        l.total_value_gbp / NULLIF(sum(l.total_value_gbp) OVER (), 0)
@@ -116,20 +123,28 @@ ORDER BY l.total_value_gbp DESC NULLS LAST, l.broker, l.broker_account_id
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
-def _params(conn: Connection, scope: Scope, currency: str, base: str) -> dict[str, object]:
+_ACCOUNTS_SQL = {asof: _accounts_sql(asof) for asof in (False, True)}
+
+
+def _params(conn: Connection, scope: Scope, currency: str, base: str, asof: datetime | None) -> dict[str, object]:
     allow_demo = demo_only(conn)
-    return {**scope.params(), "ccy": currency, "second": SECOND, "base": base, "allow_demo": allow_demo}
+    return {**scope.params(), "ccy": currency, "second": SECOND, "base": base, "allow_demo": allow_demo,
+            "asof": asof}
 
 
-def holdings(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP") -> list[Holding]:
-    """Every position of the latest snapshot of each account in scope, in local, GBP, USD and display
-    currency; largest first."""
-    return [Holding(*r) for r in conn.execute(text(_HOLDINGS_SQL), _params(conn, scope, currency, base))]
+def holdings(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP",
+             asof: datetime | None = None) -> list[Holding]:
+    """Every position of the latest snapshot (at or before ``asof``, the time machine) of each account in scope,
+    in local, GBP, USD and display currency; largest first."""
+    sql = _HOLDINGS_SQL[asof is not None]
+    return [Holding(*r) for r in conn.execute(text(sql), _params(conn, scope, currency, base, asof))]
 
 
-def account_lines(conn: Connection, scope: Scope, base: str = "GBP") -> list[AccountLine]:
-    """The latest snapshot of each account in scope with its wrapper, in GBP and USD, largest first."""
-    return [AccountLine(*r) for r in conn.execute(text(_ACCOUNTS_SQL), _params(conn, scope, base, base))]
+def account_lines(conn: Connection, scope: Scope, base: str = "GBP", asof: datetime | None = None) -> list[AccountLine]:
+    """The latest snapshot (at or before ``asof``) of each account in scope with its wrapper, in GBP and USD,
+    largest first."""
+    sql = _ACCOUNTS_SQL[asof is not None]
+    return [AccountLine(*r) for r in conn.execute(text(sql), _params(conn, scope, base, base, asof))]
 
 
 def stats(lines: list[Holding]) -> HoldingStats:

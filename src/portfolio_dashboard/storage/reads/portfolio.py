@@ -9,115 +9,30 @@ positions primary key, an instrument's history through ``positions_instrument_id
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
+from portfolio_dashboard.storage.reads.portfolio_types import (
+    AccountInfo,
+    AccountValue,
+    AllocationSlice,
+    BrokerValue,
+    Change,
+    HistoryPoint,
+    PositionLine,
+    SeriesPoint,
+    Summary,
+)
 from portfolio_dashboard.storage.reads.scope import TZ_SQL, Scope, demo_only, factor_sql, latest_sql, scope_sql
 
-
-@dataclass(frozen=True, slots=True)
-class AccountInfo:
-    broker: str
-    broker_account_id: str
-    name: str | None
-    currency: str | None
-    first_asof: datetime | None
-    last_asof: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountValue:
-    broker: str
-    broker_account_id: str
-    name: str | None
-    account_currency: str | None
-    asof_ts: datetime
-    value_local: Decimal | None
-    value_gbp: Decimal | None
-    value: Decimal | None  # in the display currency
-    previous_asof: datetime | None
-    previous_value: Decimal | None  # the account's previous snapshot, display currency
-    fx_complete: bool
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerValue:
-    broker: str
-    accounts: int
-    value: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    amount: Decimal
-    pct: Decimal | None  # fraction (0.012 = 1.2 %); None when the earlier value is zero
-    since: datetime | None  # the earlier point in time
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    currency: str
-    rate: Decimal | None  # base -> display currency at the newest snapshot; 1 for the base currency
-    rate_missing: bool  # True when a non-base display currency has no stored rate (values are None then)
-    total: Decimal | None
-    total_gbp: Decimal | None
-    asof: datetime | None  # the newest snapshot in scope
-    oldest_asof: datetime | None  # the oldest "latest" snapshot (a stale account shows here)
-    accounts_without_value: int
-    change_day: Change | None
-    change_snapshot: Change | None
-    accounts: list[AccountValue]
-    brokers: list[BrokerValue]
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesPoint:
-    day: date
-    broker: str | None  # None when summed over accounts
-    broker_account_id: str | None
-    value_gbp: Decimal | None
-    value: Decimal | None  # display currency, at the rate stored at or before the end of that day
-    accounts: int
-    accounts_without_value: int
-
-
-@dataclass(frozen=True, slots=True)
-class PositionLine:
-    broker: str
-    broker_account_id: str
-    asof_ts: datetime
-    instrument_id: uuid.UUID
-    global_instrument_id: uuid.UUID
-    symbol: str | None
-    name: str | None
-    asset_class: str | None
-    currency: str | None
-    quantity: Decimal
-    price_local: Decimal | None
-    value_local: Decimal
-    value_gbp: Decimal | None
-    value: Decimal | None  # display currency
-    cost_basis: Decimal | None  # local currency
-    pnl_local: Decimal | None  # broker-reported, else value - cost basis
-    pnl_gbp: Decimal | None
-    pnl_pct: Decimal | None  # fraction of cost basis
-    weight: Decimal | None  # of the GBP value of everything in scope
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPoint:
-    asof_ts: datetime
-    broker: str
-    broker_account_id: str
-    symbol: str | None
-    quantity: Decimal
-    price_local: Decimal | None
-    value_local: Decimal
-    value_gbp: Decimal | None
+__all__ = [
+    "AccountInfo", "AccountValue", "AllocationSlice", "BrokerValue", "Change", "Dimension", "HistoryPoint",
+    "PositionLine", "SeriesPoint", "Summary", "accounts", "allocation", "has_snapshots", "instrument_history",
+    "latest_positions", "portfolio_series", "portfolio_summary",
+]
 
 
 Dimension = Literal["instrument", "asset_class", "currency", "broker", "account"]
@@ -130,17 +45,6 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "broker": ("lp.broker", "lp.broker"),
     "account": ("lp.broker || '/' || lp.broker_account_id", "lp.broker || '/' || lp.broker_account_id"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class AllocationSlice:
-    key: str
-    label: str
-    value_gbp: Decimal | None
-    value: Decimal | None
-    weight: Decimal | None
-    holdings: int
-    holdings_without_value: int
 
 
 def _conversion_params(conn: Connection, currency: str, base: str) -> dict[str, Any]:
@@ -171,8 +75,9 @@ def accounts(conn: Connection) -> list[AccountInfo]:
     return [AccountInfo(*r) for r in rows]
 
 
-_SUMMARY_SQL = f"""
-WITH {latest_sql()},
+def _summary_sql(asof: bool) -> str:
+    return f"""
+WITH {latest_sql(asof=asof)},
 day_start AS (
     -- midnight (portfolio time zone) starting the day of the newest snapshot in scope
     SELECT (date_trunc('day', max(asof_ts) AT TIME ZONE {TZ_SQL}) AT TIME ZONE {TZ_SQL}) AS ts,
@@ -184,7 +89,7 @@ SELECT l.broker, l.broker_account_id, a.name, l.account_currency, l.asof_ts, l.t
        prev.asof_ts, prev.total_value_gbp * {factor_sql("prev.asof_ts")},
        yday.asof_ts, yday.total_value_gbp * {factor_sql("ds.ts")},
        l.total_value_gbp * {factor_sql("ds.newest")},
-       {factor_sql("ds.newest")}
+       {factor_sql("ds.newest")}, l.id
 FROM latest l
 CROSS JOIN day_start ds
 LEFT JOIN broker_accounts a ON a.broker = l.broker AND a.broker_account_id = l.broker_account_id
@@ -202,24 +107,38 @@ ORDER BY l.broker, l.broker_account_id
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
+# Two fixed texts: the latest view keeps its own plan, the time machine adds one bound ``:asof`` predicate.
+_SUMMARY_SQL = _summary_sql(False)
+_SUMMARY_ASOF_SQL = _summary_sql(True)
+
+
 def _change(now: Decimal, before: Decimal, since: datetime | None) -> Change:
     delta = now - before
     return Change(delta, delta / before if before else None, since)
 
 
-def portfolio_summary(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP") -> Summary:
+def _asof_params(asof: datetime | None) -> dict[str, Any]:
+    if asof is not None and asof.tzinfo is None:
+        raise ValueError("asof must be timezone-aware")
+    return {} if asof is None else {"asof": asof}
+
+
+def portfolio_summary(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP",
+                      asof: datetime | None = None) -> Summary:
     """Total value now, the change since the previous day and since each account's previous snapshot.
 
     * previous day: every account's latest snapshot before midnight starting the newest snapshot's day
       (forward-filled like ``daily_account_value``; an account that did not exist then counts as zero);
     * previous snapshot: the sum over accounts of (latest - that account's previous snapshot).
+
+    With ``asof``, "latest" is each account's newest stored snapshot at or before that moment.
     """
-    params = {**scope.params(), **_conversion_params(conn, currency, base)}
-    rows = conn.execute(text(_SUMMARY_SQL), params).all()
+    params = {**scope.params(), **_conversion_params(conn, currency, base), **_asof_params(asof)}
+    rows = conn.execute(text(_SUMMARY_ASOF_SQL if asof is not None else _SUMMARY_SQL), params).all()
     accts: list[AccountValue] = []
     yday_values: list[tuple[datetime, Decimal]] = []
     for r in rows:
-        accts.append(AccountValue(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[12], r[8], r[9], r[7]))
+        accts.append(AccountValue(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[12], r[8], r[9], r[7], r[14]))
         if r[10] is not None and r[11] is not None:
             yday_values.append((r[10], r[11]))
     rate = rows[0][13] if rows else None
@@ -254,14 +173,16 @@ def portfolio_summary(conn: Connection, scope: Scope, currency: str = "GBP", bas
         asof=max((a.asof_ts for a in accts), default=None),
         oldest_asof=min((a.asof_ts for a in accts), default=None),
         accounts_without_value=missing, change_day=change_day, change_snapshot=change_snapshot,
-        accounts=accts, brokers=brokers,
+        accounts=accts, brokers=brokers, at=asof,
     )
 
 
-_SERIES_SQL = f"""
+def _series_sql(asof: bool) -> str:
+    bound = "AND v.day <= :asof_day" if asof else ""
+    return f"""
 WITH d AS (
     SELECT v.day, v.broker, v.broker_account_id, v.total_value_gbp
-    FROM daily_account_value v WHERE {scope_sql("v")}
+    FROM daily_account_value v WHERE {scope_sql("v")} {bound}
 ),
 agg AS (
     SELECT day,
@@ -285,18 +206,27 @@ ORDER BY agg.day, agg.broker, agg.broker_account_id
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
+_SERIES_SQL = _series_sql(False)
+_SERIES_ASOF_SQL = _series_sql(True)
+
+
 def portfolio_series(conn: Connection, scope: Scope, currency: str = "GBP", *, by_account: bool = False,
-                     base: str = "GBP") -> list[SeriesPoint]:
+                     base: str = "GBP", asof_day: date | None = None) -> list[SeriesPoint]:
     """Daily value (``daily_account_value``: each account forward-filled), summed or per account.
 
     A day on which some account lacks a GBP value has ``value`` None: a partial sum would show a false drop.
+    ``asof_day`` ends the series on that (portfolio time zone) day.
     """
     params = {**scope.params(), **_conversion_params(conn, currency, base), "by_account": by_account}
-    return [SeriesPoint(*r) for r in conn.execute(text(_SERIES_SQL), params)]
+    if asof_day is not None:
+        params["asof_day"] = asof_day
+    sql = _SERIES_ASOF_SQL if asof_day is not None else _SERIES_SQL
+    return [SeriesPoint(*r) for r in conn.execute(text(sql), params)]
 
 
-_POSITIONS_SQL = f"""
-WITH {latest_sql("l")}
+def _positions_sql(asof: bool) -> str:
+    return f"""
+WITH {latest_sql("l", asof=asof)}
 SELECT l.broker, l.broker_account_id, l.asof_ts, i.id, COALESCE(m.global_instrument_id, i.id),
        i.symbol, i.name, i.asset_class, i.currency,
        p.quantity, p.price_local, p.market_value_local, p.market_value_gbp,
@@ -304,7 +234,7 @@ SELECT l.broker, l.broker_account_id, l.asof_ts, i.id, COALESCE(m.global_instrum
        p.cost_basis, pnl.local,
        pnl.local * p.market_value_gbp / NULLIF(p.market_value_local, 0),
        pnl.local / NULLIF(p.cost_basis, 0),
-       p.market_value_gbp / NULLIF(sum(p.market_value_gbp) OVER (), 0)
+       p.market_value_gbp / NULLIF(sum(p.market_value_gbp) OVER (), 0), l.id
 FROM l
 JOIN positions p ON p.snapshot_id = l.id
 JOIN instruments i ON i.id = p.instrument_id
@@ -314,10 +244,16 @@ ORDER BY p.market_value_gbp DESC NULLS LAST, i.symbol
 """  # noqa: S608 - built from code constants only; values are bound parameters
 
 
-def latest_positions(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP") -> list[PositionLine]:
-    """Every position of the latest snapshot of each account in scope, largest first."""
-    params = {**scope.params(), **_conversion_params(conn, currency, base)}
-    return [PositionLine(*r) for r in conn.execute(text(_POSITIONS_SQL), params)]
+_POSITIONS_SQL = _positions_sql(False)
+_POSITIONS_ASOF_SQL = _positions_sql(True)
+
+
+def latest_positions(conn: Connection, scope: Scope, currency: str = "GBP", base: str = "GBP",
+                     asof: datetime | None = None) -> list[PositionLine]:
+    """Every position of the latest snapshot (at or before ``asof``) of each account in scope, largest first."""
+    params = {**scope.params(), **_conversion_params(conn, currency, base), **_asof_params(asof)}
+    sql = _POSITIONS_ASOF_SQL if asof is not None else _POSITIONS_SQL
+    return [PositionLine(*r) for r in conn.execute(text(sql), params)]
 
 
 def instrument_history(conn: Connection, scope: Scope, global_instrument_id: uuid.UUID) -> list[HistoryPoint]:
@@ -345,13 +281,14 @@ def instrument_history(conn: Connection, scope: Scope, global_instrument_id: uui
 
 
 def allocation(conn: Connection, scope: Scope, dimension: Dimension, currency: str = "GBP",
-               base: str = "GBP") -> list[AllocationSlice]:
-    """The latest positions in scope grouped by one dimension, largest first, with weights of the GBP total."""
+               base: str = "GBP", asof: datetime | None = None) -> list[AllocationSlice]:
+    """The latest positions (at or before ``asof``) in scope grouped by one dimension, largest first, with
+    weights of the GBP total."""
     if dimension not in _GROUPS:
         raise ValueError(f"unknown allocation dimension {dimension!r}; choose from {', '.join(_GROUPS)}")
     key, label = _GROUPS[dimension]
     sql = f"""
-    WITH {latest_sql("l")},
+    WITH {latest_sql("l", asof=asof is not None)},
     latest_positions AS (
         SELECT l.broker, l.broker_account_id, l.asof_ts,
                COALESCE(m.global_instrument_id, i.id) AS global_instrument_id,
@@ -373,5 +310,5 @@ def allocation(conn: Connection, scope: Scope, dimension: Dimension, currency: s
     SELECT key, label, value_gbp, value, value_gbp / NULLIF(sum(value_gbp) OVER (), 0), holdings, missing
     FROM grouped ORDER BY value_gbp DESC NULLS LAST, label
     """  # noqa: S608 - key/label come from the _GROUPS whitelist; values are bound parameters
-    params = {**scope.params(), **_conversion_params(conn, currency, base)}
+    params = {**scope.params(), **_conversion_params(conn, currency, base), **_asof_params(asof)}
     return [AllocationSlice(*r) for r in conn.execute(text(sql), params)]

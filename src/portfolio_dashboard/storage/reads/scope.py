@@ -75,17 +75,21 @@ def factor_sql(at: str) -> str:
     return f"(CASE WHEN :ccy = :base THEN 1::numeric ELSE ({newest}) END)"
 
 
-def latest_sql(name: str = "latest") -> str:
+def latest_sql(name: str = "latest", *, asof: bool = False) -> str:
     """A CTE ``name``: the newest snapshot of every account in scope (all columns of ``snapshots``).
 
     Found one account at a time through the (broker, account, asof) index: with years of history this stays
     in milliseconds where the ``latest_snapshot_per_broker_account`` view sorts every snapshot ever stored.
+    With ``asof`` the newest snapshot at or before the bound parameter ``:asof`` (the time machine): the same
+    index probe, started at that moment instead of the end, so any date costs what the latest view costs. An
+    account with no snapshot by then is absent (never an interpolated value).
     """
+    bound = "AND s.asof_ts <= :asof" if asof else ""
     return f"""{name} AS (
     SELECT s.* FROM broker_accounts a
     CROSS JOIN LATERAL (
         SELECT s.* FROM snapshots s
-        WHERE s.broker = a.broker AND s.broker_account_id = a.broker_account_id
+        WHERE s.broker = a.broker AND s.broker_account_id = a.broker_account_id {bound}
         ORDER BY s.broker, s.broker_account_id, s.asof_ts DESC, s.created_at DESC LIMIT 1
     ) s
     WHERE {scope_sql("a")}

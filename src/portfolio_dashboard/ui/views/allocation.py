@@ -7,7 +7,7 @@ import streamlit as st
 
 from portfolio_dashboard.storage.reads.classes import ClassLevel
 from portfolio_dashboard.storage.reads.portfolio import AllocationSlice, Dimension
-from portfolio_dashboard.ui import charts, data, fmt, notices, settings_data, state, tables
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, settings_data, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 DIMENSIONS: dict[str, Dimension] = {
@@ -53,6 +53,7 @@ def render() -> None:
             return
         currency = state.currency()
         st.session_state.setdefault("allocation_by", "Asset class")
+        at = asof.current()
         by = (st.segmented_control("Group by", [*DIMENSIONS, *CLASS_LEVELS], key="allocation_by")
               or "Asset class")
         if by in CLASS_LEVELS:
@@ -60,10 +61,12 @@ def render() -> None:
             slices = settings_data.class_allocation(db, state.scope(), CLASS_LEVELS[by], currency)
         else:
             dimension = DIMENSIONS[by]
-            slices = data.allocation(db, state.scope(), dimension, currency)
+            slices = data.allocation(db, state.scope(), dimension, currency, at)
         if not slices:
             notices.nothing_in_filter("position")
             return
+        if at is not None:  # the latest view reads no summary here
+            asof.banner(data.summary(db, state.scope(), currency, at).accounts)
         missing = sum(s.holdings_without_value for s in slices)
         if missing:
             st.warning(f"{missing} holding(s) have no GBP value (no FX rate) and are left out of the weights.",
@@ -87,6 +90,12 @@ def render() -> None:
             st.dataframe(frame, hide_index=True, key="allocation_table",
                          height=tables.height(len(frame), 460),
                          column_config={"Value": tables.money("Value", currency), "Weight": tables.percent("Weight")})
+            exact = pd.DataFrame({by: labels, "value_gbp": [s.value_gbp for s in slices],
+                                  f"value_{currency.lower()}": [s.value for s in slices],
+                                  "weight": [s.weight for s in slices], "holdings": [s.holdings for s in slices]})
+            st.download_button("Download CSV", exact.to_csv(index=False).encode("utf-8"),
+                               file_name=f"allocation-{dimension}.csv", mime="text/csv", icon=":material/download:",
+                               key="allocation_csv")
             total = sum((s.value for s in slices if s.value is not None), start=0)
             st.caption(f"Total {fmt.money(total, currency)} over the latest snapshot of each account. Negative "
                        "holdings (short positions, borrowed cash) count in the table, not in the chart.")

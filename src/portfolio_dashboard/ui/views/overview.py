@@ -9,6 +9,7 @@ import streamlit as st
 
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
 from portfolio_dashboard.ui import (
+    asof,
     charts,
     data,
     fmt,
@@ -19,6 +20,7 @@ from portfolio_dashboard.ui import (
     sidebar,
     state,
     tables,
+    trace,
 )
 from portfolio_dashboard.ui.guard import guarded
 
@@ -60,6 +62,9 @@ def notes(s: Summary) -> None:
     if s.currency != "GBP" and s.rate is not None:
         rate = f" · £1 = {fmt.symbol(s.currency)}{s.rate:.4f} (stored rate)"
     st.caption(f"As of {fmt.when(s.asof, tz)} · {len(s.accounts)} account(s) · values in {s.currency}{rate}")
+    sources = " · ".join(f"[{fmt.account_label(a.broker, a.broker_account_id)}]({trace.snapshot_link(a.snapshot_id)})"
+                         for a in s.accounts if a.snapshot_id is not None)
+    st.caption(f":material/link: Sources of these figures (snapshot and raw response): {sources}")
     if s.rate_missing:
         st.warning(f"No GBP→{s.currency} rate is stored yet, so values cannot be shown in {s.currency}. "
                    "Choose GBP in the sidebar, or capture an account that holds this currency.",
@@ -68,7 +73,7 @@ def notes(s: Summary) -> None:
         st.warning(f"{s.accounts_without_value} account(s) have no GBP value (no FX rate for their currency), "
                    "so the total and the changes cannot be shown. See the Runs page for the warning.",
                    icon=":material/warning:")
-    if s.asof and s.oldest_asof and s.asof - s.oldest_asof > STALE_AFTER:
+    if s.at is None and s.asof and s.oldest_asof and s.asof - s.oldest_asof > STALE_AFTER:
         stale = [fmt.account_label(a.broker, a.broker_account_id) for a in s.accounts
                  if s.asof - a.asof_ts > STALE_AFTER]
         st.caption(f":material/schedule: Older snapshots in the total: {', '.join(stale)} "
@@ -79,7 +84,9 @@ def value_chart(db: str, currency: str) -> None:
     head, toggle = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader("Value over time")
     stacked = toggle.toggle("Stack by account", key="stack_by_account")
-    points = data.series(db, state.scope(), currency, stacked)
+    at = asof.current()
+    points = data.series(db, state.scope(), currency, stacked,
+                         at.astimezone(data.settings().timezone).date() if at else None)
     frame = pd.DataFrame({
         "day": [p.day for p in points],
         "account": [fmt.account_label(p.broker, p.broker_account_id) if p.broker and p.broker_account_id else ""
@@ -97,6 +104,13 @@ def value_chart(db: str, currency: str) -> None:
     st.plotly_chart(fig, config=charts.CHART_CONFIG, key="value_chart")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
+    exact = pd.DataFrame({"day": [p.day for p in points], "broker": [p.broker or "" for p in points],
+                          "account_id": [p.broker_account_id or "" for p in points],
+                          "value_gbp": [p.value_gbp for p in points],
+                          f"value_{currency.lower()}": [p.value for p in points]})
+    st.download_button("Download daily values (CSV)", exact.to_csv(index=False).encode("utf-8"),
+                       file_name="daily-values.csv", mime="text/csv", icon=":material/download:", key="series_csv",
+                       help="Exact decimals. Every column, with sources: `portfolio-dashboard export daily-values`.")
 
 
 def breakdown(db: str, s: Summary) -> None:
@@ -123,10 +137,11 @@ def headline(db: str) -> Summary | None:
     if not data.has_snapshots(db):
         notices.empty_state()
         return None
-    s = data.summary(db, state.scope(), state.currency())
+    s = data.summary(db, state.scope(), state.currency(), asof.current())
     if not s.accounts:
         notices.nothing_in_filter()
         return None
+    asof.banner(s.accounts)
     notes(s)
     metrics(s, db)
     return s

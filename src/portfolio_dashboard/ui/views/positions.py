@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.holdings import Holding
-from portfolio_dashboard.ui import charts, data, fmt, notices, positions_table, state
+from portfolio_dashboard.ui import asof, charts, data, fmt, notices, positions_table, state
 from portfolio_dashboard.ui.guard import guarded
 
 
@@ -65,12 +65,16 @@ def render() -> None:
             notices.empty_state()
             return
         currency = state.currency()
-        lines = data.holdings(db, state.scope(), currency)
+        at = asof.current()
+        lines = data.holdings(db, state.scope(), currency, at)
         if not lines:
             notices.nothing_in_filter("position")
             return
+        if at is not None:  # the latest view reads no summary here
+            asof.banner(data.summary(db, state.scope(), currency, at).accounts)
         newest = fmt.when(max(p.asof_ts for p in lines), data.settings().timezone)
-        st.caption(f"The latest snapshot of each account · as of {newest}")
+        which = "The latest snapshot" if at is None else "The newest stored snapshot at that moment"
+        st.caption(f"{which} of each account · newest {newest}")
         table(lines, currency)
         history(db, lines)
 

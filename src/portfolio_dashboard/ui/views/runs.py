@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.audit import RunLine
-from portfolio_dashboard.ui import data, failures, flow_data, flow_tables, fmt, notices, state, tables
+from portfolio_dashboard.ui import data, failures, flow_data, flow_tables, fmt, notices, state, tables, trace
 from portfolio_dashboard.ui.coverage import coverage, skipped
 from portfolio_dashboard.ui.guard import guarded
 
@@ -171,9 +171,12 @@ def render() -> None:
         if not lines:
             st.info("No capture has run yet. **Save snapshot** in the sidebar starts one.", icon=":material/history:")
             return
+        focus = trace.panel(db)
         runs_table(lines)
         st.subheader("Run details")
         by_id = {r.run_id: r for r in lines}
+        if focus in by_id and st.session_state.get("run_focus") != focus:  # open a link's run once
+            st.session_state["run_focus"] = st.session_state["run_choice"] = focus
         chosen = st.selectbox("Run", list(by_id), format_func=lambda i: _run_label(by_id[i]), key="run_choice")
         if chosen is None:
             return

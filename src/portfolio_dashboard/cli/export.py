@@ -1,0 +1,64 @@
+"""`portfolio-dashboard export KIND`: any history as CSV or Parquet, with the source hash of every row.
+
+Heavy libraries (pyarrow, the read models) are imported inside the command so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from portfolio_dashboard.errors import PortfolioError
+
+KINDS = ("daily-values", "positions", "trades", "flows", "income", "fx-rates")
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be a date like 2025-04-05, not {value!r}") from None
+
+
+def export_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
+    start: Annotated[str | None, typer.Option("--from", help="First day (inclusive), YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="A file, or a directory in which the file is named KIND.csv / KIND.parquet. "
+                               "Default: the current directory.")] = None,
+) -> None:
+    """Write one kind of history (docs/exports.md lists every column)."""
+    if kind not in KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", param_hint="KIND")
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("csv or parquet", param_hint="--format")
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if first and last and last < first:
+        raise typer.BadParameter("--to is before --from")
+    from portfolio_dashboard.cli.common import get_app
+    from portfolio_dashboard.services.statements.exports import ExportError, write_export
+    from portfolio_dashboard.storage.reads.exports import export_rows
+
+    app = get_app()
+    began = datetime.now()
+    try:
+        app.migrate()
+        with app.engine.connect() as conn:
+            result = write_export(kind, export_rows(conn, kind, first, last), output or Path.cwd(),
+                                  fmt="parquet" if fmt == "parquet" else "csv")
+    except (PortfolioError, ExportError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    took = (datetime.now() - began).total_seconds()
+    typer.echo(f"{result.rows} {kind} row(s) written to {result.path} in {took:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
