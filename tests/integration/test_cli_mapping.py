@@ -59,7 +59,7 @@ def test_review_lists_heuristic_mappings_below_the_threshold(seeded):
     assert json.loads(invoke("review", "--json", "--below", "0.5").output) == []
     assert "is merged with: ib:265598 AAPL (NASDAQ, USD)" in invoke("review").output
     bad = invoke("review", "--below", "lots")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # a usage mistake
     assert "--below must be a number" in bad.output
 
 

@@ -111,7 +111,7 @@ def test_database_down_before_start_spools_then_replay_matches_a_normal_capture(
     down.dispose()
 
     assert result.status == RunStatus.FAIL
-    assert result.exit_code == 1
+    assert exit_code(result.status) == 1
     assert [o.status for o in result.sources] == [SourceStatus.SPOOLED]
     assert "database unreachable" in (result.error_summary or "")
     assert "spool replay" in (result.error_summary or "")

@@ -88,7 +88,7 @@ def capture(
     """Capture one snapshot of every requested source. Never raises for a broker's failure: the run says.
 
     When the database cannot be reached the responses are spooled locally and the run says so (status
-    ``fail``, sources ``spooled``); earlier spooled runs are stored before this one starts.
+    ``fail``, sources ``spooled``; ``partial`` when another source was stored first); earlier spooled runs are stored before this one starts.
     """
     trigger = trigger or TriggerContext()
     app = app or get_app()
@@ -226,7 +226,8 @@ def _finish(
         why = reason or next((o.error_message or "" for o in outcomes if o.status == SourceStatus.SPOOLED),
                              "a write failed")
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
-        status = RunStatus.FAIL
+        # a source stored before the database went away is stored: the run is partial, not a failure
+        status = RunStatus.PARTIAL if any(o.status == SourceStatus.SUCCESS for o in outcomes) else RunStatus.FAIL
         others = runs.failure_summary(o for o in outcomes if o.status != SourceStatus.SPOOLED)
         summary = spooler.message(why) + (f"; {others}" if others else "")
         log.error("%s", summary)
