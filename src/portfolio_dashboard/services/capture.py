@@ -88,7 +88,8 @@ def capture(
     """Capture one snapshot of every requested source. Never raises for a broker's failure: the run says.
 
     When the database cannot be reached the responses are spooled locally and the run says so (status
-    ``fail``, sources ``spooled``; ``partial`` when another source was stored first); earlier spooled runs are stored before this one starts.
+    ``fail``, sources ``spooled``; ``partial`` when another source was stored first); earlier spooled runs
+    are stored before this one starts.
     """
     trigger = trigger or TriggerContext()
     app = app or get_app()
