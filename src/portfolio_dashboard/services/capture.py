@@ -123,10 +123,15 @@ def capture(
         store = DatabaseStore(engine)
         tolerance = Decimal(settings.reconcile_tolerance)
 
+        chain.expect(chosen, settings.capture_timeout_s + 30)  # sources value once all have parsed (fx.py)
+
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
             name, source = item
-            return capture_source(store, run_id, name, source, chain, fetch_ctx, tolerance,
-                                  settings.base_currency, progress, spooler)
+            try:
+                return capture_source(store, run_id, name, source, chain, fetch_ctx, tolerance,
+                                      settings.base_currency, progress, spooler)
+            finally:
+                chain.arrive(name)  # whatever happened, the others stop waiting for this one
 
         try:
             # CAPTURE_TIMEOUT_S bounds the whole fetch stage: each fetch thread carries the deadline
