@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import FetchContext, Recorder
 from portfolio_dashboard.brokers.demo import DemoSource
+from portfolio_dashboard.cli.common import exit_code
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import RunStatus, SourceStatus, TriggerContext, TriggerType
 from portfolio_dashboard.local.spool import Spool
