@@ -11,7 +11,11 @@ Faults (each day at most one; the scheduler retries a failed capture once the sa
 * ``sigterm``  the capture process is stopped with SIGTERM mid-fetch (what systemd sends on shutdown);
 
 and after every attempt the alerts are evaluated at the simulated time, with a recording notifier.
-``run_year`` returns what happened; the test asserts the end state.
+``Year.run`` returns what happened; the test asserts the end state.
+
+The simulated year ends yesterday: the brokers' as-ofs and the alerts' clock are simulated, but a run's
+start and finish are the real time it ran (what staleness is measured from), so the simulated clock must
+never run ahead of the real one.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from portfolio_dashboard.services import monitoring
 from portfolio_dashboard.services.alerts import Message
 from portfolio_dashboard.services.capture import capture
 
-START = date(2026, 1, 1)
 KILL_POINTS = (("insert_snapshot", 1), ("before_commit", 2), ("after_commit", 2), ("finish_run", 1))
 SCHEDULED = TriggerContext(trigger_type=TriggerType.SCHEDULED, triggered_by="soak")
 MAX_AGE = timedelta(hours=26)
@@ -60,16 +63,21 @@ class FaultyDemo(DemoSource):
         raise AuthError("refresh token expired (simulated)", source="demo")
 
 
-def plan_year(days: int, seed: int) -> dict[date, tuple[str, ...]]:
+def first_day(days: int) -> date:
+    """The first simulated day, so that the last one is yesterday (UTC)."""
+    return datetime.now(UTC).date() - timedelta(days=days)
+
+
+def plan_year(days: int, seed: int, start: date) -> dict[date, tuple[str, ...]]:
     """The fault of each day (``()`` for none): a dead database for a week a third of the way in, about one
     outage a fortnight, an expired login every ~four months, a SIGKILL every ~6 weeks and a SIGTERM every ~2
     months (each at least once)."""
     rng = random.Random(seed)
-    plan: dict[date, tuple[str, ...]] = {START + timedelta(days=i): () for i in range(days)}
+    plan: dict[date, tuple[str, ...]] = {start + timedelta(days=i): () for i in range(days)}
     dead = days // 3
     for i in range(dead, dead + 7):
-        plan[START + timedelta(days=i)] = ("db_down",)
-    free = [d for d, f in plan.items() if not f and d != START and d != START + timedelta(days=dead + 7)]
+        plan[start + timedelta(days=i)] = ("db_down",)
+    free = [d for d, f in plan.items() if not f and d != start and d != start + timedelta(days=dead + 7)]
     rng.shuffle(free)
     wanted = [("outage",)] * max(1, days // 14) + [("token",)] * max(1, days // 120)
     wanted += [("sigkill", *KILL_POINTS[i % len(KILL_POINTS)]) for i in range(max(1, days // 45))]  # type: ignore[misc]

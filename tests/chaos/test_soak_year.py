@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.local.spool import Spool
 from portfolio_dashboard.services.alerts import DbStateStore, FileStateStore
 from portfolio_dashboard.services.monitoring import ALERT_STATE_FILE
-from tests.chaos.soak import START, Year, disk_use, plan_year, soak_processes
+from tests.chaos.soak import Year, disk_use, first_day, plan_year, soak_processes
 from tests.fakes.pgserver import free_port
 
 DEMO_ACCOUNTS = 3
@@ -28,7 +27,7 @@ def _year(app: App, cli_env: dict[str, str], tmp_path: Path, days: int, seed: in
     with app.engine.connect() as conn:
         db_before = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
     dead_url = f"postgresql://u:pw@127.0.0.1:{free_port()}/gone"
-    plan = plan_year(days, seed)
+    plan = plan_year(days, seed, first_day(days))
     report = Year(app, cli_env, dead_url, tmp_path).run(plan)
     with app.engine.connect() as conn:
         per_day = dict(conn.execute(text(
@@ -47,8 +46,7 @@ def _year(app: App, cli_env: dict[str, str], tmp_path: Path, days: int, seed: in
           f"data dir {data_bytes} bytes; database +{grown / 1024:.0f} KiB/day")
 
     # every day's data stored exactly once
-    days_expected = {START + timedelta(days=i) for i in range(days)}
-    assert set(per_day) == days_expected
+    assert set(per_day) == set(plan)
     assert set(per_day.values()) == {DEMO_ACCOUNTS}
     assert distinct == days * DEMO_ACCOUNTS
     assert running == 0  # killed runs were reaped
