@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
 from portfolio_dashboard.bootstrap import App
-from portfolio_dashboard.brokers.base import FetchContext, Recorder
 from portfolio_dashboard.brokers.demo import DemoSource
 from portfolio_dashboard.cli import app as cli_app
 from portfolio_dashboard.cli.common import EXIT_CODES, exit_code
@@ -99,20 +98,6 @@ def test_json_output_carries_the_same_exit_code(app: App) -> None:
     assert status.exit_code == data["exit_code"] == 0 and data["outcome"] == "success"
 
 
-class _WaitingDemo(DemoSource):
-    """The demo source under another source name, whose fetch waits until the test has stopped the database."""
-
-    def __init__(self) -> None:
-        super().__init__(clock=lambda: ASOF)
-        self.fetching = threading.Event()
-        self.proceed = threading.Event()
-
-    def fetch(self, record: Recorder, ctx: FetchContext) -> None:
-        self.fetching.set()
-        assert self.proceed.wait(30)
-        super().fetch(record, ctx)
-
-
 @pytest.fixture(scope="module")
 def tcp_server() -> Iterator[TcpPostgres]:
     with tcp_postgres() as server:
@@ -121,16 +106,25 @@ def tcp_server() -> Iterator[TcpPostgres]:
 
 def test_database_gone_after_one_source_was_stored_is_partial(tcp_server: TcpPostgres, tmp_path: Path) -> None:
     app = App(load_settings(database_url=tcp_server.url(), portfolio_data_dir=tmp_path / "data", _env_file=None))
-    slow = _WaitingDemo()
+    app.reference_factory = lambda _settings: None
+    writing, proceed = threading.Event(), threading.Event()
+
+    def progress(source: str, state: str) -> None:
+        if source == "ib_flex" and state == "writing":  # the second source's write waits for the test
+            writing.set()
+            assert proceed.wait(30)
+
     box: dict[str, object] = {}
     trigger = TriggerContext(trigger_type=TriggerType.SCHEDULED)
+    later = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # another as-of: not the same snapshots twice
     worker = threading.Thread(target=lambda: box.update(result=capture(
-        trigger, app=app, sources={"demo": DemoSource(clock=lambda: ASOF), "ib_flex": slow})))
+        trigger, app=app, progress=progress,
+        sources={"demo": DemoSource(clock=lambda: ASOF), "ib_flex": DemoSource(clock=lambda: later)})))
     worker.start()
-    assert slow.fetching.wait(30)
+    assert writing.wait(30)
     engine = create_engine(tcp_server.url().replace("postgres://", "postgresql+psycopg://", 1))
     deadline = time.monotonic() + 30
-    with engine.connect() as conn:  # the quick source is stored...
+    with engine.connect() as conn:  # the first source is stored...
         while conn.execute(text("SELECT count(*) FROM snapshots")).scalar_one() == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -138,7 +132,7 @@ def test_database_gone_after_one_source_was_stored_is_partial(tcp_server: TcpPos
     engine.dispose()
     tcp_server.stop()  # ...then the database goes away
     try:
-        slow.proceed.set()
+        proceed.set()
         worker.join(60)
         result = box["result"]
         statuses = {o.source: o.status for o in getattr(result, "sources")}  # noqa: B009

@@ -4,7 +4,9 @@ Save Snapshot button and the scheduler.
 Workflow (the Data Persistence Plan's, refined by the capture-engine issue):
  1. reap runs left ``running`` by a process that died; insert this run as ``running`` and commit, holding a
     session advisory lock on it for as long as the process lives (that lock is how a later reaper knows);
- 2. fetch every source concurrently, each in its own thread: one slow broker never delays another's write;
+ 2. fetch every source concurrently, each in its own thread; a source values what it parsed once every other
+    source has parsed too (or failed, or met the deadline), so that the FX rate a position gets never depends
+    on which source was first (``fx.py``): a slow broker delays the others' writes by its fetch, no more;
  3. per source: parse, validate, value in GBP, then write raw payloads and every normalised row in ONE
     transaction; when anything fails, the raw payloads are still written (alone) and the error recorded;
  4. the run ends ``success``, ``partial`` (some sources failed) or ``fail`` (all failed), with a per-source
