@@ -110,6 +110,12 @@ class DatabaseUnavailableError(DatabaseError):
     retryable = True
 
 
+class NotFoundError(PortfolioError):
+    """Something named on the command line (a run id, a rate) does not exist: a failure, not a usage mistake."""
+
+    category = "not_found"
+
+
 class DataDirectoryError(PortfolioError):
     category = "db"
 

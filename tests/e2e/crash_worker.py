@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from portfolio_dashboard.bootstrap import get_app
+from portfolio_dashboard.cli.common import exit_code
 from portfolio_dashboard.domain import ParseResult, TriggerContext
 from portfolio_dashboard.services.capture import capture
 from tests.fakes.sources import ScriptedSource, snapshot
@@ -27,4 +28,4 @@ def big_source(seed: int) -> ScriptedSource:
 if __name__ == "__main__":
     result = capture(TriggerContext(), app=get_app(), sources={"crash": big_source(int(sys.argv[1]))})
     print(result.status)
-    sys.exit(result.exit_code)
+    sys.exit(exit_code(result.status))

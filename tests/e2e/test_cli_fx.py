@@ -34,5 +34,5 @@ def test_manual_rate_is_stored_listed_and_used_by_a_capture(app, engine):
 
 def test_bad_manual_rate_is_a_clear_error(app):
     out = CliRunner().invoke(cli_app, ["fx", "set", "USD/XXX=1"])
-    assert out.exit_code == 1
+    assert out.exit_code == 2  # a usage mistake
     assert "not an ISO 4217 currency code" in out.output

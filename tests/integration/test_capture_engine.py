@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from portfolio_dashboard.cli.common import exit_code
 from portfolio_dashboard.domain import ParseResult, RunStatus, SourceStatus, TriggerContext, TriggerType
 from portfolio_dashboard.errors import AuthError, NetworkError, ParsingError
 from portfolio_dashboard.services.capture import capture, reap_interrupted_runs
@@ -28,7 +29,7 @@ def good(name: str = "alpha", account: str = "A1") -> ScriptedSource:
 def test_success_writes_run_raw_snapshot_positions_and_cash(app, engine):
     result = capture(TriggerContext(TriggerType.SCHEDULED, "test"), app=app, sources={"alpha": good()})
     assert result.status == RunStatus.SUCCESS
-    assert result.exit_code == 0
+    assert exit_code(result.status) == 0
     (outcome,) = result.sources
     assert outcome.snapshots_written == 1
     assert outcome.positions_written == 2  # one holding + GBP cash as a position
@@ -64,7 +65,7 @@ def test_one_source_failing_gives_partial_and_keeps_the_other(app, engine):
     bad = ScriptedSource("beta", fetch_error=AuthError("refresh token expired", source="beta",
                                                         hint="run `portfolio-dashboard auth schwab`"))
     result = capture(app=app, sources={"alpha": good(), "beta": bad})
-    assert result.status == RunStatus.PARTIAL and result.exit_code == 2
+    assert result.status == RunStatus.PARTIAL and exit_code(result.status) == 2
     assert "beta: auth: refresh token expired — run `portfolio-dashboard auth schwab`" in result.error_summary
     assert count(engine, "snapshots", "broker = 'alpha'") == 1
     assert count(engine, "positions") == 2
@@ -78,7 +79,7 @@ def test_all_failing_gives_fail(app, engine):
         "a": ScriptedSource("a", fetch_error=NetworkError("refused", source="a")),
         "b": ScriptedSource("b", parse_error=ParsingError("truncated", source="b")),
     })
-    assert result.status == RunStatus.FAIL and result.exit_code == 1
+    assert result.status == RunStatus.FAIL and exit_code(result.status) == 1
     assert {o.error_category for o in result.sources} == {"network", "parsing"}
     assert count(engine, "snapshots") == 0
 

@@ -53,7 +53,7 @@ def test_capture_json_and_exit_codes(app: App):
     data = json.loads(out.stdout)
     assert out.exit_code == 0 and data["status"] == "success" and data["exit_code"] == 0
     bad = cli("capture", "--source", "nope")
-    assert bad.exit_code == 1 and "unknown source" in bad.stderr
+    assert bad.exit_code == 2 and "unknown source" in bad.stderr
     # a configured source without its settings fails the run cleanly (exit 1, no traceback)
     flex = cli("capture", "--source", "ib_flex")
     assert flex.exit_code == 1

@@ -59,7 +59,7 @@ def test_review_lists_heuristic_mappings_below_the_threshold(seeded):
     assert json.loads(invoke("review", "--json", "--below", "0.5").output) == []
     assert "is merged with: ib:265598 AAPL (NASDAQ, USD)" in invoke("review").output
     bad = invoke("review", "--below", "lots")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # a usage mistake
     assert "--below must be a number" in bad.output
 
 
@@ -87,17 +87,17 @@ def test_set_new_then_adopt_another_instrument_then_global_id_then_reset(seeded)
     assert listed()["schwab:037833100"]["mapping_source"] == "heuristic"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("set", "schwab", "nope", "--new"), "no instrument schwab:nope"),
-    (("set", "schwab", "037833100"), "give either a TARGET or --new"),
-    (("set", "schwab", "037833100", "abc", "--new"), "give either a TARGET or --new"),
-    (("set", "schwab", "037833100", "zz"), "is not a global instrument id"),
-    (("set", "schwab", "037833100", "ib:404"), "no instrument ib:404"),
-    (("set", "schwab", "037833100", "00000000-0000-0000-0000-000000000000"), "no global instrument"),
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (("set", "schwab", "nope", "--new"), "no instrument schwab:nope", 1),
+    (("set", "schwab", "037833100"), "give either a TARGET or --new", 2),  # usage mistakes exit 2
+    (("set", "schwab", "037833100", "abc", "--new"), "give either a TARGET or --new", 2),
+    (("set", "schwab", "037833100", "zz"), "is not a global instrument id", 1),
+    (("set", "schwab", "037833100", "ib:404"), "no instrument ib:404", 1),
+    (("set", "schwab", "037833100", "00000000-0000-0000-0000-000000000000"), "no global instrument", 1),
 ])
-def test_set_errors_say_what_to_do(seeded, args, message):
+def test_set_errors_say_what_to_do(seeded, args, message, code):
     result = invoke(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.output
 
 

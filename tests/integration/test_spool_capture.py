@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import FetchContext, Recorder
 from portfolio_dashboard.brokers.demo import DemoSource
+from portfolio_dashboard.cli.common import exit_code
 from portfolio_dashboard.config import load_settings
 from portfolio_dashboard.domain import RunStatus, SourceStatus, TriggerContext, TriggerType
 from portfolio_dashboard.local.spool import Spool
@@ -111,7 +112,7 @@ def test_database_down_before_start_spools_then_replay_matches_a_normal_capture(
     down.dispose()
 
     assert result.status == RunStatus.FAIL
-    assert result.exit_code == 1
+    assert exit_code(result.status) == 1
     assert [o.status for o in result.sources] == [SourceStatus.SPOOLED]
     assert "database unreachable" in (result.error_summary or "")
     assert "spool replay" in (result.error_summary or "")

@@ -69,30 +69,30 @@ def age_runs(app: App, by: timedelta) -> None:
 def test_status_exit_codes(settings: Settings, tmp_path: Path) -> None:
     app = make_app(settings)
     now = lambda: datetime.now(UTC)  # noqa: E731
-    assert status_report(app, DAY, now=now()).exit_code == 1  # no run yet
+    assert status_report(app, DAY, now=now()).outcome == "fail"  # no run yet
 
     capture(TriggerContext(sources=("demo",)), app=app)
     report = status_report(app, DAY, now=now())
-    assert report.exit_code == 0, report.text()
+    assert report.outcome == "success", report.text()
     assert [a.broker_account_id for a in report.facts.successes] == ["DEMO-EU-01", "DEMO-ISA-01", "DEMO-US-01"]
     assert "last successful capture:" in report.text()
     assert "credentials:" in report.text()
 
     capture(TriggerContext(), app=app, sources={"demo": DemoSource(), "schwab": BrokenSchwab()})
     report = status_report(app, DAY, now=now())
-    assert report.exit_code == 2, report.text()
+    assert report.outcome == "degraded", report.text()
     assert "partial" in report.notices[0]
 
     capture(TriggerContext(), app=app, sources={"schwab": BrokenSchwab()})
     report = status_report(app, DAY, now=now())
-    assert report.exit_code == 1
+    assert report.outcome == "fail"
     assert "the last run failed" in report.problems[0]
     assert "schwab: auth: refresh token expired" in report.text()
 
     capture(TriggerContext(sources=("demo",)), app=app)
     age_runs(app, timedelta(hours=30))
     report = status_report(app, DAY, now=now())
-    assert report.exit_code == 1
+    assert report.outcome == "fail"
     assert sorted(p.split(":")[0] for p in report.problems) == [
         "demo/DEMO-EU-01", "demo/DEMO-ISA-01", "demo/DEMO-US-01"], report.problems
     assert "no successful capture for 1d 6h" in report.problems[0]
@@ -103,13 +103,13 @@ def test_status_exit_codes(settings: Settings, tmp_path: Path) -> None:
     spooler.spool_source("demo", "1", [], kind="raws", outcome={"source": "demo"})
     spooler.close()
     report = status_report(app, DAY, now=now())
-    assert report.exit_code == 2
+    assert report.outcome == "degraded"
     assert "spooled" in report.notices[0]
     app.dispose()
 
     down = make_app(settings, database_url=f"postgresql://u:pw-hidden@127.0.0.1:{free_port()}/x")
     report = status_report(down, DAY, now=now())
-    assert report.exit_code == 1
+    assert report.outcome == "fail"
     assert report.problems[0].startswith("database unreachable: cannot connect to "
                                                                    "PostgreSQL at 127.0.0.1:")
     assert "pw-hidden" not in report.text()
@@ -206,14 +206,14 @@ def test_alerts_test_command_sends_and_reports_each_target(alerting: Settings) -
 
     get_app(changed(alerting, alert_urls="pdtest://ops pdtest://fail"))
     result = CliRunner().invoke(cli, ["alerts", "test"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # partial: one target accepted it, one did not
     assert "target 1 (pdtest): sent" in result.output
     assert "target 2 (pdtest): FAILED" in result.output
     assert "pdtest://" not in result.output
     assert messages() == ["Portfolio Dashboard: test alert"]
     get_app(changed(alerting, alert_urls=None))
     result = CliRunner().invoke(cli, ["alerts", "test"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration mistake
     assert "ALERT_URLS is empty" in result.output
     get_app().dispose()
 

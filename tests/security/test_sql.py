@@ -34,6 +34,7 @@ REVIEWED = {
     ("storage/reads/holdings.py", "_holdings_sql"): "constant fragments; the as-of choice is a boolean",
     ("storage/reads/holdings.py", "_accounts_sql"): "constant fragments; the as-of choice is a boolean",
     ("storage/reads/capital_gains.py", "_rate_sql"): "fragments from the module's constants; values are bound",
+    ("storage/manual_fx.py", "delete_manual_rates"): "each UPDATE is one of the module's constants; ids bound",
     ("storage/bulk.py", "copy_positions"): "the module's constant column list; values are COPYed",
     ("storage/bulk.py", "upsert_trades"): "constant column lists; values bound",
     ("storage/mapping.py", "load_instruments"): "the module's constant column list; ids bound",

@@ -63,3 +63,22 @@ def _asof(text: str | None, spec: str, now: datetime | None) -> datetime:
     except ValueError:
         raise ManualRateError(f"the as-of in {spec!r} is not an ISO date or date-time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+_KEY = re.compile(r"^\s*(?P<src>[A-Za-z]{3})\s*/?\s*(?P<tgt>[A-Za-z]{3})\s*@\s*(?P<asof>\S+)\s*$")
+
+
+def parse_rate_key(spec: str) -> tuple[str, str, date]:
+    """``USD/GBP@2026-11-20`` (what ``fx delete`` takes): the pair and the day of the manual rate."""
+    m = _KEY.match(spec)
+    if m is None:
+        raise ManualRateError(f"cannot read {spec!r}: write it like USD/GBP@2026-11-20")
+    src, tgt = m.group("src").upper(), m.group("tgt").upper()
+    for code in (src, tgt):
+        if not is_iso_currency(code):
+            raise ManualRateError(f"{code!r} in {spec!r} is not an ISO 4217 currency code")
+    try:
+        day = date.fromisoformat(m.group("asof")[:10])
+    except ValueError:
+        raise ManualRateError(f"the date in {spec!r} is not an ISO date (YYYY-MM-DD)") from None
+    return src, tgt, day

@@ -1,10 +1,26 @@
-"""What every command shares: the one failure helper (red, on stderr, exit status 1) and the process's App,
-loaded on first use so that ``--help`` never pays for the settings, SQLAlchemy or the brokers."""
+"""What every command shares: the exit-status table and the one failure helper (red, on stderr), and the
+process's App, loaded on first use so that ``--help`` never pays for the settings, SQLAlchemy or the brokers.
+
+Exit status, the same for every command (README and docs/automation.md print this table):
+
+====  ==========================================================================================
+0     success: everything asked for was done
+2     partial or degraded: some of it was done (a source failed, files quarantined, a warning
+      state in ``status``); the rest is recorded and a rerun or a look is worthwhile
+1     failure: nothing useful was done (every source failed, the database unreachable, an
+      unknown run id)
+2     usage or configuration: a wrong option, argument or setting; fix it and rerun (nothing ran)
+====  ==========================================================================================
+
+Partial and usage share 2 on purpose (the issue's contract; click also exits 2 on a usage error): both
+say "look at the message", while 1 says "it did not work". Commands end through ``finish`` (an outcome
+word) or ``fail``/``usage_error``, never with a bare number.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import typer
 
@@ -17,13 +33,44 @@ def command_group(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
-def fail(error: BaseException | str, code: int = 1) -> NoReturn:
-    """Print ``error: <what went wrong>`` and end the command with ``code`` (2 for a configuration mistake:
-    fix the setting and rerun)."""
+EXIT_SUCCESS = 0
+EXIT_FAILURE = 1
+EXIT_PARTIAL = 2  # partial or degraded
+EXIT_USAGE = 2  # usage or configuration
+
+Outcome = Literal["success", "partial", "degraded", "fail", "usage"]
+
+EXIT_CODES: dict[str, int] = {
+    "success": EXIT_SUCCESS,
+    "partial": EXIT_PARTIAL,
+    "degraded": EXIT_PARTIAL,
+    "fail": EXIT_FAILURE,
+    "usage": EXIT_USAGE,
+}
+
+
+def exit_code(outcome: str) -> int:
+    """The exit status of an outcome word (a run's status, a report's outcome); anything unknown is a failure."""
+    return EXIT_CODES.get(outcome, EXIT_FAILURE)
+
+
+def finish(outcome: str) -> NoReturn:
+    """End the command with the exit status of ``outcome`` (see the table above)."""
+    raise typer.Exit(exit_code(outcome))
+
+
+def fail(error: BaseException | str, outcome: Outcome = "fail") -> NoReturn:
+    """Print ``error: <what went wrong>`` and end the command: exit 1, or 2 for a configuration mistake
+    (a ``ConfigError``, or ``outcome="usage"``: fix the setting or option and rerun)."""
     from portfolio_dashboard.errors import ConfigError
 
     typer.secho(f"error: {error}", fg="red", err=True)
-    raise typer.Exit(2 if isinstance(error, ConfigError) else code)
+    finish("usage" if isinstance(error, ConfigError) else outcome)
+
+
+def usage_error(message: str) -> NoReturn:
+    """A wrong option or argument (one the parser could not catch): one line, exit 2."""
+    fail(message, "usage")
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ def import_flex_cmd(
                                                      "Portal: Performance & Reports > Flex Queries.")],
 ) -> None:
     """Store Flex statements of any past period exactly as a fetched statement (raw kept; idempotent)."""
-    from portfolio_dashboard.cli.common import get_app
+    from portfolio_dashboard.cli.common import finish, get_app
     from portfolio_dashboard.errors import PortfolioError
     from portfolio_dashboard.services.reporting import run_summary
     from portfolio_dashboard.services.statement_import import import_flex
@@ -31,4 +31,4 @@ def import_flex_cmd(
         typer.echo(f"{name}: already imported (the same bytes are stored); nothing new")
     if result.run is not None:
         typer.echo(run_summary(result.run))
-    raise typer.Exit(result.exit_code)
+    finish(result.outcome)

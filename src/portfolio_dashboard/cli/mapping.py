@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.cli.common import command_group, fail, get_app, usage_error
 from portfolio_dashboard.errors import PortfolioError
 
 if TYPE_CHECKING:
@@ -47,8 +47,13 @@ def list_cmd(
 ) -> None:
     """Every broker instrument and the global instrument it counts as (GLOBAL shows the id's first 8 characters;
     `mapping set` accepts them)."""
+    from portfolio_dashboard.domain.runs import BROKER_NAMES, MAPPING_SOURCES
     from portfolio_dashboard.services.mapping import mappings
 
+    if broker is not None and broker not in BROKER_NAMES:
+        usage_error(f"unknown broker {broker!r}; choose from {', '.join(BROKER_NAMES)}")
+    if source is not None and source not in MAPPING_SOURCES:
+        usage_error(f"unknown mapping source {source!r}; choose from {', '.join(MAPPING_SOURCES)}")
     try:
         rows = mappings(get_app(), broker=broker, source=source)
     except PortfolioError as exc:
@@ -70,7 +75,7 @@ def review_cmd(
     try:
         threshold = Decimal(below)
     except InvalidOperation:
-        fail(f"--below must be a number between 0 and 1, not {below!r}")
+        usage_error(f"--below must be a number between 0 and 1, not {below!r}")
     try:
         rows = mappings_to_review(get_app(), threshold)
     except PortfolioError as exc:
@@ -94,7 +99,7 @@ def set_cmd(
     from portfolio_dashboard.services.mapping import map_by_hand
 
     if new == (target is not None):
-        fail("give either a TARGET or --new")
+        usage_error("give either a TARGET or --new")
     try:
         global_id = map_by_hand(get_app(), broker, broker_instrument_id, target)
     except PortfolioError as exc:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.cli.common import command_group, fail, finish, get_app, usage_error
 from portfolio_dashboard.domain.runs import SOURCE_NAMES
 from portfolio_dashboard.errors import PortfolioError
 
@@ -20,7 +20,9 @@ alerts_app = command_group("Alerts through apprise to the URLs in ALERT_URLS.")
 
 @spool_app.command("replay")
 def spool_replay() -> None:
-    """Store everything in the spool now (a capture does this first anyway). Safe to repeat."""
+    """Store everything in the spool now (a capture does this first anyway). Safe to repeat.
+
+    Exit status 2 when unreadable files were quarantined (kept in the spool's corrupt/ folder)."""
     from portfolio_dashboard.services.database import DRIVER_ERRORS
     from portfolio_dashboard.services.database import error_reason as db_error_reason
     from portfolio_dashboard.services.replay import replay_pending
@@ -32,6 +34,10 @@ def spool_replay() -> None:
     except DRIVER_ERRORS as exc:
         fail(f"{db_error_reason(exc)} (the spool is kept)")
     typer.echo(report.text())
+    if report.quarantined_files:
+        typer.secho(f"warning: {report.quarantined_files} unreadable spool file(s) quarantined (kept, not stored); "
+                    "see `portfolio-dashboard spool list`", fg="yellow", err=True)
+    finish(report.outcome)
 
 
 @spool_app.command("list")
@@ -66,7 +72,7 @@ def alerts_test() -> None:
 
     urls = get_app().settings.alert_url_list
     if not urls:
-        fail("ALERT_URLS is empty: set it to one or more apprise URLs (see docs/automation.md)")
+        usage_error("ALERT_URLS is empty: set it to one or more apprise URLs (see docs/automation.md)")
     notifier = AppriseNotifier(urls)
     results = notifier.send(test_message(datetime.now(UTC)))
     for label in notifier.invalid:
@@ -74,7 +80,7 @@ def alerts_test() -> None:
     for label, ok in results:
         typer.echo(f"{label}: {'sent' if ok else 'FAILED'}")
     if notifier.invalid or not all(ok for _l, ok in results):
-        raise typer.Exit(1)
+        finish("fail" if not any(ok for _l, ok in results) else "partial")
 
 
 @alerts_app.command("list")
@@ -105,7 +111,7 @@ def _since(value: str, tz: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--since {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
+        usage_error(f"--since {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
     if parsed.tzinfo is None:
         if len(value) <= 10:
             parsed = datetime.combine(parsed.date(), time(), ZoneInfo(tz))
@@ -129,15 +135,15 @@ def reprocess_cmd(
     from portfolio_dashboard.services.reprocess import Selection, reprocess
 
     if sum((bool(run), since is not None, all_runs)) != 1:
-        fail("say which runs to reprocess: exactly one of --run ID, --since DATE or --all")
+        usage_error("say which runs to reprocess: exactly one of --run ID, --since DATE or --all")
     for name in source or []:
         if name not in SOURCE_NAMES:
-            fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+            usage_error(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
     app_ = get_app()
     try:
         ids = tuple(uuid.UUID(r) for r in run or [])
     except ValueError:
-        fail("--run takes a run id (a UUID, as `portfolio-dashboard status` shows)")
+        usage_error("--run takes a run id (a UUID, as `portfolio-dashboard status` shows)")
     selection = Selection(
         run_ids=ids, since=_since(since, app_.settings.portfolio_timezone) if since else None, all=all_runs,
         sources=tuple(source or ()),
@@ -149,7 +155,7 @@ def reprocess_cmd(
     except DRIVER_ERRORS as exc:  # committed batches stay; rerunning finishes the rest
         fail(f"database: {db_error_reason(exc)} (run it again: reprocessing is idempotent)")
     typer.echo(json.dumps(asdict(report), indent=2, default=str) if as_json else report.text())
-    raise typer.Exit(report.exit_code)
+    finish(report.outcome)
 
 
 def register(app: typer.Typer) -> None:

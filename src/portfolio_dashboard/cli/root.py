@@ -19,7 +19,16 @@ from portfolio_dashboard import __version__
 from portfolio_dashboard.cli.accounts import accounts_app, classes_app
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.capital_gains import cgt_app
-from portfolio_dashboard.cli.common import command_group, fail, get_app, use_log_format
+from portfolio_dashboard.cli.common import (
+    EXIT_FAILURE,
+    command_group,
+    exit_code,
+    fail,
+    finish,
+    get_app,
+    usage_error,
+    use_log_format,
+)
 from portfolio_dashboard.cli.export import register as register_export
 from portfolio_dashboard.cli.flows import register as register_flows
 from portfolio_dashboard.cli.fx import fx_app
@@ -167,15 +176,16 @@ def capture_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
     log_format: Annotated[str, typer.Option(help="Log line format: text or json (as the global option).")] = "",
 ) -> None:
-    """Capture one snapshot of every source. Exit status: 0 success, 2 partial, 1 fail.
+    """Capture one snapshot of every source. Exit status: 0 success, 2 partial (some sources stored), 1 fail.
 
     Never prompts, so a scheduler can run it (`--trigger scheduled`). When the database is unreachable the
-    responses are spooled locally and stored by the next capture (exit status 1)."""
+    responses are spooled locally and stored by the next capture (exit status 1, or 2 when another source
+    was stored before the database went away)."""
     if log_format and log_format not in ("text", "json"):
-        fail("--log-format takes text or json")
+        usage_error("--log-format takes text or json")
     for name in source or []:
         if name not in SOURCE_NAMES:
-            fail(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+            usage_error(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
     from portfolio_dashboard.domain import TriggerContext
     from portfolio_dashboard.services.capture import capture
     from portfolio_dashboard.services.monitoring import run_alerts_quietly
@@ -190,11 +200,15 @@ def capture_cmd(
         result = capture(ctx, app=get_app())
     except PortfolioError as exc:
         fail(exc)
-    typer.echo(json.dumps(run_to_dict(result), indent=2, default=str) if as_json else run_summary(result))
+    if as_json:
+        typer.echo(json.dumps({**run_to_dict(result), "exit_code": exit_code(result.status)}, indent=2,
+                              default=str))
+    else:
+        typer.echo(run_summary(result))
     if any(o.status == "spooled" for o in result.sources) and result.error_summary:
         typer.secho(f"error: {result.error_summary}", fg="red", err=True)
     run_alerts_quietly(get_app())
-    raise typer.Exit(result.exit_code)
+    finish(result.status)
 
 
 @app.command("status")
@@ -225,13 +239,16 @@ def status_cmd(
         report = status_report(app_, limit, now=datetime.now(UTC), with_health=health)
     except (PortfolioError, ValueError) as exc:
         fail(exc)
-    typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.text())
+    if as_json:
+        typer.echo(json.dumps({**report.as_dict(), "exit_code": exit_code(report.outcome)}, indent=2, default=str))
+    else:
+        typer.echo(report.text())
     if alerts and report.facts is not None and settings.alert_url_list:
         try:
             run_alerts(app_, replace(report.facts, max_age=settings.alert_max_age_delta))
         except PortfolioError as exc:
             typer.secho(f"warning: alerts not evaluated: {exc}", err=True)
-    raise typer.Exit(report.exit_code)
+    finish(report.outcome)
 
 
 @demo_app.command("seed")
@@ -274,7 +291,7 @@ def main() -> None:
 
         # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)
         typer.secho(f"error: {unavailable(get_app(), exc)}", fg="red", err=True)
-        raise SystemExit(1) from None
+        raise SystemExit(EXIT_FAILURE) from None
 
 
 if __name__ == "__main__":

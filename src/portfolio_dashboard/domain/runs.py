@@ -8,6 +8,10 @@ from uuid import UUID
 
 # every source a run can capture (the BROKERS setting and ``--source`` choose among them)
 SOURCE_NAMES = ("ib_gateway", "ib_flex", "schwab", "demo")
+# every broker an instrument or account can belong to (both IB sources are broker "ib")
+BROKER_NAMES = ("ib", "schwab", "demo")
+# how a broker instrument came to its global instrument
+MAPPING_SOURCES = ("broker", "heuristic", "manual")
 
 
 class RunStatus(StrEnum):
@@ -73,7 +77,3 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     error_summary: str | None = None
 
-    @property
-    def exit_code(self) -> int:
-        """0 success, 2 partial, 1 fail (the CLI's contract, used by schedulers)."""
-        return {RunStatus.SUCCESS: 0, RunStatus.PARTIAL: 2}.get(self.status, 1)

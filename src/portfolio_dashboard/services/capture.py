@@ -4,7 +4,9 @@ Save Snapshot button and the scheduler.
 Workflow (the Data Persistence Plan's, refined by the capture-engine issue):
  1. reap runs left ``running`` by a process that died; insert this run as ``running`` and commit, holding a
     session advisory lock on it for as long as the process lives (that lock is how a later reaper knows);
- 2. fetch every source concurrently, each in its own thread: one slow broker never delays another's write;
+ 2. fetch every source concurrently, each in its own thread; a source values what it parsed once every other
+    source has parsed too (or failed, or met the deadline), so that the FX rate a position gets never depends
+    on which source was first (``fx.py``): a slow broker delays the others' writes by its fetch, no more;
  3. per source: parse, validate, value in GBP, then write raw payloads and every normalised row in ONE
     transaction; when anything fails, the raw payloads are still written (alone) and the error recorded;
  4. the run ends ``success``, ``partial`` (some sources failed) or ``fail`` (all failed), with a per-source
@@ -89,7 +91,8 @@ def capture(
     """Capture one snapshot of every requested source. Never raises for a broker's failure: the run says.
 
     When the database cannot be reached the responses are spooled locally and the run says so (status
-    ``fail``, sources ``spooled``); earlier spooled runs are stored before this one starts.
+    ``fail``, sources ``spooled``; ``partial`` when another source was stored first); earlier spooled runs
+    are stored before this one starts.
     """
     trigger = trigger or TriggerContext()
     app = app or get_app()
@@ -124,10 +127,15 @@ def capture(
         store = DatabaseStore(engine)
         tolerance = Decimal(settings.reconcile_tolerance)
 
+        chain.expect(chosen, settings.capture_timeout_s + 30)  # sources value once all have parsed (fx.py)
+
         def one(item: tuple[str, BrokerSource]) -> SourceOutcome:
             name, source = item
-            return capture_source(store, run_id, name, source, chain, fetch_ctx, tolerance,
-                                  settings.base_currency, progress, spooler)
+            try:
+                return capture_source(store, run_id, name, source, chain, fetch_ctx, tolerance,
+                                      settings.base_currency, progress, spooler)
+            finally:
+                chain.arrive(name)  # whatever happened, the others stop waiting for this one
 
         try:
             # CAPTURE_TIMEOUT_S bounds the whole fetch stage: each fetch thread carries the deadline
@@ -228,7 +236,8 @@ def _finish(
         why = reason or next((o.error_message or "" for o in outcomes if o.status == SourceStatus.SPOOLED),
                              "a write failed")
         spooler.finish(finished, [asdict(o) for o in outcomes], warnings, why)
-        status = RunStatus.FAIL
+        # a source stored before the database went away is stored: the run is partial, not a failure
+        status = RunStatus.PARTIAL if any(o.status == SourceStatus.SUCCESS for o in outcomes) else RunStatus.FAIL
         others = runs.failure_summary(o for o in outcomes if o.status != SourceStatus.SPOOLED)
         summary = spooler.message(why) + (f"; {others}" if others else "")
         log.error("%s", summary)

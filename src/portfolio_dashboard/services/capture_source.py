@@ -97,7 +97,15 @@ def capture_source(
     if error is None:
         try:
             parsed = source.parse(raws)
-            result = value_parsed(parsed, chain, tolerance)
+        except Exception as exc:  # categorised and recorded, never lost
+            error = categorise(exc, name)
+    # every source's rates before anyone values: the rate a position gets never depends on who was first
+    chain.arrive(name, parsed.fx_rates if parsed is not None else ())
+    if error is None and parsed is not None:
+        try:
+            if not chain.wait_for_sources():
+                log.warning("%s: valued before every source had parsed (capture deadline)", name)
+            result = value_parsed(parsed, chain, tolerance, publish=False)
             outcome.warnings.extend(result.warnings)
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)

@@ -5,7 +5,15 @@ Order of preference (the FX provider chain):
   2. rates another source published earlier in the same run (Schwab's USD converted at IB's rate);
   3. rates already stored in ``fx_rates`` at or before the as-of (IB, Flex, ECB, manual);
   4. a public reference provider (ECB daily euro reference rates), fetched once per run and stored.
-Within a tier, the rate closest in time to the as-of wins. A rate further than ``max_age`` from the as-of is
+Within a tier, the rate closest in time to the as-of wins; ties are broken by the rate's own fields (at or
+before the as-of, quoted in the direction asked, provider, value), never by the order rates arrived in.
+
+Tier 2 is the same whichever source commits first: in a capture every source publishes its parsed rates and
+waits until every other source of the run has published (or failed) before it values anything (``expect``,
+``arrive``, ``wait_for_sources``), so each source sees every other source's rates, as ``reprocess`` does.
+The wait is bounded by the capture deadline: a source still fetching then is cut off anyway.
+
+A rate further than ``max_age`` from the as-of is
 still used but never silently: the conversion carries a warning. A rate is never made up: without one, the
 GBP values stay NULL and the run says why.
 
@@ -64,11 +72,12 @@ def factor_for(rate: FxRate, currency: str) -> Decimal:
 
 def _closest(rates: Iterable[FxRate], at: datetime, source_ccy: str | None = None) -> FxRate | None:
     """The rate nearest in time to ``at``; on a tie the one at or before ``at``, then the one quoted in the
-    direction asked for (``source_ccy`` -> ...), so an inverse quote never wins over a direct one."""
+    direction asked for (``source_ccy`` -> ...), so an inverse quote never wins over a direct one; then by
+    provider and value, so that the choice never depends on the order of ``rates``."""
     best: FxRate | None = None
     best_rank: tuple[object, ...] = ()
     for r in rates:
-        rank = (abs(r.asof_ts - at), r.asof_ts > at, r.source_ccy != source_ccy)
+        rank = (abs(r.asof_ts - at), r.asof_ts > at, r.source_ccy != source_ccy, r.provider, r.rate, r.asof_ts)
         if best is None or rank < best_rank:
             best, best_rank = r, rank
     return best
@@ -118,11 +127,34 @@ class FxChain:
         self.reference_raws: list[RawResponse] = []
         self.reference_error: str | None = None
         self._lock = threading.Lock()
+        self._published = threading.Condition(self._lock)
+        self._expected: frozenset[str] = frozenset()
+        self._arrived: set[str] = set()
+        self._wait_s: float | None = None
 
     def publish(self, rates: Iterable[FxRate]) -> None:
-        """Make a source's own rates available to the sources that convert after it in this run."""
+        """Make a source's own rates available to the other sources of this run."""
         with self._lock:
             self._run_book.extend(rates)
+
+    def expect(self, sources: Iterable[str], wait_s: float | None) -> None:
+        """The sources of this run: ``wait_for_sources`` waits (at most ``wait_s``) until each has arrived."""
+        with self._lock:
+            self._expected = frozenset(sources)
+            self._wait_s = wait_s
+
+    def arrive(self, source: str, rates: Iterable[FxRate] = ()) -> None:
+        """``source`` has parsed (its rates are published) or has failed (none); safe to call again."""
+        with self._published:
+            if source not in self._arrived:
+                self._run_book.extend(rates)
+                self._arrived.add(source)
+            self._published.notify_all()
+
+    def wait_for_sources(self) -> bool:
+        """Block until every expected source has arrived; False when the wait ran out first."""
+        with self._published:
+            return self._published.wait_for(lambda: self._expected <= self._arrived, self._wait_s)
 
     def _reference(self) -> list[FxRate]:
         with self._lock:

@@ -62,16 +62,27 @@ class ReplayedRun:
 class ReplayReport:
     runs: list[ReplayedRun] = field(default_factory=list)
     in_progress: int = 0  # run directories still held by a live capture
+    quarantined: list[str] = field(default_factory=list)  # unreadable files of runs with nothing else readable
 
     @property
     def entries_stored(self) -> int:
         return sum(r.entries_stored for r in self.runs)
 
+    @property
+    def quarantined_files(self) -> int:
+        return len(self.quarantined) + sum(len(r.corrupt) for r in self.runs)
+
+    @property
+    def outcome(self) -> str:
+        """``partial`` when files were quarantined (data someone must look at), else ``success``."""
+        return "partial" if self.quarantined_files else "success"
+
     def text(self) -> str:
+        kept = [f"  unreadable spool file kept in {path}" for path in self.quarantined]
         if not self.runs:
             extra = f" ({self.in_progress} still being written by a running capture)" if self.in_progress else ""
-            return "spool: nothing to replay" + extra
-        lines = [f"spool: {len(self.runs)} run(s) replayed"]
+            return "\n".join(["spool: nothing to replay" + extra, *kept])
+        lines = [f"spool: {len(self.runs)} run(s) replayed", *kept]
         for r in self.runs:
             lines.append(
                 f"  run {r.run_id}: {r.status} — {r.entries_stored} entr(ies) stored "
@@ -101,6 +112,7 @@ def replay_pending(app: App, spool: Spool | None = None) -> ReplayReport:
                 continue
             pending = spool.load(directory)
             if pending.run is None:  # nothing but unreadable files (now in corrupt/) or an empty leftover
+                report.quarantined += [str(path) for path in pending.corrupt]
                 spool.remove(directory)
                 continue
             report.runs.append(_replay_run(app, pending))

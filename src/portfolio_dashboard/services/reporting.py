@@ -17,9 +17,7 @@ from portfolio_dashboard.storage.reads import runs as queries
 
 
 def run_to_dict(result: RunResult) -> dict[str, Any]:
-    data = asdict(result)
-    data["exit_code"] = result.exit_code
-    return data
+    return asdict(result)
 
 
 def run_summary(result: RunResult) -> str:
@@ -49,8 +47,9 @@ def run_summary(result: RunResult) -> str:
 
 @dataclass
 class StatusReport:
-    """Exit status: 0 healthy, 2 degraded (``notices``: a partial run, a credential expiring, data waiting in
-    the spool), 1 unhealthy (``problems``: database unreachable, no run yet, the last run failed, an account
+    """``outcome`` (the CLI's exit-status table turns it into 0, 2 or 1): ``success`` when healthy,
+    ``degraded`` (``notices``: a partial run, a credential expiring, data waiting in the spool), ``fail``
+    (``problems``: database unreachable, no run yet, the last run failed, an account
     without a successful capture within the limit, an expired credential)."""
 
     now: datetime
@@ -64,14 +63,14 @@ class StatusReport:
     logins: list[str] = field(default_factory=list)  # e.g. "schwab: Schwab login valid for 5d 3h more"
 
     @property
-    def exit_code(self) -> int:
-        return 1 if self.problems else (2 if self.notices else 0)
+    def outcome(self) -> str:
+        return "fail" if self.problems else ("degraded" if self.notices else "success")
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "now": self.now,
             "healthy": not self.problems,
-            "exit_code": self.exit_code,
+            "outcome": self.outcome,
             "problems": self.problems,
             "notices": self.notices,
             "logins": self.logins,

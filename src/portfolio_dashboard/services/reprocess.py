@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine
 from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.brokers.base import BrokerSource
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
-from portfolio_dashboard.errors import ConfigError, PortfolioError
+from portfolio_dashboard.errors import ConfigError, NotFoundError, PortfolioError
 from portfolio_dashboard.services import reprocess_writer
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
@@ -75,8 +75,8 @@ class ReprocessReport(Written):
                     self.trades_inserted, self.trades_updated, self.fx_legs_inserted))
 
     @property
-    def exit_code(self) -> int:
-        return 2 if self.failures else 0
+    def outcome(self) -> str:
+        return "partial" if self.failures else "success"
 
     def text(self) -> str:
         rate = self.positions_total / self.seconds if self.seconds else 0.0
@@ -127,7 +127,13 @@ def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID,
     """``(run_id, outcome)`` of the selected finished runs, oldest first."""
     if not (selection.run_ids or selection.since is not None or selection.all):
         raise ConfigError("say which runs to reprocess: --run ID, --since DATE or --all")
-    return finished_runs(conn, run_ids=list(selection.run_ids), since=selection.since)
+    runs = finished_runs(conn, run_ids=list(selection.run_ids), since=selection.since)
+    missing = sorted(str(r) for r in set(selection.run_ids) - {run_id for run_id, _ in runs})
+    if missing:
+        # reprocessing nothing and saying "nothing changed" would read as success
+        raise NotFoundError(f"no finished run with id {', '.join(missing)}",
+                            hint="`portfolio-dashboard status` shows the last run's id")
+    return runs
 
 
 def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: ReprocessReport) -> list[_Group]:

@@ -33,8 +33,9 @@ class ImportResult:
     run: RunResult | None = None
 
     @property
-    def exit_code(self) -> int:
-        return 0 if self.run is None else self.run.exit_code
+    def outcome(self) -> str:
+        """``success`` when every file was already stored, else the import run's status."""
+        return "success" if self.run is None else str(self.run.status)
 
 
 def import_flex(app: App, paths: Sequence[Path]) -> ImportResult:

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, text
 from portfolio_dashboard.domain import AssetClass, Instrument
 from portfolio_dashboard.domain.matching import Decision, Evidence, display_name, identifiers_to_fill
 from portfolio_dashboard.errors import PortfolioError
+from portfolio_dashboard.storage.global_ids import global_exists, identity_id
 from portfolio_dashboard.storage.mapping_pass import (
     INSTRUMENT_COLUMNS,
     CurrentMapping,
@@ -170,12 +171,14 @@ def _drop_if_orphan(conn: Connection, global_id: uuid.UUID) -> None:
 def _create_global(conn: Connection, inst: Instrument) -> uuid.UUID:
     is_cash = inst.asset_class == AssetClass.CASH
     ids = {} if is_cash else identifiers_to_fill(inst)
+    own = identity_id(inst)  # its own id when free (see identity_id), else a fresh one
     row = conn.execute(
         text(
-            """INSERT INTO global_instruments (name, symbol, asset_class, currency, isin, cusip, figi, exchange)
-               VALUES (:name, :symbol, :ac, :ccy, :isin, :cusip, :figi, :exchange) RETURNING id"""
+            """INSERT INTO global_instruments (id, name, symbol, asset_class, currency, isin, cusip, figi, exchange)
+               VALUES (:id, :name, :symbol, :ac, :ccy, :isin, :cusip, :figi, :exchange) RETURNING id"""
         ),
         {
+            "id": uuid.uuid4() if global_exists(conn, own) else own,
             "name": display_name(inst),
             "symbol": inst.currency if is_cash else (inst.symbol or None),
             "ac": str(inst.asset_class),

@@ -31,6 +31,7 @@ from portfolio_dashboard.domain.matching import (
     identity_of,
     normalise_symbol,
 )
+from portfolio_dashboard.storage.global_ids import global_exists, identity_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +282,10 @@ class MappingPass:
         ids = {} if is_cash else identifiers_to_fill(inst)
         # Sorts after every stored global instrument, in creation order (ties only matter within a pass).
         self._clock += timedelta(microseconds=1)
-        g = _Global(uuid.uuid4(), self._clock, display_name(inst), inst.currency if is_cash else (inst.symbol or None),
+        gid = identity_id(inst)
+        if gid in self.globals or global_exists(self.conn, gid):
+            gid = uuid.uuid4()  # its own id is taken (an earlier split of it still exists): any fresh one
+        g = _Global(gid, self._clock, display_name(inst), inst.currency if is_cash else (inst.symbol or None),
                     str(inst.asset_class), inst.currency, None if is_cash else inst.exchange, ids.get("isin"),
                     ids.get("cusip"), ids.get("figi"), new=True)
         self.globals[g.id] = g
