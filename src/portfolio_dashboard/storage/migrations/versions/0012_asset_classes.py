@@ -5,15 +5,15 @@ metadata (``domain.asset_classes.default_class``), so the default follows better
 a class (``class_source = 'user'``) it survives captures, reprocess and remapping of broker instruments.
 ``class_source = 'default'`` marks a default written down explicitly (e.g. a user who resets to the default).
 
-Revision ID: 0010
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0012"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -3,14 +3,14 @@
 The query string is the one the dashboard puts in its own URL (``wrapper=ISA&ccy=USD``), so a saved view, a
 bookmark and a typed address mean the same thing and ``?view=NAME`` simply expands to it.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -14,15 +14,15 @@ account and each snapshot's reconciliation residual.
 * ``raw_payloads.redacted`` — the body was stored with secret values replaced (a broker echoed a token);
   ``content_sha256`` is then the fingerprint of the stored (redacted) body.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
