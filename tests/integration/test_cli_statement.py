@@ -73,6 +73,11 @@ def test_the_pdf_for_the_last_tax_year_shows_the_json_figures_and_sums_its_rows(
     assert Decimal(income["withholding_tax_gbp"]) <= Decimal("-4.50")
     assert Decimal(income["net_gbp"]) == Decimal(income["gross_gbp"]) + Decimal(income["withholding_tax_gbp"])
     assert seeded["sha"] in figures["sources"]
+    # the returns over the period and the tax year's capital gains, the same as `returns` and `cgt --json` give
+    assert figures["returns"] is not None and (figures["returns"]["twr"] is not None
+                                               or figures["returns"]["unavailable"])
+    cgt = CliRunner().invoke(cli, ["cgt", "--tax-year", LAST_TAX_YEAR, "--json"], catch_exceptions=False)
+    assert figures["capital_gains"]["totals"] == json.loads(cgt.output)["totals"]
     text_ = pdf_text(out.read_bytes())
     for key in ("value_start_gbp", "value_end_gbp", "realised_gain_gbp"):
         assert fmt.money(Decimal(figures[key])) in text_, key

@@ -37,8 +37,9 @@ def statement_cmd(
     show_account_ids: Annotated[bool, typer.Option(help="Print account numbers in full (masked by default).")]
     = False,
 ) -> None:
-    """Holdings at the start and end (with the FX rates used), flows, income with withholding tax and the
-    broker's realised gains; every figure carries the SHA-256 of its source response."""
+    """Holdings at the start and end (with the FX rates used), flows, income with withholding tax, the broker's
+    realised gains, returns over the period and, for a tax year, UK capital gains; every figure carries the
+    SHA-256 of its source response."""
     from portfolio_dashboard.domain.statement import period_for
 
     if fmt not in ("pdf", "csv"):

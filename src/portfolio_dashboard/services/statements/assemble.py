@@ -36,6 +36,7 @@ from portfolio_dashboard.domain.statement import (
     Statement,
     StatementAccount,
 )
+from portfolio_dashboard.services.statements.figures import capital_gains_section, returns_section
 from portfolio_dashboard.storage.reads.exports import export_rows
 from portfolio_dashboard.storage.reads.statement import (
     HoldingRow,
@@ -123,5 +124,6 @@ def assemble_statement(conn: Connection, period: Period, tz: ZoneInfo, *, genera
                      for a in statement_accounts(conn))
     statement = Statement(period=period, generated_at=generated_at, accounts=accounts, holdings_start=start_rows,
                           holdings_end=end_rows, flows=flows, income=income, realised_gains=gains,
+                          returns=returns_section(conn, period), capital_gains=capital_gains_section(conn, period),
                           mask_account_ids=mask_account_ids)
     return Assembled(statement, skipped)
