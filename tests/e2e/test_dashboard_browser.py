@@ -124,7 +124,7 @@ def test_demo_history_fills_the_chart(server, page):
     page.locator(".st-key-load_demo_history button:visible").click()
     page.get_by_text("Demo history loaded").wait_for()
     page.locator(".st-key-value_chart .js-plotly-plot").wait_for()
-    assert page.get_by_text("Since previous day").count() == 1
+    assert page.get_by_text("Since previous day", exact=True).count() == 1  # the card, drawn once
 
 
 def test_pages_filter_and_csv(server, history, page, tmp_path):

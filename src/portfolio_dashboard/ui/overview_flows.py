@@ -5,7 +5,7 @@ chart, and the accounts whose flows are unknown. A deposit is money in, never a 
 from __future__ import annotations
 
 from datetime import datetime, time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import streamlit as st
 
@@ -46,6 +46,9 @@ def since_previous_day(db: str, scope: Scope, s: Summary) -> None:
                   help=f"{help_text} (compared with {since})", border=True, height="stretch")
 
 
+CENT = Decimal("0.01")
+
+
 def bridge(db: str, scope: Scope, s: Summary) -> None:
     """value £X = start £A + money in £B + gain £C, for the chosen period, in GBP."""
     head, pick = st.columns([2, 3], vertical_alignment="bottom")
@@ -62,11 +65,16 @@ def bridge(db: str, scope: Scope, s: Summary) -> None:
     if b.value_now is None:
         st.caption("The value now has no GBP figure (a missing FX rate), so the period cannot be explained.")
         return
-    gain = fmt.money(b.gain, signed=True) if b.gain is not None else fmt.DASH
-    start_text = fmt.money(b.start_value)
+    # Each figure to the penny first, the gain as what is left of them: the sentence adds up exactly as printed
+    # (the unrounded gain differs from it by less than a penny).
+    value, begin, money = (None if x is None else x.quantize(CENT, ROUND_HALF_UP)
+                           for x in (b.value_now, b.start_value, b.money_in))
+    shown = (value - begin - money
+             if b.gain is not None and value is not None and begin is not None and money is not None else None)
+    gain = fmt.money(shown, signed=True) if shown is not None else fmt.DASH
     with st.container(key="bridge"):
-        st.markdown(f"<div class='tabular' style='font-size:1.15rem'>Value <b>{fmt.money(b.value_now)}</b> = "
-                    f"start {start_text} + money in <b>{fmt.money(b.money_in, signed=True)}</b> + "
+        st.markdown(f"<div class='tabular' style='font-size:1.15rem'>Value <b>{fmt.money(value)}</b> = "
+                    f"start {fmt.money(begin)} + money in <b>{fmt.money(money, signed=True)}</b> + "
                     f"gain <b>{gain}</b></div>", unsafe_allow_html=True)
     later = b.effective_start is not None and (start is None or b.effective_start > start)
     since = fmt.when(b.effective_start if later else start, tz)

@@ -67,7 +67,8 @@ def main() -> None:
     # Streamlit serves the default page at "/" only; a hidden default that forwards to /overview (with the
     # query) lets every page, the Overview included, have an address that works when typed.
     home = st.Page(_home, title="Portfolio Dashboard", url_path="home", default=True, visibility="hidden")
-    nav = st.navigation([home, *pages.values()], position="sidebar")
+    # every page listed (collapsed, Streamlit shows the first ten and hides the rest behind "View more")
+    nav = st.navigation([home, *pages.values()], position="sidebar", expanded=True)
     problem = data.database_problem(_safe_db_key())
     if problem:
         st.title("Portfolio Dashboard")
