@@ -20,6 +20,7 @@ word) or ``fail``/``usage_error``, never with a bare number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 import typer
@@ -104,3 +105,13 @@ def get_app() -> App:
         setup_logging(LOGGING.log_format or app.settings.log_format)
         LOGGING.done = True
     return app
+
+
+def option_date(value: str | None, name: str) -> date | None:
+    """An option's ``YYYY-MM-DD`` value (None when not given); a usage error naming the option otherwise."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be a date like 2025-04-05, not {value!r}") from None

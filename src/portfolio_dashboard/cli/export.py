@@ -5,24 +5,16 @@ Heavy libraries (pyarrow, the read models) are imported inside the command so `-
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from portfolio_dashboard.cli.common import option_date
 from portfolio_dashboard.errors import PortfolioError
 
 KINDS = ("daily-values", "positions", "trades", "flows", "income", "fx-rates")
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{name} must be a date like 2025-04-05, not {value!r}") from None
 
 
 def export_cmd(
@@ -39,7 +31,7 @@ def export_cmd(
         raise typer.BadParameter(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", param_hint="KIND")
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("csv or parquet", param_hint="--format")
-    first, last = _day(start, "--from"), _day(end, "--to")
+    first, last = option_date(start, "--from"), option_date(end, "--to")
     if first and last and last < first:
         raise typer.BadParameter("--to is before --from")
     from portfolio_dashboard.cli.common import get_app

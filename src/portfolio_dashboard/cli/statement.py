@@ -7,22 +7,14 @@ Heavy libraries (fpdf2, the read models) are imported inside the command so `--h
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from portfolio_dashboard.cli.common import option_date
 from portfolio_dashboard.errors import PortfolioError
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{name} must be a date like 2025-04-05, not {value!r}") from None
 
 
 def statement_cmd(
@@ -45,7 +37,8 @@ def statement_cmd(
     if fmt not in ("pdf", "csv"):
         raise typer.BadParameter("pdf or csv", param_hint="--format")
     try:
-        period = period_for(tax_year=tax_year, year=year, start=_day(start, "--from"), end=_day(end, "--to"))
+        period = period_for(tax_year=tax_year, year=year, start=option_date(start, "--from"),
+                            end=option_date(end, "--to"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     from portfolio_dashboard.cli.common import get_app
