@@ -56,6 +56,10 @@ class DatabaseStore:
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts:
         with UnitOfWork(self.engine) as uow:
+            # One capture's sources write one at a time: they share instruments, rates and global ids, and since
+            # every source waits for the others' rates before valuing, they would otherwise all write at once and
+            # could deadlock on those rows. A write takes milliseconds; the lock is released at commit.
+            uow.lock("pd.capture-write")
             uow.lock(f"pd.source:{source}")
             counts = write_source(uow, run_id=run_id, source=source, parser_version=parser_version,
                                   base_currency=base_currency, raws=raws, snapshots=valued.snapshots,
