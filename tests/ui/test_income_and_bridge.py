@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import text
@@ -80,7 +80,11 @@ def test_overview_bridge_adds_up_and_counts_deposits_as_money_in(seeded) -> None
     line = _markdown(at)
     assert f"Value <b>{fmt.money(b.value_now)}</b> = start {fmt.money(b.start_value)}" in line
     assert f"money in <b>{fmt.money(b.money_in, signed=True)}</b>" in line
-    assert f"gain <b>{fmt.money(b.gain, signed=True)}</b>" in line
+    cent = Decimal("0.01")  # the sentence adds up as printed: each figure to the penny, the gain what is left
+    up = ROUND_HALF_UP
+    shown = b.value_now.quantize(cent, up) - b.start_value.quantize(cent, up) - b.money_in.quantize(cent, up)
+    assert abs(shown - b.gain) < cent
+    assert f"gain <b>{fmt.money(shown, signed=True)}</b>" in line
 
 
 def test_since_previous_day_is_the_market_move_without_the_days_deposit(seeded) -> None:  # type: ignore[no-untyped-def]
