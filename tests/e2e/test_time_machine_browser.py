@@ -161,6 +161,7 @@ def test_pick_a_past_date_and_every_page_shows_that_days_snapshots(server, picke
 def test_a_shared_link_opens_at_its_date(server, picked, page):
     day: date = picked["day"]  # type: ignore[assignment]
     page.goto(f"{server.url}/?asof={day.isoformat()}")
+    page.wait_for_url("**/overview?*")  # `/` forwards to `/overview` with its query: interact after that run
     page.get_by_text(f"As of {day:%d %b %Y} 23:59").first.wait_for()
     idle(page)
     assert page.locator(TOTAL).inner_text().strip() == fmt.money(picked["total"], "GBP")  # type: ignore[arg-type]
