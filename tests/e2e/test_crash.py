@@ -31,8 +31,13 @@ def test_sigkill_at_random_points_leaves_no_partial_snapshot(cli_env, db_url):
     with engine.connect() as conn:
         window = conn.execute(text("SELECT extract(epoch FROM finished_at - started_at) FROM snapshot_runs")).scalar()
     killed = 0
-    for seed in range(1, 9):
-        proc = worker(cli_env, seed)
+    attempts = 0
+    # Kill points are drawn over the capture's measured window; a capture that finishes before its kill point
+    # (the machine got faster than the first, cold run) narrows the window and the campaign tries again, so
+    # enough kills land inside captures whatever the machine's load.
+    while killed < 6 and attempts < 20:
+        attempts += 1
+        proc = worker(cli_env, attempts)
         # wait until this capture has recorded its run, so every kill lands inside the capture itself
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -41,10 +46,17 @@ def test_sigkill_at_random_points_leaves_no_partial_snapshot(cli_env, db_url):
                                 {"p": proc.pid}).scalar():
                     break
             time.sleep(0.01)
-        time.sleep(rng.uniform(0, float(window) * 1.2))
+        time.sleep(rng.uniform(0, float(window) * 0.9))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1
+        elif proc.returncode == 0:
+            with engine.connect() as conn:
+                took = conn.execute(text(
+                    "SELECT extract(epoch FROM finished_at - started_at) FROM snapshot_runs WHERE pid = :p "
+                    "ORDER BY started_at DESC LIMIT 1"), {"p": proc.pid}).scalar()
+            if took is not None:
+                window = min(window, took)
         proc.wait(60)
         with engine.connect() as conn:
             counts = conn.execute(text(
@@ -52,7 +64,7 @@ def test_sigkill_at_random_points_leaves_no_partial_snapshot(cli_env, db_url):
                 "GROUP BY s.id")).all()
         # every stored snapshot has all its positions (+1 cash), never a part of them
         assert all(n == POSITIONS + 1 for _, n in counts), counts
-    assert killed >= 4, "the kill points should mostly land while the capture runs"
+    assert killed >= 4, f"only {killed} of {attempts} kill points landed while the capture ran"
     # the next capture succeeds and reaps the killed runs
     assert worker(cli_env, 99).wait(120) == 0
     with engine.connect() as conn:
