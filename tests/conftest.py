@@ -57,16 +57,25 @@ def pg_admin_uri() -> Iterator[str]:
     shutil.rmtree(parent, ignore_errors=True)
 
 
-def _new_database(admin_uri: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
+def clone_database(admin_uri: str, name: str, *, template: str) -> str:
+    """``CREATE DATABASE name TEMPLATE template`` (a file copy: tens of milliseconds); returns ``name``."""
     with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            psycopg.sql.Identifier(name), psycopg.sql.Identifier(template)))
     return name
 
 
-def _drop_database(admin_uri: str, name: str) -> None:
+def drop_database(admin_uri: str, name: str) -> None:
     with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+
+
+def _new_database(admin_uri: str) -> str:
+    return clone_database(admin_uri, f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
+
+
+def _drop_database(admin_uri: str, name: str) -> None:
+    drop_database(admin_uri, name)
 
 
 @pytest.fixture
