@@ -30,6 +30,14 @@ _ENV_PREFIXES = ("DATABASE_URL", "PORTFOLIO_", "BROKERS", "IB_", "SCHWAB_", "ECB
                  "DASHBOARD_", "LOG_FORMAT", "FX_", "CAPTURE_", "RECONCILE_")
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-s`` asks to watch the tests' output (the chaos campaigns print their counts); xdist's workers cannot
+    show it, so such a run stays in this one process. Runs after xdist's own hook (tryfirst) has read ``-n``."""
+    if config.getoption("capture") == "no" and config.pluginmanager.hasplugin("xdist"):
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
