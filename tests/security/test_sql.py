@@ -59,6 +59,8 @@ REVIEWED = {
     ("storage/reads/portfolio.py", "_series_sql"): "built at import from constants; the as-of day is a parameter",
     ("storage/reads/portfolio.py", "_positions_sql"): "built at import from constants; the as-of bound is a parameter",
     ("storage/reads/exports.py", "snapshot_sha_sql"): "SQL fragment over a code-constant alias",
+    ("storage/reads/export_copy.py", "copy_export"): "the kind's constant query; column names checked against "
+                                                     "[a-z_][a-z0-9_]* and quoted; dates bound by psycopg",
 }
 
 
