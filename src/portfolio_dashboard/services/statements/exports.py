@@ -73,7 +73,7 @@ def write_export(
     columns = EXPORT_KINDS[kind]
     path = export_path(kind, target, fmt)
     batches = _column_batches(kind, columns, iter(rows), batch_rows)
-    with written_in_place(path) as partial, _gc_paused():
+    with written_in_place(path) as partial, gc_paused():
         if fmt == "csv":
             count = _write_csv(kind, partial, columns, batches)
         else:
@@ -102,7 +102,7 @@ def written_in_place(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while an export runs.
 
     Each batch allocates hundreds of thousands of tuples and dicts, none in a cycle, and the collector's
