@@ -135,7 +135,8 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
             (seq, run_text[r.run_id], r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
              r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
              r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]",
-             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components))
+             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components),
+             None if r.raw_payload_id is None else str(r.raw_payload_id))
             for seq, (r, _held) in enumerate(snapshots)
         ),
         positions=(

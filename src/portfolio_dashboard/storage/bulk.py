@@ -38,7 +38,7 @@ POSITION_COLUMNS = ("snapshot_id", "instrument_id", "quantity", "price_local", "
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings",
-                    "reconcile_residual_gbp", "reconcile_residual_pct", "reconcile_components")
+                    "reconcile_residual_gbp", "reconcile_residual_pct", "reconcile_components", "raw_payload_id")
 POSITION_DERIVED = POSITION_COLUMNS[2:]  # all but the key (snapshot_id, instrument_id)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
                  "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description", "taxes", "status")

@@ -59,6 +59,7 @@ class SnapshotRow:
     reconcile_residual_gbp: Decimal | None = None
     reconcile_residual_pct: Decimal | None = None  # percent of the broker's total
     reconcile_components: Mapping[str, Decimal] | None = None  # in GBP, e.g. {"accrued_dividends": ...}
+    raw_payload_id: uuid.UUID | None = None  # the stored response its as-of and total were read from
 
 
 FxKey = tuple[datetime, str, str, str]
@@ -447,11 +448,11 @@ class Repository:
                 """INSERT INTO snapshots (run_id, broker, broker_account_id, asof_ts, snapshot_key,
                        total_value_local, total_value_gbp, base_currency, account_currency, reported_total_gbp,
                        asof_source, source, parser_version, fx_complete, warnings, reconcile_residual_gbp,
-                       reconcile_residual_pct, reconcile_components)
+                       reconcile_residual_pct, reconcile_components, raw_payload_id)
                    VALUES (:run_id, :broker, :broker_account_id, :asof_ts, :snapshot_key, :total_value_local,
                        :total_value_gbp, :base_currency, :account_currency, :reported_total_gbp, :asof_source,
                        :source, :parser_version, :fx_complete, CAST(:warnings AS jsonb), :residual_gbp,
-                       :residual_pct, CAST(:components AS jsonb))
+                       :residual_pct, CAST(:components AS jsonb), :raw_payload_id)
                    ON CONFLICT (snapshot_key) DO NOTHING
                    RETURNING id"""
             ),
@@ -474,6 +475,7 @@ class Repository:
                 residual_gbp=row.reconcile_residual_gbp,
                 residual_pct=row.reconcile_residual_pct,
                 components=components_json(row.reconcile_components),
+                raw_payload_id=row.raw_payload_id,
             ),
         ).first()
         return None if result is None else result[0]

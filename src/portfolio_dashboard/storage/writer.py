@@ -17,7 +17,7 @@ from portfolio_dashboard.domain import CoverageLine, FxRate, RawResponse, Source
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.storage.exact_record import FxLeg, set_multipliers, store_fx_legs
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
+from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key, raw_payload_id
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 
@@ -63,9 +63,15 @@ def coverage_dict(line: CoverageLine) -> dict[str, object]:
 
 
 def snapshot_row(s: ValuedSnapshot, *, run_id: uuid.UUID, source: str, parser_version: str,
-                 base_currency: str) -> SnapshotRow:
-    """The stored row of a valued snapshot (shared by the capture's write and reprocess)."""
+                 base_currency: str, raw_id: uuid.UUID | None = None) -> SnapshotRow:
+    """The stored row of a valued snapshot (shared by the capture's write and reprocess).
+
+    ``raw_id`` is the stored id of the response it was read from; by default the id the capture gives that
+    response (``raw_payload_id``), which the same transaction has just stored.
+    """
     snap = s.snapshot
+    if raw_id is None and snap.source_raw is not None:
+        raw_id = raw_payload_id(run_id, snap.source_raw)
     return SnapshotRow(
         run_id=run_id,
         broker=snap.account.broker,
@@ -85,6 +91,7 @@ def snapshot_row(s: ValuedSnapshot, *, run_id: uuid.UUID, source: str, parser_ve
         reconcile_residual_gbp=s.residual_base,
         reconcile_residual_pct=None if s.residual_fraction is None else s.residual_fraction * 100,
         reconcile_components=dict(s.components_base),
+        raw_payload_id=raw_id,
     )
 
 
