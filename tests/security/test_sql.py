@@ -58,6 +58,9 @@ REVIEWED = {
     ("storage/reads/portfolio.py", "_summary_sql"): "built at import from constants; the as-of bound is a parameter",
     ("storage/reads/portfolio.py", "_series_sql"): "built at import from constants; the as-of day is a parameter",
     ("storage/reads/portfolio.py", "_positions_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/returns.py", "_closes_sql"): "built at import from constants; the until bounds are parameters",
+    ("storage/reads/returns.py", "_flows_sql"): "built at import from constants; the until bound is a parameter",
+    ("storage/reads/returns.py", "_nav_sql"): "built at import from constants; the until day is a parameter",
     ("storage/reads/exports.py", "snapshot_sha_sql"): "SQL fragment over a code-constant alias",
 }
 
