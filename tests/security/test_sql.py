@@ -20,8 +20,8 @@ SQL_CALLS = {"execute", "exec_driver_sql", "copy", "executemany"}
 
 # (module, function): why the interpolated pieces cannot carry user input
 REVIEWED = {
-    ("storage/repositories.py", "upsert_instruments_mapped"): "column names from the class constant",
-    ("storage/repositories.py", "_write_instruments"): "column names from the class constant; values bound",
+    ("storage/instrument_writes.py", "upsert_instruments_mapped"): "column names from the class constant",
+    ("storage/instrument_writes.py", "_write_instruments"): "column names from the class constant; values bound",
     ("storage/reads/runs.py", "last_run"): "the module's constant column list",
     ("storage/reads/runs.py", "recent_runs"): "the module's constant column list; the limit is bound",
     ("storage/reads/scope.py", "factor_sql"): "SQL fragment from constant templates; the column/bind names are ours",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, NavChange, RawResponse
-from portfolio_dashboard.storage.repositories import raw_payload_id
+from portfolio_dashboard.storage.raw_payloads import raw_payload_id
 
 InstrumentIds = Mapping[tuple[str, str], uuid.UUID]
 TOKEN = re.compile(rb"[\w.:\-]+")
