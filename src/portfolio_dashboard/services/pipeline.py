@@ -31,7 +31,7 @@ from portfolio_dashboard.errors import (
 from portfolio_dashboard.services.flow_values import ValuedFlows, value_flows
 from portfolio_dashboard.services.fx import Conversion, FxChain
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
-from portfolio_dashboard.storage.exact_record import FxLeg, describe, legs_of
+from portfolio_dashboard.storage.flows import FxLeg, describe, legs_of
 from portfolio_dashboard.storage.repositories import Repository
 from portfolio_dashboard.storage.writer import ValuedTrade
 

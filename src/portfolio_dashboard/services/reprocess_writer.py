@@ -22,7 +22,8 @@ from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage, store_fx_legs
+from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage
+from portfolio_dashboard.storage.flows import store_fx_legs
 from portfolio_dashboard.storage.fx_rate_writes import fx_key
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.repositories import Repository

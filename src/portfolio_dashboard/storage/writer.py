@@ -16,7 +16,8 @@ from decimal import Decimal
 from portfolio_dashboard.domain import CoverageLine, FxRate, RawResponse, SourceOutcome, Trade
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
 from portfolio_dashboard.storage.bulk import upsert_trades
-from portfolio_dashboard.storage.exact_record import FxLeg, set_multipliers, store_fx_legs
+from portfolio_dashboard.storage.exact_record import set_multipliers
+from portfolio_dashboard.storage.flows import FxLeg, store_fx_legs
 from portfolio_dashboard.storage.fx_rate_writes import fx_key
 from portfolio_dashboard.storage.mapping import assign_global_instruments
 from portfolio_dashboard.storage.snapshot_writes import PositionRow, SnapshotRow
