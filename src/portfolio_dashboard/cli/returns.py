@@ -199,9 +199,7 @@ def benchmark_import(
         with app.engine.begin() as conn:
             done = import_benchmark(conn, name, file, currency=currency)
     except BenchmarkFileError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc.problems)
     except PortfolioError as exc:
         fail(str(exc))
     typer.echo(f"{done.name}: {done.closes} closes {done.first_day} .. {done.last_day} "
