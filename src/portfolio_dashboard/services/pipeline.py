@@ -81,6 +81,17 @@ class Valued:
     flows: ValuedFlows = field(default_factory=ValuedFlows)  # money in and out, with the broker's statements
 
 
+def validate_parsed(parsed: ParseResult) -> list[str]:
+    """The warnings of validating what a parse returned, without valuing it (no stored rates to value with).
+
+    Raises ``InvalidSnapshotError`` for a snapshot that must not be stored, as ``value_parsed`` would."""
+    warnings: list[str] = []
+    for snap in parsed.snapshots:
+        _checked, found = validate(snap)
+        warnings.extend(w for w in found if w not in warnings)
+    return warnings
+
+
 def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:
     """Validate and value what a parse returned (shared by capture, spool replay and reprocess).
 
