@@ -10,22 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from portfolio_dashboard.cli.common import usage_error
+from portfolio_dashboard.cli.common import option_date, usage_error
 
 if TYPE_CHECKING:
     from portfolio_dashboard.storage.reads.flows import FlowLine
 
 KINDS = ("deposit", "withdrawal", "transfer_in", "transfer_out", "dividend", "payment_in_lieu", "interest",
          "withholding_tax", "fee", "fx_conversion", "other")
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        usage_error(f"{option} expects a date like 2025-04-06, got {value!r}")
 
 
 def _exact(value: Any) -> str | None:
@@ -57,7 +48,7 @@ def flows_command(
     from portfolio_dashboard.storage.reads.flows import flows
     from portfolio_dashboard.storage.reads.scope import Scope
 
-    start, end = _day(from_, "--from"), _day(to, "--to")
+    start, end = option_date(from_, "--from"), option_date(to, "--to")
     if kind is not None and kind not in KINDS:
         usage_error(f"--kind must be one of {', '.join(KINDS)}")
     scope = Scope()
@@ -112,8 +103,8 @@ def income_command(
         year = tax_year_of(date.today())
         start, end = year.start, year.end
     else:
-        start = _day(from_, "--from")
-        end = _day(to, "--to") or date.today()
+        start = option_date(from_, "--from")
+        end = option_date(to, "--to") or date.today()
     try:
         app.migrate()
         with app.engine.connect() as conn:
