@@ -6,7 +6,9 @@ of the whole history, on the bench history (10 years x 3 accounts x ~200 positio
     uv run python -m bench.asof --scale 0.1              # a quicker, smaller run
 
 Each read is the dashboard's own read model (``storage.reads.portfolio``), median of RUNS calls after a warm-up
-call, at the latest view (asof None) and at as-of dates 1 month, 1 year, 5 years and 9 years back.
+call, at the latest view (asof None) and at as-of dates 1 month, 1 year, 5 years and 9 years back, with the
+slowest past date over the latest view as a ratio (the Overview, Positions, Allocation, Income and Returns
+pages' reads; Returns prepares every series of the filter, then any period costs microseconds).
 
 The export writes daily values and positions for the whole history as ``portfolio-dashboard export`` does
 (``services.statements.export_history``), to CSV and to Parquet, and prints wall and CPU time against the floor:
@@ -35,10 +37,13 @@ from sqlalchemy import Connection, Engine, text
 from bench.common import bench_database, libpq_url, machine, today
 from bench.generate_history import add_spec_arguments, spec_from_args
 from bench.ui_first_render import ensure_history
+from portfolio_dashboard.services.returns import prepare
 from portfolio_dashboard.services.statements.export_history import export_history
 from portfolio_dashboard.services.statements.exports import ExportFormat, write_export
 from portfolio_dashboard.storage.engine import make_engine
+from portfolio_dashboard.storage.reads import flows as rf
 from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.classes import allocation_by_class
 from portfolio_dashboard.storage.reads.exports import EXPORT_SQL, INCOME_KINDS, export_rows
 from portfolio_dashboard.storage.reads.scope import Scope
 
@@ -55,6 +60,10 @@ def reads(asof: datetime | None) -> dict[str, Callable[[Connection], Any]]:
         "series (Overview chart)": lambda c: rp.portfolio_series(c, Scope(), asof_day=day),
         "positions": lambda c: rp.latest_positions(c, Scope(), asof=asof),
         "allocation (asset class)": lambda c: rp.allocation(c, Scope(), "asset_class", asof=asof),
+        "allocation (your class)": lambda c: allocation_by_class(c, Scope(), "class", asof=asof),
+        "income (Income)": lambda c: rf.income_lines(c, Scope(), end=day),
+        "accruals (Income)": lambda c: rf.open_accruals(c, Scope(), asof),
+        "returns (prepare)": lambda c: prepare(c, until=asof),
     }
 
 
@@ -82,14 +91,15 @@ def main() -> int:
         print(f"{machine()} · {today()} · {rows:,} position rows")
         with engine.connect() as conn:
             newest = conn.execute(text("SELECT max(asof_ts) FROM snapshots")).scalar_one()
-            names = [] if args.exports_only else list(reads(None))
-            print(f"{'read':28}" + "".join(f"{k:>11}" for k in BACK))
-            for name in names:
+            print(f"{'read':28}" + "".join(f"{k:>11}" for k in BACK) + f"{'worst/latest':>14}")
+            for name in [] if args.exports_only else reads(None):
                 cells = []
                 for days in BACK.values():
                     at = None if days is None else newest - timedelta(days=days)
                     cells.append(median_ms(conn, reads(at)[name]))
-                print(f"{name:28}" + "".join(f"{ms:>9.1f}ms" for ms in cells))
+                # the bound: the latest view measured in the same run (a past date must cost no more)
+                ratio = max(cells[1:]) / cells[0] if cells[0] else float("nan")
+                print(f"{name:28}" + "".join(f"{ms:>9.1f}ms" for ms in cells) + f"{ratio:>13.2f}x")
         ok = exports(engine, args.budget_s, args.row_path)
         engine.dispose()
     print(f"finished {datetime.now(UTC):%H:%M:%S} UTC")
