@@ -45,8 +45,11 @@ def seeded_template(pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory)
     (``db_url`` below) instead of seeding its own.
     """
     clone_database(pg_admin_uri, SEEDED_TEMPLATE, template=TEMPLATE)
-    settings = load_settings(database_url=sqlalchemy_url(pg_admin_uri, SEEDED_TEMPLATE),
-                             portfolio_data_dir=tmp_path_factory.mktemp("seeded") / "data", _env_file=None)
+    settings = load_settings(
+        database_url=sqlalchemy_url(pg_admin_uri, SEEDED_TEMPLATE),
+        portfolio_data_dir=tmp_path_factory.mktemp("seeded") / "data",
+        _env_file=None,
+    )
     application = App(settings)
     try:
         seed(application, 40)
