@@ -27,7 +27,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +39,7 @@ from portfolio_dashboard.brokers.base import BrokerSource
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.errors import ConfigError, NotFoundError, PortfolioError
 from portfolio_dashboard.services import reprocess_writer
+from portfolio_dashboard.services.collector import collector_paused
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
 from portfolio_dashboard.services.reprocess_writer import Batch, Written
@@ -166,27 +166,8 @@ def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
     """Re-parse the selected runs; write in batches of about ``batch_positions`` positions, one transaction
     each."""
-    with _collector_paused():
+    with collector_paused():
         return _reprocess(app, selection, batch_positions, progress)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while batches are built and written.
-
-    A batch holds ~50,000 valued positions (some 300,000 tracked objects), and every tuple made for COPY counts
-    towards the next collection, each of which walks them all: measured, that doubled the time spent turning a
-    batch into rows. Batches hold no reference cycles (they are freed by reference counting), so nothing
-    piles up; the young generations are collected after each batch anyway, and the collector is back on
-    when reprocessing ends, however it ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _reprocess(app: App, selection: Selection, batch_positions: int,

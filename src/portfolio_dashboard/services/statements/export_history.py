@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
+from portfolio_dashboard.services.collector import collector_paused
 from portfolio_dashboard.services.statements.export_columns import EXPORT_KINDS, Column
 from portfolio_dashboard.services.statements.exports import (
     ExportError,
@@ -36,7 +37,6 @@ from portfolio_dashboard.services.statements.exports import (
     ParquetDecimals,
     check_export,
     export_path,
-    gc_paused,
     parquet_schema,
     written_in_place,
 )
@@ -94,7 +94,7 @@ def _write_parquet(
     # The collector would scan each chunk's hundred thousand row buffers again and again (half the time).
     with (
         pq.ParquetWriter(path, schema, compression="zstd") as writer,
-        gc_paused(),
+        collector_paused(),
         _read_ahead(stream, chunk_rows) as chunks,
     ):
         for data in chunks:

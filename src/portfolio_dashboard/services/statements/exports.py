@@ -13,7 +13,6 @@ with ``parquet_decimals="string"``.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from portfolio_dashboard.services.collector import collector_paused
 from portfolio_dashboard.services.statements.export_columns import EXPORT_KINDS, Column
 
 ExportFormat = Literal["csv", "parquet"]
@@ -73,7 +73,7 @@ def write_export(
     columns = EXPORT_KINDS[kind]
     path = export_path(kind, target, fmt)
     batches = _column_batches(kind, columns, iter(rows), batch_rows)
-    with written_in_place(path) as partial, gc_paused():
+    with written_in_place(path) as partial, collector_paused():
         if fmt == "csv":
             count = _write_csv(kind, partial, columns, batches)
         else:
@@ -99,23 +99,6 @@ def written_in_place(path: Path) -> Iterator[Path]:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while an export runs.
-
-    Each batch allocates hundreds of thousands of tuples and dicts, none in a cycle, and the collector's
-    repeated scans of them cost about 40 % of the export's time (measured with bench/exports.py). Reference
-    counting still frees everything; the collector resumes, as it was, when the export ends or fails.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # ---- batching -------------------------------------------------------------------------------------------------
