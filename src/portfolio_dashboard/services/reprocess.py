@@ -121,6 +121,7 @@ class _Group:
     run_id: uuid.UUID
     source: str
     raws: list[RawResponse]
+    stored_ids: dict[int, uuid.UUID] = field(default_factory=dict)  # id(raw) -> its raw_payloads row
 
 
 def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
@@ -139,7 +140,7 @@ def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID,
 def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: ReprocessReport) -> list[_Group]:
     rows = raw_rows(conn, run_ids, REFERENCE_SOURCES)
     groups: dict[tuple[uuid.UUID, str], _Group] = {}
-    for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha in rows:
+    for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha, pid in rows:
         if exact is not None:
             body = bytes(exact)
         else:
@@ -147,7 +148,9 @@ def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: Reprocess
             if hashlib.sha256(body).hexdigest() != sha:
                 report.raws_reserialised += 1
         raw = RawResponse(source, broker, endpoint, received, status, body, ctype, dict(headers or {}))
-        groups.setdefault((run_id, source), _Group(run_id, source, [])).raws.append(raw)
+        group = groups.setdefault((run_id, source), _Group(run_id, source, []))
+        group.raws.append(raw)
+        group.stored_ids[id(raw)] = pid  # rows stored before ids were deterministic keep their own
         report.raw_payloads += 1
     return list(groups.values())
 
@@ -290,20 +293,22 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
             continue
         report.groups += 1
         report.parser_versions[g.source] = source.parser_version
-        _add(batch, run_id, g.source, source.parser_version, settings.base_currency, result, valued)
+        _add(batch, run_id, g, source.parser_version, settings.base_currency, result, valued)
         batch.flows.append((run_id, g.raws, valued.flows))
 
 
-def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+def _add(batch: Batch, run_id: uuid.UUID, group: _Group, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
+    source = group.source
     batch.groups.append((run_id, source))
     batch.coverage.append((run_id, source, [coverage_dict(line) for line in valued.coverage]))
     batch.add_rates(parsed.fx_rates)
     for s in valued.snapshots:
         snap = s.snapshot
         batch.accounts.append(snap.account)
+        raw = snap.source_raw
         row = snapshot_row(s, run_id=run_id, source=source, parser_version=parser_version,
-                           base_currency=base_currency)
+                           base_currency=base_currency, raw_id=None if raw is None else group.stored_ids.get(id(raw)))
         positions = []
         for p in s.positions:
             batch.instruments[p.position.instrument.key] = p.position.instrument

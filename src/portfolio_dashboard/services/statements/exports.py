@@ -69,29 +69,40 @@ def write_export(
 
     The file appears complete or not at all: it is written beside the target and renamed into place.
     """
+    check_export(kind, fmt)
+    columns = EXPORT_KINDS[kind]
+    path = export_path(kind, target, fmt)
+    batches = _column_batches(kind, columns, iter(rows), batch_rows)
+    with written_in_place(path) as partial, gc_paused():
+        if fmt == "csv":
+            count = _write_csv(kind, partial, columns, batches)
+        else:
+            count = _write_parquet(kind, partial, columns, batches, parquet_schema(kind, parquet_decimals))
+    return ExportResult(path, count)
+
+
+def check_export(kind: str, fmt: str) -> None:
     if kind not in EXPORT_KINDS:
         raise ExportError(f"unknown export kind {kind!r}; one of {', '.join(EXPORT_KINDS)}")
     if fmt not in SUFFIX:
         raise ExportError(f"unknown format {fmt!r}; csv or parquet")
-    columns = EXPORT_KINDS[kind]
-    path = export_path(kind, target, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    batches = _column_batches(kind, columns, iter(rows), batch_rows)
-    try:
-        with _gc_paused():
-            if fmt == "csv":
-                count = _write_csv(kind, partial, columns, batches)
-            else:
-                count = _write_parquet(kind, partial, columns, batches, parquet_schema(kind, parquet_decimals))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return ExportResult(path, count)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def written_in_place(path: Path) -> Iterator[Path]:
+    """A path to write ``path``'s content to: renamed into place when the block ends without an error, removed
+    otherwise, so the file appears complete or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while an export runs.
 
     Each batch allocates hundreds of thousands of tuples and dicts, none in a cycle, and the collector's
