@@ -281,13 +281,21 @@ class Year:
             self.world.gateway.logged_in = True
 
 
-def processes_of(needle: bytes) -> list[int]:
-    """Live processes whose command line contains ``needle`` (capture workers: there must be none left)."""
+def processes_of(needle: bytes, data_dir: Path) -> list[int]:
+    """Live processes of this soak whose command line contains ``needle`` (capture workers: there must be none
+    left). Only those whose environment names the soak's data folder count: the kill campaign, running beside
+    the soak in another test worker, starts processes with the same command line."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
-        if any(needle.decode() in part for part in cmdline) and proc.status() != psutil.STATUS_ZOMBIE:
-            found.append(proc.pid)
+        if not any(needle.decode() in part for part in cmdline):
+            continue
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE or proc.environ().get("PORTFOLIO_DATA_DIR") != str(data_dir):
+                continue
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue  # ended meanwhile, or not ours to read
+        found.append(proc.pid)
     return found
 
 

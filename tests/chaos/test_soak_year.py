@@ -97,7 +97,7 @@ def _year(work: Path, days: int, seed: int) -> None:
     # the spool is empty, nothing quarantined
     assert spool.run_dirs() == [] and spool.summary().corrupt == 0
     # no process or server left running: killed workers were waited for, the last holder stopped the server
-    assert processes_of(b"tests.chaos.kill_worker") == []
+    assert processes_of(b"tests.chaos.kill_worker", data) == []
     assert servers_of(pgdata) == [], "the embedded server outlived its last live holder"
     assert set(report.exit_codes.get("sigkill", [])) <= {-9}
     assert set(report.exit_codes.get("sigterm", [])) <= {128 + 15}  # SIGTERM ends a command like Ctrl-C
