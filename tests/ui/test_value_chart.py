@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from portfolio_dashboard.ui import fmt, value_chart
 
@@ -43,3 +44,11 @@ def test_period_buttons_end_on_the_newest_day_charted() -> None:
     assert value_chart.first_day(days, "1M") == date(2026, 4, 16)
     assert value_chart.first_day(days, "YTD") == date(newest.year, 1, 1)
     assert value_chart.first_day(days, "1Y") == date(2025, 5, 16)
+
+
+def test_a_long_history_is_thinned_to_evenly_spaced_days_with_the_newest() -> None:
+    days = [date(2016, 7, 1) + timedelta(days=i) for i in range(3650)]
+    kept = value_chart.thin(days)
+    assert len(kept) <= value_chart.MOST_DAYS + 1 and kept[0] == days[0] and kept[-1] == days[-1]
+    assert len({b - a for a, b in pairwise(kept[:-1])}) == 1  # evenly spaced (the newest day added last)
+    assert value_chart.thin(days[:30]) == days[:30]  # a short period keeps every day

@@ -24,6 +24,9 @@ RANGES = {"1M": "1m", "3M": "3m", "YTD": "ytd", "1Y": "1y", "All": "all"}
 INVESTED = "Net money in"
 PORTFOLIO = "Portfolio"
 HEIGHT = 380
+# Days drawn at most: Vega's render time grows with the rows (ten years of days took over 1 s of the browser's
+# main thread, on every visit), while a 900 px wide chart cannot show more than one day per pixel anyway.
+MOST_DAYS = 500
 
 
 def first_day(days: Sequence[date], choice: str) -> date | None:
@@ -31,6 +34,16 @@ def first_day(days: Sequence[date], choice: str) -> date | None:
     if not days or RANGES.get(choice, "all") == "all":
         return None
     return resolve_period(RANGES[choice], max(days))[0]
+
+
+def thin(days: Sequence[date], most: int = MOST_DAYS) -> list[date]:
+    """At most about ``most`` of ``days``, evenly spaced, always with the first and the newest (exact values of
+    the days kept, never averages; the CSV download has every day)."""
+    step = -(-len(days) // most)  # ceiling division
+    kept = list(days[::step])
+    if days and kept[-1] != days[-1]:
+        kept.append(days[-1])
+    return kept
 
 
 def spec(

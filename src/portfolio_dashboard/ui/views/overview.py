@@ -105,7 +105,7 @@ def value_chart(db: str, currency: str) -> None:
                  else value_chart_spec.PORTFOLIO)
         series.setdefault(label, {})[p.day] = p.value
     start = value_chart_spec.first_day(days, period)
-    shown = [d for d in days if start is None or d >= start]
+    shown = value_chart_spec.thin([d for d in days if start is None or d >= start])
     with st.container(key="value_chart"):  # the key names the chart for tests and the bench
         st.vega_lite_chart(
             value_chart_spec.spec(shown, {k: [v.get(d) for d in shown] for k, v in sorted(series.items())},
