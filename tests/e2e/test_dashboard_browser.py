@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 PAGES = {"overview": "", "positions": "positions", "allocation": "allocation", "runs": "runs",
          "connections": "connections", "instruments": "instruments", "capital-gains": "capital-gains"}
-CHARTED = ("overview", "allocation")
+CHARTED = {"overview": ".st-key-value_chart .marks", "allocation": ".js-plotly-plot .main-svg"}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
 TIMEOUT_MS = 90_000  # generous: CI machines can be slow; a pass is usually a few seconds
@@ -123,7 +123,7 @@ def test_demo_history_fills_the_chart(server, page):
     idle(page)
     page.locator(".st-key-load_demo_history button:visible").click()
     page.get_by_text("Demo history loaded").wait_for()
-    page.locator(".st-key-value_chart .js-plotly-plot").wait_for()
+    page.locator(".st-key-value_chart .marks").wait_for()
     assert page.get_by_text("Since previous day", exact=True).count() == 1  # the card, drawn once
 
 
@@ -169,7 +169,7 @@ def test_screenshots_of_every_page(server, history, browser, viewport):
             page.locator("h1").first.wait_for()
             idle(page)
             if name in CHARTED:
-                page.locator(".js-plotly-plot .main-svg").first.wait_for()
+                page.locator(CHARTED[name]).first.wait_for()
             page.wait_for_timeout(1000)  # let charts finish their transitions
             assert page.locator('[data-testid="stException"]').count() == 0
             shot = ARTIFACTS / f"{viewport}-{name}.png"

@@ -5,6 +5,7 @@ The script runs in this process, so ``get_app()`` inside the pages is the test's
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from portfolio_dashboard.storage.reads import flows as rf
 from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.ui import fmt, overview_parts, positions_table, state
+from portfolio_dashboard.ui import fmt, overview_parts, positions_table, state, value_chart
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_overview_shows_the_total_and_both_changes(seeded):
         assert card.proto.delta == overview_parts.SAME_AS_DAY
     else:
         assert _metric(at, "Since previous snapshot") == fmt.money(s.change_snapshot.amount, "GBP", signed=True)
-    assert len(at.get("plotly_chart")) == 1
+    assert _charted_series(at) == [value_chart.PORTFOLIO]
     accounts = at.dataframe[1].value
     with seeded.engine.connect() as conn:
         lines = read_holdings.account_lines(conn, Scope())  # largest first
@@ -97,7 +98,15 @@ def test_stack_by_account(seeded):
     at = run_page()
     at.toggle(key="stack_by_account").set_value(True).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 1
+    assert _charted_series(at) == ["Demo EU-01", "Demo ISA-01", "Demo US-01"]  # one area per account
+    at.segmented_control(key="value_chart_period").set_value("1M").run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+
+
+def _charted_series(at):  # type: ignore[no-untyped-def]
+    """The series the Overview's value chart draws as areas (its only Vega-Lite chart)."""
+    (chart,) = at.get("vega_lite_chart")
+    return json.loads(chart.proto.spec)["layer"][0]["transform"][0]["filter"]["oneOf"]
 
 
 def test_empty_database_says_what_to_do(app):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +11,6 @@ import streamlit as st
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
 from portfolio_dashboard.ui import (
     asof,
-    charts,
     data,
     fmt,
     notices,
@@ -22,6 +22,7 @@ from portfolio_dashboard.ui import (
     tables,
     trace,
 )
+from portfolio_dashboard.ui import value_chart as value_chart_spec
 from portfolio_dashboard.ui.guard import guarded
 
 STALE_AFTER = timedelta(hours=26)
@@ -81,27 +82,36 @@ def notes(s: Summary) -> None:
 
 
 def value_chart(db: str, currency: str) -> None:
-    head, toggle = st.columns([3, 1], vertical_alignment="bottom")
+    head, pick, toggle = st.columns([2, 2, 1], vertical_alignment="bottom")
     head.subheader("Value over time")
+    period = pick.segmented_control("Chart period", list(value_chart_spec.RANGES), default="All",
+                                    key="value_chart_period", label_visibility="collapsed") or "All"
     stacked = toggle.toggle("Stack by account", key="stack_by_account")
     at = asof.current()
     points = data.series(db, state.scope(), currency, stacked,
                          at.astimezone(data.settings().timezone).date() if at else None)
-    frame = pd.DataFrame({
-        "day": [p.day for p in points],
-        "account": [fmt.account_label(p.broker, p.broker_account_id) if p.broker and p.broker_account_id else ""
-                    for p in points],
-        "value": [data.as_float(p.value) for p in points],
-    })
-    if frame["value"].notna().sum() < 2:
+    if sum(p.value is not None for p in points) < 2:
         st.caption("The chart appears once there are snapshots on two different days.")
         return
-    fig = charts.value_over_time(frame, currency, stacked=stacked)
+    invested: dict[object, float | None] = {}  # day -> the net money in line (not drawn on stacked accounts)
     if not stacked:
-        days, invested = overview_flows.invested_line(db, state.scope(), points)
-        if any(v is not None for v in invested):
-            charts.with_contributions(fig, days, invested, currency)
-    st.plotly_chart(fig, config=charts.CHART_CONFIG, key="value_chart")
+        flow_days, line = overview_flows.invested_line(db, state.scope(), points)
+        if any(v is not None for v in line):
+            invested = dict(zip(flow_days, line, strict=True))
+    days = sorted({p.day for p in points})
+    series: dict[str, dict[date, Decimal | None]] = {}
+    for p in points:
+        label = (fmt.account_label(p.broker, p.broker_account_id) if stacked and p.broker and p.broker_account_id
+                 else value_chart_spec.PORTFOLIO)
+        series.setdefault(label, {})[p.day] = p.value
+    start = value_chart_spec.first_day(days, period)
+    shown = value_chart_spec.thin([d for d in days if start is None or d >= start])
+    with st.container(key="value_chart"):  # the key names the chart for tests and the bench
+        st.vega_lite_chart(
+            value_chart_spec.spec(shown, {k: [v.get(d) for d in shown] for k, v in sorted(series.items())},
+                                  currency, stacked=stacked,
+                                  invested=[invested.get(d) for d in shown] if invested else None),
+            width="stretch")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
     exact = pd.DataFrame({"day": [p.day for p in points], "broker": [p.broker or "" for p in points],
