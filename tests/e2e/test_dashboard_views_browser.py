@@ -107,6 +107,26 @@ def test_the_root_address_opens_the_overview_with_its_query(server, browser):
         context.close()
 
 
+def test_the_pages_ask_nothing_of_the_internet(server, browser):
+    """A dashboard on a Pi without internet loses nothing: every request the browser makes, on every page, goes
+    to the dashboard itself (a Material favicon once made it ask Google's font CDN on each page)."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server.url, "data:", "blob:"))
+            else None)
+    try:
+        for path in ("overview", "positions", "allocation", "income", "returns", "runs", "connections"):
+            page.goto(f"{server.url}/{path}")
+            page.locator("h1").first.wait_for()
+            idle(page)
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+    assert outside == []
+
+
 def _shot(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / f"{name}.png"
