@@ -16,11 +16,12 @@ Timestamps are turned into the portfolio's zone here, because periods are resolv
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from itertools import compress, repeat
+from operator import and_, eq, is_not
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
@@ -72,26 +73,34 @@ class NavChange:
 
 @dataclass(slots=True)
 class AccountHistory:
-    """One account's inputs to the returns arithmetic, in GBP and in its own currency, oldest first."""
+    """One account's inputs to the returns arithmetic, in GBP and in its own currency, oldest first.
+
+    The closes are columns (moments and values; ``valuations_gbp``/``valuations_local`` pair them up): the
+    arithmetic works on columns, and thousands of ``Valuation`` objects would cost more than reading the rows.
+    """
 
     broker: str
     broker_account_id: str
     name: str | None
     wrapper: str | None
-    currency: str | None  # the account's own currency (of ``valuations_local`` and ``flows_local``)
+    currency: str | None  # the account's own currency (of ``values_local`` and ``flows_local``)
     flows_known: bool
-    valuations_gbp: list[Valuation] = field(default_factory=list)
-    local_points: list[tuple[datetime, Decimal]] = field(default_factory=list)  # see valuations_local
+    stamps_gbp: tuple[datetime, ...] = ()
+    values_gbp: tuple[Decimal, ...] = ()
+    stamps_local: tuple[datetime, ...] = ()
+    values_local: tuple[Decimal, ...] = ()
     flows_gbp: list[ExternalFlow] = field(default_factory=list)
     flows_local: list[ExternalFlow] = field(default_factory=list)
     nav_changes: list[NavChange] = field(default_factory=list)
     days_without_gbp: int = 0  # closes with no GBP value (a missing rate): left out, the gap rule reports long ones
 
     @property
+    def valuations_gbp(self) -> list[Valuation]:
+        return list(map(Valuation, self.stamps_gbp, self.values_gbp))
+
+    @property
     def valuations_local(self) -> list[Valuation]:
-        """The closes in the account's own currency, built when asked for: only the own-currency view of a
-        non-GBP account needs them, and building a Valuation costs more than reading its row."""
-        return [Valuation(ts, value) for ts, value in self.local_points]
+        return list(map(Valuation, self.stamps_local, self.values_local))
 
     @property
     def key(self) -> str:
@@ -160,34 +169,43 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    currencies: dict[tuple[str, str], set[str]] = defaultdict(set)
-    # fetched at once: psycopg's fetchall is several times cheaper per row than iterating (fetchone)
-    result = conn.execute(text(CLOSES_SQL), params).all()
-    for broker, account_id, ts, gbp, local, currency in result:
-        history = histories[(broker, account_id)]
-        local_ts = ts.astimezone(zone)
-        if gbp is None:
-            history.days_without_gbp += 1
-        else:
-            history.valuations_gbp.append(Valuation(local_ts, gbp))
-        if local is not None:
-            history.local_points.append((local_ts, local))
-        if currency:
-            currencies[(broker, account_id)].add(currency)
-    for key, seen in currencies.items():
-        # the snapshots' own currency is the one their local values are in (the account record may lag it)
-        if len(seen) == 1:
-            histories[key].currency = next(iter(seen))
+    # fetched at once (psycopg's fetchall is several times cheaper per row than iterating) and split into
+    # columns, then into each account's, by C-level passes: the history has thousands of rows per account
+    rows = conn.execute(text(CLOSES_SQL), params).all()
+    if rows:
+        brokers, account_ids, stamps, gbp, local, currencies = zip(*rows, strict=True)
+        stamps = tuple(map(datetime.astimezone, stamps, repeat(zone)))
+        for (broker, account_id), history in histories.items():
+            mine = list(map(and_, map(eq, brokers, repeat(broker)), map(eq, account_ids, repeat(account_id))))
+            read_closes(history, list(compress(stamps, mine)), list(compress(gbp, mine)), list(compress(local, mine)))
+            # the snapshots' own currency is the one their local values are in (the account record may lag it)
+            seen = set(compress(currencies, mine)) - {None, ""}
+            if len(seen) == 1:
+                history.currency = next(iter(seen))
     flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
-    for broker, account_id, ts, gbp, local in flows:
+    for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
-        history.flows_gbp.append(ExternalFlow(local_ts, gbp))
-        history.flows_local.append(ExternalFlow(local_ts, local))
+        history.flows_gbp.append(ExternalFlow(local_ts, amount_gbp))
+        history.flows_local.append(ExternalFlow(local_ts, amount_local))
     for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params).all():
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
     return list(histories.values())
+
+
+def read_closes(
+    history: AccountHistory, stamps: list[datetime], gbp: list[Decimal | None], local: list[Decimal | None]
+) -> None:
+    """An account's closes into its columns; a close with no GBP value (or no local one) is left out of that
+    currency's series."""
+    has_gbp = list(map(is_not, gbp, repeat(None)))
+    history.stamps_gbp = tuple(compress(stamps, has_gbp))
+    history.values_gbp = cast("tuple[Decimal, ...]", tuple(compress(gbp, has_gbp)))  # the Nones are left out
+    history.days_without_gbp = len(stamps) - len(history.stamps_gbp)
+    has_local = list(map(is_not, local, repeat(None)))
+    history.stamps_local = tuple(compress(stamps, has_local))
+    history.values_local = cast("tuple[Decimal, ...]", tuple(compress(local, has_local)))
 
 
 def latest_day(conn: Connection) -> date | None:
