@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import and_, eq, is_not
+from operator import is_not
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -120,14 +120,19 @@ WHERE {_FILTER}
 ORDER BY a.broker, a.broker_account_id
 """  # noqa: S608 - constants only
 
-# Non-carried rows only: the days an account was actually valued (carried days are not valuations). In the
-# cache's own key order (day first), so no sort: each account's rows still arrive in time order.
+# Non-carried rows only: the days an account was actually valued (carried days are not valuations). One row per
+# account holding its closes as arrays in time order: the database groups them, so the client reads a few
+# arrays instead of building a row object per day and splitting the rows by account.
 CLOSES_SQL = f"""
-SELECT d.broker, d.broker_account_id, d.asof_ts, d.total_value_gbp, d.total_value_local, d.account_currency
+SELECT d.broker, d.broker_account_id,
+       array_agg(d.asof_ts ORDER BY d.asof_ts) AS stamps,
+       array_agg(d.total_value_gbp ORDER BY d.asof_ts) AS gbp,
+       array_agg(d.total_value_local ORDER BY d.asof_ts) AS local,
+       array_agg(DISTINCT d.account_currency) FILTER (WHERE d.account_currency <> '') AS currencies
 FROM daily_account_value d
 JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
 WHERE NOT d.carried_forward AND {_FILTER}
-ORDER BY d.day, d.broker, d.broker_account_id
+GROUP BY d.broker, d.broker_account_id
 """  # noqa: S608 - constants only
 
 # A flow in another currency than the account's is valued at the broker's own rate to the account's base
@@ -169,19 +174,12 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) ->
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    # fetched at once (psycopg's fetchall is several times cheaper per row than iterating) and split into
-    # columns, then into each account's, by C-level passes: the history has thousands of rows per account
-    rows = conn.execute(text(CLOSES_SQL), params).all()
-    if rows:
-        brokers, account_ids, stamps, gbp, local, currencies = zip(*rows, strict=True)
-        stamps = tuple(map(datetime.astimezone, stamps, repeat(zone)))
-        for (broker, account_id), history in histories.items():
-            mine = list(map(and_, map(eq, brokers, repeat(broker)), map(eq, account_ids, repeat(account_id))))
-            read_closes(history, list(compress(stamps, mine)), list(compress(gbp, mine)), list(compress(local, mine)))
-            # the snapshots' own currency is the one their local values are in (the account record may lag it)
-            seen = set(compress(currencies, mine)) - {None, ""}
-            if len(seen) == 1:
-                history.currency = next(iter(seen))
+    for broker, account_id, stamps, gbp, local, currencies in conn.execute(text(CLOSES_SQL), params).all():
+        history = histories[(broker, account_id)]
+        read_closes(history, list(map(datetime.astimezone, stamps, repeat(zone))), gbp, local)
+        # the snapshots' own currency is the one their local values are in (the account record may lag it)
+        if currencies and len(currencies) == 1:
+            history.currency = currencies[0]
     flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
     for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
@@ -199,13 +197,17 @@ def read_closes(
 ) -> None:
     """An account's closes into its columns; a close with no GBP value (or no local one) is left out of that
     currency's series."""
-    has_gbp = list(map(is_not, gbp, repeat(None)))
-    history.stamps_gbp = tuple(compress(stamps, has_gbp))
-    history.values_gbp = cast("tuple[Decimal, ...]", tuple(compress(gbp, has_gbp)))  # the Nones are left out
+    history.stamps_gbp, history.values_gbp = valued(stamps, gbp)
     history.days_without_gbp = len(stamps) - len(history.stamps_gbp)
-    has_local = list(map(is_not, local, repeat(None)))
-    history.stamps_local = tuple(compress(stamps, has_local))
-    history.values_local = cast("tuple[Decimal, ...]", tuple(compress(local, has_local)))
+    history.stamps_local, history.values_local = valued(stamps, local)
+
+
+def valued(stamps: list[datetime], values: list[Decimal | None]) -> tuple[tuple[datetime, ...], tuple[Decimal, ...]]:
+    """The moments and values of the closes that have a value (C-level passes; most histories have no gap)."""
+    if None not in values:
+        return tuple(stamps), cast("tuple[Decimal, ...]", tuple(values))
+    has = list(map(is_not, values, repeat(None)))
+    return tuple(compress(stamps, has)), cast("tuple[Decimal, ...]", tuple(compress(values, has)))
 
 
 def latest_day(conn: Connection) -> date | None:
