@@ -35,7 +35,7 @@ from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.domain.valuation import validate, value
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.storage import migrate
-from portfolio_dashboard.storage.repositories import exact_body, raw_body_columns, raw_payload_id
+from portfolio_dashboard.storage.raw_payloads import exact_body, raw_body_columns, raw_payload_id
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import write_source
 

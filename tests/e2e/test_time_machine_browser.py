@@ -9,6 +9,7 @@ at that date it holds an older snapshot. Expected figures are read straight from
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,16 @@ FROM broker_accounts a CROSS JOIN LATERAL (
     SELECT * FROM snapshots s WHERE s.broker = a.broker AND s.broker_account_id = a.broker_account_id
       AND s.asof_ts <= %(at)s ORDER BY s.asof_ts DESC LIMIT 1) s
 """
+
+INCOME_SQL = """
+SELECT sum(amount_gbp) FILTER (WHERE flow_ts <= %(at)s), sum(amount_gbp) FROM cash_flows
+WHERE kind IN ('dividend', 'payment_in_lieu', 'interest', 'withholding_tax')
+"""
+METRIC = '[data-testid="stMetric"]'
+
+
+def metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator(METRIC, has_text=label).first.locator('[data-testid="stMetricValue"]').inner_text())
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +94,15 @@ def picked(server: DashboardServer) -> dict[str, object]:
         ids = [r[2] for r in latest]
         positions = conn.execute("SELECT count(*), sum(market_value_gbp) FROM positions WHERE snapshot_id = ANY(%s)",
                                  (ids,)).fetchone()
+        # Income: every dividend, interest and withholding flow received by the end of that day, and in all
+        income_by_then, income_all = conn.execute(INCOME_SQL, {"at": at}).fetchone()
     stale = [r for r in latest if at - r[3] > timedelta(days=1)]
     assert [(r[0], r[1]) for r in stale] == [(broker, account)]
+    assert income_by_then is not None and income_by_then != income_all, "the demo pays income after the date"
     return {
         "day": day, "total": sum((Decimal(r[4]) for r in latest), Decimal(0)), "positions": positions[0],
         "positions_total": Decimal(positions[1]), "stale_label": fmt.account_label(broker, account),
+        "income": Decimal(income_by_then), "income_all": Decimal(income_all),
     }
 
 
@@ -110,6 +125,24 @@ def page(browser):  # type: ignore[no-untyped-def]
 
 def idle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=TIMEOUT_MS)
+
+
+def choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a select box and pick an option. A click that lands while a rerun replaces the sidebar opens
+    nothing, so the box is opened again until its list shows (a person would click again too)."""
+    box = page.locator(f'.st-key-{key} button[aria-haspopup="listbox"]')  # the box's "Open" button
+    wanted = page.get_by_role("option", name=option)
+    for _ in range(5):
+        idle(page)
+        box.click()
+        try:
+            wanted.wait_for(timeout=15_000)
+        except sync_api.TimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        wanted.click()
+        return
+    raise AssertionError(f"the {key} list never opened to show {option!r}")
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -157,6 +190,33 @@ def test_pick_a_past_date_and_every_page_shows_that_days_snapshots(server, picke
     page.get_by_text(f"{picked['stale_label']}: snapshot").first.wait_for()
     shot(page, "allocation")
 
+    # Income: only what had been received by the end of that day (a later payment is left out)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Income").click()
+    page.locator("h1", has_text="Income").wait_for()
+    idle(page)
+    page.locator(".st-key-income_period button", has_text="All time").click()
+    idle(page)
+    page.get_by_text(f"As of {day:%d %b %Y} 23:59").first.wait_for()
+    assert metric(page, "Net income") == fmt.money(picked["income"])  # type: ignore[arg-type]
+    assert metric(page, "Net income") != fmt.money(picked["income_all"])  # type: ignore[arg-type]
+    assert f"asof={day.isoformat()}" in page.url
+    shot(page, "income")
+
+    # Returns: the period ends on that day, at that day's stored total (the stale account's older snapshot in it)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Returns").click()
+    page.locator("h1", has_text="Returns").wait_for()
+    idle(page)
+    page.locator(".st-key-returns_period button", has_text=re.compile(r"^All$")).click()
+    idle(page)
+    page.get_by_text(f"{picked['stale_label']}: snapshot").first.wait_for()
+    caption = page.get_by_text(re.compile(rf"– {day:%d %b %Y} · from .* to ")).first
+    caption.wait_for()
+    assert caption.inner_text().rstrip().endswith(
+        f"to {fmt.money(picked['total'], 'GBP')} · in GBP")  # type: ignore[arg-type]
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert f"asof={day.isoformat()}" in page.url
+    shot(page, "returns")
+
 
 def test_a_shared_link_opens_at_its_date(server, picked, page):
     day: date = picked["day"]  # type: ignore[assignment]
@@ -166,8 +226,7 @@ def test_a_shared_link_opens_at_its_date(server, picked, page):
     idle(page)
     assert page.locator(TOTAL).inner_text().strip() == fmt.money(picked["total"], "GBP")  # type: ignore[arg-type]
     # a quick pick back to the latest view clears the date and the URL
-    page.locator(".st-key-asof_pick").click()
-    page.get_by_role("option", name="Latest").click()
+    choose(page, "asof_pick", "Latest")
     idle(page)
     page.wait_for_timeout(500)
     assert "asof=" not in page.url

@@ -92,6 +92,9 @@ class FakeServer:
     def __init__(self, *, tls: bool = False, latency: float = 0.0) -> None:
         self.tls = tls
         self.latency = latency  # added to every request (for end-to-end speed benchmarks)
+        # The broker's clock as its Date header tells it (epoch seconds); None: the real time. A simulated
+        # calendar (the soak's year) moves it, since some brokers' as-ofs are their Date header.
+        self.date_clock: Callable[[], float] | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._faults: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
         self._mutators: dict[tuple[str, str], deque[Callable[[Reply], Reply]]] = defaultdict(deque)
@@ -143,6 +146,10 @@ class FakeServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                clock = server.date_clock
+                return super().date_time_string(clock() if clock is not None and timestamp is None else timestamp)
 
             def _serve(self) -> None:
                 split = urlsplit(self.path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from portfolio_dashboard.domain import FxRate, RawResponse, snapshot_key
 from portfolio_dashboard.errors import DatabaseError, DatabaseUnavailableError
@@ -22,11 +24,13 @@ from portfolio_dashboard.storage.writer import ValuedTrade, WriteCounts
 @dataclass
 class FakeStore:
     unavailable: bool = False  # every call fails as if the server were gone
+    values: bool = True  # stored FX rates can be read (False: validate only, as with the spool alone)
     reject_writes: bool = False  # the full write fails (a constraint, a bad statement); raws alone still go in
     snapshots: dict[str, uuid.UUID] = field(default_factory=dict)  # idempotency key -> run that stored it
     raws: list[tuple[uuid.UUID, RawResponse]] = field(default_factory=list)
     trades: list[ValuedTrade] = field(default_factory=list)
     writes: int = 0
+    finished: dict[uuid.UUID, str] = field(default_factory=dict)  # run -> the status it ended with
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts:
@@ -61,3 +65,9 @@ class FakeStore:
             raise DatabaseUnavailableError("database unreachable: connection refused")
         self.raws += [(run_id, r) for r in raws]
         return len(raws)
+
+    def finish_run(self, run_id: uuid.UUID, *, status: str, finished_at: datetime, error_summary: str | None,
+                   outcomes: list[dict[str, Any]], warnings: list[str]) -> None:
+        if self.unavailable:
+            raise DatabaseUnavailableError("database unreachable: connection refused")
+        self.finished[run_id] = status

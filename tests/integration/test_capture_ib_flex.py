@@ -98,6 +98,11 @@ def test_capture_stores_positions_cash_totals_rates_and_trades(app, flex):
     earlier = snaps[("U1234567", datetime(2026, 11, 19, 20, 20, tzinfo=NY))]
     assert earlier["total_value_gbp"] == earlier["reported_total_gbp"] == Decimal("21950.10")
     assert rows(app, "SELECT count(*) AS n FROM positions WHERE snapshot_id = :i", i=earlier["id"])[0]["n"] == 0
+    # every snapshot names the statement it was read from (the one FlexQueryResponse, not a status poll)
+    read_from = rows(app, """SELECT r.run_id, r.body_text FROM snapshots s JOIN raw_payloads r
+                             ON r.id = s.raw_payload_id""")
+    assert len(read_from) == len(snaps) and all("<FlexQueryResponse" in r["body_text"] for r in read_from)
+    assert {r["run_id"] for r in read_from} == {result.run_id}
     assert not any("do not match" in w for w in result.warnings), result.warnings
     usd = snaps[("U7654321", REPORT_ASOF)]
     assert usd["total_value_local"] == Decimal(4500)

@@ -34,7 +34,8 @@ from portfolio_dashboard.services.flow_values import store_flows, value_flows
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.reprocess import Selection, reprocess
 from portfolio_dashboard.storage.flows import newest_flow_ts
-from portfolio_dashboard.storage.repositories import Repository, raw_payload_id
+from portfolio_dashboard.storage.raw_payloads import raw_payload_id
+from portfolio_dashboard.storage.repositories import Repository
 
 AT = datetime(2026, 3, 10, 14, tzinfo=UTC)
 

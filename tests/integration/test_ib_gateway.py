@@ -99,6 +99,9 @@ def test_captures_every_account_and_reconciles_to_net_liquidation(gateway: FakeI
         assert abs(total - reported) <= Decimal("0.01") * parts, (snapshot.account, total, reported)
         expected = net_liquidation(gateway.accounts[snapshot.account.broker_account_id])
         assert snapshot.total_value_local == expected
+        # read from its account's summary (its total and as-of), stored as snapshots.raw_payload_id
+        assert snapshot.source_raw is not None
+        assert snapshot.source_raw.endpoint == f"GET /v1/api/portfolio/{snapshot.account.broker_account_id}/summary"
     isa = snapshot_of(result, "U1234567")
     assert isa.account.name == "ISA"
     assert isa.account.base_currency == "GBP"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from portfolio_dashboard.domain import RawResponse
-from portfolio_dashboard.storage.repositories import jsonb_text
+from portfolio_dashboard.storage.raw_payloads import jsonb_text
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 BODIES = {

@@ -11,6 +11,7 @@ import pytest
 from portfolio_dashboard.storage.mapping import set_manual_mapping
 from portfolio_dashboard.storage.reads import audit as ra
 from portfolio_dashboard.storage.reads import portfolio as rp
+from portfolio_dashboard.storage.reads.mappings import global_instruments, list_mappings
 from portfolio_dashboard.storage.reads.scope import Scope
 from tests.ui.builders import Book
 
@@ -104,10 +105,10 @@ def test_run_snapshots_with_positions_count_and_limit(engine, history):
 
 def test_mappings_and_global_instruments_in_scope(engine, history):
     with engine.connect() as conn:
-        everything = ra.mappings(conn, Scope())
-        ib_only = ra.mappings(conn, Scope(brokers=("ib",)))
-        held_by_schwab = ra.mappings(conn, Scope(accounts=(("schwab", "87654321"),)))
-        globals_ = ra.global_instruments(conn, Scope())
+        everything = list_mappings(conn, scope=Scope(), by_symbol=True)
+        ib_only = list_mappings(conn, scope=Scope(brokers=("ib",)), by_symbol=True)
+        held_by_schwab = list_mappings(conn, scope=Scope(accounts=(("schwab", "87654321"),)), by_symbol=True)
+        globals_ = global_instruments(conn, Scope())
     assert {m.symbol for m in everything} == {"VUSA", "VOO"}
     assert [m.symbol for m in ib_only] == ["VUSA"]
     assert [m.symbol for m in held_by_schwab] == ["VOO"]
@@ -120,7 +121,7 @@ def test_manual_mapping_override_merges_holdings(engine, history):
     with engine.begin() as conn:
         set_manual_mapping(conn, history["voo"], history["g"])
     with engine.connect() as conn:
-        voo = next(m for m in ra.mappings(conn, Scope()) if m.symbol == "VOO")
+        voo = next(m for m in list_mappings(conn, scope=Scope()) if m.symbol == "VOO")
         slices = rp.allocation(conn, Scope(), "instrument")
     assert (voo.global_instrument_id, voo.mapping_source, voo.evidence) == (history["g"], "manual", "manual")
     assert [(s.key, s.holdings, s.value_gbp) for s in slices] == [(str(history["g"]), 2, D(181))]

@@ -20,7 +20,9 @@ from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import Account, AssetClass, FxRate, Instrument, Trade, TriggerContext
 from portfolio_dashboard.errors import DatabaseError
 from portfolio_dashboard.services.capture import capture
-from portfolio_dashboard.storage.repositories import PositionRow, Repository, SnapshotRow
+from portfolio_dashboard.storage.bulk import TRADE_KEY, UpsertCounts, upsert_trades
+from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.snapshot_writes import PositionRow, SnapshotRow
 from tests.integration import rows
 from tests.integration.roles import as_plain_role
 
@@ -164,17 +166,31 @@ def capture_day(app: App, day: int) -> None:
 
 
 def test_upsert_trades_twice_stores_each_trade_once(conn: Connection) -> None:
+    """The one trades write (capture and reprocess): keyed by ``TRADE_KEY``; storing the same trades twice changes
+    nothing; a later run meeting a stored trade leaves it as that run stored it; the storing run's own re-write
+    (reprocess with today's parser) updates a derived value that differs."""
     repo = Repository(conn)
     run_id = rows.run(conn)
+    later_run = rows.run(conn)
     ids = repo.upsert_instruments([APPLE])
     trades = [
         Trade("ib", f"T-{n}", "U1", APPLE, T0 + timedelta(minutes=n), Decimal(n), Decimal("200"),
               Decimal(-200 * n), "USD")
         for n in (1, 2)
     ]
-    gbp = {"T-1": (Decimal("-158"), None)}
-    assert repo.upsert_trades(run_id, trades, ids, gbp) == 2
-    assert repo.upsert_trades(run_id, [*trades, trades[0]], ids, gbp) == 0
+    gbp = {("ib", "T-1"): (Decimal("-158"), None)}
+    assert TRADE_KEY == ("broker", "broker_trade_id")
+    assert upsert_trades(conn, run_id, trades, ids, gbp) == UpsertCounts(inserted=2)
+    assert upsert_trades(conn, run_id, [*trades, trades[0]], ids, gbp) == UpsertCounts()
     assert count(conn, "trades") == 2
-    stored = conn.execute(text("SELECT amount_gbp FROM trades WHERE broker_trade_id = 'T-1'")).scalar_one()
-    assert stored == Decimal("-158")
+
+    def stored_gbp() -> Decimal:
+        return conn.execute(text("SELECT amount_gbp FROM trades WHERE broker_trade_id = 'T-1'")).scalar_one()
+
+    assert stored_gbp() == Decimal("-158")
+    assert upsert_trades(conn, later_run, trades, ids, {("ib", "T-1"): (Decimal("-150"), None)}) == UpsertCounts()
+    assert stored_gbp() == Decimal("-158")
+    assert upsert_trades(conn, run_id, trades, ids, {("ib", "T-1"): (Decimal("-157"), None)}) == UpsertCounts(
+        updated=1)
+    assert stored_gbp() == Decimal("-157")
+    assert count(conn, "trades") == 2

@@ -252,7 +252,7 @@ def test_a_position_whose_instrument_is_gone_stops_the_batch(app: App) -> None:
         staged = (0, run_id, "demo", account, snap["asof_ts"], key, "demo", snap["total_value_local"],
                   snap["total_value_gbp"], snap["base_currency"], snap["account_currency"],
                   snap["reported_total_gbp"], snap["asof_source"], snap["parser_version"], snap["fx_complete"],
-                  '[]', None, None, '{}')
+                  '[]', None, None, '{}', None)
         tx = conn.begin()  # as in a reprocess batch: the writes run in a transaction the connection knows of
         with pytest.raises(DatabaseError, match=r"no longer exist .*instrument"):
             bulk.write_batch(conn, snapshots=[staged],

@@ -110,6 +110,9 @@ def test_full_capture(fake: FakeSchwab, token_path: Path) -> None:
         f"GET {TX_PATH.format(CASH_HASH)}",
     ]
     assert raws[1].endpoint == "GET /trader/v1/accounts?fields=positions"
+    # every account's snapshot is read from the accounts response (stored as snapshots.raw_payload_id)
+    assert {s.source_raw.endpoint if s.source_raw else None for s in source.parse(raws).snapshots} == {
+        "GET /trader/v1/accounts?fields=positions"}
     assert all(r.status_code == 200 and "date" in r.headers for r in raws)
     assert "schwab-client-correlid" in raws[1].headers
     assert all(r.headers.get("Authorization", "").startswith("Bearer ") for r in fake.server.requests[1:])

@@ -20,8 +20,8 @@ SQL_CALLS = {"execute", "exec_driver_sql", "copy", "executemany"}
 
 # (module, function): why the interpolated pieces cannot carry user input
 REVIEWED = {
-    ("storage/repositories.py", "upsert_instruments_mapped"): "column names from the class constant",
-    ("storage/repositories.py", "_write_instruments"): "column names from the class constant; values bound",
+    ("storage/instrument_writes.py", "upsert_instruments_mapped"): "column names from the class constant",
+    ("storage/instrument_writes.py", "_write_instruments"): "column names from the class constant; values bound",
     ("storage/reads/runs.py", "last_run"): "the module's constant column list",
     ("storage/reads/runs.py", "recent_runs"): "the module's constant column list; the limit is bound",
     ("storage/reads/scope.py", "factor_sql"): "SQL fragment from constant templates; the column/bind names are ours",
@@ -42,7 +42,9 @@ REVIEWED = {
     ("storage/mapping_pass.py", "_load_globals"): "constant column list; ids bound",
     ("storage/reads/explorer.py", "newest_rows"): "relation and column names only as the catalog lists them, "
                                                   "quoted as identifiers; the limit is bound; READ ONLY",
-    ("storage/reads/mappings.py", "list_mappings"): "a constant query plus a constant ORDER BY; filters applied in Python",
+    ("storage/reads/mappings.py", "list_mappings"): "constant query, ORDER BY and latest_sql()/scope predicate; "
+                                                    "scope values bound; broker/source filters applied in Python",
+    ("storage/reads/mappings.py", "global_instruments"): "latest_sql()/constant predicate; scope values bound",
     ("storage/reads/stored_runs.py", "finished_runs"): "the WHERE is built from constant fragments; run ids and dates are bound",
     ("storage/migrations/versions/0002_mapping.py", "upgrade"): "DDL from module constants",
     ("storage/migrations/versions/0002_mapping.py", "downgrade"): "DDL from module constants",
@@ -50,15 +52,18 @@ REVIEWED = {
     ("storage/reads/audit.py", "run_payloads"): "the module's constant column list; the run id bound",
     ("storage/reads/audit.py", "raw_payload"): "the module's constant column list; the payload id bound",
     ("storage/reads/audit.py", "run_snapshots"): "scope_sql() over a code-constant alias; scope values bound",
-    ("storage/reads/audit.py", "mappings"): "latest_sql()/constant predicate; scope values bound",
-    ("storage/reads/audit.py", "global_instruments"): "latest_sql()/constant predicate; scope values bound",
     ("storage/reads/portfolio.py", "_conversion_params"): "a module constant expression",
     ("storage/reads/portfolio.py", "instrument_history"): "scope_sql() over a code-constant alias; ids bound",
     ("storage/reads/portfolio.py", "allocation"): "key/label from the _GROUPS whitelist (else ValueError); values bound",
     ("storage/reads/portfolio.py", "_summary_sql"): "built at import from constants; the as-of bound is a parameter",
     ("storage/reads/portfolio.py", "_series_sql"): "built at import from constants; the as-of day is a parameter",
     ("storage/reads/portfolio.py", "_positions_sql"): "built at import from constants; the as-of bound is a parameter",
+    ("storage/reads/returns.py", "_closes_sql"): "built at import from constants; the until bounds are parameters",
+    ("storage/reads/returns.py", "_flows_sql"): "built at import from constants; the until bound is a parameter",
+    ("storage/reads/returns.py", "_nav_sql"): "built at import from constants; the until day is a parameter",
     ("storage/reads/exports.py", "snapshot_sha_sql"): "SQL fragment over a code-constant alias",
+    ("storage/reads/export_copy.py", "copy_export"): "the kind's constant query; column names checked against "
+                                                     "[a-z_][a-z0-9_]* and quoted; dates bound by psycopg",
 }
 
 

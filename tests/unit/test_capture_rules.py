@@ -13,10 +13,10 @@ import pytest
 
 from portfolio_dashboard.brokers.base import FetchContext
 from portfolio_dashboard.domain import FxRate, ParseResult, RunStatus, SourceOutcome, SourceStatus
-from portfolio_dashboard.errors import NetworkError
+from portfolio_dashboard.errors import DatabaseUnavailableError, NetworkError
 from portfolio_dashboard.local.spool import RunSpooler, Spool
 from portfolio_dashboard.services import runs
-from portfolio_dashboard.services.capture_source import capture_source
+from portfolio_dashboard.services.capture_source import SpoolStore, capture_source
 from portfolio_dashboard.services.fx import FxChain
 from tests.fakes.sources import ScriptedSource, snapshot
 from tests.fakes.store import FakeStore
@@ -97,6 +97,42 @@ def test_an_unreachable_database_spools_the_source(tmp_path: Path) -> None:
     assert outcome.error_message is not None and "1 response(s) spooled locally" in outcome.error_message
     assert spooler.entries == 1 and spooler.lost == 0
     assert store.raws == []
+
+
+def test_a_database_unreachable_from_the_start_spools_through_the_same_pipeline(tmp_path: Path) -> None:
+    """The spool-only store: the source is fetched, parsed and validated (not valued: no stored rates), every
+    response is spooled for the replay to parse again, and the run's end goes to the spool's manifest."""
+    store = SpoolStore("connection refused")
+    spooler = _spooler(tmp_path)
+    usd = ScriptedSource("fake", result=ParseResult(snapshots=[snapshot("fake", currency="USD")]))
+    try:
+        outcome = capture_source(store, RUN, usd.name, usd, _chain(), FetchContext(), Decimal("0.01"), "GBP",
+                                 None, spooler)
+        with pytest.raises(DatabaseUnavailableError, match="connection refused"):
+            store.finish_run(RUN, status="fail", finished_at=datetime.now(UTC), error_summary=None, outcomes=[],
+                             warnings=[])
+    finally:
+        spooler.close()
+    assert outcome.status == SourceStatus.SPOOLED
+    assert outcome.error_category == "db"
+    assert outcome.error_message == "database unreachable: connection refused; 1 response(s) spooled locally"
+    assert outcome.accounts == ["ACC1"]
+    assert not any("rate" in w.lower() for w in outcome.warnings)  # not valued, so no missing-rate warning
+    (entry,) = Spool(tmp_path / "spool").load(spooler.directory).entries
+    assert entry.kind == "parse" and len(entry.raws) == 1
+
+
+def test_a_source_failing_with_the_database_unreachable_from_the_start_spools_its_responses(tmp_path: Path) -> None:
+    spooler = _spooler(tmp_path)
+    source = ScriptedSource("fake", fetch_error=NetworkError("timed out", source="fake"))
+    try:
+        outcome = capture_source(SpoolStore("connection refused"), RUN, source.name, source, _chain(),
+                                 FetchContext(), Decimal("0.01"), "GBP", None, spooler)
+    finally:
+        spooler.close()
+    assert outcome.status == SourceStatus.FAIL and outcome.error_category == "network"
+    entries = Spool(tmp_path / "spool").load(spooler.directory).entries
+    assert [e.kind for e in entries] == ["raws"]  # the fetch failed: a replay stores them as they are
 
 
 def test_without_a_spool_an_unreachable_database_is_a_failure() -> None:

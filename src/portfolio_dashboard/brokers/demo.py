@@ -14,7 +14,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
@@ -362,7 +362,7 @@ class DemoSource:
             except ValueError:
                 raise ParsingError("demo payload is not JSON", source="demo", endpoint=raw.endpoint) from None
             result = parse_document(doc, coverage)
-            snapshots.extend(result.snapshots)
+            snapshots.extend(replace(snap, source_raw=raw) for snap in result.snapshots)
             rates.extend(result.fx_rates)
             flows.update({(f.broker_account_id, f.broker_flow_id): f for f in result.cash_flows})
             trades.update({(t.broker_account_id, t.broker_trade_id): t for t in result.trades})

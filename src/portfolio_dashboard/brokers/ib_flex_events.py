@@ -14,8 +14,7 @@ from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import SlashOrder
-from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
-from portfolio_dashboard.brokers.ib_flex_rows import IBKR_ZONE
+from portfolio_dashboard.brokers.ib_flex_rows import BROKER, IBKR_ZONE, FlowRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CorporateAction, DividendAccrual, NavChange
 
 # NavChange field -> IBKR ChangeInNAV attribute
@@ -54,7 +53,7 @@ def nav_changes(
         return
     elems = [c for c in elem if c.tag == "ChangeInNAV"] or [elem]
     for child in elems:
-        row = FlexRow(child, account_id, order, zone)
+        row = FlowRow(child, account_id, order, zone)
         try:
             from_date, to_date = row.day("fromDate"), row.day("toDate")
             if from_date is None or to_date is None:
@@ -80,7 +79,7 @@ def corporate_actions(
     if container is None:
         return
     ids = RowIds()
-    rows = [FlexRow(c, account_id, order, zone) for c in container if c.tag == "CorporateAction"]
+    rows = [FlowRow(c, account_id, order, zone) for c in container if c.tag == "CorporateAction"]
     detail = any(r.level() == "DETAIL" for r in rows)
     for row in rows:
         if detail and row.level() != "DETAIL":
@@ -89,7 +88,7 @@ def corporate_actions(
         try:
             currency, divisor = row.currency()
             report = row.day("reportDate")
-            when = row.moment("dateTime", "reportDate")
+            when = row.first_moment("dateTime", "reportDate")
             amount, proceeds, value = row.dec("amount"), row.dec("proceeds"), row.dec("value")
             yield CorporateAction(
                 broker=BROKER,
@@ -119,7 +118,7 @@ def dividend_accruals(
     if container is None:
         return
     for child in container:
-        row = FlexRow(child, account_id, order, zone)
+        row = FlowRow(child, account_id, order, zone)
         if child.tag != "OpenDividendAccrual":
             warnings.append(f"{account_id}: OpenDividendAccruals element {child.tag!r} skipped")
             continue

@@ -35,8 +35,7 @@ from xml.etree.ElementTree import Element
 
 from portfolio_dashboard.brokers.flex_values import FlexValueError, SlashOrder, slash_order
 from portfolio_dashboard.brokers.ib_flex_events import corporate_actions, dividend_accruals, nav_changes
-from portfolio_dashboard.brokers.ib_flex_flow_rows import BROKER, FlexRow, RowIds, SkippedRowError
-from portfolio_dashboard.brokers.ib_flex_rows import IBKR_ZONE
+from portfolio_dashboard.brokers.ib_flex_rows import BROKER, IBKR_ZONE, FlowRow, RowIds, SkippedRowError
 from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, FlowKind, Instrument, NavChange
 
 # CashTransaction.type -> kind (lower-cased; IBKR has written both "Deposits/Withdrawals" and
@@ -124,11 +123,11 @@ def _slash_order(root: Element, warnings: list[str]) -> SlashOrder | None:
 def chosen_rows(
     container: Element | None, tag: str, account_id: str, order: SlashOrder | None, section: str, warnings: list[str],
     zone: tzinfo = IBKR_ZONE,
-) -> list[FlexRow]:
+) -> list[FlowRow]:
     """The rows to read: DETAIL rows when there are any (SUMMARY rows restate them), else all rows."""
     if container is None:
         return []
-    rows = [FlexRow(child, account_id, order, zone) for child in container if child.tag == tag]
+    rows = [FlowRow(child, account_id, order, zone) for child in container if child.tag == tag]
     others = sorted({child.tag for child in container if child.tag != tag})
     if others:
         warnings.append(f"{account_id}: {section} holds unexpected elements {others}; skipped")
@@ -159,7 +158,7 @@ def _statement_flows(
             warnings.append(f"{row.describe('Transfers')} skipped: {exc}")
 
 
-def cash_transaction(row: FlexRow, ids: RowIds) -> CashFlow:
+def cash_transaction(row: FlowRow, ids: RowIds) -> CashFlow:
     type_text = row.text("type")
     if type_text is None:
         raise SkippedRowError("type missing")
@@ -181,7 +180,7 @@ def cash_transaction(row: FlexRow, ids: RowIds) -> CashFlow:
         broker_account_id=row.account_id,
         broker_flow_id=ids.of(row, "cash"),
         kind=kind,
-        flow_ts=row.moment("dateTime", "settleDate", "reportDate"),
+        flow_ts=row.first_moment("dateTime", "settleDate", "reportDate"),
         currency=currency,
         amount_local=amount,
         instrument=row.instrument(currency),
@@ -190,7 +189,7 @@ def cash_transaction(row: FlexRow, ids: RowIds) -> CashFlow:
     )
 
 
-def transfer(row: FlexRow, ids: RowIds) -> list[CashFlow]:
+def transfer(row: FlowRow, ids: RowIds) -> list[CashFlow]:
     """One Transfer row: cash moved (``assetCategory="CASH"``) or a security moved at its market value."""
     direction = (row.text("direction") or "").upper()
     if direction not in ("IN", "OUT"):
@@ -198,7 +197,7 @@ def transfer(row: FlexRow, ids: RowIds) -> list[CashFlow]:
     sign = Decimal(1) if direction == "IN" else Decimal(-1)
     kind = FlowKind.TRANSFER_IN if direction == "IN" else FlowKind.TRANSFER_OUT
     currency, divisor = row.currency()
-    when = row.moment("dateTime", "date", "settleDate", "reportDate")
+    when = row.first_moment("dateTime", "date", "settleDate", "reportDate")
     flow_id = ids.of(row, "transfer")
     how = " ".join(x for x in (row.text("type"), direction, row.text("deliveringBroker") or row.text("account")) if x)
     fx = row.fx_to_base(divisor)

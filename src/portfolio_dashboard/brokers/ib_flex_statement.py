@@ -81,6 +81,8 @@ def parse_flex(raws: Sequence[RawResponse], *, zone: tzinfo = IBKR_ZONE, now: da
     out = Collected(zone=zone)
     found = False
     roots: list[tuple[Element, str]] = []
+    statements: list[RawResponse] = []
+    named: dict[str, RawResponse] = {}  # account -> the last statement naming it (later ones overwrite its days)
     for raw in raws:
         if raw.status_code is not None and not 200 <= raw.status_code < 300:
             continue
@@ -94,13 +96,18 @@ def parse_flex(raws: Sequence[RawResponse], *, zone: tzinfo = IBKR_ZONE, now: da
         found = True
         _parse_response(root, raw.endpoint, out)
         roots.append((root, raw.endpoint))
+        statements.append(raw)
+        named.update((s.get("accountId") or "", raw) for s in root.iterfind("FlexStatements/FlexStatement"))
     if not found:
         raise ParsingError(
             "no Flex statement (FlexQueryResponse) among the recorded responses",
             source=SOURCE,
             hint="the statement was not retrieved; run the capture again",
         )
-    snapshots = _snapshots(out)
+    # A segment or consolidated account's rows can sit in another account's statement: with one statement
+    # every snapshot was read from it.
+    only = statements[0] if len(statements) == 1 else None
+    snapshots = [replace(s, source_raw=named.get(s.account.broker_account_id, only)) for s in _snapshots(out)]
     reject_future(snapshots, now or datetime.now(UTC), source=SOURCE)
     # Trade rows often carry fewer identifiers than position rows; a trade must not blank out what the
     # position said about the same conid when both are stored.

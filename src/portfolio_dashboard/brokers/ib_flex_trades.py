@@ -21,28 +21,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from portfolio_dashboard.brokers.ib_flex_rows import BROKER, FlexRow, report_asof
-from portfolio_dashboard.domain import AssetClass, FxConversion, Instrument, Trade, TradeStatus, normalise_currency
+from portfolio_dashboard.domain import FxConversion, Instrument, Trade, TradeStatus, normalise_currency
 from portfolio_dashboard.domain.currency import UnknownCurrencyError
 from portfolio_dashboard.domain.instruments import filled
 
 ID_COLUMNS = ("transactionID", "ibExecID", "tradeID", "ibOrderID")
 FX_CATEGORY = "CASH"
-
-ASSET_CLASSES = {
-    "STK": AssetClass.EQUITY,
-    "OPT": AssetClass.OPTION,
-    "FOP": AssetClass.OPTION,
-    "FSOPT": AssetClass.OPTION,
-    "FSFOP": AssetClass.OPTION,
-    "FUT": AssetClass.FUTURE,
-    "WAR": AssetClass.WARRANT,
-    "BOND": AssetClass.BOND,
-    "BILL": AssetClass.BOND,
-    "FUND": AssetClass.FUND,
-    "CRYPTO": AssetClass.CRYPTO,
-    # "CASH" is IBKR's label for forex (EUR.USD conversions), not a cash holding: cash comes from CashReport.
-}
-
 
 class UnusableRowError(Exception):
     """A row this parser cannot use; the message is the coverage reason."""
@@ -82,26 +66,8 @@ def instrument_of(row: FlexRow) -> tuple[Instrument, Decimal]:
     if conid is None:
         raise UnusableRowError("no conid (add Conid to the Flex query's section)")
     currency, divisor = row.currency("currency")
-    category = row.text("assetCategory")
-    asset_class = ASSET_CLASSES.get((category or "").upper(), AssetClass.OTHER)
-    if asset_class is AssetClass.EQUITY and (row.text("subCategory") or "").upper() == "ETF":
-        asset_class = AssetClass.ETF
-    symbol = row.text("symbol") or conid
-    multiplier = row.dec("multiplier")
-    instrument = Instrument(
-        broker=BROKER,
-        broker_instrument_id=conid,  # the same id the Client Portal gateway source uses
-        symbol=symbol,
-        name=row.text("description") or symbol,
-        asset_class=asset_class,
-        currency=currency,
-        isin=row.text("isin"),
-        cusip=row.text("cusip"),
-        figi=row.text("figi"),
-        exchange=row.text("listingExchange"),
-        broker_asset_class=category,
-        multiplier=multiplier if multiplier is not None and multiplier > 0 else Decimal(1),
-    )
+    instrument = row.instrument(currency)
+    assert instrument is not None  # it has a conid
     return instrument, divisor
 
 

@@ -271,6 +271,7 @@ class _AccountParser:
             total,
             accrued_dividends_local=to_decimal(base_entry.get("dividends"), "BASE.dividends", ledger_raw.endpoint),
             accrued_interest_local=to_decimal(base_entry.get("interest"), "BASE.interest", ledger_raw.endpoint),
+            source_raw=summary or ledger_raw,  # where its total and as-of were read
         )
         return snapshot, rates
 

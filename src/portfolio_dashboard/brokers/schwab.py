@@ -54,15 +54,20 @@ def schwab_time(when: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def trade_windows(newest: datetime | None, now: datetime) -> list[tuple[datetime, datetime]]:
-    """The ``[start, end)`` spans to ask for, each at most a year."""
-    start = now - BACKFILL if newest is None else min(newest - OVERLAP, now - OVERLAP)
+def spans(start: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    """``[start, now)`` cut into consecutive spans of at most ``MAX_WINDOW`` (Schwab's limit per request)."""
     windows = []
     while start < now:
         end = min(start + MAX_WINDOW, now)
         windows.append((start, end))
         start = end
     return windows
+
+
+def trade_windows(newest: datetime | None, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The ``[start, end)`` spans to ask for, each at most a year."""
+    start = now - BACKFILL if newest is None else min(newest - OVERLAP, now - OVERLAP)
+    return spans(start, now)
 
 
 def flow_windows(newest: datetime | None, now: datetime, history_start: date | None) -> list[tuple[datetime, datetime]]:
@@ -74,12 +79,7 @@ def flow_windows(newest: datetime | None, now: datetime, history_start: date | N
         start = min(datetime.combine(history_start, datetime.min.time(), tzinfo=UTC), now - OVERLAP)
     else:
         start = now - BACKFILL
-    windows = []
-    while start < now:
-        end = min(start + MAX_WINDOW, now)
-        windows.append((start, end))
-        start = end
-    return windows
+    return spans(start, now)
 
 
 def _message(body: Any) -> str:

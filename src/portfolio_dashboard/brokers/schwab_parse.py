@@ -340,7 +340,7 @@ def parse_responses(raws: Sequence[RawResponse], *, now: datetime | None = None)
         coverage.seen("accounts", "account", len(items))
         for i, item in enumerate(items):
             snap = _snapshot(item, where.at(i) if isinstance(body, list) else where, asof, warnings, coverage)
-            snapshots[snap.account.broker_account_id] = snap
+            snapshots[snap.account.broker_account_id] = replace(snap, source_raw=raw)
             coverage.parsed("accounts", "account")
     reject_future(snapshots.values(), now or datetime.now(UTC), source=SOURCE)
     trades: dict[str, Trade] = {}

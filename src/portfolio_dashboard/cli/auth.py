@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.cli.common import command_group, fail, finish, get_app
 from portfolio_dashboard.errors import AuthError, PortfolioError
 
 if TYPE_CHECKING:  # the OAuth stack is imported only when a login is run
@@ -54,7 +54,7 @@ def auth_schwab(
     if status:
         current = token_status(settings)
         typer.echo(current.describe())
-        raise typer.Exit(0 if current.usable else 1)
+        finish("success" if current.usable else "fail")
     try:
         login = begin_login(settings)
         typer.echo(

@@ -14,11 +14,14 @@ Exit status, the same for every command (README and docs/automation.md print thi
 
 Partial and usage share 2 on purpose (the issue's contract; click also exits 2 on a usage error): both
 say "look at the message", while 1 says "it did not work". Commands end through ``finish`` (an outcome
-word) or ``fail``/``usage_error``, never with a bare number.
+word) or ``fail``/``usage_error``, never with a bare number; ``exit_with`` passes a child process's status
+through (``serve``), and ``run`` is the handler around the whole app (a database that went away mid-command).
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal, NoReturn
@@ -60,12 +63,18 @@ def finish(outcome: str) -> NoReturn:
     raise typer.Exit(exit_code(outcome))
 
 
-def fail(error: BaseException | str, outcome: Outcome = "fail") -> NoReturn:
-    """Print ``error: <what went wrong>`` and end the command: exit 1, or 2 for a configuration mistake
-    (a ``ConfigError``, or ``outcome="usage"``: fix the setting or option and rerun)."""
+def exit_with(status: int) -> NoReturn:
+    """End the command with a child process's own exit status (``serve`` runs the dashboard as a child)."""
+    raise typer.Exit(status)
+
+
+def fail(error: BaseException | str | Sequence[str], outcome: Outcome = "fail") -> NoReturn:
+    """Print ``error: <what went wrong>`` (a line each, given several) and end the command: exit 1, or 2 for a
+    configuration mistake (a ``ConfigError``, or ``outcome="usage"``: fix the setting or option and rerun)."""
     from portfolio_dashboard.errors import ConfigError
 
-    typer.secho(f"error: {error}", fg="red", err=True)
+    for line in [error] if isinstance(error, BaseException | str) else error:
+        typer.secho(f"error: {line}", fg="red", err=True)
     finish("usage" if isinstance(error, ConfigError) else outcome)
 
 
@@ -115,3 +124,19 @@ def option_date(value: str | None, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{name} must be a date like 2025-04-05, not {value!r}") from None
+
+
+def run(app: typer.Typer) -> None:
+    """Run the command line: a command whose database went away says where and why, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        # SQLAlchemy is only looked at when a command loaded it (--help never does)
+        operational = sys.modules.get("sqlalchemy.exc")
+        if operational is None or not isinstance(exc, operational.OperationalError):
+            raise
+        from portfolio_dashboard.services.database import unavailable
+
+        # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)
+        typer.secho(f"error: {unavailable(get_app(), exc)}", fg="red", err=True)
+        raise SystemExit(EXIT_FAILURE) from None

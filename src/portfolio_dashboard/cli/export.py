@@ -34,20 +34,19 @@ def export_cmd(
     first, last = option_date(start, "--from"), option_date(end, "--to")
     if first and last and last < first:
         raise typer.BadParameter("--to is before --from")
-    from portfolio_dashboard.cli.common import get_app
-    from portfolio_dashboard.services.statements.exports import ExportError, write_export
-    from portfolio_dashboard.storage.reads.exports import export_rows
+    from portfolio_dashboard.cli.common import fail, get_app
+    from portfolio_dashboard.services.statements.export_history import export_history
+    from portfolio_dashboard.services.statements.exports import ExportError
 
     app = get_app()
     began = datetime.now()
     try:
         app.migrate()
         with app.engine.connect() as conn:
-            result = write_export(kind, export_rows(conn, kind, first, last), output or Path.cwd(),
-                                  fmt="parquet" if fmt == "parquet" else "csv")
+            result = export_history(conn, kind, output or Path.cwd(), fmt="parquet" if fmt == "parquet" else "csv",
+                                    start=first, end=last)
     except (PortfolioError, ExportError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     took = (datetime.now() - began).total_seconds()
     typer.echo(f"{result.rows} {kind} row(s) written to {result.path} in {took:.1f} s")
 

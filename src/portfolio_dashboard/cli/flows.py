@@ -10,21 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from portfolio_dashboard.cli.common import option_date, usage_error
+
 if TYPE_CHECKING:
     from portfolio_dashboard.storage.reads.flows import FlowLine
 
 KINDS = ("deposit", "withdrawal", "transfer_in", "transfer_out", "dividend", "payment_in_lieu", "interest",
          "withholding_tax", "fee", "fx_conversion", "other")
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        typer.secho(f"error: {option} expects a date like 2025-04-06, got {value!r}", fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 def _exact(value: Any) -> str | None:
@@ -51,21 +43,19 @@ def flows_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (exact decimal strings).")] = False,
 ) -> None:
     """Deposits, withdrawals, transfers, dividends, interest, taxes and fees, oldest first."""
-    from portfolio_dashboard.cli.common import get_app
+    from portfolio_dashboard.cli.common import fail, get_app
     from portfolio_dashboard.errors import PortfolioError
     from portfolio_dashboard.storage.reads.flows import flows
     from portfolio_dashboard.storage.reads.scope import Scope
 
-    start, end = _day(from_, "--from"), _day(to, "--to")
+    start, end = option_date(from_, "--from"), option_date(to, "--to")
     if kind is not None and kind not in KINDS:
-        typer.secho(f"error: --kind must be one of {', '.join(KINDS)}", fg="red", err=True)
-        raise typer.Exit(2)
+        usage_error(f"--kind must be one of {', '.join(KINDS)}")
     scope = Scope()
     if account is not None:
         broker, sep, number = account.partition(":")
         if not sep or not broker or not number:
-            typer.secho("error: --account expects BROKER:ID, e.g. ib:U1234567", fg="red", err=True)
-            raise typer.Exit(2)
+            usage_error("--account expects BROKER:ID, e.g. ib:U1234567")
         scope = Scope(accounts=((broker, number),))
     app = get_app()
     try:
@@ -73,8 +63,7 @@ def flows_command(
         with app.engine.connect() as conn:
             lines = flows(conn, scope, start=start, end=end, kinds=(kind,) if kind else ())
     except PortfolioError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     if as_json:
         typer.echo(json.dumps([flow_json(x) for x in lines], indent=2))
         return
@@ -94,37 +83,34 @@ def income_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (exact decimal strings).")] = False,
 ) -> None:
     """Dividends and interest received, net of tax withheld, in GBP (default: the current UK tax year)."""
-    from portfolio_dashboard.cli.common import get_app
+    from portfolio_dashboard.cli.common import fail, get_app
     from portfolio_dashboard.domain.cgt.tax_years import parse_tax_year, tax_year_of
     from portfolio_dashboard.domain.income import summarise
     from portfolio_dashboard.errors import PortfolioError
     from portfolio_dashboard.storage.reads.flows import income_lines
 
     if tax_year is not None and (from_ is not None or to is not None):
-        typer.secho("error: give either --tax-year or --from/--to, not both", fg="red", err=True)
-        raise typer.Exit(2)
+        usage_error("give either --tax-year or --from/--to, not both")
     app = get_app()
     start: date | None
     if tax_year is not None:
         try:
             year = parse_tax_year(tax_year)
         except ValueError as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            usage_error(str(exc))
         start, end = year.start, year.end
     elif from_ is None and to is None:
         year = tax_year_of(date.today())
         start, end = year.start, year.end
     else:
-        start = _day(from_, "--from")
-        end = _day(to, "--to") or date.today()
+        start = option_date(from_, "--from")
+        end = option_date(to, "--to") or date.today()
     try:
         app.migrate()
         with app.engine.connect() as conn:
             summary = summarise(income_lines(conn, start=start, end=end), start, end)
     except PortfolioError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     if as_json:
         typer.echo(json.dumps({
             "from": _exact(start), "to": _exact(end), "total_gbp": str(summary.total_gbp),

@@ -17,7 +17,7 @@ def import_flex_cmd(
                                                      "Portal: Performance & Reports > Flex Queries.")],
 ) -> None:
     """Store Flex statements of any past period exactly as a fetched statement (raw kept; idempotent)."""
-    from portfolio_dashboard.cli.common import finish, get_app
+    from portfolio_dashboard.cli.common import fail, finish, get_app
     from portfolio_dashboard.errors import PortfolioError
     from portfolio_dashboard.services.reporting import run_summary
     from portfolio_dashboard.services.statement_import import import_flex
@@ -25,8 +25,7 @@ def import_flex_cmd(
     try:
         result = import_flex(get_app(), files)
     except PortfolioError as exc:
-        typer.secho(f"error: {exc.user_message()}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc.user_message())
     for name in result.already_stored:
         typer.echo(f"{name}: already imported (the same bytes are stored); nothing new")
     if result.run is not None:

@@ -4,14 +4,13 @@ price series to compare them with. Heavy imports happen inside the commands so `
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from portfolio_dashboard.cli.common import command_group, fail, get_app
+from portfolio_dashboard.cli.common import command_group, fail, get_app, option_date
 from portfolio_dashboard.errors import PortfolioError
 
 if TYPE_CHECKING:
@@ -21,15 +20,6 @@ if TYPE_CHECKING:
 benchmark_app = command_group("Benchmarks: price series to compare returns with.")
 
 PERIOD_HELP = "1m, 3m, 6m, ytd, tax-year, prev-tax-year, 1y, 3y, 5y or all (default ytd)."
-
-
-def _parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
 
 
 def _parse_accounts(values: list[str] | None) -> tuple[tuple[str, str], ...]:
@@ -152,7 +142,7 @@ def returns_cmd(
     from portfolio_dashboard.services.benchmarks import compare_benchmark
     from portfolio_dashboard.services.returns import ReturnsFilter, returns_report
 
-    start, end, day = _parse_day(from_, "--from"), _parse_day(to, "--to"), _parse_day(today, "--today")
+    start, end, day = option_date(from_, "--from"), option_date(to, "--to"), option_date(today, "--today")
     if start is None and end is None and period.strip().lower() not in PERIOD_NAMES:
         fail(f"unknown period {period!r}; choose from {', '.join(PERIOD_NAMES)}")
     flt = ReturnsFilter(_parse_accounts(account), tuple(broker or ()), tuple(w.upper() if w != "unassigned" else w
@@ -199,9 +189,7 @@ def benchmark_import(
         with app.engine.begin() as conn:
             done = import_benchmark(conn, name, file, currency=currency)
     except BenchmarkFileError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc.problems)
     except PortfolioError as exc:
         fail(str(exc))
     typer.echo(f"{done.name}: {done.closes} closes {done.first_day} .. {done.last_day} "

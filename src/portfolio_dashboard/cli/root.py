@@ -20,12 +20,13 @@ from portfolio_dashboard.cli.accounts import accounts_app, classes_app
 from portfolio_dashboard.cli.auth import auth_app
 from portfolio_dashboard.cli.capital_gains import cgt_app
 from portfolio_dashboard.cli.common import (
-    EXIT_FAILURE,
     command_group,
     exit_code,
+    exit_with,
     fail,
     finish,
     get_app,
+    run,
     usage_error,
     use_log_format,
 )
@@ -68,7 +69,7 @@ app.add_typer(classes_app, name="classes")
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"portfolio-dashboard {__version__}")
-        raise typer.Exit()
+        finish("success")
 
 
 @app.callback(invoke_without_command=True)
@@ -129,7 +130,7 @@ def serve(
     from portfolio_dashboard.cli.supervise import run_supervised
 
     # SIGTERM/SIGHUP/Ctrl-C stop the dashboard child too; atexit then releases the embedded database
-    raise typer.Exit(run_supervised(cmd, env))
+    exit_with(run_supervised(cmd, env))
 
 
 @app.command("migrate")
@@ -279,19 +280,7 @@ def main() -> None:
     from portfolio_dashboard.cli.supervise import exit_on_stop_signals
 
     exit_on_stop_signals()  # SIGTERM/SIGHUP end a command like Ctrl-C would: atexit releases the database
-    try:
-        app()
-    except Exception as exc:
-        # any command whose server went away: say where and why, not a traceback. SQLAlchemy is only looked
-        # at when a command loaded it (--help never does).
-        operational = sys.modules.get("sqlalchemy.exc")
-        if operational is None or not isinstance(exc, operational.OperationalError):
-            raise
-        from portfolio_dashboard.services.database import unavailable
-
-        # outside Typer's context here, so exit directly (typer.Exit would surface as a traceback)
-        typer.secho(f"error: {unavailable(get_app(), exc)}", fg="red", err=True)
-        raise SystemExit(EXIT_FAILURE) from None
+    run(app)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def statement_cmd(
                             end=option_date(end, "--to"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from portfolio_dashboard.cli.common import get_app
+    from portfolio_dashboard.cli.common import fail, get_app
     from portfolio_dashboard.services.statements.assemble import assemble_statement
     from portfolio_dashboard.services.statements.csv_bundle import write_csv_bundle
     from portfolio_dashboard.services.statements.pdf import render_pdf
@@ -56,8 +56,7 @@ def statement_cmd(
             built = assemble_statement(conn, period, app.settings.timezone, generated_at=datetime.now(UTC),
                                        mask_account_ids=not show_account_ids)
     except PortfolioError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     if fmt == "pdf":
         render_pdf(built.statement, target)
     else:

@@ -10,6 +10,7 @@ from portfolio_dashboard.domain.flows import CashFlow, CorporateAction, Dividend
 from portfolio_dashboard.domain.fx import FxRate
 from portfolio_dashboard.domain.instruments import cash_instrument
 from portfolio_dashboard.domain.positions import CashBalance, Position
+from portfolio_dashboard.domain.raw import RawResponse
 from portfolio_dashboard.domain.trades import FxConversion, Trade
 
 
@@ -26,6 +27,10 @@ class AccountSnapshot:
     # Schwab balances accruedInterest.
     accrued_dividends_local: Decimal | None = None
     accrued_interest_local: Decimal | None = None
+    # The response this snapshot's as-of and total were read from (stored as ``snapshots.raw_payload_id``), so a
+    # figure can be traced to the exact bytes the broker sent. Not part of equality: two parses of the same
+    # state are the same snapshot whichever response object they came from.
+    source_raw: RawResponse | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.asof_ts.tzinfo is None:

@@ -12,9 +12,13 @@ Workflow (the Data Persistence Plan's, refined by the capture-engine issue):
  4. the run ends ``success``, ``partial`` (some sources failed) or ``fail`` (all failed), with a per-source
     outcome, warnings and an ``error_summary`` a user can act on.
 
-When PostgreSQL cannot be reached — before the run starts (``offline.py``) or when a write fails half-way —
-nothing is lost: every raw response goes to the local spool (``spool.py``) and the next capture (or
-``portfolio-dashboard spool replay``) stores it first (``replay.py``).
+When PostgreSQL cannot be reached — before the run starts or when a write fails half-way — nothing is lost:
+the same pipeline runs, its store (``capture_source.SourceStore``) says where rows go: PostgreSQL, or, when the
+database was unreachable from the start, the local spool alone (``SpoolStore``: the brokers are still asked,
+since their data for today may be gone tomorrow, and each source is parsed and validated so a broker's failure
+shows now; valuing waits for the replay, which needs the stored FX rates). Every raw response then goes to
+the local spool (``spool.py``) and the next capture (or ``portfolio-dashboard spool replay``) stores it first
+(``replay.py``).
 """
 
 from __future__ import annotations
@@ -42,14 +46,20 @@ from portfolio_dashboard.domain import (
 )
 from portfolio_dashboard.errors import (
     DatabaseError,
+    DatabaseUnavailableError,
     PortfolioError,
 )
 from portfolio_dashboard.local.spool import RunMeta, RunSpooler, Spool
 from portfolio_dashboard.services import runs
-from portfolio_dashboard.services.capture_source import DatabaseStore, capture_source, keep_raws
+from portfolio_dashboard.services.capture_source import (
+    DatabaseStore,
+    SourceStore,
+    SpoolStore,
+    capture_source,
+    keep_raws,
+)
 from portfolio_dashboard.services.flow_values import newest_flow_lookup
 from portfolio_dashboard.services.fx import FxChain
-from portfolio_dashboard.services.offline import capture_offline
 from portfolio_dashboard.services.pipeline import (
     Progress,
     stored_lookup,
@@ -58,7 +68,6 @@ from portfolio_dashboard.services.replay import replay_quietly
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
 from portfolio_dashboard.storage.repositories import Repository
 from portfolio_dashboard.storage.run_locks import hold_run_lock, release_run_lock, try_run_lock
-from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -97,34 +106,39 @@ def capture(
     trigger = trigger or TriggerContext()
     app = app or get_app()
     settings = app.settings
+    offline: str | None = None  # why the database cannot be reached, when it cannot
     try:
         app.migrate()
-        engine = app.engine
-        reap_interrupted_runs(engine)
+        reap_interrupted_runs(app.engine)
     except (SQLAlchemyError, DatabaseError) as exc:
-        return capture_offline(trigger, app, sources, progress, db_error_reason(exc))
-    replay_quietly(app)  # what an earlier capture spooled goes in first, in time order
-    chosen = sources if sources is not None else _build_sources(app, trigger)
+        offline = db_error_reason(exc)
+    if offline is None:
+        replay_quietly(app)  # what an earlier capture spooled goes in first, in time order
+    chosen = sources if sources is not None else _build_sources(app, trigger, offline)
     if isinstance(chosen, RunResult):
         return chosen
     meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, chosen)
     run_id, started = meta.run_id, meta.started_at
-    try:
-        holder = _start_run(engine, meta)  # holds the run's liveness lock until this function returns
-    except SQLAlchemyError as exc:
-        return capture_offline(trigger, app, chosen, progress, db_error_reason(exc))
+    holder: Connection | None = None
+    if offline is None:
+        try:
+            holder = _start_run(app.engine, meta)  # holds the run's liveness lock until this function returns
+        except SQLAlchemyError as exc:
+            offline = db_error_reason(exc)
+    store: SourceStore = DatabaseStore(app.engine) if offline is None else SpoolStore(offline)
+    if offline is not None:
+        log.error("database unreachable (%s): capturing into the local spool", offline)
     spooler = RunSpooler(Spool(settings.spool_dir), meta)
     try:
-        log.info("run %s started (%s): sources %s", run_id, trigger.trigger_type, ", ".join(chosen))
-        chain = FxChain(
-            settings.base_currency,
-            settings.fx_max_age_delta,
-            stored_lookup=stored_lookup(engine),
-            reference=app.reference_factory(settings),
-        )
-        fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(engine),
-                                 newest_flow_ts=newest_flow_lookup(engine))
-        store = DatabaseStore(engine)
+        log.info("run %s started (%s%s): sources %s", run_id, trigger.trigger_type,
+                 "" if offline is None else ", offline", ", ".join(chosen))
+        if offline is None:
+            chain = FxChain(settings.base_currency, settings.fx_max_age_delta,
+                            stored_lookup=stored_lookup(app.engine), reference=app.reference_factory(settings))
+            fetch_ctx = FetchContext(newest_trade_ts=_newest_trade_lookup(app.engine),
+                                     newest_flow_ts=newest_flow_lookup(app.engine))
+        else:  # nothing to value with; no stored state: a full trade window, never wrong
+            chain, fetch_ctx = FxChain(settings.base_currency, settings.fx_max_age_delta), FetchContext()
         tolerance = Decimal(settings.reconcile_tolerance)
 
         chain.expect(chosen, settings.capture_timeout_s + 30)  # sources value once all have parsed (fx.py)
@@ -147,11 +161,12 @@ def capture(
                 close = getattr(source, "close", None)
                 if callable(close):
                     close()
-        run_warnings = _store_reference_raws(engine, run_id, chain, spooler)
-        return _finish(engine, run_id, started, outcomes, run_warnings, spooler)
+        run_warnings = _store_reference_raws(store, run_id, chain, spooler)
+        return _finish(store, run_id, started, outcomes, run_warnings, spooler)
     finally:
         spooler.close()
-        _close_quietly(holder)
+        if holder is not None:
+            _close_quietly(holder)
 
 
 def _start_run(engine: Engine, meta: RunMeta) -> Connection:
@@ -174,16 +189,22 @@ def _close_quietly(conn: Connection) -> None:
         log.debug("closing a dead database connection failed", exc_info=True)
 
 
-def _build_sources(app: App, trigger: TriggerContext) -> dict[str, BrokerSource] | RunResult:
+def _build_sources(app: App, trigger: TriggerContext, offline: str | None) -> dict[str, BrokerSource] | RunResult:
     try:
         return app.sources(trigger.sources)
     except PortfolioError as exc:
-        # A source that cannot even be built (missing settings) still gets a recorded failed run.
+        # A source that cannot even be built (missing settings) still gets a recorded failed run (when there
+        # is a database to record it in).
         names = list(trigger.sources or app.settings.configured_sources)
         outcome = SourceOutcome(",".join(names), SourceStatus.FAIL, exc.category, exc.user_message())
+        if offline is not None:
+            summary = f"database unreachable ({offline}); and {runs.failure_summary([outcome])}"
+            log.error("%s", summary)
+            now = datetime.now(UTC)
+            return RunResult(uuid.uuid4(), RunStatus.FAIL, now, now, [outcome], [], summary)
         meta = runs.new_run(str(trigger.trigger_type), trigger.triggered_by, names)
         runs.start(app.engine, meta)
-        return _finish(app.engine, meta.run_id, meta.started_at, [outcome], [])
+        return _finish(DatabaseStore(app.engine), meta.run_id, meta.started_at, [outcome], [])
 
 
 def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None]:
@@ -199,18 +220,18 @@ def _newest_trade_lookup(engine: Engine) -> Callable[[str, str], datetime | None
     return lookup
 
 
-def _store_reference_raws(engine: Engine, run_id: uuid.UUID, chain: FxChain,
+def _store_reference_raws(store: SourceStore, run_id: uuid.UUID, chain: FxChain,
                           spooler: RunSpooler | None = None) -> list[str]:
     warnings = []
     if chain.reference_raws:
-        keep_raws(DatabaseStore(engine), run_id, chain.reference_raws, "1", "fx-reference", spooler)
+        keep_raws(store, run_id, chain.reference_raws, "1", "fx-reference", spooler)
     if chain.reference_error:
         warnings.append(f"fx reference rates unavailable: {chain.reference_error}")
     return warnings
 
 
 def _finish(
-    engine: Engine,
+    store: SourceStore,
     run_id: uuid.UUID,
     started: datetime,
     outcomes: list[SourceOutcome],
@@ -223,11 +244,9 @@ def _finish(
     finished = datetime.now(UTC)
     reason: str | None = None
     try:
-        with UnitOfWork(engine) as uow:
-            runs.record_finish(uow, run_id, status=str(status), finished_at=finished, error_summary=summary,
-                               outcomes=[asdict(o) for o in outcomes], warnings=warnings)
-            uow.commit()
-    except SQLAlchemyError as exc:
+        store.finish_run(run_id, status=str(status), finished_at=finished, error_summary=summary,
+                         outcomes=[asdict(o) for o in outcomes], warnings=warnings)
+    except (SQLAlchemyError, DatabaseUnavailableError) as exc:
         if spooler is None or not is_connection_error(exc):
             raise
         reason = db_error_reason(exc)

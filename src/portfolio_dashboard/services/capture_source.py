@@ -1,8 +1,10 @@
 """One source of one run: fetch, parse, value, write — and when the database cannot take it, the spool.
 
 The rules (what a failure at each step records, when responses are kept on their own, when they go to the
-local spool) talk to a ``SourceStore``: PostgreSQL in production (``DatabaseStore``), an in-memory fake in
-the unit tests, so the rules are tested without a server.
+local spool) talk to a ``SourceStore``, the one place the database-or-spool choice is made: PostgreSQL
+(``DatabaseStore``); the spool alone when the database could not be reached before the run started
+(``SpoolStore``: every write is refused as unreachable, so the same rules spool it); an in-memory fake in the
+unit tests, so the rules are tested without a server.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from portfolio_dashboard.brokers.base import BrokerSource, CredentialReporting, FetchContext
-from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse, SourceOutcome, SourceStatus
+from portfolio_dashboard.domain import AccountSnapshot, FxRate, ParseResult, RawResponse, SourceOutcome, SourceStatus
 from portfolio_dashboard.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -28,9 +31,17 @@ from portfolio_dashboard.errors import (
     scrub_secrets,
 )
 from portfolio_dashboard.local.spool import RunSpooler
+from portfolio_dashboard.services import runs
 from portfolio_dashboard.services.flow_values import store_flows
 from portfolio_dashboard.services.fx import FxChain
-from portfolio_dashboard.services.pipeline import Progress, Valued, categorise, fetch_source, value_parsed
+from portfolio_dashboard.services.pipeline import (
+    Progress,
+    Valued,
+    categorise,
+    fetch_source,
+    validate_parsed,
+    value_parsed,
+)
 from portfolio_dashboard.storage.engine import is_connection_error
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 from portfolio_dashboard.storage.writer import WriteCounts, write_source
@@ -39,16 +50,25 @@ log = logging.getLogger(__name__)
 
 
 class SourceStore(Protocol):
-    """Where a source's capture is stored: everything in one transaction, or the raw responses alone."""
+    """Where a source's capture is stored: everything in one transaction, or the raw responses alone; and where
+    the run's end is recorded. ``values``: whether stored FX rates can be read now to value in GBP (without
+    them a capture only validates; the replay values what it spooled)."""
+
+    values: bool
 
     def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
               raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts: ...
 
     def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int: ...
 
+    def finish_run(self, run_id: uuid.UUID, *, status: str, finished_at: datetime, error_summary: str | None,
+                   outcomes: list[dict[str, Any]], warnings: list[str]) -> None: ...
+
 
 class DatabaseStore:
     """``SourceStore`` in PostgreSQL: one unit of work per call, the source's lock held while it writes."""
+
+    values = True
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -75,6 +95,35 @@ class DatabaseStore:
             uow.commit()
         return count
 
+    def finish_run(self, run_id: uuid.UUID, *, status: str, finished_at: datetime, error_summary: str | None,
+                   outcomes: list[dict[str, Any]], warnings: list[str]) -> None:
+        with UnitOfWork(self.engine) as uow:
+            runs.record_finish(uow, run_id, status=status, finished_at=finished_at, error_summary=error_summary,
+                               outcomes=outcomes, warnings=warnings)
+            uow.commit()
+
+
+class SpoolStore:
+    """``SourceStore`` when PostgreSQL could not be reached before the run: nothing is tried against it (each
+    try would wait for a connect timeout); every write is refused as unreachable, so what the capture fetched
+    goes to the local spool by the same rules as a database lost mid-run."""
+
+    values = False  # no stored FX rates to value with: the replay values what was spooled
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def write(self, *, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+              raws: Sequence[RawResponse], fx_rates: Sequence[FxRate], valued: Valued) -> WriteCounts:
+        raise DatabaseUnavailableError(f"database unreachable: {self.reason}")
+
+    def keep_raws(self, run_id: uuid.UUID, raws: Sequence[RawResponse], parser_version: str) -> int:
+        raise DatabaseUnavailableError(f"database unreachable: {self.reason}")
+
+    def finish_run(self, run_id: uuid.UUID, *, status: str, finished_at: datetime, error_summary: str | None,
+                   outcomes: list[dict[str, Any]], warnings: list[str]) -> None:
+        raise DatabaseUnavailableError(self.reason)  # the reason alone: the spool's manifest says the rest
+
 
 def capture_source(
     store: SourceStore,
@@ -94,6 +143,7 @@ def capture_source(
     notify(name, "fetching")
     parsed: ParseResult | None = None
     result = Valued()
+    validated: Sequence[AccountSnapshot] = ()  # without valuing: the snapshots that passed validation
     error: SourceError | DatabaseError | None = fetch_source(name, source, raws, fetch_ctx, outcome)
     fetched = error is None
     if isinstance(source, CredentialReporting):
@@ -107,10 +157,14 @@ def capture_source(
     chain.arrive(name, parsed.fx_rates if parsed is not None else ())
     if error is None and parsed is not None:
         try:
-            if not chain.wait_for_sources():
-                log.warning("%s: valued before every source had parsed (capture deadline)", name)
-            result = value_parsed(parsed, chain, tolerance, publish=False)
-            outcome.warnings.extend(result.warnings)
+            if store.values:
+                if not chain.wait_for_sources():
+                    log.warning("%s: valued before every source had parsed (capture deadline)", name)
+                result = value_parsed(parsed, chain, tolerance, publish=False)
+                outcome.warnings.extend(result.warnings)
+            else:  # the user learns now that a broker's data is bad, not at the replay
+                outcome.warnings.extend(validate_parsed(parsed))
+                validated = parsed.snapshots
         except Exception as exc:  # categorised and recorded, never lost
             error = categorise(exc, name)
     notify(name, "writing")
@@ -149,7 +203,8 @@ def capture_source(
                  counts.snapshots_written, counts.snapshots_existing, counts.positions_written,
                  counts.trades_written, time.monotonic() - t1)
     outcome.write_seconds = round(time.monotonic() - t1, 3)
-    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in result.snapshots})
+    outcome.accounts = sorted({v.snapshot.account.broker_account_id for v in result.snapshots}
+                              | {s.account.broker_account_id for s in validated})
     counts.record_on(outcome)
     notify(name, str(outcome.status))
     return outcome

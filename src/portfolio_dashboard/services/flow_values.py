@@ -36,8 +36,9 @@ from portfolio_dashboard.services.fx import FxChain, factor_for, find_rate
 from portfolio_dashboard.storage import flows as flow_store
 from portfolio_dashboard.storage.engine import db_error_reason
 from portfolio_dashboard.storage.flows import FlowRow, RawFinder
+from portfolio_dashboard.storage.fx_rate_writes import fx_key
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import Repository, fx_key
+from portfolio_dashboard.storage.repositories import Repository
 
 log = logging.getLogger(__name__)
 

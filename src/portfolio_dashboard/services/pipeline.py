@@ -31,7 +31,7 @@ from portfolio_dashboard.errors import (
 from portfolio_dashboard.services.flow_values import ValuedFlows, value_flows
 from portfolio_dashboard.services.fx import Conversion, FxChain
 from portfolio_dashboard.storage.engine import db_error_reason, is_connection_error
-from portfolio_dashboard.storage.exact_record import FxLeg, describe, legs_of
+from portfolio_dashboard.storage.flows import FxLeg, describe, legs_of
 from portfolio_dashboard.storage.repositories import Repository
 from portfolio_dashboard.storage.writer import ValuedTrade
 
@@ -79,6 +79,17 @@ class Valued:
     coverage: tuple[CoverageLine, ...] = ()
     warnings: list[str] = field(default_factory=list)
     flows: ValuedFlows = field(default_factory=ValuedFlows)  # money in and out, with the broker's statements
+
+
+def validate_parsed(parsed: ParseResult) -> list[str]:
+    """The warnings of validating what a parse returned, without valuing it (no stored rates to value with).
+
+    Raises ``InvalidSnapshotError`` for a snapshot that must not be stored, as ``value_parsed`` would."""
+    warnings: list[str] = []
+    for snap in parsed.snapshots:
+        _checked, found = validate(snap)
+        warnings.extend(w for w in found if w not in warnings)
+    return warnings
 
 
 def value_parsed(parsed: ParseResult, chain: FxChain, tolerance: Decimal, *, publish: bool = True) -> Valued:

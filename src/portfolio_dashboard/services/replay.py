@@ -3,7 +3,7 @@
 Each spool entry is stored in ONE transaction together with its row in ``spool_entries``: the row is
 inserted first (``ON CONFLICT DO NOTHING``), so an entry that is already stored — a replay repeated, two
 processes replaying at once, a crash between commit and file deletion — stores nothing the second time.
-Raw payload ids are deterministic too (``repositories.raw_payload_id``), so even a capture whose commit was
+Raw payload ids are deterministic too (``raw_payloads.raw_payload_id``), so even a capture whose commit was
 lost in flight and then spooled cannot duplicate its responses.
 
 A "parse" entry is re-parsed with the source's current (pure) parser, validated, valued and written with the

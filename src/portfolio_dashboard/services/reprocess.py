@@ -27,7 +27,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +39,7 @@ from portfolio_dashboard.brokers.base import BrokerSource
 from portfolio_dashboard.domain import FxRate, ParseResult, RawResponse
 from portfolio_dashboard.errors import ConfigError, NotFoundError, PortfolioError
 from portfolio_dashboard.services import reprocess_writer
+from portfolio_dashboard.services.collector import collector_paused
 from portfolio_dashboard.services.fx import FxChain
 from portfolio_dashboard.services.pipeline import Valued, categorise, stored_lookup, value_parsed
 from portfolio_dashboard.services.reprocess_writer import Batch, Written
@@ -121,6 +121,7 @@ class _Group:
     run_id: uuid.UUID
     source: str
     raws: list[RawResponse]
+    stored_ids: dict[int, uuid.UUID] = field(default_factory=dict)  # id(raw) -> its raw_payloads row
 
 
 def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
@@ -139,7 +140,7 @@ def select_runs(conn: Connection, selection: Selection) -> list[tuple[uuid.UUID,
 def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: ReprocessReport) -> list[_Group]:
     rows = raw_rows(conn, run_ids, REFERENCE_SOURCES)
     groups: dict[tuple[uuid.UUID, str], _Group] = {}
-    for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha in rows:
+    for run_id, source, broker, endpoint, received, status, ctype, headers, exact, body_text, js, sha, pid in rows:
         if exact is not None:
             body = bytes(exact)
         else:
@@ -147,7 +148,9 @@ def _load_raws(conn: Connection, run_ids: Sequence[uuid.UUID], report: Reprocess
             if hashlib.sha256(body).hexdigest() != sha:
                 report.raws_reserialised += 1
         raw = RawResponse(source, broker, endpoint, received, status, body, ctype, dict(headers or {}))
-        groups.setdefault((run_id, source), _Group(run_id, source, [])).raws.append(raw)
+        group = groups.setdefault((run_id, source), _Group(run_id, source, []))
+        group.raws.append(raw)
+        group.stored_ids[id(raw)] = pid  # rows stored before ids were deterministic keep their own
         report.raw_payloads += 1
     return list(groups.values())
 
@@ -163,27 +166,8 @@ def reprocess(app: App, selection: Selection, *, batch_positions: int = 50_000,
               progress: Callable[[str], None] | None = None) -> ReprocessReport:
     """Re-parse the selected runs; write in batches of about ``batch_positions`` positions, one transaction
     each."""
-    with _collector_paused():
+    with collector_paused():
         return _reprocess(app, selection, batch_positions, progress)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while batches are built and written.
-
-    A batch holds ~50,000 valued positions (some 300,000 tracked objects), and every tuple made for COPY counts
-    towards the next collection, each of which walks them all: measured, that doubled the time spent turning a
-    batch into rows. Batches hold no reference cycles (they are freed by reference counting), so nothing
-    piles up; the young generations are collected after each batch anyway, and the collector is back on
-    when reprocessing ends, however it ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _reprocess(app: App, selection: Selection, batch_positions: int,
@@ -290,20 +274,22 @@ def _parse_run(app: App, run_id: uuid.UUID, groups: list[_Group], cache: dict[st
             continue
         report.groups += 1
         report.parser_versions[g.source] = source.parser_version
-        _add(batch, run_id, g.source, source.parser_version, settings.base_currency, result, valued)
+        _add(batch, run_id, g, source.parser_version, settings.base_currency, result, valued)
         batch.flows.append((run_id, g.raws, valued.flows))
 
 
-def _add(batch: Batch, run_id: uuid.UUID, source: str, parser_version: str, base_currency: str,
+def _add(batch: Batch, run_id: uuid.UUID, group: _Group, parser_version: str, base_currency: str,
          parsed: ParseResult, valued: Valued) -> None:
+    source = group.source
     batch.groups.append((run_id, source))
     batch.coverage.append((run_id, source, [coverage_dict(line) for line in valued.coverage]))
     batch.add_rates(parsed.fx_rates)
     for s in valued.snapshots:
         snap = s.snapshot
         batch.accounts.append(snap.account)
+        raw = snap.source_raw
         row = snapshot_row(s, run_id=run_id, source=source, parser_version=parser_version,
-                           base_currency=base_currency)
+                           base_currency=base_currency, raw_id=None if raw is None else group.stored_ids.get(id(raw)))
         positions = []
         for p in s.positions:
             batch.instruments[p.position.instrument.key] = p.position.instrument

@@ -22,9 +22,12 @@ from portfolio_dashboard.domain.valuation import ValuedPosition
 from portfolio_dashboard.services.flow_values import ValuedFlows, store_flows
 from portfolio_dashboard.services.pipeline import Valued
 from portfolio_dashboard.storage import bulk
-from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage, store_fx_legs
+from portfolio_dashboard.storage.exact_record import components_json, set_multipliers, set_run_coverage
+from portfolio_dashboard.storage.flows import store_fx_legs
+from portfolio_dashboard.storage.fx_rate_writes import fx_key
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import Repository, SnapshotRow, fx_key
+from portfolio_dashboard.storage.repositories import Repository
+from portfolio_dashboard.storage.snapshot_writes import SnapshotRow
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 Held = list[tuple[Instrument, ValuedPosition]]
@@ -135,7 +138,8 @@ def _write_snapshots(conn: Connection, snapshots: Sequence[tuple[SnapshotRow, He
             (seq, run_text[r.run_id], r.broker, r.broker_account_id, r.asof_ts, r.snapshot_key, r.source,
              r.total_value_local, r.total_value_gbp, r.base_currency, r.account_currency, r.reported_total_gbp,
              r.asof_source, r.parser_version, r.fx_complete, json.dumps(list(r.warnings)) if r.warnings else "[]",
-             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components))
+             r.reconcile_residual_gbp, r.reconcile_residual_pct, components_json(r.reconcile_components),
+             None if r.raw_payload_id is None else str(r.raw_payload_id))
             for seq, (r, _held) in enumerate(snapshots)
         ),
         positions=(
@@ -157,7 +161,7 @@ def _write_trades(conn: Connection, batch: Batch, ids: dict[tuple[str, str], uui
                 (t.amount_base, uuid.UUID(rate_ids[id(t.rate)]) if t.rate is not None else None)
             for t in valued.trades
         }
-        traded = bulk.upsert_trades(conn, dict.fromkeys(gbp, run_id), [t.trade for t in valued.trades], ids, gbp)
+        traded = bulk.upsert_trades(conn, run_id, [t.trade for t in valued.trades], ids, gbp)
         written.trades_inserted += traded.inserted
         written.trades_updated += traded.updated
         if valued.fx_legs:  # conversions an older parser stored as trades (or not at all) are added

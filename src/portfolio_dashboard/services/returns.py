@@ -267,9 +267,16 @@ def local_today(conn: Connection) -> date:
     return datetime.now(portfolio_zone(conn)).date()
 
 
-def prepare(conn: Connection, flt: ReturnsFilter | None = None, *, today: date | None = None) -> PreparedReturns:
-    """Read the filter's accounts once and prepare their series (``today`` defaults to the portfolio zone's)."""
-    return PreparedReturns(account_histories(conn, flt or ReturnsFilter()), today or local_today(conn))
+def prepare(conn: Connection, flt: ReturnsFilter | None = None, *, today: date | None = None,
+            until: datetime | None = None) -> PreparedReturns:
+    """Read the filter's accounts once and prepare their series (``today`` defaults to the portfolio zone's).
+
+    ``until`` is the time machine's moment: only valuations, flows and statements stored for moments at or
+    before it are read, and "today" (where named periods end) is its day in the portfolio zone.
+    """
+    if until is not None:
+        today = until.astimezone(portfolio_zone(conn)).date()
+    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until), today or local_today(conn))
 
 
 def returns_report(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",

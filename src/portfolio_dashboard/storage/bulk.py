@@ -1,6 +1,7 @@
 """Set-based writes for reprocessing: a few statements per table per batch of many snapshots.
 
-Unlike the capture's writes (insert-only: a stored snapshot is never rewritten by a capture), these update
+Unlike the capture's snapshot writes (insert-only: a stored snapshot is never rewritten by a capture), these
+update
 the derived columns of rows that already exist — only where a value really differs (``IS DISTINCT FROM``),
 so reprocessing with an unchanged parser writes nothing. Per batch (``reprocess_writer.py`` calls them):
 
@@ -12,7 +13,7 @@ so reprocessing with an unchanged parser writes nothing. Per batch (``reprocess_
   one whose positions were lost) are copied straight into ``positions``; the others are staged by ``COPY`` and
   merged: delete what the parser no longer produces, update what differs, insert what is new. Every row goes
   in under the foreign keys, checked by PostgreSQL as usual (``copy_positions`` is also the capture's);
-* ``upsert_trades``: the few trades go in as arrays through ``unnest``.
+* ``upsert_trades``: the few trades go in as arrays through ``unnest`` (the capture's one trades write too).
 
 ``bench/reprocess.py`` measures this against plain ``COPY`` of the same rows.
 """
@@ -38,7 +39,7 @@ POSITION_COLUMNS = ("snapshot_id", "instrument_id", "quantity", "price_local", "
 
 SNAPSHOT_DERIVED = ("total_value_local", "total_value_gbp", "base_currency", "account_currency",
                     "reported_total_gbp", "asof_source", "parser_version", "fx_complete", "warnings",
-                    "reconcile_residual_gbp", "reconcile_residual_pct", "reconcile_components")
+                    "reconcile_residual_gbp", "reconcile_residual_pct", "reconcile_components", "raw_payload_id")
 POSITION_DERIVED = POSITION_COLUMNS[2:]  # all but the key (snapshot_id, instrument_id)
 TRADE_DERIVED = ("broker_account_id", "instrument_id", "trade_ts", "quantity", "price_local", "amount_local",
                  "amount_gbp", "currency", "commission", "realized_pnl", "fx_rate_id", "description", "taxes", "status")
@@ -323,15 +324,22 @@ def _merge_positions(cur: Any, staged: int, stored: int) -> UpsertCounts:
     return UpsertCounts(inserted=inserted, updated=updated, deleted=deleted)
 
 
+TRADE_KEY = ("broker", "broker_trade_id")  # trades' unique constraint: a trade is stored once
+
+
 def upsert_trades(
     conn: Connection,
-    run_ids: Mapping[tuple[str, str], uuid.UUID],
+    run_id: uuid.UUID,
     trades: Sequence[Trade],
     instrument_ids: Mapping[tuple[str, str], uuid.UUID],
     gbp: Mapping[tuple[str, str], tuple[Decimal | None, uuid.UUID | None]],
 ) -> UpsertCounts:
-    """Insert new trades; update the derived columns of stored ones (keyed by broker + trade id) that the same
-    run stored — a trade met again by a later run's overlapping window belongs to the run that stored it."""
+    """The one trades write, the capture's and reprocess's: insert new trades (conflict key ``TRADE_KEY``);
+    update the derived columns of a stored one only where ``run_id`` stored it and a value differs — a trade
+    met again by a later run's overlapping window belongs to the run that stored it, and storing the same
+    trades twice changes nothing.
+
+    ``gbp`` maps ``(broker, broker_trade_id)`` to the GBP amount and the stored rate's id (None without one)."""
     unique = {(t.broker, t.broker_trade_id): t for t in trades}
     keys = sorted(unique)
     if not keys:
@@ -347,7 +355,7 @@ def upsert_trades(
                     CAST(:amt AS numeric[]), CAST(:gbp AS numeric[]), CAST(:ccy AS text[]),
                     CAST(:comm AS numeric[]), CAST(:pnl AS numeric[]), CAST(:fx AS uuid[]),
                     CAST(:descr AS text[]), CAST(:run AS uuid[]), CAST(:tax AS numeric[]), CAST(:status AS text[]))
-                ON CONFLICT (broker, broker_trade_id) DO UPDATE SET {_sets(TRADE_DERIVED)}
+                ON CONFLICT ({", ".join(TRADE_KEY)}) DO UPDATE SET {_sets(TRADE_DERIVED)}
                 WHERE trades.run_id IS NOT DISTINCT FROM EXCLUDED.run_id AND {_changed("trades", TRADE_DERIVED)}
                 RETURNING (xmax = 0)"""  # noqa: S608 - column names are constants, values are bound
         ),
@@ -360,7 +368,7 @@ def upsert_trades(
             "gbp": [gbp.get(k, (None, None))[0] for k in keys], "ccy": [t.currency for t in ordered],
             "comm": [t.commission for t in ordered], "pnl": [t.realized_pnl for t in ordered],
             "fx": [gbp.get(k, (None, None))[1] for k in keys], "descr": [t.description for t in ordered],
-            "run": [run_ids[k] for k in keys], "tax": [t.taxes for t in ordered],
+            "run": [run_id] * len(keys), "tax": [t.taxes for t in ordered],
             "status": [t.status for t in ordered],
         },
     ).all()

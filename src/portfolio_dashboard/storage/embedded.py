@@ -160,7 +160,12 @@ def sqlalchemy_url(libpq_uri: str, database: str) -> str:
 def stop_embedded(pgdata: Path) -> None:
     """Release this process's handle; the server stops when no other live process holds one."""
     pgdata = pgdata.expanduser().resolve()
-    instance = server_class()._instances.get(pgdata)
+    cls = server_class()
+    instance = cls._instances.get(pgdata)
     if instance is not None:
         _prune_quietly(pgdata)
         instance.cleanup()
+        # The package forgets the instance only when it was the last holder; otherwise a later start in this
+        # process would reuse it without holding the server (and find it gone once the others stopped it).
+        atexit.unregister(instance._cleanup)
+        cls._instances.pop(pgdata, None)

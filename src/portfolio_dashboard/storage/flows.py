@@ -1,6 +1,12 @@
 """Writes for money in and out: cash flows, corporate actions, the broker's period statements (ChangeInNAV) and
 announced dividends, each upserted ON its table's named unique constraint so storing the same rows twice
-changes nothing. Every row records the run that first stored it and the raw payload it was read from."""
+changes nothing. Every row records the run that first stored it and the raw payload it was read from.
+
+A currency conversion (an IB ``USD.CHF`` forex trade, an AutoFX row) moves cash between two currencies of one
+account and touches no instrument, so it is stored as two ``cash_flows`` rows of kind ``fx_conversion``: the
+currency leaving (negative, from the account's point of view) and the currency arriving (positive). Each leg's
+id is the broker's conversion id with a per-leg suffix (``:out`` / ``:in``), so a re-capture or reprocess of the
+same statement stores nothing new (``cash_flows_broker_flow_key``)."""
 
 from __future__ import annotations
 
@@ -13,8 +19,17 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from portfolio_dashboard.domain import CashFlow, CorporateAction, DividendAccrual, NavChange, RawResponse
-from portfolio_dashboard.storage.repositories import raw_payload_id
+from portfolio_dashboard.domain import (
+    CashFlow,
+    CorporateAction,
+    DividendAccrual,
+    FxConversion,
+    FxRate,
+    NavChange,
+    RawResponse,
+)
+from portfolio_dashboard.domain.flows import FlowKind
+from portfolio_dashboard.storage.raw_payloads import raw_payload_id
 
 InstrumentIds = Mapping[tuple[str, str], uuid.UUID]
 TOKEN = re.compile(rb"[\w.:\-]+")
@@ -109,6 +124,82 @@ def upsert_cash_flows(conn: Connection, run_id: uuid.UUID, rows: Sequence[FlowRo
         ),
     )
     return int(result.rowcount)
+
+
+FX_KIND = FlowKind.FX_CONVERSION.value
+OUT, IN = ":out", ":in"
+
+
+@dataclass(frozen=True, slots=True)
+class FxLeg:
+    """One currency leg of a conversion, valued in the base currency where a rate was found."""
+
+    broker: str
+    broker_account_id: str
+    broker_flow_id: str
+    ts: datetime
+    currency: str
+    amount_local: Decimal  # signed into the account
+    amount_base: Decimal | None
+    rate: FxRate | None
+    description: str | None
+
+
+def legs_of(conversion: FxConversion) -> tuple[tuple[str, str, Decimal], tuple[str, str, Decimal]]:
+    """``(flow id, currency, signed amount)`` of the leg leaving and the leg arriving."""
+    cid = conversion.broker_conversion_id
+    return ((cid + OUT, conversion.from_currency, -abs(conversion.from_amount)),
+            (cid + IN, conversion.to_currency, abs(conversion.to_amount)))
+
+
+def describe(conversion: FxConversion) -> str:
+    parts = [f"{conversion.from_currency}->{conversion.to_currency}"]
+    if conversion.rate is not None:
+        parts.append(f"at {conversion.rate}")
+    if conversion.commission:
+        parts.append(f"commission {conversion.commission} {conversion.commission_currency or ''}".rstrip())
+    if conversion.status != "executed":
+        parts.append(conversion.status)
+    if conversion.description:
+        parts.append(conversion.description)
+    return " ".join(parts)
+
+
+def store_fx_legs(conn: Connection, run_id: uuid.UUID, legs: Sequence[FxLeg],
+                  rate_ids: Mapping[int, uuid.UUID]) -> tuple[int, int]:
+    """Insert conversion legs not yet stored; return ``(stored, already stored)``.
+
+    ``rate_ids`` maps ``id(leg.rate)`` to the stored rate's id (the caller stored the rates first)."""
+    unique = {(leg.broker, leg.broker_account_id, leg.broker_flow_id): leg for leg in legs}
+    ordered = [unique[k] for k in sorted(unique)]
+    if not ordered:
+        return 0, 0
+    # A conversion may be the only row of an account in this payload: the account row must exist (foreign key);
+    # a capture that sees the account's holdings fills in its name and currency.
+    ensure_accounts(conn, {(x.broker, x.broker_account_id) for x in ordered})
+    result = conn.execute(
+        text(
+            """INSERT INTO cash_flows (run_id, broker, broker_account_id, broker_flow_id, kind, flow_ts, currency,
+                   amount_local, amount_gbp, fx_rate_id, description)
+               SELECT CAST(:run_id AS uuid), k.b, k.a, k.fid, :kind, k.ts, k.ccy, k.amt, k.gbp, k.fx, k.descr
+               FROM unnest(CAST(:b AS text[]), CAST(:a AS text[]), CAST(:fid AS text[]),
+                           CAST(:ts AS timestamptz[]), CAST(:ccy AS text[]), CAST(:amt AS numeric[]),
+                           CAST(:gbp AS numeric[]), CAST(:fx AS uuid[]), CAST(:descr AS text[]))
+                    AS k(b, a, fid, ts, ccy, amt, gbp, fx, descr)
+               ON CONFLICT ON CONSTRAINT cash_flows_broker_flow_key DO NOTHING"""
+        ),
+        {
+            "run_id": run_id, "kind": FX_KIND,
+            "b": [x.broker for x in ordered], "a": [x.broker_account_id for x in ordered],
+            "fid": [x.broker_flow_id for x in ordered], "ts": [x.ts for x in ordered],
+            "ccy": [x.currency for x in ordered], "amt": [x.amount_local for x in ordered],
+            "gbp": [x.amount_base for x in ordered],
+            "fx": [None if x.rate is None else rate_ids.get(id(x.rate)) for x in ordered],
+            "descr": [x.description for x in ordered],
+        },
+    )
+    stored = int(result.rowcount)
+    return stored, len(ordered) - stored
 
 
 def upsert_corporate_actions(conn: Connection, run_id: uuid.UUID, actions: Sequence[CorporateAction],

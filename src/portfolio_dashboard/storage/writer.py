@@ -15,9 +15,13 @@ from decimal import Decimal
 
 from portfolio_dashboard.domain import CoverageLine, FxRate, RawResponse, SourceOutcome, Trade
 from portfolio_dashboard.domain.valuation import ValuedSnapshot
-from portfolio_dashboard.storage.exact_record import FxLeg, set_multipliers, store_fx_legs
+from portfolio_dashboard.storage.bulk import upsert_trades
+from portfolio_dashboard.storage.exact_record import set_multipliers
+from portfolio_dashboard.storage.flows import FxLeg, store_fx_legs
+from portfolio_dashboard.storage.fx_rate_writes import fx_key
 from portfolio_dashboard.storage.mapping import assign_global_instruments
-from portfolio_dashboard.storage.repositories import PositionRow, SnapshotRow, fx_key
+from portfolio_dashboard.storage.raw_payloads import raw_payload_id
+from portfolio_dashboard.storage.snapshot_writes import PositionRow, SnapshotRow
 from portfolio_dashboard.storage.unit_of_work import UnitOfWork
 
 
@@ -63,9 +67,15 @@ def coverage_dict(line: CoverageLine) -> dict[str, object]:
 
 
 def snapshot_row(s: ValuedSnapshot, *, run_id: uuid.UUID, source: str, parser_version: str,
-                 base_currency: str) -> SnapshotRow:
-    """The stored row of a valued snapshot (shared by the capture's write and reprocess)."""
+                 base_currency: str, raw_id: uuid.UUID | None = None) -> SnapshotRow:
+    """The stored row of a valued snapshot (shared by the capture's write and reprocess).
+
+    ``raw_id`` is the stored id of the response it was read from; by default the id the capture gives that
+    response (``raw_payload_id``), which the same transaction has just stored.
+    """
     snap = s.snapshot
+    if raw_id is None and snap.source_raw is not None:
+        raw_id = raw_payload_id(run_id, snap.source_raw)
     return SnapshotRow(
         run_id=run_id,
         broker=snap.account.broker,
@@ -85,6 +95,7 @@ def snapshot_row(s: ValuedSnapshot, *, run_id: uuid.UUID, source: str, parser_ve
         reconcile_residual_gbp=s.residual_base,
         reconcile_residual_pct=None if s.residual_fraction is None else s.residual_fraction * 100,
         reconcile_components=dict(s.components_base),
+        raw_payload_id=raw_id,
     )
 
 
@@ -142,11 +153,12 @@ def write_source(
         counts.positions_written += repo.insert_positions(snapshot_id, rows)
     if trades:
         gbp = {
-            t.trade.broker_trade_id: (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
+            (t.trade.broker, t.trade.broker_trade_id):
+                (t.amount_base, rate_ids[fx_key(t.rate)] if t.rate is not None else None)
             for t in trades
         }
-        counts.trades_written = repo.upsert_trades(run_id, [t.trade for t in trades], ids, gbp)
-        counts.trades_existing = len({t.trade.broker_trade_id for t in trades}) - counts.trades_written
+        counts.trades_written = upsert_trades(uow.connection, run_id, [t.trade for t in trades], ids, gbp).inserted
+        counts.trades_existing = len(gbp) - counts.trades_written
     if fx_legs:
         by_object = {id(leg.rate): rate_ids[fx_key(leg.rate)] for leg in fx_legs if leg.rate is not None}
         counts.fx_legs_written, counts.fx_legs_existing = store_fx_legs(uow.connection, run_id, fx_legs, by_object)

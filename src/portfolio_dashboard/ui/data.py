@@ -24,6 +24,7 @@ from portfolio_dashboard.services.connections import SourceState, database_descr
 from portfolio_dashboard.services.database import check_connection
 from portfolio_dashboard.storage.reads import audit as read_audit
 from portfolio_dashboard.storage.reads import holdings as read_holdings
+from portfolio_dashboard.storage.reads import mappings as read_mappings
 from portfolio_dashboard.storage.reads import portfolio as read_portfolio
 from portfolio_dashboard.storage.reads import reconcile as read_reconcile
 from portfolio_dashboard.storage.reads import reconciliation as read_reconciliation
@@ -161,15 +162,15 @@ def run_snapshots(db: str, run_id: uuid.UUID, scope: Scope) -> tuple[list[read_a
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def mappings(db: str, scope: Scope) -> list[read_audit.MappingLine]:
+def mappings(db: str, scope: Scope) -> list[read_mappings.MappingRow]:
     with _conn() as conn:
-        return read_audit.mappings(conn, scope)
+        return read_mappings.list_mappings(conn, scope=scope, by_symbol=True)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def global_instruments(db: str, scope: Scope) -> list[read_audit.GlobalInstrumentLine]:
+def global_instruments(db: str, scope: Scope) -> list[read_mappings.GlobalInstrumentLine]:
     with _conn() as conn:
-        return read_audit.global_instruments(conn, scope)
+        return read_mappings.global_instruments(conn, scope)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -36,9 +36,9 @@ def income_lines(db: str, scope: Scope, start: date | None = None,
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def accruals(db: str, scope: Scope) -> list[read_flows.AccrualLine]:
+def accruals(db: str, scope: Scope, asof: datetime | None = None) -> list[read_flows.AccrualLine]:
     with _conn() as conn:
-        return read_flows.open_accruals(conn, scope)
+        return read_flows.open_accruals(conn, scope, asof)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

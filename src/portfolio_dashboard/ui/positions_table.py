@@ -16,11 +16,11 @@ import pandas as pd
 import streamlit as st
 
 from portfolio_dashboard.storage.reads.holdings import Holding
-from portfolio_dashboard.ui import data, fmt, tables
+from portfolio_dashboard.ui import data, fmt, tables, trace
 
 GROUPS_KEY = "positions_groups"
 GROUPS = {
-    "Details": ["Name", "Wrapper", "Class"],
+    "Details": ["Name", "Wrapper", "Class", "Source"],
     "Holding": ["Quantity", "Price", "Value (local)", "Cost basis", "P&L (local)"],
     "FX": ["Ccy", "FX → GBP", "FX → USD"],
 }
@@ -54,6 +54,7 @@ def frame(lines: list[Holding], currency: str) -> pd.DataFrame:
             "Value (GBP)": f(h.value_gbp), "P&L (GBP)": f(h.pnl_gbp), "P&L %": f(h.pnl_pct),
             "Value (USD)": f(h.value_usd), "P&L (USD)": f(h.pnl_usd),
             f"Value ({currency})": f(h.value), f"P&L ({currency})": f(h.pnl), "Weight": f(h.weight),
+            "Source": trace.snapshot_link(h.snapshot_id),  # the snapshot, and from it the raw response
         })
     return pd.DataFrame(rows)
 
@@ -79,6 +80,9 @@ def show(lines: list[Holding], currency: str, query: str = "") -> pd.DataFrame:
     pnl_cols = {c: c[c.index("(") + 1:-1] for c in columns if c.startswith("P&L (") and c != "P&L (local)"}
     config: dict[str, Any] = {c: st.column_config.Column(c, width=w) for c, w in WIDTHS.items()}
     config["Symbol"] = tables.text("Symbol", pinned=True, width=WIDTHS["Symbol"])
+    config["Source"] = st.column_config.LinkColumn(
+        "Source", display_text="snapshot", help="The stored snapshot this row comes from, and the raw broker "
+        "response (with its SHA-256) it was read from, on the Runs page")
     st.dataframe(
         tables.styled(shown, money_cols=money_cols, pnl_cols=pnl_cols, pct_cols=("Weight",),
                       pnl_pct_cols=("P&L %",), qty_cols=("Quantity",), rate_cols=("FX → GBP", "FX → USD")),

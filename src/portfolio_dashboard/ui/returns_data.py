@@ -3,7 +3,7 @@ every period, chart and heat-map (see services.returns)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import streamlit as st
 
@@ -12,6 +12,7 @@ from portfolio_dashboard.services import benchmarks as bench_service
 from portfolio_dashboard.services import returns as service
 from portfolio_dashboard.storage.reads import returns as read_returns
 from portfolio_dashboard.storage.reads.scope import Scope
+from portfolio_dashboard.ui import asof, data
 
 TTL_S = 600
 
@@ -21,15 +22,25 @@ def returns_filter(scope: Scope, wrappers: tuple[str, ...] = ()) -> service.Retu
 
 
 @st.cache_resource(ttl=TTL_S, max_entries=8, show_spinner=False)
-def prepared(db: str, flt: service.ReturnsFilter, today: date) -> service.PreparedReturns:
-    """Shared, not copied: the prepared series are only read after this (``db`` carries the data version)."""
+def prepared(db: str, flt: service.ReturnsFilter, today: date,
+             until: datetime | None = None) -> service.PreparedReturns:
+    """Shared, not copied: the prepared series are only read after this (``db`` carries the data version).
+    ``until``: the time machine's moment (what was stored by then; periods end on its day)."""
     with get_app().engine.connect() as conn:
-        return service.prepare(conn, flt, today=today)
+        return service.prepare(conn, flt, today=today, until=until)
 
 
 def today() -> date:
     with get_app().engine.connect() as conn:
         return service.local_today(conn)
+
+
+def prepared_asof(db: str, flt: service.ReturnsFilter) -> service.PreparedReturns:
+    """The filter's returns at the time machine's moment (the latest view without one)."""
+    at = asof.current()
+    if at is None:
+        return prepared(db, flt, today())
+    return prepared(db, flt, at.astimezone(data.settings().timezone).date(), at)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -6,6 +6,8 @@ short module; a setting saved from a page clears every cache, like a capture doe
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from portfolio_dashboard.bootstrap import get_app
@@ -38,9 +40,10 @@ def classes(db: str) -> list[InstrumentClass]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def class_allocation(db: str, scope: Scope, level: ClassLevel, currency: str) -> list[AllocationSlice]:
+def class_allocation(db: str, scope: Scope, level: ClassLevel, currency: str,
+                     asof: datetime | None = None) -> list[AllocationSlice]:
     with get_app().engine.connect() as conn:
-        return allocation_by_class(conn, scope, level, currency, data.settings().base_currency)
+        return allocation_by_class(conn, scope, level, currency, data.settings().base_currency, asof)
 
 
 @st.cache_data(ttl=EXPLORER_TTL_S, show_spinner=False)

@@ -22,6 +22,11 @@ def snapshot_link(snapshot_id: uuid.UUID | None) -> str | None:
     return None if snapshot_id is None else f"/runs?{SNAPSHOT_PARAM}={snapshot_id}"
 
 
+def raw_link(payload_id: uuid.UUID | None) -> str | None:
+    """The Runs page URL opening one stored response."""
+    return None if payload_id is None else f"/runs?{RAW_PARAM}={payload_id}"
+
+
 def _param(name: str) -> uuid.UUID | None:
     value = st.query_params.get(name)
     try:
@@ -71,9 +76,18 @@ def panel(db: str) -> uuid.UUID | None:
         if not trace.payloads:
             st.caption("Its run kept no raw response.")
             return trace.run_id
-        labels = {p[0]: f"{p[1]} · {fmt.when(p[3], tz, seconds=True)} · sha256 {p[2][:16]}…" for p in trace.payloads}
-        choice = st.selectbox("Responses of its run from this broker, nearest in time first", list(labels),
-                              format_func=lambda i: labels[i], key=f"trace_{snapshot_id}")
+        own = trace.source_payload
+        if own is not None:
+            st.markdown(f":material/link: **Read from** [`{own[1]}`]({raw_link(own[0])}) · received "
+                        f"{fmt.when(own[3], tz, seconds=True)} · SHA-256 `{own[2]}`")
+        else:
+            st.caption("This snapshot was stored before snapshots recorded their response: its run's responses "
+                       "from this broker follow, nearest in time first (`portfolio-dashboard reprocess` records it).")
+        labels = {p[0]: ("read from · " if own is not None and p[0] == own[0] else "")
+                  + f"{p[1]} · {fmt.when(p[3], tz, seconds=True)} · sha256 {p[2][:16]}…" for p in trace.payloads}
+        title = ("The response it was read from, then its run's others from this broker" if own is not None
+                 else "Responses of its run from this broker, nearest in time first")
+        choice = st.selectbox(title, list(labels), format_func=lambda i: labels[i], key=f"trace_{snapshot_id}")
         if choice is not None:
             _body(db, choice)
         return trace.run_id

@@ -13,7 +13,6 @@ with ``parquet_decimals="string"``.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from portfolio_dashboard.services.collector import collector_paused
 from portfolio_dashboard.services.statements.export_columns import EXPORT_KINDS, Column
 
 ExportFormat = Literal["csv", "parquet"]
@@ -69,42 +69,36 @@ def write_export(
 
     The file appears complete or not at all: it is written beside the target and renamed into place.
     """
+    check_export(kind, fmt)
+    columns = EXPORT_KINDS[kind]
+    path = export_path(kind, target, fmt)
+    batches = _column_batches(kind, columns, iter(rows), batch_rows)
+    with written_in_place(path) as partial, collector_paused():
+        if fmt == "csv":
+            count = _write_csv(kind, partial, columns, batches)
+        else:
+            count = _write_parquet(kind, partial, columns, batches, parquet_schema(kind, parquet_decimals))
+    return ExportResult(path, count)
+
+
+def check_export(kind: str, fmt: str) -> None:
     if kind not in EXPORT_KINDS:
         raise ExportError(f"unknown export kind {kind!r}; one of {', '.join(EXPORT_KINDS)}")
     if fmt not in SUFFIX:
         raise ExportError(f"unknown format {fmt!r}; csv or parquet")
-    columns = EXPORT_KINDS[kind]
-    path = export_path(kind, target, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    batches = _column_batches(kind, columns, iter(rows), batch_rows)
-    try:
-        with _gc_paused():
-            if fmt == "csv":
-                count = _write_csv(kind, partial, columns, batches)
-            else:
-                count = _write_parquet(kind, partial, columns, batches, parquet_schema(kind, parquet_decimals))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return ExportResult(path, count)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while an export runs.
-
-    Each batch allocates hundreds of thousands of tuples and dicts, none in a cycle, and the collector's
-    repeated scans of them cost about 40 % of the export's time (measured with bench/exports.py). Reference
-    counting still frees everything; the collector resumes, as it was, when the export ends or fails.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
+def written_in_place(path: Path) -> Iterator[Path]:
+    """A path to write ``path``'s content to: renamed into place when the block ends without an error, removed
+    otherwise, so the file appears complete or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     try:
-        yield
+        yield partial
+        os.replace(partial, path)
     finally:
-        if was_enabled:
-            gc.enable()
+        partial.unlink(missing_ok=True)
 
 
 # ---- batching -------------------------------------------------------------------------------------------------

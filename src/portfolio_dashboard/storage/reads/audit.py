@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.storage.reads.runs import RunRow
-from portfolio_dashboard.storage.reads.scope import Scope, latest_sql, scope_sql
+from portfolio_dashboard.storage.reads.scope import Scope, scope_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,37 +70,6 @@ class RunSnapshot:
     positions: int
     residual_gbp: Decimal | None = None  # positions + cash + the broker's accruals - the broker's total
     residual_pct: Decimal | None = None  # percent of the broker's total
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalInstrumentLine:
-    id: uuid.UUID
-    symbol: str | None
-    name: str | None
-    asset_class: str | None
-    currency: str | None
-    isin: str | None
-    mapped: int  # broker instruments mapped to it
-    brokers: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class MappingLine:
-    instrument_id: uuid.UUID
-    broker: str
-    broker_instrument_id: str
-    symbol: str | None
-    name: str | None
-    asset_class: str | None
-    currency: str | None
-    isin: str | None
-    global_instrument_id: uuid.UUID | None
-    global_symbol: str | None
-    global_name: str | None
-    mapping_source: str | None
-    confidence: Decimal | None
-    evidence: str | None  # the rule that made the mapping (isin, cusip, symbol, manual...)
-    updated_at: datetime | None
 
 
 _RUNS_SQL = """
@@ -173,48 +142,3 @@ def run_snapshots(conn: Connection, run_id: uuid.UUID, scope: Scope, limit: int 
                     r[13])
         for r in rows
     ], int(total)
-
-
-_HELD_SQL = """
-    ((cardinality(CAST(:scope_accounts AS text[])) = 0 AND cardinality(CAST(:scope_wrappers AS text[])) = 0)
-     OR i.id IN (
-        SELECT p.instrument_id FROM held_latest l JOIN positions p ON p.snapshot_id = l.id))
-    AND (cardinality(CAST(:scope_brokers AS text[])) = 0 OR i.broker = ANY(CAST(:scope_brokers AS text[])))
-"""
-
-
-def mappings(conn: Connection, scope: Scope) -> list[MappingLine]:
-    """Broker instruments with their global identity (an account filter keeps what it holds now)."""
-    rows = conn.execute(
-        text(
-            f"""WITH {latest_sql("held_latest")}
-                SELECT i.id, i.broker, i.broker_instrument_id, i.symbol, i.name, i.asset_class, i.currency, i.isin,
-                       m.global_instrument_id, g.symbol, g.name, m.mapping_source, m.confidence, m.evidence,
-                       m.updated_at
-                FROM instruments i
-                LEFT JOIN instrument_mapping m ON m.instrument_id = i.id
-                LEFT JOIN global_instruments g ON g.id = m.global_instrument_id
-                WHERE {_HELD_SQL}
-                ORDER BY i.symbol, i.broker, i.broker_instrument_id"""  # noqa: S608 - constants only
-        ),
-        scope.params(),
-    )
-    return [MappingLine(*r) for r in rows]
-
-
-def global_instruments(conn: Connection, scope: Scope) -> list[GlobalInstrumentLine]:
-    """Global identities with the broker instruments mapped to them (filtered like ``mappings``)."""
-    rows = conn.execute(
-        text(
-            f"""WITH {latest_sql("held_latest")}
-                SELECT g.id, g.symbol, g.name, g.asset_class, g.currency, g.isin,
-                       count(i.id)::integer, array_agg(DISTINCT i.broker ORDER BY i.broker)
-                FROM global_instruments g
-                JOIN instrument_mapping m ON m.global_instrument_id = g.id
-                JOIN instruments i ON i.id = m.instrument_id
-                WHERE {_HELD_SQL}
-                GROUP BY g.id ORDER BY g.symbol NULLS LAST, g.name"""  # noqa: S608 - constants only
-        ),
-        scope.params(),
-    )
-    return [GlobalInstrumentLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], list(r[7] or [])) for r in rows]

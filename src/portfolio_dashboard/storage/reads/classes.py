@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -73,11 +74,12 @@ def instrument_classes(conn: Connection) -> list[InstrumentClass]:
 
 
 def allocation_by_class(conn: Connection, scope: Scope, level: ClassLevel = "class", currency: str = "GBP",
-                        base: str = "GBP") -> list[AllocationSlice]:
-    """The latest positions in scope grouped by the user's class (or "class · sub-class"), largest first."""
+                        base: str = "GBP", asof: datetime | None = None) -> list[AllocationSlice]:
+    """The latest positions (at or before ``asof``, the time machine) in scope grouped by the user's class (or
+    "class · sub-class"), largest first. The classes are today's: a class is the user's label, not history."""
     classes = {str(c.id): c for c in instrument_classes(conn)}
     groups: dict[str, list[AllocationSlice]] = defaultdict(list)
-    for s in allocation(conn, scope, "instrument", currency, base):
+    for s in allocation(conn, scope, "instrument", currency, base, asof):
         known = classes.get(s.key)
         name = known.effective_class if known else "Unclassified"
         if level == "subclass":

@@ -3,10 +3,10 @@
 sits in memory.
 
 Dates are days in the portfolio's time zone; ``start`` / ``end`` are inclusive and either may be None (open).
-A snapshot names the raw response it was read from through its run: the response of the same run and broker
-nearest in time to the snapshot (a capture stores one response per endpoint per account moment; a demo seed
-one per day). A cash flow names its own response (``raw_payload_id``). Decimals come back as ``Decimal``;
-rates derived from two stored amounts are rounded to 18 places (the Parquet scale).
+A snapshot names the raw response it was read from (``snapshots.raw_payload_id``, migration 0013); a snapshot
+stored before that column, whose run kept several responses, falls back to the response of the same run and
+broker nearest in time to it. A cash flow names its own response (``raw_payload_id``). Decimals come back as
+``Decimal``; rates derived from two stored amounts are rounded to 18 places (the Parquet scale).
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ _RANGE = "(CAST(:start AS date) IS NULL OR {day} >= CAST(:start AS date)) " \
 
 def snapshot_sha_sql(alias: str) -> str:
     """The raw response the snapshot ``alias`` was read from (see the module note); alias is a constant."""
-    return f"""(SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = {alias}.run_id
+    # COALESCE evaluates the fallback only for a snapshot without its own reference (one primary-key probe else)
+    return f"""COALESCE((SELECT r.content_sha256 FROM raw_payloads r WHERE r.id = {alias}.raw_payload_id),
+        (SELECT r.content_sha256 FROM raw_payloads r WHERE r.run_id = {alias}.run_id
         AND r.broker = {alias}.broker ORDER BY abs(extract(epoch FROM r.received_at - {alias}.asof_ts)), r.id
-        LIMIT 1)"""  # noqa: S608 - constants only
+        LIMIT 1))"""  # noqa: S608 - constants only
 
 
 _SNAPSHOT_SHA = snapshot_sha_sql("s")

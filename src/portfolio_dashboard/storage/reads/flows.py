@@ -96,14 +96,17 @@ ACCRUALS_SQL = f"""
         LEFT JOIN instruments i ON i.id = d.instrument_id
         WHERE {scope_sql("d")}
           AND d.reported_at = (SELECT max(x.reported_at) FROM dividend_accruals x
-                               WHERE x.broker = d.broker AND x.broker_account_id = d.broker_account_id)
+                               WHERE x.broker = d.broker AND x.broker_account_id = d.broker_account_id
+                                 AND (CAST(:asof AS timestamptz) IS NULL
+                                      OR x.reported_at <= CAST(:asof AS timestamptz)))
         ORDER BY d.pay_date NULLS LAST, i.symbol"""  # noqa: S608 - constants only
 
 
-def open_accruals(conn: Connection, scope: Scope = ALL) -> list[AccrualLine]:
+def open_accruals(conn: Connection, scope: Scope = ALL, asof: datetime | None = None) -> list[AccrualLine]:
     """Announced dividends not yet paid, as the newest report of each account lists them (a paid dividend
-    drops off the broker's list, so older reports are history, not what is owed)."""
-    rows = conn.execute(text(ACCRUALS_SQL), scope.params())
+    drops off the broker's list, so older reports are history, not what is owed); with ``asof`` (the time
+    machine) the newest report at or before it."""
+    rows = conn.execute(text(ACCRUALS_SQL), {**scope.params(), "asof": asof})
     return [AccrualLine(*r) for r in rows]
 
 

@@ -120,10 +120,14 @@ WHERE {_FILTER}
 ORDER BY a.broker, a.broker_account_id
 """  # noqa: S608 - constants only
 
-# Non-carried rows only: the days an account was actually valued (carried days are not valuations). One row per
-# account holding its closes as arrays in time order: the database groups them, so the client reads a few
-# arrays instead of building a row object per day and splitting the rows by account.
-CLOSES_SQL = f"""
+
+def _closes_sql(until: bool) -> str:
+    """Non-carried rows only: the days an account was actually valued (carried days are not valuations). One row
+    per account holding its closes as arrays in time order: the database groups them, so the client reads a few
+    arrays instead of building a row object per day and splitting the rows by account. ``until`` (the time
+    machine) keeps the closes stored at or before ``:until``; the day bound lets the scan stop there."""
+    bound = "AND d.day <= :until_day AND d.asof_ts <= :until" if until else ""
+    return f"""
 SELECT d.broker, d.broker_account_id,
        array_agg(d.asof_ts ORDER BY d.asof_ts) AS stamps,
        array_agg(d.total_value_gbp ORDER BY d.asof_ts) AS gbp,
@@ -131,29 +135,42 @@ SELECT d.broker, d.broker_account_id,
        array_agg(DISTINCT d.account_currency) FILTER (WHERE d.account_currency <> '') AS currencies
 FROM daily_account_value d
 JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
-WHERE NOT d.carried_forward AND {_FILTER}
+WHERE NOT d.carried_forward AND {_FILTER} {bound}
 GROUP BY d.broker, d.broker_account_id
 """  # noqa: S608 - constants only
 
-# A flow in another currency than the account's is valued at the broker's own rate to the account's base
-# (``fx_rate_to_base``); without one it cannot be valued in the account's currency (NULL, withheld).
-FLOWS_SQL = f"""
+
+def _flows_sql(until: bool) -> str:
+    """A flow in another currency than the account's is valued at the broker's own rate to the account's base
+    (``fx_rate_to_base``); without one it cannot be valued in the account's currency (NULL, withheld)."""
+    bound = "AND c.flow_ts <= :until" if until else ""
+    return f"""
 SELECT c.broker, c.broker_account_id, c.flow_ts, c.amount_gbp,
        CASE WHEN c.currency = a.base_currency THEN c.amount_local
             WHEN c.fx_rate_to_base IS NOT NULL THEN c.amount_local * c.fx_rate_to_base END AS amount_account
 FROM cash_flows c
 JOIN broker_accounts a ON a.broker = c.broker AND a.broker_account_id = c.broker_account_id
-WHERE c.kind = ANY(CAST(:external AS text[])) AND {_FILTER}
+WHERE c.kind = ANY(CAST(:external AS text[])) AND {_FILTER} {bound}
 ORDER BY c.broker, c.broker_account_id, c.flow_ts
 """  # noqa: S608 - constants only
 
-NAV_SQL = f"""
+
+def _nav_sql(until: bool) -> str:
+    """IBKR's statements; with ``until`` only those whose period had ended by then (a later one did not exist)."""
+    bound = "AND n.to_date <= :until_day" if until else ""
+    return f"""
 SELECT n.broker, n.broker_account_id, n.from_date, n.to_date, n.twr_percent, n.currency
 FROM nav_changes n
 JOIN broker_accounts a ON a.broker = n.broker AND a.broker_account_id = n.broker_account_id
-WHERE n.twr_percent IS NOT NULL AND {_FILTER}
+WHERE n.twr_percent IS NOT NULL AND {_FILTER} {bound}
 ORDER BY n.broker, n.broker_account_id, n.from_date, n.to_date
 """  # noqa: S608 - constants only
+
+
+# Two fixed texts each: the latest view keeps its own plan, the time machine adds bound predicates.
+CLOSES_SQL, CLOSES_UNTIL_SQL = _closes_sql(False), _closes_sql(True)
+FLOWS_SQL, FLOWS_UNTIL_SQL = _flows_sql(False), _flows_sql(True)
+NAV_SQL, NAV_UNTIL_SQL = _nav_sql(False), _nav_sql(True)
 
 
 ZONE_SQL = f"SELECT {TZ_SQL}"
@@ -164,29 +181,39 @@ def portfolio_zone(conn: Connection) -> ZoneInfo:
     return ZoneInfo(str(conn.execute(text(ZONE_SQL)).scalar_one()))
 
 
-def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter()) -> list[AccountHistory]:
-    """Every account in the filter with its daily closes, external flows and IBKR statements."""
-    params = flt.params()
+def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
+                      until: datetime | None = None) -> list[AccountHistory]:
+    """Every account in the filter with its daily closes, external flows and IBKR statements; with ``until``
+    (timezone-aware: the time machine) only what had been stored for moments at or before it."""
     zone = portfolio_zone(conn)
+    params: dict[str, Any] = flt.params()
+    if until is not None:
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware")
+        params |= {"until": until, "until_day": until.astimezone(zone).date()}
+    bounded = until is not None
     histories: dict[tuple[str, str], AccountHistory] = {}
     for row in conn.execute(text(ACCOUNTS_SQL), {**params, "flowless": list(FLOWLESS_SOURCES)}):
         histories[(row.broker, row.broker_account_id)] = AccountHistory(
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    for broker, account_id, stamps, gbp, local, currencies in conn.execute(text(CLOSES_SQL), params).all():
+    closes = conn.execute(text(CLOSES_UNTIL_SQL if bounded else CLOSES_SQL), params).all()
+    for broker, account_id, stamps, gbp, local, currencies in closes:
         history = histories[(broker, account_id)]
         read_closes(history, list(map(datetime.astimezone, stamps, repeat(zone))), gbp, local)
         # the snapshots' own currency is the one their local values are in (the account record may lag it)
         if currencies and len(currencies) == 1:
             history.currency = currencies[0]
-    flows = conn.execute(text(FLOWS_SQL), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
+    flows = conn.execute(text(FLOWS_UNTIL_SQL if bounded else FLOWS_SQL),
+                         {**params, "external": sorted(EXTERNAL_KINDS)}).all()
     for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         history.flows_gbp.append(ExternalFlow(local_ts, amount_gbp))
         history.flows_local.append(ExternalFlow(local_ts, amount_local))
-    for broker, account_id, start, end, percent, currency in conn.execute(text(NAV_SQL), params).all():
+    navs = conn.execute(text(NAV_UNTIL_SQL if bounded else NAV_SQL), params).all()
+    for broker, account_id, start, end, percent, currency in navs:
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
     return list(histories.values())

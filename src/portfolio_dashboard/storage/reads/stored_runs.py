@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 # (run_id, source, broker, endpoint, received_at, status_code, content_type, headers, body_bytes, body_text,
-#  payload_json as text, content_sha256)
+#  payload_json as text, content_sha256, id)
 RawRow = tuple[uuid.UUID, str, str, str, datetime, int | None, str | None, dict[str, str] | None, bytes | None,
-               str | None, str | None, str]
+               str | None, str | None, str, uuid.UUID]
 
 
 def finished_runs(conn: Connection, *, run_ids: Sequence[uuid.UUID] = (), since: datetime | None = None
@@ -40,7 +40,7 @@ def raw_rows(conn: Connection, run_ids: Sequence[uuid.UUID], skip_sources: Seque
     rows = conn.execute(
         text(
             """SELECT run_id, source, broker, endpoint, received_at, status_code, content_type, headers,
-                      body_bytes, body_text, payload_json::text, content_sha256
+                      body_bytes, body_text, payload_json::text, content_sha256, id
                FROM raw_payloads
                WHERE run_id = ANY(:ids) AND source IS NOT NULL AND NOT (source = ANY(:refs))
                ORDER BY run_id, source, received_at, id"""
@@ -48,7 +48,7 @@ def raw_rows(conn: Connection, run_ids: Sequence[uuid.UUID], skip_sources: Seque
         {"ids": list(run_ids), "refs": list(skip_sources)},
     )
     for r in rows:
-        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
+        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
 
 
 def sources_with_snapshots(conn: Connection, run_ids: Sequence[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:

@@ -58,7 +58,7 @@ def render() -> None:
               or "Asset class")
         if by in CLASS_LEVELS:
             dimension: Dimension = "asset_class"  # labels are the user's class names, shown as they are
-            slices = settings_data.class_allocation(db, state.scope(), CLASS_LEVELS[by], currency)
+            slices = settings_data.class_allocation(db, state.scope(), CLASS_LEVELS[by], currency, at)
         else:
             dimension = DIMENSIONS[by]
             slices = data.allocation(db, state.scope(), dimension, currency, at)
@@ -97,7 +97,8 @@ def render() -> None:
                                file_name=f"allocation-{dimension}.csv", mime="text/csv", icon=":material/download:",
                                key="allocation_csv")
             total = sum((s.value for s in slices if s.value is not None), start=0)
-            st.caption(f"Total {fmt.money(total, currency)} over the latest snapshot of each account. Negative "
+            which = "the latest snapshot" if at is None else "the newest stored snapshot at that moment"
+            st.caption(f"Total {fmt.money(total, currency)} over {which} of each account. Negative "
                        "holdings (short positions, borrowed cash) count in the table, not in the chart.")
 
 

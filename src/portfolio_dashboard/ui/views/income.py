@@ -4,7 +4,7 @@ payment's own date's rate (what a tax return asks for)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +13,7 @@ from portfolio_dashboard.domain.cgt.tax_years import tax_year_of
 from portfolio_dashboard.domain.income import IncomeSummary, summarise
 from portfolio_dashboard.domain.returns.periods import add_months
 from portfolio_dashboard.storage.reads.flows import FlowLine
-from portfolio_dashboard.ui import charts, data, flow_data, flow_tables, fmt, notices, state, tables
+from portfolio_dashboard.ui import asof, charts, data, flow_data, flow_tables, fmt, notices, state, tables
 from portfolio_dashboard.ui.guard import guarded
 
 CHART_KIND = {"dividend": "Dividends", "payment_in_lieu": "Dividends", "interest": "Interest",
@@ -36,6 +36,11 @@ def _within(lines: list[FlowLine], start: date | None, end: date | None) -> list
     return [x for x in lines if (start is None or x.day >= start) and (end is None or x.day <= end)]
 
 
+def _until(lines: list[FlowLine], at: datetime | None) -> list[FlowLine]:
+    """What had been received by the time machine's moment (everything without one)."""
+    return lines if at is None else [x for x in lines if x.flow_ts <= at]
+
+
 def headline(s: IncomeSummary, trailing: IncomeSummary) -> None:
     cols = st.columns(4)
     cols[0].metric("Income received", fmt.money(s.gross_gbp), border=True,
@@ -44,7 +49,7 @@ def headline(s: IncomeSummary, trailing: IncomeSummary) -> None:
                    help="Tax the paying country kept (often reclaimable or creditable)")
     cols[2].metric("Net income", fmt.money(s.total_gbp), border=True, help="What reached the accounts")
     cols[3].metric("Last 12 months, net", fmt.money(trailing.total_gbp), border=True,
-                   help="The last twelve months to today, whatever period is chosen")
+                   help="The twelve months to today (or to the time machine's date), whatever period is chosen")
 
 
 def monthly_chart(s: IncomeSummary) -> None:
@@ -87,9 +92,9 @@ def breakdowns(s: IncomeSummary, by_year: IncomeSummary) -> None:
                      column_config={"Net": tables.money("Net", "GBP")})
 
 
-def announced(db: str) -> None:
+def announced(db: str, at: datetime | None) -> None:
     st.subheader("Announced, not yet paid")
-    lines = flow_data.accruals(db, state.scope())
+    lines = flow_data.accruals(db, state.scope(), at)
     if not lines:
         st.caption("No announced dividend is waiting to be paid (IBKR lists them in the Flex query's "
                    "*Open Dividend Accruals* section).")
@@ -112,8 +117,12 @@ def render() -> None:
     with guarded("the income"):
         db = data.db_key()
         scope = state.scope()
-        every = flow_data.income_lines(db, scope)
-        today = date.today()
+        at = asof.current()
+        # with the time machine, "today" is its day: periods end there and nothing paid later is read
+        today = date.today() if at is None else at.astimezone(data.settings().timezone).date()
+        every = _until(flow_data.income_lines(db, scope, end=None if at is None else today), at)
+        if at is not None:
+            asof.banner(data.summary(db, scope, "GBP", at).accounts)
         periods = _periods(every, today)
         current = f"Tax year {tax_year_of(today).label}"
         choice = st.segmented_control("Period", list(periods), default=current, key="income_period")
@@ -130,15 +139,16 @@ def render() -> None:
                     icon=":material/payments:")
         monthly_chart(s)
         breakdowns(s, summarise(every))
-        announced(db)
+        announced(db, at)
         st.subheader("Payments")
         flow_tables.show(list(reversed(lines)), "income_lines")
         label = (choice or current).lower().replace(" ", "-")
         left, right = st.columns(2)
         left.download_button("Income in this period (CSV)", flow_tables.csv(lines), file_name=f"income-{label}.csv",
                              mime="text/csv", icon=":material/download:", key="income_csv")
-        right.download_button("Every flow, all time (CSV)", flow_tables.csv(flow_data.flows(db, scope)),
-                              file_name="flows.csv", mime="text/csv", icon=":material/download:", key="flows_csv")
+        right.download_button("Every flow, all time (CSV)" if at is None else f"Every flow to {today:%d %b %Y} (CSV)",
+                              flow_tables.csv(_until(flow_data.flows(db, scope), at)), file_name="flows.csv",
+                              mime="text/csv", icon=":material/download:", key="flows_csv")
 
 
 render()

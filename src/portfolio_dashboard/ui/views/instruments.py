@@ -10,7 +10,7 @@ import streamlit as st
 from portfolio_dashboard.bootstrap import get_app
 from portfolio_dashboard.errors import PortfolioError
 from portfolio_dashboard.services.mapping import map_instrument
-from portfolio_dashboard.storage.reads.audit import GlobalInstrumentLine, MappingLine
+from portfolio_dashboard.storage.reads.mappings import GlobalInstrumentLine, MappingRow
 from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import class_editor, data, fmt, notices, settings_data, state, tables
 from portfolio_dashboard.ui.guard import guarded
@@ -26,7 +26,7 @@ def globals_table(rows: list[GlobalInstrumentLine]) -> None:
     st.dataframe(frame, hide_index=True, key="globals_table", height=tables.height(len(frame), 520))
 
 
-def mappings_table(rows: list[MappingLine]) -> None:
+def mappings_table(rows: list[MappingRow]) -> None:
     frame = pd.DataFrame({
         "Broker": [fmt.BROKER_SHORT.get(m.broker, m.broker) for m in rows],
         "Symbol": [m.symbol or "" for m in rows], "Name": [m.name or "" for m in rows],
@@ -42,7 +42,7 @@ def mappings_table(rows: list[MappingLine]) -> None:
                  column_config={"Confidence": tables.number("Confidence", 2)})
 
 
-def override_form(mapping_rows: list[MappingLine], global_rows: list[GlobalInstrumentLine]) -> None:
+def override_form(mapping_rows: list[MappingRow], global_rows: list[GlobalInstrumentLine]) -> None:
     st.subheader("Manual override")
     st.caption("Map a broker instrument to a different global instrument, e.g. the same fund listed on two "
                "exchanges. A manual mapping is never changed by a capture.")
@@ -63,7 +63,7 @@ def override_form(mapping_rows: list[MappingLine], global_rows: list[GlobalInstr
             _save(chosen, target, instruments)
 
 
-def _save(chosen: uuid.UUID | None, target: uuid.UUID | None, instruments: dict[uuid.UUID, MappingLine]) -> None:
+def _save(chosen: uuid.UUID | None, target: uuid.UUID | None, instruments: dict[uuid.UUID, MappingRow]) -> None:
     if chosen is None or target is None:
         st.warning("Choose both a broker instrument and a global instrument.")
         return

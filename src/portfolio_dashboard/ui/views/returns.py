@@ -15,7 +15,7 @@ import streamlit as st
 from portfolio_dashboard.domain.returns import ReturnResult
 from portfolio_dashboard.domain.returns.periods import add_years
 from portfolio_dashboard.services.returns import PreparedReturns, ReturnsReport
-from portfolio_dashboard.ui import data, fmt, notices, returns_charts, returns_data, returns_headline, state
+from portfolio_dashboard.ui import asof, data, fmt, notices, returns_charts, returns_data, returns_headline, state
 from portfolio_dashboard.ui.guard import guarded
 
 PERIODS = {"1M": "1m", "3M": "3m", "6M": "6m", "YTD": "ytd", "Tax year": "tax-year",
@@ -58,7 +58,8 @@ def choose_period(prepared: PreparedReturns) -> tuple[str | None, date | None, d
     first_day = prepared.inception or prepared.today
     a, b, _ = st.columns([1, 1, 3])
     start = a.date_input("From", value=max(first_day, prepared.today - timedelta(days=90)), key="returns_from")
-    end = b.date_input("To", value=prepared.today, key="returns_to")
+    end = b.date_input("To", value=prepared.today, key="returns_to",
+                       help="Defaults to the time machine's date (or today); nothing stored after it is read.")
     return None, start if isinstance(start, date) else None, end if isinstance(end, date) else None
 
 
@@ -165,10 +166,13 @@ def render() -> None:
             return
         wrappers = tuple(st.session_state.get(WRAPPER_KEY) or ())
         flt = returns_data.returns_filter(state.scope(), wrappers)
-        prepared = returns_data.prepared(db, flt, returns_data.today())
+        prepared = returns_data.prepared_asof(db, flt)
         if not prepared.histories:
             notices.nothing_in_filter()
             return
+        at = asof.current()
+        if at is not None:  # periods end on that day, from what was stored by then
+            asof.banner(data.summary(db, state.scope(), "GBP", at).accounts)
         period, start, end = choose_period(prepared)
         if period is None and (start is None or end is None or start > end):
             st.info("Choose a first day on or before the last day.")
