@@ -21,12 +21,12 @@ from portfolio_dashboard.domain.returns import (
     DEFAULT_MAX_GAP,
     FLOWS_UNKNOWN,
     PERIOD_NAMES,
-    AccountSeries,
     BrokerComparison,
     MonthlyReturn,
     ReturnResult,
     ReturnSeries,
-    combine_accounts,
+    SeriesColumns,
+    combine_columns,
     compare_with_broker,
     custom_period,
     resolve_period,
@@ -125,7 +125,7 @@ def statement_twr(navs: Sequence[NavChange], series: ReturnSeries, ours: ReturnR
     last = ours.end_ts.astimezone(IBKR_STATEMENT_ZONE).date()
     if first > last:
         return None
-    days = (v.ts.astimezone(IBKR_STATEMENT_ZONE).date() for v in series.valuations)
+    days = (ts.astimezone(IBKR_STATEMENT_ZONE).date() for ts in series.stamps)
     return broker_twr(navs, days, first, last)
 
 
@@ -142,11 +142,9 @@ class PreparedReturns:
         self.today = today
         self._gbp: dict[str, ReturnSeries] = {}
         self._local: dict[str, ReturnSeries] = {}
-        self._inputs: dict[str, AccountSeries] = {}
         for h in self.histories:
-            gbp = ReturnSeries(h.valuations_gbp, h.flows_gbp, flows_known=h.flows_known)
-            self._gbp[h.key] = gbp
-            self._inputs[h.key] = AccountSeries(gbp.valuations, gbp.flows, h.flows_known)
+            self._gbp[h.key] = ReturnSeries.from_columns(
+                h.stamps_gbp, h.values_gbp, h.flows_gbp, flows_known=h.flows_known)
         self._by_key = {h.key: h for h in self.histories}
         self._scopes: dict[frozenset[str], ReturnSeries] = {}
 
@@ -156,8 +154,8 @@ class PreparedReturns:
         series = self._local.get(key)
         if series is None:
             h = self._by_key[key]
-            series = self._gbp[key] if h.currency == "GBP" else ReturnSeries(
-                h.valuations_local, h.flows_local, flows_known=h.flows_known)
+            series = self._gbp[key] if h.currency == "GBP" else ReturnSeries.from_columns(
+                h.stamps_local, h.values_local, h.flows_local, flows_known=h.flows_known)
             self._local[key] = series
         return series
 
@@ -182,8 +180,9 @@ class PreparedReturns:
             return self._gbp[next(iter(wanted))]
         series = self._scopes.get(wanted)
         if series is None:
-            combined = combine_accounts({k: self._inputs[k] for k in sorted(wanted)})
-            series = ReturnSeries(combined.valuations, combined.flows, flows_known=True)
+            parts = [self._gbp[k] for k in sorted(wanted)]
+            combined = combine_columns([SeriesColumns(p.stamps, p.values, p.flows) for p in parts])
+            series = ReturnSeries.from_columns(combined.stamps, combined.values, combined.flows, flows_known=True)
             self._scopes[wanted] = series
         return series
 

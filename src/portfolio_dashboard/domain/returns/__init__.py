@@ -13,7 +13,12 @@ from portfolio_dashboard.domain.returns.benchmark import (
 )
 from portfolio_dashboard.domain.returns.core import ReturnUndefinedError, annualise, mwr, twr
 from portfolio_dashboard.domain.returns.periods import PERIOD_NAMES, custom_period, resolve_period, tax_year_start
-from portfolio_dashboard.domain.returns.portfolio import ScopeReturns, combine_accounts, scope_returns
+from portfolio_dashboard.domain.returns.portfolio import (
+    ScopeReturns,
+    combine_accounts,
+    combine_columns,
+    scope_returns,
+)
 from portfolio_dashboard.domain.returns.series import (
     DEFAULT_MAX_GAP,
     FLOWS_UNKNOWN,
@@ -28,6 +33,7 @@ from portfolio_dashboard.domain.returns.types import (
     AccountSeries,
     ExternalFlow,
     ReturnResult,
+    SeriesColumns,
     Valuation,
     external_flows,
     is_external,
@@ -47,11 +53,13 @@ __all__ = [
     "ReturnSeries",
     "ReturnUndefinedError",
     "ScopeReturns",
+    "SeriesColumns",
     "Valuation",
     "annualise",
     "benchmark_cumulative",
     "benchmark_return",
     "combine_accounts",
+    "combine_columns",
     "compare_with_broker",
     "compute_returns",
     "custom_period",

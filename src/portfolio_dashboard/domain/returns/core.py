@@ -7,10 +7,12 @@ is converted back to ``Decimal`` and rounded to ``RETURN_PLACES``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import pyxirr
@@ -34,9 +36,14 @@ def quantize_return(value: Decimal) -> Decimal:
 
 
 def check_ordered(valuations: Sequence[Valuation]) -> None:
-    for earlier, later in itertools.pairwise(valuations):
-        if later.ts <= earlier.ts:
-            raise ValueError(f"valuations must be in strictly increasing time order ({earlier.ts} then {later.ts})")
+    check_stamps_ordered([v.ts for v in valuations])
+
+
+def check_stamps_ordered(stamps: Sequence[datetime]) -> None:
+    # a C-level pass first (thousands of days); the message names the first offending pair
+    if any(map(operator.ge, stamps, stamps[1:])):
+        earlier, later = next((a, b) for a, b in itertools.pairwise(stamps) if b <= a)
+        raise ValueError(f"valuations must be in strictly increasing time order ({earlier} then {later})")
 
 
 def subperiod_growth(v0: Valuation, v1: Valuation, flows: Iterable[ExternalFlow]) -> Decimal:
@@ -72,31 +79,49 @@ def subperiod_growth(v0: Valuation, v1: Valuation, flows: Iterable[ExternalFlow]
 def growth_factors(
     valuations: Sequence[Valuation], flows: Sequence[ExternalFlow]
 ) -> list[Decimal | ReturnUndefinedError]:
-    """The growth factor of each sub-period between consecutive valuations (index k: valuations k-1 → k).
+    """The growth factor of each sub-period between consecutive valuations (see ``column_growth_factors``)."""
+    return column_growth_factors([v.ts for v in valuations], [v.value for v in valuations], flows)
+
+
+def column_growth_factors(
+    stamps: Sequence[datetime], values: Sequence[Decimal], flows: Sequence[ExternalFlow]
+) -> list[Decimal | ReturnUndefinedError]:
+    """The growth factor of each sub-period between consecutive valuations, given as two columns (moments and
+    values): element k is the sub-period from valuation k to valuation k + 1.
 
     A sub-period whose return is undefined holds the error instead, so one bad day withholds only the periods
-    that contain it. ``flows`` must be sorted by time.
+    that contain it. ``flows`` must be sorted by time; those at or before the first valuation are in its value,
+    those after the last belong to no sub-period.
     """
-    check_ordered(valuations)
-    factors: list[Decimal | ReturnUndefinedError] = []
-    position = 0
-    count = len(flows)
-    if not valuations:
-        return factors
-    while position < count and flows[position].ts <= valuations[0].ts:
-        position += 1
-    for v0, v1 in itertools.pairwise(valuations):
-        inside: list[ExternalFlow] = []
-        while position < count and flows[position].ts <= v1.ts:
-            inside.append(flows[position])
-            position += 1
-        if not inside and v0.value > 0:  # most days: no flow, so 1 + r is simply V1/V0
-            factors.append(v1.value / v0.value)
-            continue
+    check_stamps_ordered(stamps)
+    if len(stamps) < 2:
+        return []
+    # Which sub-period each flow falls in: the one ending at the first valuation at or after it.
+    inside: dict[int, list[ExternalFlow]] = {}
+    for flow in flows:
+        if stamps[0] < flow.ts <= stamps[-1]:
+            inside.setdefault(bisect.bisect_left(stamps, flow.ts) - 1, []).append(flow)
+    # Most sub-periods have no flow and start from a positive value, so 1 + r is simply V1/V0 (one C-level pass
+    # over the whole history); the others go through Modified Dietz and its checks.
+    factors: list[Decimal | ReturnUndefinedError]
+    if min(values[:-1]) > 0:
+        factors = list(map(operator.truediv, values[1:], values[:-1]))
+        dietz = sorted(inside)
+    else:
+        factors = [_ONE] * (len(stamps) - 1)
+        dietz = []
+        for k in range(len(factors)):
+            if k in inside or values[k] <= 0:
+                dietz.append(k)
+            else:
+                factors[k] = values[k + 1] / values[k]
+    for k in dietz:
         try:
-            factors.append(subperiod_growth(v0, v1, inside))
+            factors[k] = subperiod_growth(
+                Valuation(stamps[k], values[k]), Valuation(stamps[k + 1], values[k + 1]), inside.get(k, ())
+            )
         except ReturnUndefinedError as error:
-            factors.append(error)
+            factors[k] = error
     return factors
 
 
@@ -164,5 +189,7 @@ def mwr(start: Valuation, end: Valuation, flows: Sequence[ExternalFlow], *, over
         return quantize_return(Decimal(repr(result)))
     except (OverflowError, InvalidOperation):
         # e.g. a large gain over a day or two annualised: no rate a person could read; say so, never invent one
-        raise ReturnUndefinedError("the money-weighted rate is too large to state (a short period with a large "
-                                   "gain relative to the money invested)") from None
+        raise ReturnUndefinedError(
+            "the money-weighted rate is too large to state (a short period with a large "
+            "gain relative to the money invested)"
+        ) from None

@@ -6,14 +6,23 @@ or before it; an account that joins later enters with its first value as money i
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate, compress
+from operator import add, ne, sub
 
 from portfolio_dashboard.domain.returns.series import DEFAULT_MAX_GAP, FLOWS_UNKNOWN, ReturnSeries
-from portfolio_dashboard.domain.returns.types import AccountSeries, ExternalFlow, ReturnResult, Valuation
+from portfolio_dashboard.domain.returns.types import (
+    AccountSeries,
+    ExternalFlow,
+    ReturnResult,
+    SeriesColumns,
+    Valuation,
+)
+
+_ZERO = Decimal(0)
 
 
 def combine_accounts(accounts: Mapping[str, AccountSeries]) -> AccountSeries:
@@ -25,41 +34,42 @@ def combine_accounts(accounts: Mapping[str, AccountSeries]) -> AccountSeries:
     to then are already inside that value): its arrival is money entering the scope, never a gain. This is what
     Wealthfolio #1414 gets wrong by counting a new account's opening value as performance.
     """
-    started = [(key, series) for key, series in accounts.items() if series.valuations]
-    flows: list[ExternalFlow] = []
-    for _, series in started:
-        opening = series.valuations[0].ts
-        flows.extend(flow for flow in series.flows if flow.ts > opening)
-    flows_known = all(series.flows_known for series in accounts.values())
-    if not started:
-        return AccountSeries((), (), flows_known)
-    start = min(series.valuations[0].ts for _, series in started)
-    flows.extend(
-        ExternalFlow(series.valuations[0].ts, series.valuations[0].value)
-        for _, series in started
-        if series.valuations[0].ts != start
+    combined = combine_columns(
+        [
+            SeriesColumns(
+                tuple(v.ts for v in series.valuations), tuple(v.value for v in series.valuations), series.flows
+            )
+            for series in accounts.values()
+        ]
     )
-    # Each account's valuations are already in time order: merging them is linear, not a sort.
-    events = heapq.merge(*(tagged(key, series.valuations) for key, series in started), key=lambda event: event[0])
-    latest: dict[str, Decimal] = {}
-    total = Decimal(0)
-    valuations: list[Valuation] = []
-    pending: datetime | None = None
-    for ts, value, key in events:
-        if pending is not None and ts != pending:  # one point per moment, after all of its accounts' updates
-            valuations.append(Valuation(pending, total))
-        total += value - latest.get(key, Decimal(0))
-        latest[key] = value
-        pending = ts
-    if pending is not None:
-        valuations.append(Valuation(pending, total))
-    return AccountSeries(tuple(valuations), tuple(sorted(flows)), flows_known)
+    valuations = tuple(map(Valuation, combined.stamps, combined.values))
+    return AccountSeries(valuations, combined.flows, all(series.flows_known for series in accounts.values()))
 
 
-def tagged(key: str, valuations: Iterable[Valuation]) -> Iterator[tuple[datetime, Decimal, str]]:
-    """An account's valuations labelled with the account (a function, so each generator keeps its own key)."""
-    for valuation in valuations:
-        yield valuation.ts, valuation.value, key
+def combine_columns(parts: Sequence[SeriesColumns]) -> SeriesColumns:
+    """``combine_accounts`` on columns (the rule is written once, here): the accounts' moments are merged by a
+    stable sort, and the value at each moment is a running sum of each account's change since its previous
+    valuation, in the same order and with the same ``Decimal`` additions as an account-by-account merge."""
+    started = [part for part in parts if part.stamps]
+    if not started:
+        return SeriesColumns((), (), ())
+    start = min(part.stamps[0] for part in started)
+    flows = [flow for part in started for flow in part.flows if flow.ts > part.stamps[0]]
+    flows.extend(ExternalFlow(part.stamps[0], part.values[0]) for part in started if part.stamps[0] != start)
+    moments: list[datetime] = []
+    changes: list[Decimal] = []
+    for part in started:
+        moments.extend(part.stamps)
+        changes.append(part.values[0] - _ZERO)
+        changes.extend(map(sub, part.values[1:], part.values[:-1]))
+    # Each account's moments are already in time order, so the sort merges runs; being stable, it keeps the
+    # accounts' order among equal moments.
+    order = sorted(range(len(moments)), key=moments.__getitem__)
+    moments = list(map(moments.__getitem__, order))
+    totals = list(accumulate(map(changes.__getitem__, order), add, initial=_ZERO))[1:]
+    # one point per moment, after all of its accounts' updates: the last of each run of equal moments
+    last = [*map(ne, moments[:-1], moments[1:]), True]
+    return SeriesColumns(tuple(compress(moments, last)), tuple(compress(totals, last)), tuple(sorted(flows)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +84,7 @@ def account_reasons(key: str, series: ReturnSeries, result: ReturnResult, start:
     An account that merely opened during the period is not one of them (the scope handles its arrival); unknown
     or unvalued flows and gaps are.
     """
-    if not series.valuations or series.valuations[0].ts.date() > end:
+    if series.inception is None or series.inception > end:
         return []
     shared = []
     for reason in result.unavailable:

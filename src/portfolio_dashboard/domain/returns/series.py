@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from itertools import accumulate, pairwise
-from operator import mul
+from itertools import accumulate, repeat
+from operator import add, gt, is_not, mul, sub
+from typing import cast
 
 from portfolio_dashboard.domain.returns.core import (
     ReturnUndefinedError,
     annualise,
-    growth_factors,
+    column_growth_factors,
     longer_than_a_year,
     mwr,
     quantize_return,
@@ -44,24 +45,51 @@ class MonthlyReturn:
 
 
 class ReturnSeries:
-    """One series (an account, or a combined scope) in one currency, ready for any number of periods."""
+    """One series (an account, or a combined scope) in one currency, ready for any number of periods.
+
+    The valuations are kept as two columns (``stamps`` and ``values``) so that preparing thousands of days is a
+    few C-level passes rather than one Python step per day; ``valuations`` gives them as ``Valuation`` objects.
+    """
 
     def __init__(
         self, valuations: Sequence[Valuation], flows: Sequence[ExternalFlow], *, flows_known: bool = True
     ) -> None:
-        self.valuations: tuple[Valuation, ...] = tuple(valuations)
+        self._prepare([v.ts for v in valuations], [v.value for v in valuations], flows, flows_known)
+
+    @classmethod
+    def from_columns(
+        cls,
+        stamps: Sequence[datetime],
+        values: Sequence[Decimal],
+        flows: Sequence[ExternalFlow],
+        *,
+        flows_known: bool = True,
+    ) -> ReturnSeries:
+        """The series of the valuations ``zip(stamps, values)`` (time order), without building them one by one."""
+        series = cls.__new__(cls)
+        series._prepare(stamps, values, flows, flows_known)
+        return series
+
+    def _prepare(
+        self, stamps: Sequence[datetime], values: Sequence[Decimal], flows: Sequence[ExternalFlow], flows_known: bool
+    ) -> None:
+        if len(stamps) != len(values):
+            raise ValueError(f"{len(stamps)} moments for {len(values)} values")
+        self.stamps: tuple[datetime, ...] = tuple(stamps)
+        self.values: tuple[Decimal, ...] = tuple(values)
         self.flows: tuple[ExternalFlow, ...] = tuple(sorted(flows))
         self.flows_known = flows_known
-        self._days = [v.ts.date() for v in self.valuations]
+        self._valuations: tuple[Valuation, ...] | None = None
+        self._days = list(map(datetime.date, self.stamps))
         self._flow_ts = [f.ts for f in self.flows]
-        factors = growth_factors(self.valuations, self.flows)
+        factors = column_growth_factors(self.stamps, self.values, self.flows)
         # Prefix structures over sub-periods: index k covers the first k sub-periods (valuations 0..k).
         # Undefined and zero factors count as 1 in the product and are tracked separately, so the ratio of two
         # prefix products is the exact chain over any range that contains neither.
         self._errors: list[ReturnUndefinedError | None]
-        if all(type(factor) is Decimal and factor for factor in factors):
+        if all(factors) and set(map(type, factors)) <= {Decimal}:
             # The usual case, every sub-period defined and none a total loss: the same products in the same
-            # order as the loop below (so the same digits), without its per-day bookkeeping.
+            # order as _prefix_with_gaps (so the same digits), without its bookkeeping.
             self._product = list(accumulate(factors, mul, initial=_ONE))
             self._errors = [None] * len(self._product)
             self._bad = [0] * len(self._product)
@@ -75,21 +103,23 @@ class ReturnSeries:
             self._unvalued.append(self._unvalued[-1] + (flow.amount is None))
         self._gap_counts: dict[timedelta, list[int]] = {}
 
+    @property
+    def valuations(self) -> tuple[Valuation, ...]:
+        if self._valuations is None:
+            self._valuations = tuple(map(Valuation, self.stamps, self.values))
+        return self._valuations
+
     def _prefix_with_gaps(self, factors: Sequence[Decimal | ReturnUndefinedError]) -> None:
-        self._product = [_ONE]
-        self._errors = [None]
-        self._bad = [0]
-        self._zeros = [0]
-        for factor in factors:
-            if isinstance(factor, ReturnUndefinedError):
-                error, zero, usable = factor, False, _ONE
-            else:
-                error, zero = None, factor == 0
-                usable = _ONE if zero else factor
-            self._product.append(self._product[-1] * usable)
-            self._errors.append(error)
-            self._bad.append(self._bad[-1] + (error is not None))
-            self._zeros.append(self._zeros[-1] + zero)
+        errors = [factor if isinstance(factor, ReturnUndefinedError) else None for factor in factors]
+        zeros = [error is None and factor == 0 for factor, error in zip(factors, errors, strict=True)]
+        usable = [
+            _ONE if zero or error is not None else factor
+            for factor, error, zero in zip(factors, errors, zeros, strict=True)
+        ]
+        self._product = list(accumulate(cast("list[Decimal]", usable), mul, initial=_ONE))
+        self._errors = [None, *errors]
+        self._bad = list(accumulate(map(is_not, errors, repeat(None)), add, initial=0))
+        self._zeros = list(accumulate(zeros, add, initial=0))
 
     @property
     def inception(self) -> date | None:
@@ -119,14 +149,14 @@ class ReturnSeries:
 
     def flow_range(self, i: int, j: int) -> tuple[int, int]:
         """Positions in ``flows`` of the flows after valuation i up to and including valuation j."""
-        return bisect_right(self._flow_ts, self.valuations[i].ts), bisect_right(self._flow_ts, self.valuations[j].ts)
+        return bisect_right(self._flow_ts, self.stamps[i]), bisect_right(self._flow_ts, self.stamps[j])
 
     def gap_reasons(self, i: int, j: int, end: date, max_gap: timedelta) -> list[str]:
         counts = self._gap_counts.get(max_gap)
         if counts is None:
-            counts = [0]
-            for v0, v1 in pairwise(self.valuations):
-                counts.append(counts[-1] + (v1.ts - v0.ts > max_gap))
+            # the number of gaps longer than max_gap among the first k sub-periods (C-level passes)
+            longer = map(gt, map(sub, self.stamps[1:], self.stamps[:-1]), repeat(max_gap))
+            counts = list(accumulate(longer, add, initial=0))
             self._gap_counts[max_gap] = counts
         reasons = []
         if counts[j] - counts[i]:
@@ -135,7 +165,7 @@ class ReturnSeries:
                 f"gap in valuations: none between {self._days[k - 1]} and {self._days[k]} "
                 f"(longer than the {max_gap.days}-day limit)"
             )
-        if self.valuations[j].value != 0 and end - self._days[j] > max_gap:
+        if self.values[j] != 0 and end - self._days[j] > max_gap:
             reasons.append(
                 f"stale: the latest valuation ({self._days[j]}) is more than {max_gap.days} days before {end}"
             )
@@ -149,9 +179,9 @@ class ReturnSeries:
             raise ValueError(f"the period starts ({start}) after it ends ({end})")
         i = self.start_index(start)
         j = self.end_index(end)
-        end_value = self.valuations[j].value if j >= 0 else None
-        end_ts = self.valuations[j].ts if j >= 0 else None
-        if not self.valuations:
+        end_value = self.values[j] if j >= 0 else None
+        end_ts = self.stamps[j] if j >= 0 else None
+        if not self.stamps:
             return _withheld(start, end, None, None, ("no valuations",))
         if i is None or j < i:
             begins = self._days[0]
@@ -161,7 +191,7 @@ class ReturnSeries:
                 else f"no valuation between {start} and {end}"
             )
             return _withheld(start, end, end_value, end_ts, (reason,))
-        v0, v1 = self.valuations[i], self.valuations[j]
+        v0, v1 = Valuation(self.stamps[i], self.values[i]), Valuation(self.stamps[j], self.values[j])
         if j == i:  # nothing was valued inside the period: "0%" would be a guess
             reason = f"no valuation between {start} and {end} after the one the period starts from ({self._days[i]})"
             return ReturnResult(start, end, v0.value, v1.value, None, None, None, None, None, (reason,), v0.ts, v1.ts)
@@ -216,7 +246,7 @@ class ReturnSeries:
 
         The first month runs from the first valuation (the history cannot say what happened before it).
         """
-        if not self.valuations:
+        if not self.stamps:
             return []
         results = []
         month = self._days[0].replace(day=1)
@@ -254,9 +284,9 @@ class ReturnSeries:
         points: list[tuple[datetime, Decimal | None]] = []
         for k in range(i, j + 1):
             try:
-                points.append((self.valuations[k].ts, quantize_return(self.chained(i, k))))
+                points.append((self.stamps[k], quantize_return(self.chained(i, k))))
             except ReturnUndefinedError:
-                points.append((self.valuations[k].ts, None))
+                points.append((self.stamps[k], None))
         return points
 
 

@@ -48,6 +48,16 @@ class ExternalFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """A series' valuations as two columns, moments and values in time order (cheaper than ``Valuation`` objects
+    at thousands of days), and its external flows."""
+
+    stamps: tuple[datetime, ...]
+    values: tuple[Decimal, ...]
+    flows: tuple[ExternalFlow, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ReturnResult:
     """The figures for one period. A figure is ``None`` when withheld; ``unavailable`` then says why.
 

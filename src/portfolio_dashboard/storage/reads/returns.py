@@ -16,11 +16,12 @@ Timestamps are turned into the portfolio's zone here, because periods are resolv
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from itertools import compress, repeat
+from operator import is_not
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
@@ -72,26 +73,34 @@ class NavChange:
 
 @dataclass(slots=True)
 class AccountHistory:
-    """One account's inputs to the returns arithmetic, in GBP and in its own currency, oldest first."""
+    """One account's inputs to the returns arithmetic, in GBP and in its own currency, oldest first.
+
+    The closes are columns (moments and values; ``valuations_gbp``/``valuations_local`` pair them up): the
+    arithmetic works on columns, and thousands of ``Valuation`` objects would cost more than reading the rows.
+    """
 
     broker: str
     broker_account_id: str
     name: str | None
     wrapper: str | None
-    currency: str | None  # the account's own currency (of ``valuations_local`` and ``flows_local``)
+    currency: str | None  # the account's own currency (of ``values_local`` and ``flows_local``)
     flows_known: bool
-    valuations_gbp: list[Valuation] = field(default_factory=list)
-    local_points: list[tuple[datetime, Decimal]] = field(default_factory=list)  # see valuations_local
+    stamps_gbp: tuple[datetime, ...] = ()
+    values_gbp: tuple[Decimal, ...] = ()
+    stamps_local: tuple[datetime, ...] = ()
+    values_local: tuple[Decimal, ...] = ()
     flows_gbp: list[ExternalFlow] = field(default_factory=list)
     flows_local: list[ExternalFlow] = field(default_factory=list)
     nav_changes: list[NavChange] = field(default_factory=list)
     days_without_gbp: int = 0  # closes with no GBP value (a missing rate): left out, the gap rule reports long ones
 
     @property
+    def valuations_gbp(self) -> list[Valuation]:
+        return list(map(Valuation, self.stamps_gbp, self.values_gbp))
+
+    @property
     def valuations_local(self) -> list[Valuation]:
-        """The closes in the account's own currency, built when asked for: only the own-currency view of a
-        non-GBP account needs them, and building a Valuation costs more than reading its row."""
-        return [Valuation(ts, value) for ts, value in self.local_points]
+        return list(map(Valuation, self.stamps_local, self.values_local))
 
     @property
     def key(self) -> str:
@@ -113,16 +122,21 @@ ORDER BY a.broker, a.broker_account_id
 
 
 def _closes_sql(until: bool) -> str:
-    """Non-carried rows only: the days an account was actually valued (carried days are not valuations). In the
-    cache's own key order (day first), so no sort: each account's rows still arrive in time order. ``until``
-    (the time machine) keeps the closes stored at or before ``:until``; the day bound lets the scan stop there."""
+    """Non-carried rows only: the days an account was actually valued (carried days are not valuations). One row
+    per account holding its closes as arrays in time order: the database groups them, so the client reads a few
+    arrays instead of building a row object per day and splitting the rows by account. ``until`` (the time
+    machine) keeps the closes stored at or before ``:until``; the day bound lets the scan stop there."""
     bound = "AND d.day <= :until_day AND d.asof_ts <= :until" if until else ""
     return f"""
-SELECT d.broker, d.broker_account_id, d.asof_ts, d.total_value_gbp, d.total_value_local, d.account_currency
+SELECT d.broker, d.broker_account_id,
+       array_agg(d.asof_ts ORDER BY d.asof_ts) AS stamps,
+       array_agg(d.total_value_gbp ORDER BY d.asof_ts) AS gbp,
+       array_agg(d.total_value_local ORDER BY d.asof_ts) AS local,
+       array_agg(DISTINCT d.account_currency) FILTER (WHERE d.account_currency <> '') AS currencies
 FROM daily_account_value d
 JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
 WHERE NOT d.carried_forward AND {_FILTER} {bound}
-ORDER BY d.day, d.broker, d.broker_account_id
+GROUP BY d.broker, d.broker_account_id
 """  # noqa: S608 - constants only
 
 
@@ -184,36 +198,43 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    currencies: dict[tuple[str, str], set[str]] = defaultdict(set)
-    # fetched at once: psycopg's fetchall is several times cheaper per row than iterating (fetchone)
-    result = conn.execute(text(CLOSES_UNTIL_SQL if bounded else CLOSES_SQL), params).all()
-    for broker, account_id, ts, gbp, local, currency in result:
+    closes = conn.execute(text(CLOSES_UNTIL_SQL if bounded else CLOSES_SQL), params).all()
+    for broker, account_id, stamps, gbp, local, currencies in closes:
         history = histories[(broker, account_id)]
-        local_ts = ts.astimezone(zone)
-        if gbp is None:
-            history.days_without_gbp += 1
-        else:
-            history.valuations_gbp.append(Valuation(local_ts, gbp))
-        if local is not None:
-            history.local_points.append((local_ts, local))
-        if currency:
-            currencies[(broker, account_id)].add(currency)
-    for key, seen in currencies.items():
+        read_closes(history, list(map(datetime.astimezone, stamps, repeat(zone))), gbp, local)
         # the snapshots' own currency is the one their local values are in (the account record may lag it)
-        if len(seen) == 1:
-            histories[key].currency = next(iter(seen))
+        if currencies and len(currencies) == 1:
+            history.currency = currencies[0]
     flows = conn.execute(text(FLOWS_UNTIL_SQL if bounded else FLOWS_SQL),
                          {**params, "external": sorted(EXTERNAL_KINDS)}).all()
-    for broker, account_id, ts, gbp, local in flows:
+    for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
-        history.flows_gbp.append(ExternalFlow(local_ts, gbp))
-        history.flows_local.append(ExternalFlow(local_ts, local))
+        history.flows_gbp.append(ExternalFlow(local_ts, amount_gbp))
+        history.flows_local.append(ExternalFlow(local_ts, amount_local))
     navs = conn.execute(text(NAV_UNTIL_SQL if bounded else NAV_SQL), params).all()
     for broker, account_id, start, end, percent, currency in navs:
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
     return list(histories.values())
+
+
+def read_closes(
+    history: AccountHistory, stamps: list[datetime], gbp: list[Decimal | None], local: list[Decimal | None]
+) -> None:
+    """An account's closes into its columns; a close with no GBP value (or no local one) is left out of that
+    currency's series."""
+    history.stamps_gbp, history.values_gbp = valued(stamps, gbp)
+    history.days_without_gbp = len(stamps) - len(history.stamps_gbp)
+    history.stamps_local, history.values_local = valued(stamps, local)
+
+
+def valued(stamps: list[datetime], values: list[Decimal | None]) -> tuple[tuple[datetime, ...], tuple[Decimal, ...]]:
+    """The moments and values of the closes that have a value (C-level passes; most histories have no gap)."""
+    if None not in values:
+        return tuple(stamps), cast("tuple[Decimal, ...]", tuple(values))
+    has = list(map(is_not, values, repeat(None)))
+    return tuple(compress(stamps, has)), cast("tuple[Decimal, ...]", tuple(compress(values, has)))
 
 
 def latest_day(conn: Connection) -> date | None:
