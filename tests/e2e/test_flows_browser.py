@@ -100,10 +100,16 @@ def test_a_deposit_shows_as_money_in_not_as_gain(server, data_dir, page) -> None
 
 
 def _bridge(page, label: str) -> tuple[Decimal, ...]:  # type: ignore[no-untyped-def]
-    page.locator(".st-key-bridge_period button", has_text=label).click()
-    idle(page)
     bridge = page.locator(".st-key-bridge")
-    bridge.wait_for()
+    before = str(bridge.inner_text())
+    page.locator(".st-key-bridge_period button", has_text=label).click()
+    page.locator('.st-key-bridge_period button[aria-checked="true"]', has_text=label).wait_for()
+    # the click's rerun may not have begun when the page next looks idle: wait for the sentence to change
+    for _ in range(300):
+        idle(page)
+        if str(bridge.inner_text()) != before:
+            break
+        page.wait_for_timeout(100)
     text = str(bridge.inner_text()).replace("\n", " ")
     match = re.search(rf"Value {MONEY} = start {MONEY} \+ money in {MONEY} \+ gain {MONEY}", text)
     assert match, text
@@ -115,6 +121,7 @@ def test_income_page_draws_the_monthly_chart(server, page) -> None:  # type: ign
     page.locator("h1", has_text="Income").wait_for()
     idle(page)
     page.locator(".st-key-income_period button", has_text="All time").click()
+    page.locator('.st-key-income_period button[aria-checked="true"]', has_text="All time").wait_for()  # rerun began
     idle(page)
     page.locator(".st-key-income_chart .js-plotly-plot").wait_for()
     assert page.get_by_text("Withholding tax").count() >= 1

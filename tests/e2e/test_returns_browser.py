@@ -31,7 +31,7 @@ def test_returns_page_in_a_browser(server, history, page):  # noqa: F811
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "desktop-returns-first.png"), full_page=True)
     page.locator(".st-key-returns_period button", has_text=re.compile(r"^1Y$")).click()
-    page.wait_for_timeout(500)
+    page.locator('.st-key-returns_period button[aria-checked="true"]', has_text=re.compile(r"^1Y$")).wait_for()  # rerun began
     idle(page)
     page.locator(".st-key-returns_chart .js-plotly-plot .main-svg").first.wait_for()
     page.locator(".st-key-returns_heatmap .js-plotly-plot .main-svg").first.wait_for()

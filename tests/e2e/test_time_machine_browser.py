@@ -195,8 +195,12 @@ def test_pick_a_past_date_and_every_page_shows_that_days_snapshots(server, picke
     page.locator("h1", has_text="Income").wait_for()
     idle(page)
     page.locator(".st-key-income_period button", has_text="All time").click()
+    page.locator('.st-key-income_period button[aria-checked="true"]', has_text="All time").wait_for()  # rerun began
     idle(page)
     page.get_by_text(f"As of {day:%d %b %Y} 23:59").first.wait_for()
+    # the period's rerun may still be on its way: the figure must settle on that day's income
+    sync_api.expect(page.locator(METRIC, has_text="Net income").first.locator('[data-testid="stMetricValue"]')
+                    ).to_have_text(fmt.money(picked["income"]), timeout=TIMEOUT_MS)  # type: ignore[arg-type]
     assert metric(page, "Net income") == fmt.money(picked["income"])  # type: ignore[arg-type]
     assert metric(page, "Net income") != fmt.money(picked["income_all"])  # type: ignore[arg-type]
     assert f"asof={day.isoformat()}" in page.url
@@ -207,6 +211,7 @@ def test_pick_a_past_date_and_every_page_shows_that_days_snapshots(server, picke
     page.locator("h1", has_text="Returns").wait_for()
     idle(page)
     page.locator(".st-key-returns_period button", has_text=re.compile(r"^All$")).click()
+    page.locator('.st-key-returns_period button[aria-checked="true"]', has_text=re.compile(r"^All$")).wait_for()  # rerun began
     idle(page)
     page.get_by_text(f"{picked['stale_label']}: snapshot").first.wait_for()
     caption = page.get_by_text(re.compile(rf"– {day:%d %b %Y} · from .* to ")).first
