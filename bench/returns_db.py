@@ -42,7 +42,7 @@ from sqlalchemy import Engine, text
 from bench.common import bench_database, libpq_url, machine, today
 from bench.generate_history import Spec, add_spec_arguments, generate, spec_from_args
 from portfolio_dashboard.domain.returns import PERIOD_NAMES
-from portfolio_dashboard.services.returns import prepare
+from portfolio_dashboard.services.returns import prepare, prepare_period
 from portfolio_dashboard.storage.engine import make_engine
 
 LONDON = ZoneInfo("Europe/London")
@@ -106,11 +106,19 @@ def measure(engine: Engine, end: date, runs: int) -> dict[str, Any]:
 
     def one_period() -> object:
         with engine.connect() as conn:
-            return prepare(conn, today=end).report("ytd")
+            return prepare_period(conn, period="ytd", today=end).report("ytd")
 
     def total_only() -> object:
         with engine.connect() as conn:
-            return prepare(conn, today=end).total("ytd")
+            return prepare_period(conn, period="ytd", today=end).total("ytd")
+
+    def since_inception() -> object:
+        with engine.connect() as conn:
+            return prepare_period(conn, period="all", today=end).report("all")
+
+    def one_period_whole() -> object:
+        with engine.connect() as conn:
+            return prepare(conn, today=end).report("ytd")
 
     def every_period() -> object:
         with engine.connect() as conn:
@@ -126,17 +134,22 @@ def measure(engine: Engine, end: date, runs: int) -> dict[str, Any]:
     rows = scan()
     results: dict[str, Any] = {"daily_values": rows}
     for name, fn in (("plain scan", scan), ("read model only", read_only), ("total only", total_only),
-                     ("one period", one_period), ("every period", every_period)):
+                     ("one period", one_period), ("one period, whole read", one_period_whole),
+                     ("since inception", since_inception), ("every period", every_period)):
         ms, _ = median_ms(fn, runs)
         results[name] = round(ms, 1)
     bound = results["plain scan"]
     results["ratio total only"] = round(results["total only"] / bound, 1)
     results["ratio one period"] = round(results["one period"] / bound, 1)
+    results["ratio since inception"] = round(results["since inception"] / bound, 1)
     results["ratio every period"] = round(results["every period"] / bound, 1)
     with engine.connect() as conn:
         report = prepare(conn, today=end).report("all")
+        whole = prepare(conn, today=end).report("ytd")
+        windowed = prepare_period(conn, period="ytd", today=end).report("ytd")
     results["check"] = {"accounts": len(report.accounts), "total twr (all)": str(report.total.twr),
-                        "unavailable": list(report.total.unavailable)[:2]}
+                        "unavailable": list(report.total.unavailable)[:2],
+                        "ytd windowed == whole": windowed == whole}
     return results
 
 

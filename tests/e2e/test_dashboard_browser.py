@@ -127,6 +127,35 @@ def test_demo_history_fills_the_chart(server, page):
     assert page.get_by_text("Since previous day", exact=True).count() == 1  # the card, drawn once
 
 
+def test_hovering_the_value_chart_shows_that_days_amounts(server, history, page):
+    """Anywhere over the chart is one drawn day: its box lists the day and every line in the number style."""
+    page.goto(f"{server.url}/overview")
+    chart = page.locator(".st-key-value_chart .marks")
+    chart.wait_for()
+    idle(page)
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    assert box is not None
+    tooltip = page.locator("#vg-tooltip-element")
+    seen = []
+    for fraction in (0.3, 0.7):  # two places: two different days
+        deadline = time.monotonic() + 30  # the chart listens once Vega has drawn it: move until it answers
+        while True:
+            page.mouse.move(box["x"] + box["width"] * fraction - 5, box["y"] + box["height"] / 2)
+            page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
+            if tooltip.is_visible() or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(250)
+        tooltip.wait_for(state="visible", timeout=5000)
+        text = tooltip.inner_text()
+        assert "Day" in text and "Portfolio" in text and "Net money in" in text, text
+        assert re.search(r"£[\d,]+\.\d\d", text), text
+        seen.append(text)
+    assert seen[0] != seen[1]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "overview-chart-hover.png"))
+
+
 def test_pages_filter_and_csv(server, history, page, tmp_path):
     page.goto(server.url)
     page.locator(TOTAL).wait_for()

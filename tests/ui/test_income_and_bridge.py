@@ -79,8 +79,9 @@ def test_overview_bridge_adds_up_and_counts_deposits_as_money_in(seeded) -> None
     assert b.value_now == b.start_value + b.money_in + b.gain
     assert not at.error and len(at.get("vega_lite_chart")) == 1  # the value chart, with the invested line
     layers = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"]
-    assert any(layer["transform"][0]["filter"].get("equal") == value_chart.INVESTED
-               for layer in layers if "transform" in layer)
+    assert any(layer["data"]["name"] == "invested" and layer["mark"]["interpolate"] == "step-after"
+               for layer in layers)
+    assert value_chart.INVESTED in layers[0]["encoding"]["color"]["scale"]["domain"]
     line = _markdown(at)
     assert f"Value <b>{fmt.money(b.value_now)}</b> = start {fmt.money(b.start_value)}" in line
     assert f"money in <b>{fmt.money(b.money_in, signed=True)}</b>" in line

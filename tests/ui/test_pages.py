@@ -104,9 +104,12 @@ def test_stack_by_account(seeded):
 
 
 def _charted_series(at):  # type: ignore[no-untyped-def]
-    """The series the Overview's value chart draws as areas (its only Vega-Lite chart)."""
+    """The series the Overview's value chart draws as areas (its only Vega-Lite chart): the colours of the area
+    layer, less the net-money-in line drawn beside them."""
     (chart,) = at.get("vega_lite_chart")
-    return json.loads(chart.proto.spec)["layer"][0]["transform"][0]["filter"]["oneOf"]
+    areas = json.loads(chart.proto.spec)["layer"][0]
+    assert areas["data"]["name"] == "lines" and areas["mark"]["type"] == "area"
+    return [name for name in areas["encoding"]["color"]["scale"]["domain"] if name != value_chart.INVESTED]
 
 
 def test_empty_database_says_what_to_do(app):

@@ -19,9 +19,13 @@ def test_hover_shows_every_series_in_the_number_style_and_the_axis_fits_what_is_
     assert list(hover["tin"]) == ["£900.00", "£900.00", "£950.00"]
     titles = [t["title"] for t in spec["layer"][-1]["encoding"]["tooltip"]]
     assert titles == ["Day", "IB ••••0001", value_chart.INVESTED]
-    lines = spec["datasets"]["lines"]
-    assert list(lines["series"]) == ["IB ••••0001"] * 3 + [value_chart.INVESTED] * 3
+    lines, invested = spec["datasets"]["lines"], spec["datasets"]["invested"]
+    assert list(lines["series"]) == ["IB ••••0001"] * 3 and list(invested["series"]) == [value_chart.INVESTED] * 3
+    assert list(invested["value"]) == [900.0, 900.0, 950.0]
     assert lines["value"].isna().sum() == 1  # a day without a value is a gap, not a zero
+    # each layer draws its own dataset: no per-row filter for the browser to evaluate
+    assert [layer["data"]["name"] for layer in spec["layer"]] == ["lines", "invested", "hover"]
+    assert not any("transform" in layer for layer in spec["layer"])
     low, high = spec["layer"][0]["encoding"]["y"]["scale"]["domain"]
     assert low == 900 - 300 * 0.08 and high == 1200 + 300 * 0.08
 

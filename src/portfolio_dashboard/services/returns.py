@@ -37,15 +37,18 @@ from portfolio_dashboard.storage.reads.returns import (
     AccountHistory,
     NavChange,
     ReturnsFilter,
+    Window,
     account_histories,
     portfolio_zone,
 )
 
+# The names of the period that starts at inception (``resolve_period`` accepts each).
+SINCE_INCEPTION = frozenset({"all", "inception", "since-inception"})
 # The zone of IBKR's statement dates (Flex date-times carry no zone; IBKR documents them as US Eastern).
 IBKR_STATEMENT_ZONE = ZoneInfo("America/New_York")
 
-__all__ = ["PERIOD_NAMES", "AccountReturns", "PreparedReturns", "ReturnsFilter", "ReturnsReport",
-           "broker_twr", "prepare", "returns_report"]
+__all__ = ["PERIOD_NAMES", "AccountReturns", "PreparedReturns", "ReturnsFilter", "ReturnsReport", "Window",
+           "broker_twr", "period_window", "prepare", "prepare_period", "returns_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +140,10 @@ def _withhold(result: ReturnResult, reasons: list[str]) -> ReturnResult:
 class PreparedReturns:
     """The filter's accounts with their series prepared, for any number of periods, charts and heat-maps."""
 
-    def __init__(self, histories: Sequence[AccountHistory], today: date) -> None:
+    def __init__(self, histories: Sequence[AccountHistory], today: date, window: Window | None = None) -> None:
         self.histories = list(histories)
         self.today = today
+        self.window = window  # read for the periods inside it only (``None``: the whole history)
         self._gbp: dict[str, ReturnSeries] = {}
         self._local: dict[str, ReturnSeries] = {}
         for h in self.histories:
@@ -167,11 +171,21 @@ class PreparedReturns:
     def resolve(self, period: str | None, start: date | None = None, end: date | None = None) -> tuple[str, date, date]:
         """``(name, first day, last day)`` for a named period, or a custom one when ``start`` is given."""
         if start is not None or end is not None:
+            if start is None and self.window is not None:
+                raise ValueError("a range without a first day starts at inception: prepare the whole history")
             first = start or self.inception or self.today
-            return "custom", *custom_period(first, end or self.today)
+            return self._inside("custom", *custom_period(first, end or self.today))
         name = (period or "ytd").strip().lower()
+        if name in SINCE_INCEPTION and self.window is not None:
+            raise ValueError(f"the period {name!r} starts at inception: prepare the whole history")
         inception = self.inception or self.today
-        return name, *resolve_period(name, self.today, inception)
+        return self._inside(name, *resolve_period(name, self.today, inception))
+
+    def _inside(self, name: str, first: date, last: date) -> tuple[str, date, date]:
+        if self.window is not None and not (self.window.first <= first and last <= self.window.last):
+            raise ValueError(f"returns were read for {self.window.first}..{self.window.last}, "
+                             f"not for {first}..{last}")
+        return name, first, last
 
     def scope_series(self, keys: Iterable[str]) -> ReturnSeries:
         """The combined GBP series of some accounts (an account alone is its own series)."""
@@ -244,12 +258,15 @@ class PreparedReturns:
 
     def cumulative(self, start: date, end: date) -> list[tuple[datetime, Decimal | None]]:
         """The whole filter's cumulative TWR at each valuation of the period (for the chart)."""
+        self._inside("custom", start, end)
         if not self.histories:
             return []
         return self.scope_series([h.key for h in self.histories]).cumulative(start, end)
 
     def monthly(self, *, max_gap: timedelta = DEFAULT_MAX_GAP) -> list[MonthlyReturn]:
         """The whole filter's TWR per calendar month (for the heat-map)."""
+        if self.window is not None:
+            raise ValueError("monthly returns cover the whole history: prepare it without a window")
         if not self.histories:
             return []
         keys = [h.key for h in self.histories]
@@ -268,19 +285,45 @@ def local_today(conn: Connection) -> date:
 
 
 def prepare(conn: Connection, flt: ReturnsFilter | None = None, *, today: date | None = None,
-            until: datetime | None = None) -> PreparedReturns:
+            until: datetime | None = None, window: Window | None = None) -> PreparedReturns:
     """Read the filter's accounts once and prepare their series (``today`` defaults to the portfolio zone's).
 
     ``until`` is the time machine's moment: only valuations, flows and statements stored for moments at or
-    before it are read, and "today" (where named periods end) is its day in the portfolio zone.
+    before it are read, and "today" (where named periods end) is its day in the portfolio zone. ``window``
+    reads only what the periods inside it need (see ``period_window``); the whole history without one.
     """
     if until is not None:
         today = until.astimezone(portfolio_zone(conn)).date()
-    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until), today or local_today(conn))
+    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until, window),
+                           today or local_today(conn), window)
+
+
+def period_window(period: str | None, start: date | None, end: date | None, today: date) -> Window | None:
+    """The days one period needs, when they are known without reading the history: ``None`` for a period that
+    starts at inception (``all``, or a custom range without a first day), which needs all of it."""
+    if start is not None:
+        return Window(*custom_period(start, end or today))
+    if end is not None:
+        return None
+    name = (period or "ytd").strip().lower()
+    if name in SINCE_INCEPTION or name not in PERIOD_NAMES:
+        return None  # an unknown name is refused by resolve, with the list of names
+    return Window(*resolve_period(name, today))
+
+
+def prepare_period(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",
+                   start: date | None = None, end: date | None = None, today: date | None = None,
+                   until: datetime | None = None) -> PreparedReturns:
+    """``prepare`` for one period: only its days are read (a year of a century-long history costs a year)."""
+    if until is not None:
+        today = until.astimezone(portfolio_zone(conn)).date()
+    day = today or local_today(conn)
+    return prepare(conn, flt, today=day, until=until, window=period_window(period, start, end, day))
 
 
 def returns_report(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",
                    start: date | None = None, end: date | None = None, today: date | None = None,
                    max_gap: timedelta = DEFAULT_MAX_GAP) -> ReturnsReport:
     """Returns for the filter and period (a name of ``PERIOD_NAMES``, or custom ``start``/``end``)."""
-    return prepare(conn, flt, today=today).report(period, start, end, max_gap=max_gap)
+    prepared = prepare_period(conn, flt, period=period, start=start, end=end, today=today)
+    return prepared.report(period, start, end, max_gap=max_gap)

@@ -30,6 +30,23 @@ def prepared(db: str, flt: service.ReturnsFilter, today: date,
         return service.prepare(conn, flt, today=today, until=until)
 
 
+@st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner=False)
+def prepared_period(db: str, flt: service.ReturnsFilter, period: str, today: date,
+                    until: datetime | None = None) -> service.PreparedReturns:
+    """Only what one named period needs (the Overview's headline): a short period of a long history reads only
+    its own days; ``all`` reads everything."""
+    with get_app().engine.connect() as conn:
+        return service.prepare_period(conn, flt, period=period, today=today, until=until)
+
+
+def period_asof(db: str, flt: service.ReturnsFilter, period: str) -> service.PreparedReturns:
+    """``prepared_period`` at the time machine's moment (the latest view without one)."""
+    at = asof.current()
+    if at is None:
+        return prepared_period(db, flt, period, today())
+    return prepared_period(db, flt, period, at.astimezone(data.settings().timezone).date(), at)
+
+
 def today() -> date:
     with get_app().engine.connect() as conn:
         return service.local_today(conn)

@@ -17,7 +17,7 @@ Timestamps are turned into the portfolio's zone here, because periods are resolv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import is_not
@@ -121,29 +121,39 @@ ORDER BY a.broker, a.broker_account_id
 """  # noqa: S608 - constants only
 
 
-def _closes_sql(until: bool) -> str:
-    """Non-carried rows only: the days an account was actually valued (carried days are not valuations). One row
-    per account holding its closes as arrays in time order: the database groups them, so the client reads a few
-    arrays instead of building a row object per day and splitting the rows by account. ``until`` (the time
-    machine) keeps the closes stored at or before ``:until``; the day bound lets the scan stop there."""
+def _closes_sql(until: bool, window: bool) -> str:
+    """The days an account was actually valued (carried days are not valuations). One row per account holding
+    its closes as arrays in time order: the database groups them, so the client reads a few arrays instead of
+    building a row object per day and splitting the rows by account; the counts of missing values spare the
+    client a pass over every value. ``until`` (the time machine) keeps the closes stored at or before
+    ``:until``. ``window`` keeps the days ``:from_day``..``:to_day`` only: the day before a period starts is read
+    even when carried forward, since a carried row holds the account's last close before the period (its
+    moment and values), which is where the period's returns start from."""
+    valued = ("d.day BETWEEN :from_day AND :to_day AND (NOT d.carried_forward OR d.day = :from_day)"
+              if window else "NOT d.carried_forward")
     bound = "AND d.day <= :until_day AND d.asof_ts <= :until" if until else ""
     return f"""
 SELECT d.broker, d.broker_account_id,
        array_agg(d.asof_ts ORDER BY d.asof_ts) AS stamps,
        array_agg(d.total_value_gbp ORDER BY d.asof_ts) AS gbp,
        array_agg(d.total_value_local ORDER BY d.asof_ts) AS local,
-       array_agg(DISTINCT d.account_currency) FILTER (WHERE d.account_currency <> '') AS currencies
+       array_agg(DISTINCT d.account_currency) FILTER (WHERE d.account_currency <> '') AS currencies,
+       count(*) FILTER (WHERE d.total_value_gbp IS NULL) AS missing_gbp,
+       count(*) FILTER (WHERE d.total_value_local IS NULL) AS missing_local
 FROM daily_account_value d
 JOIN broker_accounts a ON a.broker = d.broker AND a.broker_account_id = d.broker_account_id
-WHERE NOT d.carried_forward AND {_FILTER} {bound}
+WHERE {valued} AND {_FILTER} {bound}
 GROUP BY d.broker, d.broker_account_id
 """  # noqa: S608 - constants only
 
 
-def _flows_sql(until: bool) -> str:
+def _flows_sql(until: bool, window: bool) -> str:
     """A flow in another currency than the account's is valued at the broker's own rate to the account's base
-    (``fx_rate_to_base``); without one it cannot be valued in the account's currency (NULL, withheld)."""
-    bound = "AND c.flow_ts <= :until" if until else ""
+    (``fx_rate_to_base``); without one it cannot be valued in the account's currency (NULL, withheld). With
+    ``window``, the flows from the start of ``:from_day`` to the end of ``:to_day`` (those before the first close
+    read belong to no period that can be asked)."""
+    bound = ("AND c.flow_ts <= :until" if until else "") + (
+        " AND c.flow_ts >= :flows_from AND c.flow_ts < :flows_to" if window else "")
     return f"""
 SELECT c.broker, c.broker_account_id, c.flow_ts, c.amount_gbp,
        CASE WHEN c.currency = a.base_currency THEN c.amount_local
@@ -167,10 +177,24 @@ ORDER BY n.broker, n.broker_account_id, n.from_date, n.to_date
 """  # noqa: S608 - constants only
 
 
-# Two fixed texts each: the latest view keeps its own plan, the time machine adds bound predicates.
-CLOSES_SQL, CLOSES_UNTIL_SQL = _closes_sql(False), _closes_sql(True)
-FLOWS_SQL, FLOWS_UNTIL_SQL = _flows_sql(False), _flows_sql(True)
+def _edge_closes_sql(until: bool) -> str:
+    """An account with no close inside a window: its last close before it and its first after it, so that the
+    period says what reading the whole history says (the history begins later, or nothing was valued since)."""
+    bound = "AND d.day <= :until_day AND d.asof_ts <= :until" if until else ""
+    one = f"""SELECT d.asof_ts, d.total_value_gbp, d.total_value_local FROM daily_account_value d
+              WHERE d.broker = :broker AND d.broker_account_id = :account AND NOT d.carried_forward {bound}"""  # noqa: S608 - constants only
+    return f"""({one} AND d.day <= :from_day ORDER BY d.day DESC LIMIT 1)
+               UNION ALL ({one} AND d.day > :to_day ORDER BY d.day LIMIT 1) ORDER BY 1"""
+
+
+# Fixed texts, one per combination of bounds: each keeps its own plan.
+CLOSES_SQL = {(u, w): _closes_sql(u, w) for u in (False, True) for w in (False, True)}
+FLOWS_SQL = {(u, w): _flows_sql(u, w) for u in (False, True) for w in (False, True)}
 NAV_SQL, NAV_UNTIL_SQL = _nav_sql(False), _nav_sql(True)
+EDGE_CLOSES_SQL = {u: _edge_closes_sql(u) for u in (False, True)}
+# Sorting a long history's closes for the arrays needs more than the default 4 MB of work memory (100 years of
+# three accounts spilled ~6 MB to disk and took twice as long); for this read's transaction only.
+SORT_MEMORY_SQL = "SET LOCAL work_mem = '64MB'"
 
 
 ZONE_SQL = f"SELECT {TZ_SQL}"
@@ -181,38 +205,66 @@ def portfolio_zone(conn: Connection) -> ZoneInfo:
     return ZoneInfo(str(conn.execute(text(ZONE_SQL)).scalar_one()))
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days a single period needs: from the day before its first day (the close its returns start from) to
+    its last day. Reading only these makes a short period's cost independent of the length of the history."""
+
+    first: date  # the period's first day
+    last: date
+
+    def params(self, zone: ZoneInfo) -> dict[str, Any]:
+        from_day = self.first - timedelta(days=1)
+        return {"from_day": from_day, "to_day": self.last,
+                "flows_from": datetime.combine(from_day, time(), zone),
+                "flows_to": datetime.combine(self.last + timedelta(days=1), time(), zone)}
+
+
 def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
-                      until: datetime | None = None) -> list[AccountHistory]:
+                      until: datetime | None = None, window: Window | None = None) -> list[AccountHistory]:
     """Every account in the filter with its daily closes, external flows and IBKR statements; with ``until``
-    (timezone-aware: the time machine) only what had been stored for moments at or before it."""
+    (timezone-aware: the time machine) only what had been stored for moments at or before it; with ``window``
+    only the closes and flows a period inside it needs."""
     zone = portfolio_zone(conn)
     params: dict[str, Any] = flt.params()
     if until is not None:
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
         params |= {"until": until, "until_day": until.astimezone(zone).date()}
-    bounded = until is not None
+    if window is not None:
+        params |= window.params(zone)
+    bounds = (until is not None, window is not None)
     histories: dict[tuple[str, str], AccountHistory] = {}
     for row in conn.execute(text(ACCOUNTS_SQL), {**params, "flowless": list(FLOWLESS_SOURCES)}):
         histories[(row.broker, row.broker_account_id)] = AccountHistory(
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    closes = conn.execute(text(CLOSES_UNTIL_SQL if bounded else CLOSES_SQL), params).all()
-    for broker, account_id, stamps, gbp, local, currencies in closes:
+    conn.execute(text(SORT_MEMORY_SQL))
+    closes = conn.execute(text(CLOSES_SQL[bounds]), params).all()
+    for broker, account_id, stamps, gbp, local, currencies, missing_gbp, missing_local in closes:
         history = histories[(broker, account_id)]
-        read_closes(history, list(map(datetime.astimezone, stamps, repeat(zone))), gbp, local)
+        # psycopg gives the moments in the session's zone; the engine's session zone is usually the portfolio's
+        if stamps and stamps[0].tzinfo is not zone:
+            stamps = list(map(datetime.astimezone, stamps, repeat(zone)))
+        read_closes(history, stamps, gbp, local, missing_gbp, missing_local)
         # the snapshots' own currency is the one their local values are in (the account record may lag it)
         if currencies and len(currencies) == 1:
             history.currency = currencies[0]
-    flows = conn.execute(text(FLOWS_UNTIL_SQL if bounded else FLOWS_SQL),
-                         {**params, "external": sorted(EXTERNAL_KINDS)}).all()
+    if window is not None:
+        for history in histories.values():
+            if not history.stamps_gbp and not history.stamps_local:
+                edges = conn.execute(text(EDGE_CLOSES_SQL[until is not None]),
+                                     {**params, "broker": history.broker, "account": history.broker_account_id}).all()
+                read_closes(history, [row[0].astimezone(zone) for row in edges], [row[1] for row in edges],
+                            [row[2] for row in edges])
+    flows = conn.execute(text(FLOWS_SQL[bounds]), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
     for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         history.flows_gbp.append(ExternalFlow(local_ts, amount_gbp))
         history.flows_local.append(ExternalFlow(local_ts, amount_local))
-    navs = conn.execute(text(NAV_UNTIL_SQL if bounded else NAV_SQL), params).all()
+    navs = conn.execute(text(NAV_UNTIL_SQL if until is not None else NAV_SQL), params).all()
     for broker, account_id, start, end, percent, currency in navs:
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
@@ -220,18 +272,20 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
 
 
 def read_closes(
-    history: AccountHistory, stamps: list[datetime], gbp: list[Decimal | None], local: list[Decimal | None]
+    history: AccountHistory, stamps: list[datetime], gbp: list[Decimal | None], local: list[Decimal | None],
+    missing_gbp: int | None = None, missing_local: int | None = None,
 ) -> None:
     """An account's closes into its columns; a close with no GBP value (or no local one) is left out of that
-    currency's series."""
-    history.stamps_gbp, history.values_gbp = valued(stamps, gbp)
+    currency's series. ``missing_*``: how many values are missing, when the caller knows (spares a pass)."""
+    history.stamps_gbp, history.values_gbp = valued(stamps, gbp, missing_gbp)
     history.days_without_gbp = len(stamps) - len(history.stamps_gbp)
-    history.stamps_local, history.values_local = valued(stamps, local)
+    history.stamps_local, history.values_local = valued(stamps, local, missing_local)
 
 
-def valued(stamps: list[datetime], values: list[Decimal | None]) -> tuple[tuple[datetime, ...], tuple[Decimal, ...]]:
+def valued(stamps: list[datetime], values: list[Decimal | None],
+           missing: int | None = None) -> tuple[tuple[datetime, ...], tuple[Decimal, ...]]:
     """The moments and values of the closes that have a value (C-level passes; most histories have no gap)."""
-    if None not in values:
+    if missing == 0 or (missing is None and None not in values):
         return tuple(stamps), cast("tuple[Decimal, ...]", tuple(values))
     has = list(map(is_not, values, repeat(None)))
     return tuple(compress(stamps, has)), cast("tuple[Decimal, ...]", tuple(compress(values, has)))
