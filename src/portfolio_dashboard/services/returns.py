@@ -292,10 +292,15 @@ def prepare(conn: Connection, flt: ReturnsFilter | None = None, *, today: date |
     before it are read, and "today" (where named periods end) is its day in the portfolio zone. ``window``
     reads only what the periods inside it need (see ``period_window``); the whole history without one.
     """
+    day = _end_day(conn, today, until)
+    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until, window), day, window)
+
+
+def _end_day(conn: Connection, today: date | None, until: datetime | None) -> date:
+    """Where named periods end: the time machine's day, else ``today``, else today in the portfolio zone."""
     if until is not None:
-        today = until.astimezone(portfolio_zone(conn)).date()
-    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until, window),
-                           today or local_today(conn), window)
+        return until.astimezone(portfolio_zone(conn)).date()
+    return today or local_today(conn)
 
 
 def period_window(period: str | None, start: date | None, end: date | None, today: date) -> Window | None:
@@ -315,10 +320,9 @@ def prepare_period(conn: Connection, flt: ReturnsFilter | None = None, *, period
                    start: date | None = None, end: date | None = None, today: date | None = None,
                    until: datetime | None = None) -> PreparedReturns:
     """``prepare`` for one period: only its days are read (a year of a century-long history costs a year)."""
-    if until is not None:
-        today = until.astimezone(portfolio_zone(conn)).date()
-    day = today or local_today(conn)
-    return prepare(conn, flt, today=day, until=until, window=period_window(period, start, end, day))
+    day = _end_day(conn, today, until)
+    window = period_window(period, start, end, day)
+    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until, window), day, window)
 
 
 def returns_report(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",

@@ -21,30 +21,17 @@ def returns_filter(scope: Scope, wrappers: tuple[str, ...] = ()) -> service.Retu
     return service.ReturnsFilter(accounts=scope.accounts, brokers=scope.brokers, wrappers=wrappers)
 
 
-@st.cache_resource(ttl=TTL_S, max_entries=8, show_spinner=False)
-def prepared(db: str, flt: service.ReturnsFilter, today: date,
-             until: datetime | None = None) -> service.PreparedReturns:
-    """Shared, not copied: the prepared series are only read after this (``db`` carries the data version).
-    ``until``: the time machine's moment (what was stored by then; periods end on its day)."""
-    with get_app().engine.connect() as conn:
-        return service.prepare(conn, flt, today=today, until=until)
-
-
 @st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner=False)
-def prepared_period(db: str, flt: service.ReturnsFilter, period: str, today: date,
-                    until: datetime | None = None) -> service.PreparedReturns:
-    """Only what one named period needs (the Overview's headline): a short period of a long history reads only
-    its own days; ``all`` reads everything."""
+def prepared(db: str, flt: service.ReturnsFilter, today: date, until: datetime | None = None,
+             period: str | None = None) -> service.PreparedReturns:
+    """Shared, not copied: the prepared series are only read after this (``db`` carries the data version).
+    ``until``: the time machine's moment (what was stored by then; periods end on its day). ``period``: only
+    what that one named period needs (the Overview's headline: a short period of a long history reads only its
+    own days); the whole history without one (the Returns page: every period, the chart and the heat-map)."""
     with get_app().engine.connect() as conn:
+        if period is None:
+            return service.prepare(conn, flt, today=today, until=until)
         return service.prepare_period(conn, flt, period=period, today=today, until=until)
-
-
-def period_asof(db: str, flt: service.ReturnsFilter, period: str) -> service.PreparedReturns:
-    """``prepared_period`` at the time machine's moment (the latest view without one)."""
-    at = asof.current()
-    if at is None:
-        return prepared_period(db, flt, period, today())
-    return prepared_period(db, flt, period, at.astimezone(data.settings().timezone).date(), at)
 
 
 def today() -> date:
@@ -52,12 +39,13 @@ def today() -> date:
         return service.local_today(conn)
 
 
-def prepared_asof(db: str, flt: service.ReturnsFilter) -> service.PreparedReturns:
-    """The filter's returns at the time machine's moment (the latest view without one)."""
+def prepared_asof(db: str, flt: service.ReturnsFilter, period: str | None = None) -> service.PreparedReturns:
+    """The filter's returns at the time machine's moment (the latest view without one), for ``period`` only
+    when one is named."""
     at = asof.current()
     if at is None:
-        return prepared(db, flt, today())
-    return prepared(db, flt, at.astimezone(data.settings().timezone).date(), at)
+        return prepared(db, flt, today(), period=period)
+    return prepared(db, flt, at.astimezone(data.settings().timezone).date(), at, period)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

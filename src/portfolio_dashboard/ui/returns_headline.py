@@ -20,7 +20,7 @@ def metric() -> None:
     """One metric card; a withheld return reads "unavailable" with the reason in its help, never 0%."""
     period = chosen_period()
     db = data.db_key()
-    prepared = returns_data.period_asof(db, returns_data.returns_filter(state.scope()), period)
+    prepared = returns_data.prepared_asof(db, returns_data.returns_filter(state.scope()), period)
     total = prepared.total(period)
     annual = total.twr_annualised is not None
     value = total.twr_annualised if annual else total.twr

@@ -192,8 +192,9 @@ CLOSES_SQL = {(u, w): _closes_sql(u, w) for u in (False, True) for w in (False, 
 FLOWS_SQL = {(u, w): _flows_sql(u, w) for u in (False, True) for w in (False, True)}
 NAV_SQL, NAV_UNTIL_SQL = _nav_sql(False), _nav_sql(True)
 EDGE_CLOSES_SQL = {u: _edge_closes_sql(u) for u in (False, True)}
-# Sorting a long history's closes for the arrays needs more than the default 4 MB of work memory (100 years of
-# three accounts spilled ~6 MB to disk and took twice as long); for this read's transaction only.
+# Sorting a whole long history's closes for the arrays needs more than the default 4 MB of work memory (100 years
+# of three accounts spilled ~6 MB to disk and took twice as long); for this read's transaction only. A window's
+# few days fit in the default.
 SORT_MEMORY_SQL = "SET LOCAL work_mem = '64MB'"
 
 
@@ -240,11 +241,13 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
     if not histories:
         return []
-    conn.execute(text(SORT_MEMORY_SQL))
+    if window is None:
+        conn.execute(text(SORT_MEMORY_SQL))
     closes = conn.execute(text(CLOSES_SQL[bounds]), params).all()
     for broker, account_id, stamps, gbp, local, currencies, missing_gbp, missing_local in closes:
         history = histories[(broker, account_id)]
-        # psycopg gives the moments in the session's zone; the engine's session zone is usually the portfolio's
+        # psycopg gives the moments in the session's TimeZone: when that is already the portfolio's zone (the same
+        # cached ZoneInfo), a pass converting 36k moments per century of days is not needed
         if stamps and stamps[0].tzinfo is not zone:
             stamps = list(map(datetime.astimezone, stamps, repeat(zone)))
         read_closes(history, stamps, gbp, local, missing_gbp, missing_local)
