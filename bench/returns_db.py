@@ -16,7 +16,9 @@ Measured, median of ``--runs`` (server side: this process, from opening a connec
   (per account in GBP and in its own currency, per broker, per wrapper, total) — what the Returns page and
   ``portfolio-dashboard returns`` do per request;
 * **total only**: ``prepare`` and the whole filter's figures only (the Overview's "Return (TWR)");
-* **every period**: the same preparation, then all ten named periods;
+* **since inception**: ``prepare_period`` for ``all`` (the closes thinned in the database to those the figures
+  depend on, see docs/returns.md "Since inception, thinned") and its ``report``;
+* **every period**: the whole history's preparation, then all ten named periods;
 * the **bound**: a plain scan fetching the same daily values (``daily_account_value``, valued days only), in
   the same run. The ratio says what reading into the domain types and the arithmetic cost beyond reading the
   numbers, whatever the machine.
@@ -147,9 +149,11 @@ def measure(engine: Engine, end: date, runs: int) -> dict[str, Any]:
         report = prepare(conn, today=end).report("all")
         whole = prepare(conn, today=end).report("ytd")
         windowed = prepare_period(conn, period="ytd", today=end).report("ytd")
+        thinned = prepare_period(conn, period="all", today=end).report("all")
     results["check"] = {"accounts": len(report.accounts), "total twr (all)": str(report.total.twr),
                         "unavailable": list(report.total.unavailable)[:2],
-                        "ytd windowed == whole": windowed == whole}
+                        "ytd windowed == whole": windowed == whole,
+                        "since inception thinned == whole": thinned == report}
     return results
 
 

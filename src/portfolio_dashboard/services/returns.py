@@ -13,13 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from portfolio_dashboard.domain.returns import (
     DEFAULT_MAX_GAP,
     FLOWS_UNKNOWN,
+    IBKR_STATEMENT_ZONE,
     PERIOD_NAMES,
     BrokerComparison,
     MonthlyReturn,
@@ -39,13 +39,13 @@ from portfolio_dashboard.storage.reads.returns import (
     ReturnsFilter,
     Window,
     account_histories,
+    inception_histories,
     portfolio_zone,
 )
+from portfolio_dashboard.storage.reads.returns_inception import Inception
 
 # The names of the period that starts at inception (``resolve_period`` accepts each).
 SINCE_INCEPTION = frozenset({"all", "inception", "since-inception"})
-# The zone of IBKR's statement dates (Flex date-times carry no zone; IBKR documents them as US Eastern).
-IBKR_STATEMENT_ZONE = ZoneInfo("America/New_York")
 
 __all__ = ["PERIOD_NAMES", "AccountReturns", "PreparedReturns", "ReturnsFilter", "ReturnsReport", "Window",
            "broker_twr", "period_window", "prepare", "prepare_period", "returns_report"]
@@ -140,15 +140,17 @@ def _withhold(result: ReturnResult, reasons: list[str]) -> ReturnResult:
 class PreparedReturns:
     """The filter's accounts with their series prepared, for any number of periods, charts and heat-maps."""
 
-    def __init__(self, histories: Sequence[AccountHistory], today: date, window: Window | None = None) -> None:
+    def __init__(self, histories: Sequence[AccountHistory], today: date,
+                 window: Window | Inception | None = None) -> None:
         self.histories = list(histories)
         self.today = today
-        self.window = window  # read for the periods inside it only (``None``: the whole history)
+        # read for the periods inside a Window only, or for one period from inception (thinned); None: everything
+        self.window = window
         self._gbp: dict[str, ReturnSeries] = {}
         self._local: dict[str, ReturnSeries] = {}
         for h in self.histories:
             self._gbp[h.key] = ReturnSeries.from_columns(
-                h.stamps_gbp, h.values_gbp, h.flows_gbp, flows_known=h.flows_known)
+                h.stamps_gbp, h.values_gbp, h.flows_gbp, flows_known=h.flows_known, adjacent=h.adjacent)
         self._by_key = {h.key: h for h in self.histories}
         self._scopes: dict[frozenset[str], ReturnSeries] = {}
 
@@ -159,7 +161,7 @@ class PreparedReturns:
         if series is None:
             h = self._by_key[key]
             series = self._gbp[key] if h.currency == "GBP" else ReturnSeries.from_columns(
-                h.stamps_local, h.values_local, h.flows_local, flows_known=h.flows_known)
+                h.stamps_local, h.values_local, h.flows_local, flows_known=h.flows_known, adjacent=h.adjacent)
             self._local[key] = series
         return series
 
@@ -171,18 +173,22 @@ class PreparedReturns:
     def resolve(self, period: str | None, start: date | None = None, end: date | None = None) -> tuple[str, date, date]:
         """``(name, first day, last day)`` for a named period, or a custom one when ``start`` is given."""
         if start is not None or end is not None:
-            if start is None and self.window is not None:
+            if start is None and isinstance(self.window, Window):
                 raise ValueError("a range without a first day starts at inception: prepare the whole history")
             first = start or self.inception or self.today
             return self._inside("custom", *custom_period(first, end or self.today))
         name = (period or "ytd").strip().lower()
-        if name in SINCE_INCEPTION and self.window is not None:
+        if name in SINCE_INCEPTION and isinstance(self.window, Window):
             raise ValueError(f"the period {name!r} starts at inception: prepare the whole history")
         inception = self.inception or self.today
         return self._inside(name, *resolve_period(name, self.today, inception))
 
     def _inside(self, name: str, first: date, last: date) -> tuple[str, date, date]:
-        if self.window is not None and not (self.window.first <= first and last <= self.window.last):
+        if isinstance(self.window, Inception):
+            if first != (self.inception or self.today) or last != self.window.last:
+                raise ValueError(f"returns were read from inception to {self.window.last} only, "
+                                 f"not for {first}..{last}")
+        elif self.window is not None and not (self.window.first <= first and last <= self.window.last):
             raise ValueError(f"returns were read for {self.window.first}..{self.window.last}, "
                              f"not for {first}..{last}")
         return name, first, last
@@ -195,8 +201,9 @@ class PreparedReturns:
         series = self._scopes.get(wanted)
         if series is None:
             parts = [self._gbp[k] for k in sorted(wanted)]
-            combined = combine_columns([SeriesColumns(p.stamps, p.values, p.flows) for p in parts])
-            series = ReturnSeries.from_columns(combined.stamps, combined.values, combined.flows, flows_known=True)
+            combined = combine_columns([SeriesColumns(p.stamps, p.values, p.flows, p.adjacent) for p in parts])
+            series = ReturnSeries.from_columns(combined.stamps, combined.values, combined.flows, flows_known=True,
+                                               adjacent=combined.adjacent)
             self._scopes[wanted] = series
         return series
 
@@ -224,6 +231,7 @@ class PreparedReturns:
     def report(self, period: str | None = "ytd", start: date | None = None, end: date | None = None, *,
                max_gap: timedelta = DEFAULT_MAX_GAP) -> ReturnsReport:
         name, first, last = self.resolve(period, start, end)
+        self._same_gap(max_gap)
         results = {h.key: self._gbp[h.key].period(first, last, max_gap=max_gap) for h in self.histories}
         accounts = []
         for h in self.histories:
@@ -253,11 +261,18 @@ class PreparedReturns:
               max_gap: timedelta = DEFAULT_MAX_GAP) -> ReturnResult:
         """Only the whole filter's figures (the Overview's headline): no own-currency or group series."""
         _name, first, last = self.resolve(period, start, end)
+        self._same_gap(max_gap)
         results = {h.key: self._gbp[h.key].period(first, last, max_gap=max_gap) for h in self.histories}
         return self.scope_result([h.key for h in self.histories], first, last, results, max_gap)
 
+    def _same_gap(self, max_gap: timedelta) -> None:
+        if isinstance(self.window, Inception) and max_gap != self.window.max_gap:
+            raise ValueError(f"returns were read for a {self.window.max_gap.days}-day gap limit, not {max_gap.days}")
+
     def cumulative(self, start: date, end: date) -> list[tuple[datetime, Decimal | None]]:
         """The whole filter's cumulative TWR at each valuation of the period (for the chart)."""
+        if isinstance(self.window, Inception):
+            raise ValueError("a chart needs every valuation: prepare the whole history")
         self._inside("custom", start, end)
         if not self.histories:
             return []
@@ -318,16 +333,24 @@ def period_window(period: str | None, start: date | None, end: date | None, toda
 
 def prepare_period(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",
                    start: date | None = None, end: date | None = None, today: date | None = None,
-                   until: datetime | None = None) -> PreparedReturns:
-    """``prepare`` for one period: only its days are read (a year of a century-long history costs a year)."""
+                   until: datetime | None = None, max_gap: timedelta = DEFAULT_MAX_GAP) -> PreparedReturns:
+    """``prepare`` for one period: only its days are read (a year of a century-long history costs a year). A
+    period from inception reads the closes its figures depend on (``Inception``; all of them when an account has a
+    value that is not positive), for figures with the gap limit ``max_gap``."""
     day = _end_day(conn, today, until)
+    flt = flt or ReturnsFilter()
     window = period_window(period, start, end, day)
-    return PreparedReturns(account_histories(conn, flt or ReturnsFilter(), until, window), day, window)
+    if window is None:
+        inception = Inception(end or day, max_gap)
+        histories = inception_histories(conn, flt, until, inception)
+        if histories is not None:
+            return PreparedReturns(histories, day, inception)
+    return PreparedReturns(account_histories(conn, flt, until, window), day, window)
 
 
 def returns_report(conn: Connection, flt: ReturnsFilter | None = None, *, period: str | None = "ytd",
                    start: date | None = None, end: date | None = None, today: date | None = None,
                    max_gap: timedelta = DEFAULT_MAX_GAP) -> ReturnsReport:
     """Returns for the filter and period (a name of ``PERIOD_NAMES``, or custom ``start``/``end``)."""
-    prepared = prepare_period(conn, flt, period=period, start=start, end=end, today=today)
+    prepared = prepare_period(conn, flt, period=period, start=start, end=end, today=today, max_gap=max_gap)
     return prepared.report(period, start, end, max_gap=max_gap)

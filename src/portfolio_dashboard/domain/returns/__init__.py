@@ -5,6 +5,7 @@ Pure: no I/O. Money is ``Decimal``; the definitions are in docs/returns.md.
 
 from portfolio_dashboard.domain.returns.benchmark import (
     BROKER_TOLERANCE_PP,
+    IBKR_STATEMENT_ZONE,
     BrokerComparison,
     benchmark_cumulative,
     benchmark_return,
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_MAX_GAP",
     "EXTERNAL_KINDS",
     "FLOWS_UNKNOWN",
+    "IBKR_STATEMENT_ZONE",
     "PERIOD_NAMES",
     "AccountSeries",
     "BrokerComparison",

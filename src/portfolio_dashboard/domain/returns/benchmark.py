@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.domain.returns.core import quantize_return
 from portfolio_dashboard.domain.returns.series import ReturnSeries
@@ -48,6 +49,10 @@ class BrokerComparison:
     broker: Decimal | None
     difference_pp: Decimal | None
     agrees: bool | None  # None when either side is missing
+
+
+# The zone of IBKR's statement dates (Flex date-times carry no zone; IBKR documents them as US Eastern).
+IBKR_STATEMENT_ZONE = ZoneInfo("America/New_York")
 
 
 def flex_twr_fraction(percent: Decimal | str) -> Decimal:

@@ -6,12 +6,13 @@ or before it; an account that joins later enters with its first value as money i
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate, compress
-from operator import add, ne, sub
+from operator import add, ne, not_, sub
 
 from portfolio_dashboard.domain.returns.series import DEFAULT_MAX_GAP, FLOWS_UNKNOWN, ReturnSeries
 from portfolio_dashboard.domain.returns.types import (
@@ -69,7 +70,29 @@ def combine_columns(parts: Sequence[SeriesColumns]) -> SeriesColumns:
     totals = list(accumulate(map(changes.__getitem__, order), add, initial=_ZERO))[1:]
     # one point per moment, after all of its accounts' updates: the last of each run of equal moments
     last = [*map(ne, moments[:-1], moments[1:]), True]
-    return SeriesColumns(tuple(compress(moments, last)), tuple(compress(totals, last)), tuple(sorted(flows)))
+    stamps = tuple(compress(moments, last))
+    adjacent = _union_adjacent(started, stamps) if any(p.adjacent is not None for p in started) else None
+    return SeriesColumns(stamps, tuple(compress(totals, last)), tuple(sorted(flows)), adjacent)
+
+
+def _union_adjacent(parts: Sequence[SeriesColumns], stamps: Sequence[datetime]) -> tuple[bool, ...]:
+    """Which consecutive moments of the combined series can be a gap's two ends, when some parts are thinned.
+
+    Two moments can be when no part had a valuation left out between them. A part that was valued until the first
+    and from the second but had valuations left out between its two kept ones may have had one in between: those
+    two moments are then not a gap. That loses no gap: a part is thinned only where its neighbouring valuations
+    are closer than the gap limit (both ends of a longer gap are always kept), so over a stretch longer than the
+    limit it must have been valued (docs/returns.md, "Since inception, thinned").
+    """
+    flags = [True] * max(len(stamps) - 1, 0)
+    for part in parts:
+        if part.adjacent is None:
+            continue
+        for k in compress(range(len(part.adjacent)), map(not_, part.adjacent)):
+            lo = bisect_left(stamps, part.stamps[k])
+            hi = bisect_left(stamps, part.stamps[k + 1])
+            flags[lo:hi] = [False] * (hi - lo)
+    return tuple(flags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate, repeat
-from operator import add, gt, is_not, mul, sub
+from operator import add, and_, gt, is_not, mul, sub
 from typing import cast
 
 from portfolio_dashboard.domain.returns.core import (
@@ -54,7 +54,7 @@ class ReturnSeries:
     def __init__(
         self, valuations: Sequence[Valuation], flows: Sequence[ExternalFlow], *, flows_known: bool = True
     ) -> None:
-        self._prepare([v.ts for v in valuations], [v.value for v in valuations], flows, flows_known)
+        self._prepare([v.ts for v in valuations], [v.value for v in valuations], flows, flows_known, None)
 
     @classmethod
     def from_columns(
@@ -64,17 +64,30 @@ class ReturnSeries:
         flows: Sequence[ExternalFlow],
         *,
         flows_known: bool = True,
+        adjacent: Sequence[bool] | None = None,
     ) -> ReturnSeries:
-        """The series of the valuations ``zip(stamps, values)`` (time order), without building them one by one."""
+        """The series of the valuations ``zip(stamps, values)`` (time order), without building them one by one.
+
+        ``adjacent`` is for a thinned series (``SeriesColumns.adjacent``): which consecutive valuations were
+        neighbours in the full history, so that only those can make a gap; ``None`` when nothing was left out.
+        """
         series = cls.__new__(cls)
-        series._prepare(stamps, values, flows, flows_known)
+        series._prepare(stamps, values, flows, flows_known, adjacent)
         return series
 
     def _prepare(
-        self, stamps: Sequence[datetime], values: Sequence[Decimal], flows: Sequence[ExternalFlow], flows_known: bool
+        self,
+        stamps: Sequence[datetime],
+        values: Sequence[Decimal],
+        flows: Sequence[ExternalFlow],
+        flows_known: bool,
+        adjacent: Sequence[bool] | None,
     ) -> None:
         if len(stamps) != len(values):
             raise ValueError(f"{len(stamps)} moments for {len(values)} values")
+        if adjacent is not None and len(adjacent) != max(len(stamps) - 1, 0):
+            raise ValueError(f"{len(adjacent)} neighbour flags for {len(stamps)} valuations")
+        self.adjacent: tuple[bool, ...] | None = None if adjacent is None else tuple(adjacent)
         self.stamps: tuple[datetime, ...] = tuple(stamps)
         self.values: tuple[Decimal, ...] = tuple(values)
         self.flows: tuple[ExternalFlow, ...] = tuple(sorted(flows))
@@ -154,8 +167,11 @@ class ReturnSeries:
     def gap_reasons(self, i: int, j: int, end: date, max_gap: timedelta) -> list[str]:
         counts = self._gap_counts.get(max_gap)
         if counts is None:
-            # the number of gaps longer than max_gap among the first k sub-periods (C-level passes)
+            # the number of gaps longer than max_gap among the first k sub-periods (C-level passes); in a thinned
+            # series only valuations that were neighbours can be a gap's ends (the others had valuations between)
             longer = map(gt, map(sub, self.stamps[1:], self.stamps[:-1]), repeat(max_gap))
+            if self.adjacent is not None:
+                longer = map(and_, longer, self.adjacent)
             counts = list(accumulate(longer, add, initial=0))
             self._gap_counts[max_gap] = counts
         reasons = []

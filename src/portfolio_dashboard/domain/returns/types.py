@@ -55,6 +55,9 @@ class SeriesColumns:
     stamps: tuple[datetime, ...]
     values: tuple[Decimal, ...]
     flows: tuple[ExternalFlow, ...]
+    # For a thinned series (some valuations left out, see docs/returns.md "Since inception, thinned"): element k
+    # says whether valuations k and k + 1 were neighbours in the full history. None: nothing was left out.
+    adjacent: tuple[bool, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

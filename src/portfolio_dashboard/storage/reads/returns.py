@@ -16,17 +16,19 @@ Timestamps are turned into the portfolio's zone here, because periods are resolv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import is_not
+from operator import eq, is_not, sub
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
 from portfolio_dashboard.domain.returns import EXTERNAL_KINDS, ExternalFlow, Valuation, flex_twr_fraction
+from portfolio_dashboard.storage.reads.returns_inception import Inception, thinned_closes_sql
 from portfolio_dashboard.storage.reads.scope import TZ_SQL
 
 # The only source that cannot report money moved in or out (see docs/returns.md, "Unavailable, not wrong").
@@ -93,6 +95,8 @@ class AccountHistory:
     flows_local: list[ExternalFlow] = field(default_factory=list)
     nav_changes: list[NavChange] = field(default_factory=list)
     days_without_gbp: int = 0  # closes with no GBP value (a missing rate): left out, the gap rule reports long ones
+    # thinned closes (``inception_histories``): whether each two consecutive ones were neighbours; None: all read
+    adjacent: tuple[bool, ...] | None = None
 
     @property
     def valuations_gbp(self) -> list[Valuation]:
@@ -192,6 +196,7 @@ CLOSES_SQL = {(u, w): _closes_sql(u, w) for u in (False, True) for w in (False, 
 FLOWS_SQL = {(u, w): _flows_sql(u, w) for u in (False, True) for w in (False, True)}
 NAV_SQL, NAV_UNTIL_SQL = _nav_sql(False), _nav_sql(True)
 EDGE_CLOSES_SQL = {u: _edge_closes_sql(u) for u in (False, True)}
+THINNED_CLOSES_SQL = {u: thinned_closes_sql(_FILTER, u) for u in (False, True)}
 # Sorting a whole long history's closes for the arrays needs more than the default 4 MB of work memory (100 years
 # of three accounts spilled ~6 MB to disk and took twice as long); for this read's transaction only. A window's
 # few days fit in the default.
@@ -226,24 +231,67 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
     """Every account in the filter with its daily closes, external flows and IBKR statements; with ``until``
     (timezone-aware: the time machine) only what had been stored for moments at or before it; with ``window``
     only the closes and flows a period inside it needs."""
+    zone, params, histories = _accounts(conn, flt, until)
+    if not histories:
+        return []
+    if window is not None:
+        params |= window.params(zone)
+    else:
+        conn.execute(text(SORT_MEMORY_SQL))
+    bounds = (until is not None, window is not None)
+    _closes_into(histories, conn.execute(text(CLOSES_SQL[bounds]), params).all(), zone)
+    if window is not None:
+        for history in histories.values():
+            if not history.stamps_gbp and not history.stamps_local:
+                edges = conn.execute(text(EDGE_CLOSES_SQL[until is not None]),
+                                     {**params, "broker": history.broker, "account": history.broker_account_id}).all()
+                read_closes(history, [row[0].astimezone(zone) for row in edges], [row[1] for row in edges],
+                            [row[2] for row in edges])
+    _flows_and_statements_into(histories, conn, params, zone, bounds)
+    return list(histories.values())
+
+
+def inception_histories(conn: Connection, flt: ReturnsFilter, until: datetime | None,
+                        inception: Inception) -> list[AccountHistory] | None:
+    """``account_histories`` for a period from inception, with each account's closes thinned to those the
+    period's figures depend on (see ``returns_inception``); ``None`` when an account has a close that is not
+    positive or lacks a value, where thinning would not be exact (read the whole history instead)."""
+    zone, params, histories = _accounts(conn, flt, until)
+    if not histories:
+        return []
+    params |= inception.params(zone)
+    rows = conn.execute(text(THINNED_CLOSES_SQL[until is not None]),
+                        {**params, "external": sorted(EXTERNAL_KINDS)}).all()
+    if any(row.irregular for row in rows):
+        return None
+    closes = [(row.broker, row.broker_account_id, row.stamps, row.gbp, row.local, row.currencies, 0, 0)
+              for row in rows if row.stamps]
+    _closes_into(histories, closes, zone)
+    for row in rows:
+        if row.ordinals:
+            histories[(row.broker, row.broker_account_id)].adjacent = tuple(
+                map(eq, map(sub, row.ordinals[1:], row.ordinals[:-1]), repeat(1)))
+    _flows_and_statements_into(histories, conn, params, zone, (until is not None, False))
+    return list(histories.values())
+
+
+def _accounts(conn: Connection, flt: ReturnsFilter,
+              until: datetime | None) -> tuple[ZoneInfo, dict[str, Any], dict[tuple[str, str], AccountHistory]]:
     zone = portfolio_zone(conn)
     params: dict[str, Any] = flt.params()
     if until is not None:
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
         params |= {"until": until, "until_day": until.astimezone(zone).date()}
-    if window is not None:
-        params |= window.params(zone)
-    bounds = (until is not None, window is not None)
     histories: dict[tuple[str, str], AccountHistory] = {}
     for row in conn.execute(text(ACCOUNTS_SQL), {**params, "flowless": list(FLOWLESS_SOURCES)}):
         histories[(row.broker, row.broker_account_id)] = AccountHistory(
             row.broker, row.broker_account_id, row.name, row.wrapper, row.base_currency, bool(row.flows_known))
-    if not histories:
-        return []
-    if window is None:
-        conn.execute(text(SORT_MEMORY_SQL))
-    closes = conn.execute(text(CLOSES_SQL[bounds]), params).all()
+    return zone, params, histories
+
+
+def _closes_into(histories: dict[tuple[str, str], AccountHistory], closes: Sequence[Sequence[Any]],
+                 zone: ZoneInfo) -> None:
     for broker, account_id, stamps, gbp, local, currencies, missing_gbp, missing_local in closes:
         history = histories[(broker, account_id)]
         # psycopg gives the moments in the session's TimeZone: when that is already the portfolio's zone (the same
@@ -254,24 +302,20 @@ def account_histories(conn: Connection, flt: ReturnsFilter = ReturnsFilter(),
         # the snapshots' own currency is the one their local values are in (the account record may lag it)
         if currencies and len(currencies) == 1:
             history.currency = currencies[0]
-    if window is not None:
-        for history in histories.values():
-            if not history.stamps_gbp and not history.stamps_local:
-                edges = conn.execute(text(EDGE_CLOSES_SQL[until is not None]),
-                                     {**params, "broker": history.broker, "account": history.broker_account_id}).all()
-                read_closes(history, [row[0].astimezone(zone) for row in edges], [row[1] for row in edges],
-                            [row[2] for row in edges])
+
+
+def _flows_and_statements_into(histories: dict[tuple[str, str], AccountHistory], conn: Connection,
+                               params: dict[str, Any], zone: ZoneInfo, bounds: tuple[bool, bool]) -> None:
     flows = conn.execute(text(FLOWS_SQL[bounds]), {**params, "external": sorted(EXTERNAL_KINDS)}).all()
     for broker, account_id, ts, amount_gbp, amount_local in flows:
         history = histories[(broker, account_id)]
         local_ts = ts.astimezone(zone)
         history.flows_gbp.append(ExternalFlow(local_ts, amount_gbp))
         history.flows_local.append(ExternalFlow(local_ts, amount_local))
-    navs = conn.execute(text(NAV_UNTIL_SQL if until is not None else NAV_SQL), params).all()
+    navs = conn.execute(text(NAV_UNTIL_SQL if bounds[0] else NAV_SQL), params).all()
     for broker, account_id, start, end, percent, currency in navs:
         histories[(broker, account_id)].nav_changes.append(
             NavChange(start, end, flex_twr_fraction(percent), currency))
-    return list(histories.values())
 
 
 def read_closes(
