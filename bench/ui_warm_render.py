@@ -7,7 +7,8 @@
 3. ``--rounds`` times, a fresh browser context (no cache, no session) opens ``/overview``: the moment the
    total and the value chart become visible is stamped in the page (a mutation observer, no sleeps),
    measured from the navigation's start.
-4. The floor: a one-line Streamlit page served warm and opened the same way, in the same run.
+4. The floor: a one-line Streamlit page served warm, on the same kind of socket as ``serve`` (Nagle's algorithm
+   off, ``ui/no_delay.py``), and opened the same way, in the same run; plain ``streamlit run`` is shown beside it.
 5. Page switches: in one session, a click on each page in the sidebar until its title and first table or
    chart show.
 
@@ -82,13 +83,21 @@ def page_switches(browser: object, url: str) -> list[tuple[str, float]]:
     return out[len(SWITCHES):]
 
 
-def floor(browser: object, rounds: int) -> list[float]:
+# Streamlit's CLI as ``serve`` runs it (ui/launch.py), less the background imports of the dashboard's modules
+# (they would compete with the floor's visits for the CPU): Nagle's algorithm off on the listening socket.
+SAME_SOCKET = ("import sys; from portfolio_dashboard.ui import no_delay; no_delay.install(); "
+               "from streamlit.web import cli; sys.argv = ['streamlit', *sys.argv[1:]]; cli.main()")
+
+
+def floor(browser: object, rounds: int, *, as_served: bool = True) -> list[float]:
+    """A one-line page's first render; ``as_served``: on the socket ``serve`` uses, else plain ``streamlit run``."""
     with tempfile.TemporaryDirectory(prefix="pd-floor-") as tmp:
         script = Path(tmp) / "hello.py"
         script.write_text('import streamlit as st\nst.title("Hello")\n')
         port = free_port()
+        start = [sys.executable, "-c", SAME_SOCKET] if as_served else [sys.executable, "-m", "streamlit"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+            [*start, "run", str(script), "--server.port", str(port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
@@ -130,13 +139,15 @@ def main() -> None:
             visits = fresh_visits(browser, overview, (TOTAL, CHART), args.rounds)
             switches = page_switches(browser, overview)
             hello = floor(browser, args.rounds)
+            plain = floor(browser, args.rounds, as_served=False)
             browser.close()
     finally:
         server.stop()
         stop_embedded(app.settings.pgdata_dir)
     f = statistics.median(hello)
     total, chart = statistics.median(v[0] for v in visits), statistics.median(v[1] for v in visits)
-    print(f"floor (one-line page, fresh browser, warm server): median {f:.2f} s, worst {max(hello):.2f} s")
+    print(f"floor (one-line page, fresh browser, warm server): median {f:.2f} s, worst {max(hello):.2f} s "
+          f"(plain `streamlit run`, Nagle on: median {statistics.median(plain):.2f} s)")
     print(f"Overview total: median {total:.2f} s, worst {max(v[0] for v in visits):.2f} s; "
           f"chart: median {chart:.2f} s, worst {max(v[1] for v in visits):.2f} s "
           f"(target floor + 1.0 = {f + 1.0:.2f} s)")

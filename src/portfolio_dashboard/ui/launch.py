@@ -1,6 +1,7 @@
 """``python -m portfolio_dashboard.ui.launch run app.py ...``: Streamlit's own CLI, as ``serve`` starts it.
 
-Streamlit starts listening at once; the dashboard's imports follow in the background once it answers
+Streamlit starts listening at once, on a socket with Nagle's algorithm off (``no_delay.py`` says why); the
+dashboard's imports follow in the background once it answers
 (``warm.py`` says why nothing more, and nothing before).
 """
 
@@ -10,8 +11,9 @@ import sys
 
 
 def main() -> None:
-    from portfolio_dashboard.ui import warm
+    from portfolio_dashboard.ui import no_delay, warm
 
+    no_delay.install()  # before Streamlit binds its port: responses are not held back by Nagle's algorithm
     args = sys.argv[1:]
     warm.start(args)
     from streamlit.web import cli
