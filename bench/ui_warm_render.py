@@ -83,10 +83,10 @@ def page_switches(browser: object, url: str) -> list[tuple[str, float]]:
     return out[len(SWITCHES):]
 
 
-# Streamlit's CLI as ``serve`` runs it (ui/launch.py), less the background imports of the dashboard's modules
-# (they would compete with the floor's visits for the CPU): Nagle's algorithm off on the listening socket.
-SAME_SOCKET = ("import sys; from portfolio_dashboard.ui import no_delay; no_delay.install(); "
-               "from streamlit.web import cli; sys.argv = ['streamlit', *sys.argv[1:]]; cli.main()")
+# Streamlit's CLI as ``serve`` runs it (``launch.run_streamlit``: Nagle's algorithm off on the listening socket),
+# less ``launch.main``'s background imports of the dashboard's modules (they would compete with the floor's visits
+# for the CPU).
+SAME_SOCKET = "import sys; from portfolio_dashboard.ui.launch import run_streamlit; run_streamlit(sys.argv[1:])"
 
 
 def floor(browser: object, rounds: int, *, as_served: bool = True) -> list[float]:

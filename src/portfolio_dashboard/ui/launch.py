@@ -10,16 +10,23 @@ from __future__ import annotations
 import sys
 
 
-def main() -> None:
-    from portfolio_dashboard.ui import no_delay, warm
+def run_streamlit(args: list[str]) -> None:
+    """Streamlit's CLI with ``args`` (``run app.py ...``), on a socket with Nagle's algorithm off."""
+    from portfolio_dashboard.ui import no_delay
 
     no_delay.install()  # before Streamlit binds its port: responses are not held back by Nagle's algorithm
-    args = sys.argv[1:]
-    warm.start(args)
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *args]
     cli.main()
+
+
+def main() -> None:
+    from portfolio_dashboard.ui import warm
+
+    args = sys.argv[1:]
+    warm.start(args)
+    run_streamlit(args)
 
 
 if __name__ == "__main__":
