@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psutil
 
@@ -69,8 +70,10 @@ def capture_time(day: date) -> datetime:
 
 
 def first_day(days: int) -> date:
-    """The first simulated day, so that the last one is yesterday (UTC)."""
-    return datetime.now(UTC).date() - timedelta(days=days)
+    """The first simulated day, so that the last one is yesterday in New York: that day's Flex as-of (its close,
+    20:20 New York) has passed at any hour. Yesterday in UTC would put it in the future from midnight UTC until
+    01:20, and the capture rightly refuses an as-of in the future."""
+    return datetime.now(ZoneInfo("America/New_York")).date() - timedelta(days=days)
 
 
 def plan_year(days: int, seed: int, start: date) -> dict[date, tuple[str, ...]]:

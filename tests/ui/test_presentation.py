@@ -93,17 +93,27 @@ def test_csv_is_exact_with_real_ids_and_currency_headers(seeded):
     assert sum(Decimal(r["Weight (%)"]) for r in rows) == pytest.approx(Decimal(100), abs=Decimal("0.001"))
 
 
+def _midnight_before(moment: datetime, app: App) -> datetime:
+    return moment.astimezone(app.settings.timezone).replace(hour=0, minute=0, second=0).astimezone(UTC)
+
+
 def _two_days(app: App, *, early_today: bool) -> None:
     """An account that loses £10 since yesterday while the pound gains on the dollar."""
     app.migrate()
     now = datetime.now(UTC).replace(microsecond=0)
     today = now - timedelta(minutes=5)
+    # the day's move compares with the previous day's close, converted at the rate at the midnight starting the
+    # newest snapshot's day (portfolio time zone): today's new rate must come after that midnight, at any hour
+    midnight = _midnight_before(today, app)
+    if today - midnight < timedelta(minutes=2):
+        today = midnight - timedelta(minutes=1)
+        midnight = _midnight_before(today, app)
     yesterday = today - timedelta(days=1)
     with app.engine.begin() as conn:
         b = Book(conn)
         b.account("ib", "U7654321", "ISA")
         b.rate("GBP", "USD", D("1.20"), yesterday - timedelta(hours=1))
-        b.rate("GBP", "USD", D("1.25"), today - timedelta(minutes=30))
+        b.rate("GBP", "USD", D("1.25"), today - min(timedelta(minutes=30), (today - midnight) / 2))
         b.snapshot("ib", "U7654321", yesterday, D("1000.00"))
         if early_today:
             b.snapshot("ib", "U7654321", today - timedelta(minutes=1), D("995.00"))
