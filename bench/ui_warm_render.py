@@ -8,7 +8,8 @@
    total and the value chart become visible is stamped in the page (a mutation observer, no sleeps),
    measured from the navigation's start.
 4. The floor: a one-line Streamlit page served warm, on the same kind of socket as ``serve`` (Nagle's algorithm
-   off, ``ui/no_delay.py``), and opened the same way, in the same run; plain ``streamlit run`` is shown beside it.
+   off, ``ui/no_delay.py``), and opened the same way, in the same run, its visits taking turns with the
+   Overview's (the machine's load drifts); plain ``streamlit run`` is shown beside it.
 5. Page switches: in one session, a click on each page in the sidebar until its title and first table or
    chart show.
 
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +91,10 @@ def page_switches(browser: object, url: str) -> list[tuple[str, float]]:
 SAME_SOCKET = "import sys; from portfolio_dashboard.ui.launch import run_streamlit; run_streamlit(sys.argv[1:])"
 
 
-def floor(browser: object, rounds: int, *, as_served: bool = True) -> list[float]:
-    """A one-line page's first render; ``as_served``: on the socket ``serve`` uses, else plain ``streamlit run``."""
+@contextlib.contextmanager
+def floor_page(*, as_served: bool = True) -> Iterator[str]:
+    """A one-line page served warm (its URL); ``as_served``: on the socket ``serve`` uses, else plain
+    ``streamlit run``."""
     with tempfile.TemporaryDirectory(prefix="pd-floor-") as tmp:
         script = Path(tmp) / "hello.py"
         script.write_text('import streamlit as st\nst.title("Hello")\n')
@@ -108,12 +112,24 @@ def floor(browser: object, rounds: int, *, as_served: bool = True) -> list[float
                         f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
                     break
                 time.sleep(0.05)
-            url = f"http://127.0.0.1:{port}/"
-            fresh_visits(browser, url, ("h1",), 1)  # warm, like the dashboard
-            return [r[0] for r in fresh_visits(browser, url, ("h1",), rounds)]
+            yield f"http://127.0.0.1:{port}/"
         finally:
             os.killpg(proc.pid, signal.SIGTERM)  # the group we started
             proc.wait(30)
+
+
+def interleaved(browser: object, overview: str, hello: str, plain: str,
+                rounds: int) -> tuple[list[tuple[float, ...]], list[float], list[float]]:
+    """Each round visits the floor, the Overview and the stock page in turn (the order rotating), so a change in
+    the machine's load during the run weighs on the floor and the Overview alike."""
+    pages = [(overview, (TOTAL, CHART)), (hello, ("h1",)), (plain, ("h1",))]
+    for url, selectors in pages:
+        fresh_visits(browser, url, selectors, 1)  # every server warm from here on
+    out: dict[str, list[tuple[float, ...]]] = {url: [] for url, _ in pages}
+    for i in range(rounds):
+        for url, selectors in pages[i % 3:] + pages[:i % 3]:
+            out[url] += fresh_visits(browser, url, selectors, 1)
+    return out[overview], [r[0] for r in out[hello]], [r[0] for r in out[plain]]
 
 
 def main() -> None:
@@ -135,11 +151,9 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             overview = f"{server.url}/overview"
-            fresh_visits(browser, overview, (TOTAL, CHART), 1)  # the server is warm from here on
-            visits = fresh_visits(browser, overview, (TOTAL, CHART), args.rounds)
+            with floor_page() as hello_url, floor_page(as_served=False) as plain_url:
+                visits, hello, plain = interleaved(browser, overview, hello_url, plain_url, args.rounds)
             switches = page_switches(browser, overview)
-            hello = floor(browser, args.rounds)
-            plain = floor(browser, args.rounds, as_served=False)
             browser.close()
     finally:
         server.stop()

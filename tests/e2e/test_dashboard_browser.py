@@ -196,7 +196,10 @@ def test_pages_filter_and_csv(server, history, page, tmp_path):
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
         page.locator("h1", has_text=title).wait_for()
         idle(page)
-    # filter: one account only
+    # filter: one account only, in the sidebar's filter popover (its button says what the filter holds)
+    popover = page.locator(".st-key-filter_popover button").first
+    assert "Filter: all accounts" in popover.inner_text()
+    popover.click()
     page.locator(".st-key-filter_accounts input").click()
     page.keyboard.type("Stocks")  # the combobox filters as one types
     page.get_by_role("option", name=re.compile("Demo Stocks & Shares ISA")).click()
@@ -204,6 +207,7 @@ def test_pages_filter_and_csv(server, history, page, tmp_path):
     page.get_by_text("Filtered:").first.wait_for()
     idle(page)
     assert total_value(page) != all_accounts
+    assert "Filter: 1 account" in popover.inner_text()
     # the filter holds on the positions page, and the CSV has exactly its rows
     page.locator('[data-testid="stSidebarNav"] a', has_text="Positions").click()
     page.locator("h1", has_text="Positions").wait_for()

@@ -127,13 +127,22 @@ def idle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=TIMEOUT_MS)
 
 
+def open_time_machine(page) -> None:  # type: ignore[no-untyped-def]
+    """The sidebar's time machine is a popover: its fields are in the page once its button is clicked."""
+    if not page.locator(".st-key-asof_pick").is_visible():
+        page.locator(".st-key-asof_popover button").first.click()
+    page.locator(".st-key-asof_pick").wait_for()
+
+
 def choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Open a select box and pick an option. A click that lands while a rerun replaces the sidebar opens
-    nothing, so the box is opened again until its list shows (a person would click again too)."""
+    """Open the time machine and a select box in it, and pick an option. A click that lands while a rerun
+    replaces the sidebar opens nothing, so the box is opened again until its list shows (a person would click
+    again too)."""
     box = page.locator(f'.st-key-{key} button[aria-haspopup="listbox"]')  # the box's "Open" button
     wanted = page.get_by_role("option", name=option)
     for _ in range(5):
         idle(page)
+        open_time_machine(page)
         box.click()
         try:
             wanted.wait_for(timeout=15_000)
@@ -157,17 +166,21 @@ def test_pick_a_past_date_and_every_page_shows_that_days_snapshots(server, picke
     page.locator(TOTAL).wait_for()
     idle(page)
     latest_total = page.locator(TOTAL).inner_text().strip()
+    machine = page.locator(".st-key-asof_popover button").first  # says the moment shown while closed
+    assert "Time machine: latest" in machine.inner_text()
     # the date field is a segmented field (year, month, day): type into it as a person would
+    open_time_machine(page)
     segment = page.locator('.st-key-asof_date [role="spinbutton"]').first
     segment.scroll_into_view_if_needed()
     segment.click()
     page.keyboard.type(day.strftime("%Y%m%d"))
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    # a click outside closes the popover and sets the date (Escape would close it and set nothing)
+    page.locator("h1").first.click()
     page.get_by_text(f"As of {day:%d %b %Y} 23:59").first.wait_for()
     idle(page)
     assert page.locator(TOTAL).inner_text().strip() == fmt.money(picked["total"], "GBP")  # type: ignore[arg-type]
     assert fmt.money(picked["total"], "GBP") != latest_total  # type: ignore[arg-type]
+    assert f"Time machine: {day.isoformat()}" in machine.inner_text()
     badge = page.get_by_text(f"{picked['stale_label']}: snapshot")
     badge.first.wait_for()
     assert f"snapshot {STALE_DAYS}d " in badge.first.inner_text()  # the one age style: "3d 7h ago"

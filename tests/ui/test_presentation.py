@@ -14,6 +14,7 @@ from portfolio_dashboard.bootstrap import App
 from portfolio_dashboard.storage.reads import holdings as rh
 from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt, overview_parts, positions_table, state
+from tests.ui import static_tables
 from tests.ui.builders import Book
 from tests.ui.conftest import run_page
 
@@ -43,15 +44,22 @@ def test_overview_position_headlines(seeded):
 
 def test_account_table_has_wrapper_share_and_both_currencies(seeded):
     at = run_page()
-    table = at.dataframe[1].value
-    assert list(table.columns) == ["Account", "Name", "Wrapper", "Value (GBP)", "Value (USD)", "% of total", "As of",
-                                   "Unreconciled", "Source"]
+    markup = static_tables.find(at, "Wrapper")
+    assert static_tables.columns(markup) == ["Account", "Wrapper", "Value (GBP)", "Value (USD)", "% of total", "Name",
+                                             "As of", "Unreconciled", "Source"]
+    table = static_tables.parse(markup)
     with seeded.engine.connect() as conn:
         lines = rh.account_lines(conn, Scope())
-    assert table["% of total"].sum() == pytest.approx(1.0)
-    for row, a in zip(table.itertuples(), lines, strict=True):
-        assert row[4] == pytest.approx(float(a.value_gbp))
-        assert row[5] == pytest.approx(float(a.value_usd))
+    assert len(table) == len(lines) == 3
+    for row, a in zip(table, lines, strict=True):  # largest first, in the dashboard's number style
+        assert row["Account"] == fmt.account_label(a.broker, a.broker_account_id)
+        assert row["Wrapper"] == fmt.wrapper_label(a.wrapper)
+        assert row["Value (GBP)"] == fmt.money(a.value_gbp, "GBP")
+        assert row["Value (USD)"] == fmt.money(a.value_usd, "USD")
+        assert row["% of total"] == fmt.pct(a.weight, signed=False)
+        assert row["Source"].startswith("/runs?snapshot=")
+    assert sum(Decimal(r["% of total"].rstrip("%")) for r in table) == pytest.approx(100, abs=0.02)
+    assert "<script" not in markup and "unsafe" not in markup
     usd = {h.value_usd / h.value_gbp for h in _holdings(seeded) if h.value_gbp}  # one GBP->USD rate per snapshot
     assert len({round(r, 8) for r in usd}) == 1
 

@@ -126,3 +126,30 @@ def test_tables_show_the_same_style_with_empty_cells_and_colours():
     assert "−£5,773.87" in html and "£12.50" in html and "50.00%" in html and "0.125" in html
     assert "None" not in html and "nan" not in html
     assert tables.LOSS.split(": ")[1] in html and tables.GAIN.split(": ")[1] in html
+
+
+def test_static_tables_escape_every_text_and_keep_the_number_style():
+    import pandas as pd
+
+    from portfolio_dashboard.ui import tables
+    from tests.ui import static_tables
+
+    frame = pd.DataFrame({
+        "Account": ['<script>alert("x")</script>', "Tom & Jerry's $ISA | :red[x]"],
+        "Accounts": [2, 1],
+        "Value": [Decimal("-5773.87"), None],
+        "Weight": [Decimal("0.6426"), float("nan")],
+        "Source": ['/runs?snapshot=1&x="><b>', None],
+    }, dtype=object)
+    markup = tables.static(frame, money_cols={"Value": "GBP"}, pct_cols=("Weight",), links={"Source": "snapshot"})
+    assert "<script" not in markup and "<b>" not in markup  # names and links are text, never markup
+    assert "\n" not in markup  # Markdown would end the HTML block at a blank line
+    rows = static_tables.parse(markup)
+    assert rows[0] == {"Account": '<script>alert("x")</script>', "Accounts": "2", "Value": "−£5,773.87",
+                       "Weight": "64.26%", "Source": '/runs?snapshot=1&x="><b>'}
+    assert rows[1] == {"Account": "Tom & Jerry's $ISA | :red[x]", "Accounts": "1", "Value": "", "Weight": "",
+                       "Source": ""}  # an empty cell where a value does not apply
+    right = [c for c in ("Account", "Accounts", "Value", "Weight", "Source")
+             if f'text-align:right">{c}</th>' in markup]
+    assert right == ["Accounts", "Value", "Weight"]  # amounts, percentages and counts line up on the right
+    assert markup.startswith('<div style="overflow-x:auto">')  # a narrow screen scrolls it sideways

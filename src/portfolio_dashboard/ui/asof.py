@@ -93,17 +93,22 @@ def _on_pick() -> None:
 
 
 def controls() -> None:
-    """The sidebar's date (and optional time) picker with quick picks; keeps ``?asof=`` in the URL."""
+    """The sidebar's date (and optional time) picker with quick picks, in a popover whose button names the
+    moment shown; keeps ``?asof=`` in the URL."""
     _init()
     picks = quick_picks(date.today())
-    st.selectbox("Time machine", list(picks), index=None, key=PICK_KEY, on_change=_on_pick,
-                 placeholder="Quick pick: latest, 5 April, 31 December, month ends",
-                 help="Every page shows each account's stored snapshot at or before this moment.")
-    st.date_input("As of date", key=DATE_KEY, max_value=date.today(), format="YYYY-MM-DD",
-                  help="Empty: the latest snapshots.")
-    if st.session_state.get(DATE_KEY) is not None:  # a time means nothing without a date
-        st.session_state.setdefault(TIME_KEY, None)  # empty (end of day), not Streamlit's default "now"
-        st.time_input("As of time", key=TIME_KEY, step=timedelta(minutes=15), help="Empty: the end of the day.")
+    text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
+    label = f"Time machine: {text.replace('T', ' ')}" if text else "Time machine: latest"
+    # a popover's content is drawn only when opened: the date field's script stays off a first visit (issue 19)
+    with st.popover(label, icon=":material/history:", width="stretch", key="asof_popover"):
+        st.selectbox("Quick pick", list(picks), index=None, key=PICK_KEY, on_change=_on_pick,
+                     placeholder="Latest, 5 April, 31 December, month ends",
+                     help="Every page shows each account's stored snapshot at or before this moment.")
+        st.date_input("As of date", key=DATE_KEY, max_value=date.today(), format="YYYY-MM-DD",
+                      help="Empty: the latest snapshots.")
+        if st.session_state.get(DATE_KEY) is not None:  # a time means nothing without a date
+            st.session_state.setdefault(TIME_KEY, None)  # empty (end of day), not Streamlit's default "now"
+            st.time_input("As of time", key=TIME_KEY, step=timedelta(minutes=15), help="Empty: the end of the day.")
     text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
     if text:
         st.query_params[PARAM] = text

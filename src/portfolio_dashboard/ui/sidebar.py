@@ -204,18 +204,31 @@ def _settle_filters() -> None:
     _prune(state.ACCOUNTS_KEY, list(labels))
 
 
+def filter_label(brokers: list[str], wrappers: list[str], accounts: list[str]) -> str:
+    """The filter popover's button: what the filter holds, readable while it is closed."""
+    parts = [", ".join(fmt.broker_label(b) for b in brokers), ", ".join(fmt.wrapper_label(w) for w in wrappers)]
+    if accounts:
+        parts.append(f"{len(accounts)} account{'s' if len(accounts) != 1 else ''}")
+    chosen = [p for p in parts if p]
+    return "Filter: " + (" · ".join(chosen) if chosen else "all accounts")
+
+
 def filters() -> None:
     view_picker.picker()
     st.segmented_control("Display currency", state.CURRENCIES, key=state.CURRENCY_KEY, on_change=_keep_currency,
                          help="Totals in GBP are converted at the stored rate nearest at or before each date.")
     brokers, labels = _choices()
-    chosen = st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
-                            placeholder="All brokers")
-    wrappers = st.multiselect("Wrapper", _wrapper_choices(), key=state.WRAPPERS_KEY, format_func=fmt.wrapper_label,
-                              placeholder="All wrappers", help="The account's tax wrapper (ISA, SIPP, GIA …).")
-    st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
-                   placeholder="All accounts")
-    if chosen or wrappers or st.session_state.get(state.ACCOUNTS_KEY):
+    chosen = [list(st.session_state.get(k) or []) for k in (state.BROKERS_KEY, state.WRAPPERS_KEY, state.ACCOUNTS_KEY)]
+    # In a popover, whose content a browser draws only when opened: three multiselects drawn on every first
+    # visit held the Overview's total and chart back (docs/benchmarks.md, issue 19). The key keeps it open while
+    # its label changes with the choice.
+    with st.popover(filter_label(*chosen), icon=":material/filter_list:", width="stretch", key="filter_popover"):
+        st.multiselect("Broker", brokers, key=state.BROKERS_KEY, format_func=fmt.broker_label,
+                       placeholder="All brokers")
+        st.multiselect("Wrapper", _wrapper_choices(), key=state.WRAPPERS_KEY, format_func=fmt.wrapper_label,
+                       placeholder="All wrappers", help="The account's tax wrapper (ISA, SIPP, GIA …).")
+        st.multiselect("Account", list(labels), key=state.ACCOUNTS_KEY, format_func=lambda k: labels.get(k, k),
+                       placeholder="All accounts")
         st.caption("The filter applies to every page.")
     asof.controls()
 

@@ -1,7 +1,9 @@
-"""Column formats for ``st.dataframe``: numbers stay numbers (so columns sort), shown like ``fmt`` shows them."""
+"""Tables in the dashboard's number style (``fmt``): column formats for ``st.dataframe`` (numbers stay numbers, so
+columns sort), and ``static`` HTML tables for a summary of a few rows."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from typing import Any
@@ -92,3 +94,48 @@ def styled(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pnl
     if coloured:
         styler = styler.map(_pnl_colour, subset=pd.Index(coloured))
     return styler
+
+
+def _counts(column: pd.Series) -> bool:
+    """A column of whole numbers (counts), right-aligned like the amounts."""
+    values = [v for v in column if v is not None]
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+_PAD = "padding:0.375rem 0.5rem"  # a little tighter than Streamlit's, so a nine-column table fits a laptop
+
+
+def static(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pct_cols: tuple[str, ...] = (),
+           links: dict[str, str] | None = None) -> str:
+    """``frame`` as an HTML table in the dashboard's number style, for ``st.markdown(..., unsafe_allow_html=True)``
+    (every text escaped): amounts, percentages and counts right-aligned, an empty cell where a value does not
+    apply, cells on one line in the data grid's font size, the table scrolling sideways on a narrower screen;
+    ``links`` maps a column of URLs to the text each link shows. Streamlit's Markdown styles it as its own
+    tables, in either theme.
+
+    Why not ``st.dataframe`` for a summary of a few rows: the data grid is lazily loaded script (about 1.2 MB with
+    its formatting code) that a fresh browser must fetch and run before the page shows anything; on the Overview
+    it held the total and the value chart back by 0.3-0.45 s (docs/benchmarks.md). Why not a Markdown table:
+    Streamlit does not let one scroll sideways, so on a phone its right-hand columns were out of reach. A plain
+    table also reads as text: selectable, copyable, read out by a screen reader.
+    """
+    money_cols, links = money_cols or {}, links or {}
+    formats: dict[str, Callable[[Any], str]] = {c: _money_in(ccy) for c, ccy in money_cols.items()}
+    formats.update({c: lambda v: fmt.pct(v, signed=False) for c in pct_cols})
+    right = set(formats) | {c for c in frame.columns if _counts(frame[c])}
+
+    def cell(column: str, value: Any) -> str:
+        side = f' style="{_PAD}{";text-align:right" if column in right else ""}"'
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            return f"<td{side}></td>"
+        if column in links:
+            return f'<td{side}><a href="{html.escape(str(value))}">{html.escape(links[column])}</a></td>'
+        return f"<td{side}>{html.escape(formats[column](value) if column in formats else str(value))}</td>"
+
+    head = "".join(f'<th style="{_PAD};text-align:{"right" if c in right else "left"}">{html.escape(str(c))}</th>'
+                   for c in frame.columns)
+    rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
+                   for row in frame.itertuples(index=False, name=None))
+    # one line: Markdown ends an HTML block at a blank line
+    return (f'<div style="overflow-x:auto"><table style="white-space:nowrap;font-size:0.875rem">'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>")

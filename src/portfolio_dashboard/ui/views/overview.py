@@ -124,22 +124,20 @@ def value_chart(db: str, currency: str) -> None:
 
 
 def breakdown(db: str, s: Summary) -> None:
-    ccy = s.currency
+    """The accounts across the page (their table is wide), then the brokers."""
+    st.subheader("By account")
+    overview_parts.account_table(db, s)
     total = s.total or 0
-    left, right = st.columns([2, 3])
-    with left:
-        st.subheader("By broker")
-        brokers = pd.DataFrame({
-            "Broker": [fmt.broker_label(b.broker) for b in s.brokers],
-            "Accounts": [b.accounts for b in s.brokers],
-            "Value": [data.as_float(b.value) for b in s.brokers],
-            "Weight": [data.as_float(b.value / total) if b.value is not None and total else None for b in s.brokers],
-        })
-        st.dataframe(tables.styled(brokers, money_cols={"Value": ccy}, pct_cols=("Weight",)), hide_index=True,
-                     placeholder="")
-    with right:
-        st.subheader("By account")
-        overview_parts.account_table(db, s)
+    brokers = pd.DataFrame({
+        "Broker": [fmt.broker_label(b.broker) for b in s.brokers],
+        "Accounts": [b.accounts for b in s.brokers],
+        "Value": [b.value for b in s.brokers],
+        "Weight": [b.value / total if b.value is not None and total else None for b in s.brokers],
+    }, dtype=object)
+    st.subheader("By broker")
+    with st.container(key="brokers_table"):
+        st.markdown(tables.static(brokers, money_cols={"Value": s.currency}, pct_cols=("Weight",)),
+                    unsafe_allow_html=True)
 
 
 def headline(db: str) -> Summary | None:
