@@ -97,6 +97,7 @@ def controls() -> None:
     moment shown; keeps ``?asof=`` in the URL."""
     _init()
     picks = quick_picks(date.today())
+    # the widgets' values are in the session before the script runs: the moment the fields below show
     text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
     label = f"Time machine: {text.replace('T', ' ')}" if text else "Time machine: latest"
     # a popover's content is drawn only when opened: the date field's script stays off a first visit (issue 19)
@@ -109,7 +110,6 @@ def controls() -> None:
         if st.session_state.get(DATE_KEY) is not None:  # a time means nothing without a date
             st.session_state.setdefault(TIME_KEY, None)  # empty (end of day), not Streamlit's default "now"
             st.time_input("As of time", key=TIME_KEY, step=timedelta(minutes=15), help="Empty: the end of the day.")
-    text = _text(st.session_state.get(DATE_KEY), st.session_state.get(TIME_KEY))
     if text:
         st.query_params[PARAM] = text
         st.caption(f":material/history: Showing the portfolio as of **{text.replace('T', ' ')}**.")

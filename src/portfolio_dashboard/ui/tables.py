@@ -48,13 +48,16 @@ GAIN = "color: #137333"  # green and red readable on white and in dark mode's gr
 LOSS = "color: #c5221f"
 
 
+def _missing(value: Any) -> bool:
+    """A value that does not apply (None or NaN): its cell is empty."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _blank_or(render: Callable[[Any], str]) -> Callable[[Any], str]:
-    """An empty cell where a value does not apply (None or NaN), ``render`` otherwise."""
+    """An empty cell where a value does not apply, ``render`` otherwise."""
 
     def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return EMPTY
-        return render(value)
+        return EMPTY if _missing(value) else render(value)
 
     return cell
 
@@ -69,6 +72,13 @@ def _pnl_colour(value: Any) -> str:
     return GAIN if value > 0 else LOSS if value < 0 else ""
 
 
+def _formats(money_cols: dict[str, str], pct_cols: tuple[str, ...]) -> dict[str, Callable[[Any], str]]:
+    """Column -> how its value reads: amounts in their currency, shares of a whole as unsigned percentages."""
+    formats: dict[str, Callable[[Any], str]] = {c: _money_in(ccy) for c, ccy in money_cols.items()}
+    formats.update({c: lambda v: fmt.pct(v, signed=False) for c in pct_cols})
+    return formats
+
+
 def styled(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pnl_cols: dict[str, str] | None = None,
            pct_cols: tuple[str, ...] = (), pnl_pct_cols: tuple[str, ...] = (), qty_cols: tuple[str, ...] = (),
            rate_cols: tuple[str, ...] = ()) -> Any:
@@ -77,18 +87,11 @@ def styled(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pnl
     ``money_cols``/``pnl_cols`` map a column to its currency; P&L columns (money or percent) are green/red.
     """
     money_cols, pnl_cols = money_cols or {}, pnl_cols or {}
-    formats: dict[str, Callable[[Any], str]] = {}
-    for col, ccy in {**money_cols, **pnl_cols}.items():
-        formats[col] = _blank_or(_money_in(ccy))
-    for col in pct_cols:
-        formats[col] = _blank_or(lambda v: fmt.pct(v, signed=False))
-    for col in pnl_pct_cols:
-        formats[col] = _blank_or(lambda v: fmt.pct(v))
-    for col in qty_cols:
-        formats[col] = _blank_or(fmt.quantity)
-    for col in rate_cols:
-        formats[col] = _blank_or(fmt.rate)
-    present = {c: f for c, f in formats.items() if c in frame.columns}
+    formats = _formats({**money_cols, **pnl_cols}, pct_cols)
+    formats.update({col: lambda v: fmt.pct(v) for col in pnl_pct_cols})
+    formats.update({col: fmt.quantity for col in qty_cols})
+    formats.update({col: fmt.rate for col in rate_cols})
+    present = {c: _blank_or(f) for c, f in formats.items() if c in frame.columns}
     styler = frame.style.format(present, na_rep=EMPTY)  # type: ignore[arg-type]
     coloured = [c for c in (*pnl_cols, *pnl_pct_cols) if c in frame.columns]
     if coloured:
@@ -119,14 +122,13 @@ def static(frame: pd.DataFrame, *, money_cols: dict[str, str] | None = None, pct
     Streamlit does not let one scroll sideways, so on a phone its right-hand columns were out of reach. A plain
     table also reads as text: selectable, copyable, read out by a screen reader.
     """
-    money_cols, links = money_cols or {}, links or {}
-    formats: dict[str, Callable[[Any], str]] = {c: _money_in(ccy) for c, ccy in money_cols.items()}
-    formats.update({c: lambda v: fmt.pct(v, signed=False) for c in pct_cols})
+    links = links or {}
+    formats = _formats(money_cols or {}, pct_cols)
     right = set(formats) | {c for c in frame.columns if _counts(frame[c])}
 
     def cell(column: str, value: Any) -> str:
         side = f' style="{_PAD}{";text-align:right" if column in right else ""}"'
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        if _missing(value) or value == "":
             return f"<td{side}></td>"
         if column in links:
             return f'<td{side}><a href="{html.escape(str(value))}">{html.escape(links[column])}</a></td>'
