@@ -4,6 +4,8 @@ show on the Overview as money in, never as gain, and the Income page draws. Scre
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
@@ -17,8 +19,12 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from sqlalchemy import create_engine
 
 from portfolio_dashboard.domain.returns.periods import resolve_period
+from portfolio_dashboard.storage.embedded import sqlalchemy_url
+from portfolio_dashboard.storage.reads import portfolio as read_portfolio
+from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt
 from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS, DashboardServer, embedded_url
 from tests.e2e.test_dashboard_browser import ARTIFACTS, TIMEOUT_MS, TOTAL, VIEWPORTS, idle
@@ -97,6 +103,34 @@ def test_a_deposit_shows_as_money_in_not_as_gain(server, data_dir, page) -> None
     value, start_value, money_in, gain = _bridge(page, "3M")
     assert start_value > 0 and abs(gain) < value / 5
     assert page.get_by_text("The records begin after the period's start").count() == 1
+
+
+def test_the_daily_values_csv_is_made_on_click_with_every_day_exact(server, data_dir, page, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The Overview's download is generated when clicked (not on every visit) and holds every charted day, not
+    only the ~250 the chart draws, with the stored values' exact decimals."""
+    media: list[str] = []
+    page.on("request", lambda request: media.append(request.url) if "/media/" in request.url else None)
+    page.goto(f"{server.url}/overview")
+    page.locator(TOTAL).wait_for()
+    page.locator(".st-key-value_chart .marks").wait_for()
+    idle(page)
+    assert not [url for url in media if url.endswith(".csv")]  # nothing made or fetched before the click
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download daily values (CSV)").click()
+    assert info.value.suggested_filename == "daily-values.csv"
+    path = tmp_path / "daily-values.csv"
+    info.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    engine = create_engine(sqlalchemy_url(embedded_url(data_dir), "portfolio"))
+    try:
+        with engine.connect() as conn:
+            expected = read_portfolio.portfolio_series(conn, Scope(), "GBP")
+    finally:
+        engine.dispose()
+    assert len(rows) == len(expected) >= 75
+    assert [r["day"] for r in rows] == [p.day.isoformat() for p in expected]
+    assert [Decimal(r["value_gbp"]) if r["value_gbp"] else None for r in rows] == [p.value_gbp for p in expected]
+    assert page.get_by_text("Something went wrong").count() == 0
 
 
 def _bridge(page, label: str) -> tuple[Decimal, ...]:  # type: ignore[no-untyped-def]

@@ -28,10 +28,12 @@ def _fresh_ui_state() -> Iterator[None]:
     import streamlit as st
 
     st.cache_data.clear()
+    st.cache_resource.clear()
     jobs.JOB = jobs.Job()
     yield
     jobs.JOB.wait(30)
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 SEEDED_TEMPLATE = "pd_seeded"

@@ -1,5 +1,5 @@
-"""The Overview's reads: cached across sessions until the data changes, and the numbers sent before the sidebar
-and the chart."""
+"""The Overview's reads: cached across sessions until the data changes; the chart sent first and drawn in its
+place below the numbers."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def test_the_dashboards_own_capture_clears_the_cached_entries(seeded, reads):
     data.clear()  # what a finished Save Snapshot does
     run_page()
     assert reads["portfolio_summary"] == 2
+    assert reads["portfolio_series"] == 2  # the chart's points too (kept in Streamlit's other cache)
 
 
 def test_an_empty_database_reads_no_summary(app, reads):
@@ -80,24 +81,43 @@ def test_an_empty_database_reads_no_summary(app, reads):
 def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """What the page did, in order: reads of the numbers and the chart, the sidebar drawn."""
     events: list[object] = []
-    for name, label in (("summary", "numbers"), ("series", "chart"), ("holdings", "positions")):
+    for name, label in (("summary", "numbers"), ("series", "chart"), ("holding_stats", "positions"),
+                        ("holdings", "holdings")):
         monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
     monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
     return events
 
 
-def test_the_first_overview_run_sends_the_numbers_then_the_sidebar_then_the_chart(seeded, order):
+def _reading_order(node: Any) -> list[Any]:
+    """Every element of an AppTest tree in the order a reader sees them (containers in their place)."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return [node]
+    return [leaf for _, child in sorted(children.items()) for leaf in _reading_order(child)]
+
+
+def test_the_chart_is_sent_first_and_drawn_below_the_position_headlines(seeded, order):
     at = run_page()
     assert not at.exception
-    # the position headlines (a read of the latest positions) come before the chart
-    assert order == ["numbers", "sidebar", "positions", "chart"]
+    # sent: the chart first (the last thing to show on a page switch: Vega draws it after it arrives), then the
+    # headline, the sidebar and the position headlines (whose first run reads the holdings)
+    assert order == ["numbers", "chart", "sidebar", "positions", "holdings"]
     assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
+    # drawn: the total, the position headlines, the chart, the account table, in that order on the page
+    page = _reading_order(at.main)
+    def where(test: Callable[[Any], bool]) -> int:
+        return next(i for i, e in enumerate(page) if test(e))
+    total = where(lambda e: e.type == "metric" and e.label == "Total value")
+    positions = where(lambda e: e.type == "metric" and e.label == "Positions")
+    chart = where(lambda e: e.type == "vega_lite_chart")
+    accounts = where(lambda e: e.type == "subheader" and e.value == "By account")
+    assert total < positions < chart < accounts
     order.clear()
     at.run()  # later runs of the session: the same order
-    assert order == ["numbers", "sidebar", "positions", "chart"]
+    assert order == ["numbers", "chart", "sidebar", "positions"]
 
 
 def test_other_pages_draw_the_sidebar_first(seeded, order):
     at = run_page("positions")
     assert not at.exception
-    assert order[-2:] == ["sidebar", "positions"]
+    assert order[-2:] == ["sidebar", "holdings"]

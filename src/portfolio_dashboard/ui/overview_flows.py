@@ -4,6 +4,7 @@ chart, and the accounts whose flows are unknown. A deposit is money in, never a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -90,7 +91,7 @@ def bridge(db: str, scope: Scope, s: Summary) -> None:
     st.caption(" ".join(notes))
 
 
-def invested_line(db: str, scope: Scope, points: list[SeriesPoint]) -> tuple[list[object], list[float | None]]:
+def invested_line(db: str, scope: Scope, points: Sequence[SeriesPoint]) -> tuple[list[object], list[float | None]]:
     """The value on the first day plus the net money put in since, per chart day, in the chart's currency."""
     valued = [p for p in points if p.value is not None]
     if not valued:

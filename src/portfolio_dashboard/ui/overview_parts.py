@@ -10,7 +10,6 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.reads.holdings import stats
 from portfolio_dashboard.storage.reads.portfolio import Change, Summary
 from portfolio_dashboard.storage.reads.reconciliation import Residual
 from portfolio_dashboard.ui import asof, data, fmt, state, tables, trace
@@ -51,7 +50,7 @@ def currency_flip_note(db: str, s: Summary) -> None:
 
 def position_headlines(db: str, currency: str) -> None:
     """Number of positions, average position size, total unrealised P&L (display currency)."""
-    h = stats(data.holdings(db, state.scope(), currency, asof.current()))
+    h = data.holding_stats(db, state.scope(), currency, asof.current())
     cols = st.columns(3)
     with cols[0], st.container(key="positions-count"):
         st.metric("Positions", f"{h.positions:,}", border=True, height="stretch",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from portfolio_dashboard.storage.reads.portfolio import Change, Summary
+from portfolio_dashboard.storage.reads.portfolio import Change, SeriesPoint, Summary
 from portfolio_dashboard.ui import (
     asof,
     data,
@@ -114,13 +115,19 @@ def value_chart(db: str, currency: str) -> None:
             width="stretch")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
+    # made when the button is clicked, not on every visit (Streamlit runs the callable then, off the script)
+    st.download_button("Download daily values (CSV)", lambda: daily_csv(points, currency),
+                       file_name="daily-values.csv", mime="text/csv", icon=":material/download:", key="series_csv",
+                       help="Exact decimals. Every column, with sources: `portfolio-dashboard export daily-values`.")
+
+
+def daily_csv(points: Sequence[SeriesPoint], currency: str) -> bytes:
+    """Every charted day (not only the drawn ones), exact decimals, GBP and the display currency."""
     exact = pd.DataFrame({"day": [p.day for p in points], "broker": [p.broker or "" for p in points],
                           "account_id": [p.broker_account_id or "" for p in points],
                           "value_gbp": [p.value_gbp for p in points],
                           f"value_{currency.lower()}": [p.value for p in points]})
-    st.download_button("Download daily values (CSV)", exact.to_csv(index=False).encode("utf-8"),
-                       file_name="daily-values.csv", mime="text/csv", icon=":material/download:", key="series_csv",
-                       help="Exact decimals. Every column, with sources: `portfolio-dashboard export daily-values`.")
+    return exact.to_csv(index=False).encode("utf-8")
 
 
 def breakdown(db: str, s: Summary) -> None:
@@ -140,8 +147,8 @@ def breakdown(db: str, s: Summary) -> None:
                     unsafe_allow_html=True)
 
 
-def headline(db: str) -> Summary | None:
-    """Notes and the three numbers; the summary when there is more to show."""
+def summary(db: str) -> Summary | None:
+    """The filter's summary, or None after saying why there is nothing to show."""
     if not data.has_snapshots(db):
         notices.empty_state()
         return None
@@ -149,10 +156,14 @@ def headline(db: str) -> Summary | None:
     if not s.accounts:
         notices.nothing_in_filter()
         return None
+    return s
+
+
+def headline(db: str, s: Summary) -> None:
+    """The time machine's banner, the notes and the headline numbers."""
     asof.banner(s.accounts)
     notes(s)
     metrics(s, db)
-    return s
 
 
 def render() -> None:
@@ -160,16 +171,24 @@ def render() -> None:
     db, s = "", None
     with guarded("the overview"):
         db = data.db_key()
-        s = headline(db)
+        s = summary(db)
     if s is None:
         return
-    sidebar.draw()  # after the numbers, so the headline is the first thing a visitor gets
-    with guarded("the overview"):
+    top, middle, chart, bottom = st.container(), st.container(), st.container(), st.container()
+    # Sent first, drawn third. The chart is the last thing to show (Vega draws it after it arrives), so sending it
+    # before the rest is computed shows the whole page ~0.07 s sooner on a page switch; the numbers follow
+    # ~0.06 s later than before and still come first (bench/ui_warm_render.py, docs/benchmarks.md).
+    with chart, guarded("the overview"):
+        value_chart(db, s.currency)
+    with top, guarded("the overview"):
+        headline(db, s)
+    sidebar.draw()
+    with middle, guarded("the overview"):
         overview_flows.unknown_flows(db, state.scope())
         overview_flows.bridge(db, state.scope(), s)
         overview_parts.currency_flip_note(db, s)
         overview_parts.position_headlines(db, s.currency)
-        value_chart(db, s.currency)
+    with bottom, guarded("the overview"):
         breakdown(db, s)
 
 
