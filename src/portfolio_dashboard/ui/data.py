@@ -105,12 +105,13 @@ def summary(db: str, scope: Scope, currency: str, asof: datetime | None = None) 
         return read_portfolio.portfolio_summary(conn, scope, currency, settings().base_currency, asof)
 
 
-@st.cache_resource(ttl=TTL_S, max_entries=32, show_spinner=False)
+@st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner=False)
 def series(db: str, scope: Scope, currency: str, by_account: bool,
            asof_day: date | None = None) -> tuple[read_portfolio.SeriesPoint, ...]:
     """Shared, not copied (as ``returns_data.prepared``): the points are frozen and only read. Copying ten years
     of them out of ``st.cache_data`` (unpickling ~3,650 objects) cost 25-30 ms of every Overview visit, ahead of
-    the chart. ``clear`` forgets these too."""
+    the chart. Held as objects, an entry is larger than its pickle (ten years: 1.2 MB for the total, 4.9 MB by
+    account, against 0.25 and 0.9 MB), hence the bound on entries. ``clear`` forgets these too."""
     with _conn() as conn:
         return tuple(read_portfolio.portfolio_series(conn, scope, currency, by_account=by_account,
                                                      base=settings().base_currency, asof_day=asof_day))
