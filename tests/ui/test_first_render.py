@@ -13,7 +13,7 @@ from portfolio_dashboard.domain import TriggerContext, TriggerType
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
-from portfolio_dashboard.ui import data, fmt, sidebar
+from portfolio_dashboard.ui import data, fmt, overview_flows, sidebar
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -85,6 +85,8 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[object]:
                         ("holdings", "holdings")):
         monkeypatch.setattr(data, name, _noting(getattr(data, name), lambda x=label: events.append(x)))
     monkeypatch.setattr(sidebar, "render", _noting(sidebar.render, lambda: events.append("sidebar")))
+    monkeypatch.setattr(overview_flows, "since_previous_day",  # one of the headline's numbers
+                        _noting(overview_flows.since_previous_day, lambda: events.append("headline")))
     return events
 
 
@@ -99,9 +101,10 @@ def _reading_order(node: Any) -> list[Any]:
 def test_the_chart_is_sent_first_and_drawn_below_the_position_headlines(seeded, order):
     at = run_page()
     assert not at.exception
-    # sent: the chart first (the last thing to show on a page switch: Vega draws it after it arrives), then the
-    # headline, the sidebar and the position headlines (whose first run reads the holdings)
-    assert order == ["numbers", "chart", "sidebar", "positions", "holdings"]
+    # sent: after the summary read, the chart first (the last thing to show on a page switch: Vega draws it after
+    # it arrives), then the headline's numbers, the sidebar and the position headlines (whose first run reads
+    # the holdings)
+    assert order == ["numbers", "chart", "headline", "sidebar", "positions", "holdings"]
     assert at.sidebar.button(key="save_snapshot")  # drawn once, in the sidebar
     # drawn: the total, the position headlines, the chart, the account table, in that order on the page
     page = _reading_order(at.main)
@@ -114,7 +117,7 @@ def test_the_chart_is_sent_first_and_drawn_below_the_position_headlines(seeded, 
     assert total < positions < chart < accounts
     order.clear()
     at.run()  # later runs of the session: the same order
-    assert order == ["numbers", "chart", "sidebar", "positions"]
+    assert order == ["numbers", "chart", "headline", "sidebar", "positions"]
 
 
 def test_other_pages_draw_the_sidebar_first(seeded, order):
