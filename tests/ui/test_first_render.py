@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from portfolio_dashboard.domain import TriggerContext, TriggerType
+from portfolio_dashboard.services import returns as returns_service
 from portfolio_dashboard.services.capture import capture
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
@@ -69,6 +70,20 @@ def test_the_dashboards_own_capture_clears_the_cached_entries(seeded, reads):
     run_page()
     assert reads["portfolio_summary"] == 2
     assert reads["portfolio_series"] == 2  # the chart's points too (kept in Streamlit's other cache)
+
+
+def test_the_dashboards_own_changes_clear_the_returns_pages_prepared_series(seeded, monkeypatch):
+    """Shared through st.cache_resource, not st.cache_data: an account's new wrapper changes what a wrapper
+    filter holds without a new run, so the dashboard's own changes must forget them too."""
+    prepared: list[object] = []
+    monkeypatch.setattr(returns_service, "prepare",
+                        _noting(returns_service.prepare, lambda: prepared.append("prepare")))
+    assert not run_page("returns").exception
+    assert not run_page("returns").exception  # a second session: served from the shared cache
+    assert len(prepared) == 1
+    data.clear()  # what an account's wrapper change, a mapping override or a capture does
+    assert not run_page("returns").exception
+    assert len(prepared) == 2
 
 
 def test_an_empty_database_reads_no_summary(app, reads):

@@ -66,9 +66,11 @@ def _conn() -> Connection:
 
 
 def clear() -> None:
-    """Forget every cached read (after the dashboard changed the data)."""
+    """Forget every cached read (after the dashboard changed the data), the shared ones too: the chart's points
+    and the Returns page's prepared series (``returns_data.prepared``), whose wrapper filter an account's new
+    wrapper changes without a new run."""
     st.cache_data.clear()
-    series.clear()
+    st.cache_resource.clear()
 
 
 @st.cache_data(ttl=5, show_spinner=False)
