@@ -18,26 +18,21 @@ margin over the floor measured in the same run. A Vega chart has to fetch and co
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from tests.e2e.dashboard_server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-from bench.ui_warm_render import fresh_visits  # noqa: E402
+from bench.ui_warm_render import FLOOR, fresh_visits, served_page  # noqa: E402
 
 DAYS = 250
-HEAD = 'import streamlit as st\nst.title("Hello")\n'
+HEAD = FLOOR  # every page starts as the floor does: its title
 VEGA = f"""
 import pandas as pd
 values = {[round(100 + i * 0.1 + random.gauss(0, 1), 2) for i in range(DAYS)]!r}
@@ -69,42 +64,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="pd-chart-renderer-") as tmp:
-        try:
-            for name, (body, _) in PAGES.items():
-                script = Path(tmp) / f"{name}.py"
-                script.write_text(HEAD + body, encoding="utf-8")
-                port = free_port()
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-                     "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-                urls[name] = f"http://127.0.0.1:{port}/"
-            for url in urls.values():
-                _wait_healthy(int(url.rsplit(":", 1)[1].strip("/")))
-            shown = _visit_in_turn(urls, args.rounds)
-        finally:
-            for proc in procs:
-                os.killpg(proc.pid, signal.SIGTERM)  # the groups we started
-                proc.wait(30)
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(served_page(HEAD + body, as_served=False))
+                for name, (body, _) in PAGES.items()}
+        shown = _visit_in_turn(urls, args.rounds)
     floor = statistics.median(t[1] for t in shown["floor"])
     print(f"{args.rounds} fresh visits each; floor (title only): {floor:.2f} s")
     for name, times in shown.items():
         title, chart = (statistics.median(t[i] for t in times) for i in (0, 1))
         print(f"{name:>6}: title {title:.2f} s, chart {chart:.2f} s (floor + {chart - floor:.2f})")
-
-
-def _wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"no health check from port {port}")
 
 
 def _visit_in_turn(urls: dict[str, str], rounds: int) -> dict[str, list[tuple[float, ...]]]:

@@ -91,13 +91,22 @@ def page_switches(browser: object, url: str) -> list[tuple[str, float]]:
 SAME_SOCKET = "import sys; from portfolio_dashboard.ui.launch import run_streamlit; run_streamlit(sys.argv[1:])"
 
 
-@contextlib.contextmanager
-def floor_page(*, as_served: bool = True) -> Iterator[str]:
-    """A one-line page served warm (its URL); ``as_served``: on the socket ``serve`` uses, else plain
+FLOOR = 'import streamlit as st\nst.title("Hello")\n'
+
+
+def floor_page(*, as_served: bool = True) -> contextlib.AbstractContextManager[str]:
+    """The one-line page served warm (its URL); ``as_served``: on the socket ``serve`` uses, else plain
     ``streamlit run``."""
-    with tempfile.TemporaryDirectory(prefix="pd-floor-") as tmp:
-        script = Path(tmp) / "hello.py"
-        script.write_text('import streamlit as st\nst.title("Hello")\n')
+    return served_page(FLOOR, as_served=as_served)
+
+
+@contextlib.contextmanager
+def served_page(source: str, *, as_served: bool = True) -> Iterator[str]:
+    """``source`` as a one-file Streamlit page, served until the block ends (its URL, once its health check
+    answers); ``as_served``: on the socket ``serve`` uses, else plain ``streamlit run``."""
+    with tempfile.TemporaryDirectory(prefix="pd-page-") as tmp:
+        script = Path(tmp) / "page.py"
+        script.write_text(source, encoding="utf-8")
         port = free_port()
         start = [sys.executable, "-c", SAME_SOCKET] if as_served else [sys.executable, "-m", "streamlit"]
         proc = subprocess.Popen(
