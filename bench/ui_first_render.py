@@ -43,7 +43,7 @@ from portfolio_dashboard.storage.reads import portfolio as read_portfolio  # noq
 from portfolio_dashboard.storage.reads.scope import Scope  # noqa: E402
 
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
-CHART = ".st-key-value_chart .marks"  # the value chart (Vega-Lite: an svg or, for many rows, a canvas)
+CHART = ".st-key-value_chart .pdc svg"  # the value chart (an SVG drawn on the server, ui/value_chart.py)
 # Stamps (epoch ms) the first moment each selector's element is in the page with a visible box.
 STAMP_JS = """
 (selectors) => {

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 PAGES = {"overview": "", "positions": "positions", "allocation": "allocation", "runs": "runs",
          "connections": "connections", "instruments": "instruments", "capital-gains": "capital-gains"}
-CHARTED = {"overview": ".st-key-value_chart .marks", "allocation": ".js-plotly-plot .main-svg"}
+CHARTED = {"overview": ".st-key-value_chart .pdc svg", "allocation": ".js-plotly-plot .main-svg"}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TOTAL = '.st-key-total-value [data-testid="stMetricValue"]'
 TIMEOUT_MS = 90_000  # generous: CI machines can be slow; a pass is usually a few seconds
@@ -154,37 +154,79 @@ def test_demo_history_fills_the_chart(server, page):
     idle(page)
     page.locator(".st-key-load_demo_history button:visible").click()
     page.get_by_text("Demo history loaded").wait_for()
-    page.locator(".st-key-value_chart .marks").wait_for()
+    page.locator(".st-key-value_chart .pdc svg").wait_for()
     assert page.get_by_text("Since previous day", exact=True).count() == 1  # the card, drawn once
 
 
 def test_hovering_the_value_chart_shows_that_days_amounts(server, history, page):
     """Anywhere over the chart is one drawn day: its box lists the day and every line in the number style."""
     page.goto(f"{server.url}/overview")
-    chart = page.locator(".st-key-value_chart .marks")
+    chart = page.locator(".st-key-value_chart .pdc svg")
     chart.wait_for()
     idle(page)
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     assert box is not None
-    tooltip = page.locator("#vg-tooltip-element")
     seen = []
     for fraction in (0.3, 0.7):  # two places: two different days
-        deadline = time.monotonic() + 30  # the chart listens once Vega has drawn it: move until it answers
-        while True:
-            page.mouse.move(box["x"] + box["width"] * fraction - 5, box["y"] + box["height"] / 2)
-            page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
-            if tooltip.is_visible() or time.monotonic() > deadline:
-                break
-            page.wait_for_timeout(250)
-        tooltip.wait_for(state="visible", timeout=5000)
-        text = tooltip.inner_text()
-        assert "Day" in text and "Portfolio" in text and "Net money in" in text, text
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
+        # the box is the hovered band's ::after, shown by CSS alone: read what the browser draws
+        shown = page.evaluate("""() => {
+            const band = document.querySelector('.st-key-value_chart .pdc-b span:hover');
+            if (!band) return null;
+            const tip = getComputedStyle(band, '::after');
+            const rule = getComputedStyle(band, '::before');
+            return {text: band.dataset.tip, content: tip.content, display: tip.display,
+                    background: tip.backgroundColor, rule: rule.borderLeftWidth};
+        }""")
+        assert shown is not None, "no day under the pointer"
+        assert shown["content"] not in ("none", "normal", "") and shown["display"] != "none", shown
+        assert shown["background"] == "rgb(255, 255, 255)" and shown["rule"] == "1px", shown
+        text = shown["text"]
+        assert re.match(r"\d\d \w{3} \d{4}\n", text) and "Portfolio: £" in text and "Net money in: £" in text, text
         assert re.search(r"£[\d,]+\.\d\d", text), text
         seen.append(text)
     assert seen[0] != seen[1]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "overview-chart-hover.png"))
+
+
+BOX_EDGES_JS = """() => {
+    const band = document.querySelector('.st-key-value_chart .pdc-b span:hover');
+    if (!band) return null;
+    const b = band.getBoundingClientRect(), st = getComputedStyle(band, '::after');
+    const px = (v) => parseFloat(v) || 0;
+    const outer = px(st.width) + px(st.paddingLeft) + px(st.paddingRight) + px(st.borderLeftWidth)
+        + px(st.borderRightWidth);
+    let left = band.classList.contains('r') ? b.right - px(st.right) - outer : b.left + px(st.left);
+    if (band.classList.contains('m')) left -= outer / 2;
+    return {left, right: left + outer, screen: window.innerWidth, text: band.dataset.tip};
+}"""
+
+
+def test_a_tapped_day_on_a_phone_shows_its_box_on_screen(server, history, browser):
+    """On a 390 px phone a tap is the hover: each day's box opens away from the nearer edge, or centred on the
+    middle of the chart, and never runs off the screen."""
+    context = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/overview")
+        chart = page.locator(".st-key-value_chart .pdc svg")
+        chart.wait_for()
+        idle(page)
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box is not None
+        days = set()
+        for fraction in (0.01, 0.2, 0.39, 0.41, 0.45, 0.5, 0.59, 0.61, 0.8, 0.99):
+            page.touchscreen.tap(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2)
+            edges = page.evaluate(BOX_EDGES_JS)
+            assert edges is not None, f"no day under a tap at {fraction}"
+            assert 0 <= edges["left"] < edges["right"] <= edges["screen"], (fraction, edges)
+            days.add(edges["text"].splitlines()[0])
+        assert len(days) == 10
+    finally:
+        context.close()
 
 
 def test_pages_filter_and_csv(server, history, page, tmp_path):

@@ -173,7 +173,7 @@ def test_screenshots_of_the_views(server, browser, viewport):
         context, page = _open(browser, viewport, f"{server.url}/{path}")
         try:
             if name == "overview":
-                page.locator(".st-key-value_chart .marks").first.wait_for()
+                page.locator(".st-key-value_chart .pdc svg").first.wait_for()
             page.wait_for_timeout(800)
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(_shot(f"{viewport}-19-{name}")), full_page=True)

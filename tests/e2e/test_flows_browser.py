@@ -95,7 +95,7 @@ def test_a_deposit_shows_as_money_in_not_as_gain(server, data_dir, page) -> None
     assert money_in == round(expected, 2) and money_in > 0
     assert start_value > 0
     assert value == start_value + money_in + gain  # to the penny: the deposits are not in the gain
-    page.locator(".st-key-value_chart .marks").wait_for()  # with the invested line
+    page.locator(".st-key-value_chart .pdc svg").wait_for()  # with the invested line
     assert page.get_by_text("Something went wrong").count() == 0
     page.screenshot(path=str(_shot("overview-bridge")), full_page=True)
     # 3M reaches back before the 75 days recorded: it starts at the first snapshot, whose holdings are
@@ -112,7 +112,7 @@ def test_the_daily_values_csv_is_made_on_click_with_every_day_exact(server, data
     page.on("request", lambda request: media.append(request.url) if "/media/" in request.url else None)
     page.goto(f"{server.url}/overview")
     page.locator(TOTAL).wait_for()
-    page.locator(".st-key-value_chart .marks").wait_for()
+    page.locator(".st-key-value_chart .pdc svg").wait_for()
     idle(page)
     assert not [url for url in media if url.endswith(".csv")]  # nothing made or fetched before the click
     with page.expect_download() as info:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,6 +15,7 @@ from portfolio_dashboard.storage.reads import flows as rf
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt, value_chart
+from tests.ui import chart_markup
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -77,11 +77,9 @@ def test_overview_bridge_adds_up_and_counts_deposits_as_money_in(seeded) -> None
     assert b.value_now is not None and b.start_value is not None and b.gain is not None
     assert b.money_in == deposits and b.money_in > 0  # the month's deposits into both accounts
     assert b.value_now == b.start_value + b.money_in + b.gain
-    assert not at.error and len(at.get("vega_lite_chart")) == 1  # the value chart, with the invested line
-    layers = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"]
-    assert any(layer["data"]["name"] == "invested" and layer["mark"]["interpolate"] == "step-after"
-               for layer in layers)
-    assert value_chart.INVESTED in layers[0]["encoding"]["color"]["scale"]["domain"]
+    chart = chart_markup.find(at)  # the value chart, with the invested line
+    assert not at.error and chart.invested and value_chart.INVESTED in chart.legend
+    assert all(tip.splitlines()[-1].startswith(f"{value_chart.INVESTED}: £") for tip in chart.tips)
     line = _markdown(at)
     assert f"Value <b>{fmt.money(b.value_now)}</b> = start {fmt.money(b.start_value)}" in line
     assert f"money in <b>{fmt.money(b.money_in, signed=True)}</b>" in line

@@ -5,8 +5,8 @@ The script runs in this process, so ``get_app()`` inside the pages is the test's
 
 from __future__ import annotations
 
-import json
 import time
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,7 @@ from portfolio_dashboard.storage.reads import holdings as read_holdings
 from portfolio_dashboard.storage.reads import portfolio as rp
 from portfolio_dashboard.storage.reads.scope import Scope
 from portfolio_dashboard.ui import fmt, overview_parts, positions_table, state, value_chart
-from tests.ui import static_tables
+from tests.ui import chart_markup, static_tables
 from tests.ui.conftest import run_page
 
 pytestmark = pytest.mark.slow
@@ -100,17 +100,18 @@ def test_stack_by_account(seeded):
     at.toggle(key="stack_by_account").set_value(True).run()
     assert not at.exception
     assert _charted_series(at) == ["Demo EU-01", "Demo ISA-01", "Demo US-01"]  # one area per account
+    assert chart_markup.find(at).tips[-1].splitlines()[-1].startswith("Total: £")
+    every = len(chart_markup.find(at).tips)
     at.segmented_control(key="value_chart_period").set_value("1M").run()
-    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+    assert not at.exception
+    month = chart_markup.find(at).tips
+    first, last = (datetime.strptime(tip.splitlines()[0], "%d %b %Y").date() for tip in (month[0], month[-1]))
+    assert 28 <= (last - first).days <= 31 and len(month) < every  # the newest month only
 
 
 def _charted_series(at):  # type: ignore[no-untyped-def]
-    """The series the Overview's value chart draws as areas (its only Vega-Lite chart): the colours of the area
-    layer, less the net-money-in line drawn beside them."""
-    (chart,) = at.get("vega_lite_chart")
-    areas = json.loads(chart.proto.spec)["layer"][0]
-    assert areas["data"]["name"] == "lines" and areas["mark"]["type"] == "area"
-    return [name for name in areas["encoding"]["color"]["scale"]["domain"] if name != value_chart.INVESTED]
+    """The series the Overview's value chart draws as areas, less the net-money-in line drawn beside them."""
+    return list(chart_markup.find(at).areas)
 
 
 def test_empty_database_says_what_to_do(app):

@@ -1,33 +1,73 @@
-"""The Overview's value chart as a Vega-Lite spec (``st.vega_lite_chart``), not Plotly.
+"""The Overview's value chart, drawn on the server as SVG with HTML labels and shown with ``st.markdown``.
 
-Why: a fresh browser must fetch and parse Plotly's 4.7 MB script before it can draw anything (about 2 s of
-main-thread work on the development machine, several seconds under load); Vega-Lite's is 0.8 MB. The chart
-keeps what a reader used: the value over time (or one stacked area per account), the net money put in as a
-dotted step line, a date axis, one hover box per day listing every series in the dashboard's number style
-(``fmt.money``), and the period buttons (1M … All), which here also fit the value axis to the period.
+Why not a chart library: Plotly's 4.7 MB script took ~2 s of a fresh browser's main thread before it drew
+anything, and Vega-Lite, its replacement, still cost the Overview ~0.3 s on every fresh visit (its 0.8 MB chunk
+fetched and compiled, then its first draw). The page's Markdown-with-HTML chunk is loaded anyway, so an SVG
+shows with the rest of the page (``bench/chart_renderer.py``, docs/benchmarks.md).
+
+What a reader used is kept: the value over time (or one stacked area per account), the net money put in as a
+dotted step line, round value ticks and calendar date ticks, a legend, gaps where a day has no value, and one
+hover box per day listing every series in the dashboard's number style (``fmt.money``). The period buttons
+(1M … All) are the page's own and fit the value axis to the period.
+
+How it stays sharp at any width: the plot is an SVG in a 1000 × 1000 box stretched to the container (strokes
+keep their width: ``vector-effect``), and every label is HTML placed in percent of the plot, so text never
+stretches. Each drawn day owns an invisible band halfway to its neighbours; hovering it shows a rule and its box
+(CSS ``:hover`` with the box's text in the band's ``data-tip``: no script runs in the page).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from html import escape
+from itertools import pairwise
 
 from portfolio_dashboard.domain.returns.periods import resolve_period
-from portfolio_dashboard.ui import fmt
-from portfolio_dashboard.ui.charts import FONT, PALETTE
+from portfolio_dashboard.ui import chart_axes, fmt
+from portfolio_dashboard.ui.charts import PALETTE
 
 RANGES = {"1M": "1m", "3M": "3m", "YTD": "ytd", "1Y": "1y", "All": "all"}
 INVESTED = "Net money in"
 PORTFOLIO = "Portfolio"
-HEIGHT = 380
-# Days drawn at most: Vega's render time grows with the rows (ten years of days took over 1 s of the browser's
-# main thread, on every visit; 500 days ~430 ms, 250 ~260 ms in a fresh browser on the bench history), while on
-# a ~900 px chart 250 days are a point every 3-4 px, a line no eye tells from every day's.
+HEIGHT = 380  # px: the plot, its date labels and their margins (the legend goes below)
+PLOT = 330  # px of it the plot takes
+# Days drawn at most: on a ~900 px chart 250 days are a point every 3-4 px, a line no eye tells from every
+# day's, and each drawn day is a hover band the browser parses (ten years of days would be ~0.5 MB of HTML).
 MOST_DAYS = 250
+BOX = 1000  # the SVG's own coordinates, each way
+CSS = f"""<style>
+.pdc {{ position: relative; height: {HEIGHT}px; font-size: 12px; color: #5a6270; --g: 5.5em;
+        font-variant-numeric: tabular-nums; }}
+.pdc svg, .pdc .pdc-b, .pdc .pdc-x {{ position: absolute; left: var(--g); right: 0.5em; }}
+.pdc svg, .pdc .pdc-b {{ top: 8px; height: {PLOT}px; width: calc(100% - var(--g) - 0.5em); }}
+.pdc .pdc-x {{ top: {PLOT + 16}px; height: 1.4em; }}
+.pdc .pdc-y span {{ position: absolute; left: 0; width: calc(var(--g) - 0.6em); text-align: right;
+                    transform: translateY(-50%); }}
+.pdc .pdc-x span {{ position: absolute; transform: translateX(-50%); white-space: nowrap; }}
+.pdc .pdc-x span.l {{ transform: none; }}
+.pdc .pdc-x span.r {{ transform: translateX(-100%); }}
+.pdc .pdc-b span {{ position: absolute; top: 0; bottom: 0; }}
+.pdc .pdc-b span:hover::before {{ content: ""; position: absolute; left: 50%; top: 0; bottom: 0;
+                                  border-left: 1px solid #9aa3ad; }}
+.pdc .pdc-b span:hover::after {{ content: attr(data-tip); white-space: pre; position: absolute; top: 12px;
+  left: calc(50% + 10px); z-index: 5; pointer-events: none; background: #fff; color: #262730;
+  border: 1px solid #d0d4da; border-radius: 6px; padding: 6px 10px; font-size: 13px; line-height: 1.5;
+  box-shadow: 0 2px 8px rgba(0, 0, 0, 0.12); }}
+.pdc .pdc-b span.r:hover::after {{ left: auto; right: calc(50% + 10px); }}
+.pdc .pdc-b span.m:hover::after {{ left: 50%; transform: translateX(-50%); }}
+.pdc-k {{ display: flex; flex-wrap: wrap; gap: 0.3em 1.2em; justify-content: center; font-size: 13px;
+          color: #31333f; margin: 0.2em 0 0.6em; }}
+.pdc-k i {{ display: inline-block; width: 18px; margin-right: 6px; vertical-align: middle;
+            border-top: 3px solid var(--c); }}
+.pdc-k i.d {{ border-top: 2px dotted var(--c); }}
+@media (max-width: 640px) {{ .pdc {{ --g: 4.6em; }} .pdc .pdc-x span.o {{ display: none; }} }}
+</style>"""
+
+
+Band = tuple[float | None, float | None]  # (bottom, top) of an area on a day; top None: no value that day
+Scale = Callable[[float], float]
 
 
 def first_day(days: Sequence[date], choice: str) -> date | None:
@@ -47,135 +87,171 @@ def thin(days: Sequence[date], most: int = MOST_DAYS) -> list[date]:
     return kept
 
 
-def spec(
+def html(
     days: Sequence[date],
     series: dict[str, Sequence[Decimal | None]],
     currency: str,
     *,
     stacked: bool,
     invested: Sequence[float | None] | None = None,
-) -> dict[str, Any]:
-    """``series``: label → one value per day (None where there is none); ``invested``: the net money in line."""
+) -> str:
+    """The chart as one HTML fragment. ``series``: label → one value per day (None where there is none; a gap),
+    bottom first when ``stacked``; ``invested``: the net money in line (None where unknown)."""
     labels = list(series)
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(labels)}
+    bands: dict[str, list[Band]] = _stack(days, series) if stacked else {
+        n: [(None, None if v is None else float(v)) for v in vs] for n, vs in series.items()}
+    drawn = [float(v) for b in bands.values() for lo, hi in b for v in (lo, hi) if v is not None]
+    drawn += [v for v in invested or [] if v is not None]
+    axis = (chart_axes.value_axis(min([0.0, *drawn]), max(drawn, default=1.0), extend=True) if stacked
+            else chart_axes.value_axis(*_padded(drawn), extend=False))
+    xs = _positions(days)
+
+    def y(value: float) -> float:  # a value's height in the SVG's box (down from the top)
+        return (axis.high - value) / (axis.high - axis.low) * BOX
+
+    paths = [f'<path d="{_grid(axis, y)}" stroke="#eef0f3" stroke-width="1" vector-effect="non-scaling-stroke"/>']
+    for name in labels:
+        paths += _area(name, xs, bands[name], y, colours[name], stacked=stacked, floor=y(axis.low))
+    if invested:
+        paths.append(f'<path data-series="{escape(INVESTED)}" d="{_steps(xs, invested, y)}" fill="none" '
+                     f'stroke="{PALETTE[1]}" stroke-width="1.6" stroke-dasharray="2 3" '
+                     'vector-effect="non-scaling-stroke"/>')
+    ticks = "".join(f'<span style="top:calc(8px + {y(t) * PLOT / BOX:.1f}px)">'
+                    f"{fmt.money(Decimal(str(t)), currency, decimals=axis.decimals)}</span>" for t in axis.ticks)
     names = [*labels, INVESTED] if invested else labels
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(labels))] + ([PALETTE[1]] if invested else [])
-    when = pd.to_datetime(pd.Series(list(days)))
-    # One dataset per layer rather than one long table filtered per layer: Streamlit's Vega runs filters through
-    # its expression interpreter, row by row, in the browser.
-    long = pd.DataFrame(
-        {
-            "day": pd.concat([when] * len(labels), ignore_index=True),
-            "series": [name for name in labels for _ in days],
-            "value": [None if v is None else float(v) for name in labels for v in series[name]],
-        }
-    )
-    money_in = pd.DataFrame({"day": when, "series": INVESTED, "value": list(invested or [])}) if invested else None
-    # one row per day for the hover box: every series' amount, formatted once here by the one formatter
-    hover: dict[str, Any] = {"day": when, "when": [d.strftime("%d %b %Y") for d in days], **_bands(when)}
-    for i, name in enumerate(labels):
-        hover[f"t{i}"] = [fmt.money(v, currency) for v in series[name]]
-    if invested:
-        hover["tin"] = [fmt.money(v, currency) for v in invested]
-    tooltip = [{"field": "when", "title": "Day"}] + [{"field": f"t{i}", "title": n} for i, n in enumerate(labels)]
-    if invested:
-        tooltip.append({"field": "tin", "title": INVESTED})
-    x = {
-        "field": "day",
-        "type": "temporal",
-        "title": None,
-        "scale": {"type": "utc"},
-        "axis": {"grid": False, "labelFontSize": 12, "tickCount": 8, "labelOverlap": True},
-    }
-    y: dict[str, Any] = {
-        "field": "value",
-        "type": "quantitative",
-        "title": None,
-        "axis": {
-            "labelExpr": f"'{fmt.symbol(currency)}' + format(datum.value, ',.0f')",
-            "gridColor": "#eef0f3",
-            "labelFontSize": 12,
-            "tickCount": 6,
-        },
-    }
-    if stacked:
-        y["stack"] = "zero"
-    else:
-        y["stack"] = None
-        y["scale"] = {"domain": _padded(series, invested)}
-    colour = {
-        "field": "series",
-        "type": "nominal",
-        "title": None,
-        "sort": names,
-        "scale": {"domain": names, "range": colours},
-        "legend": {"orient": "bottom", "direction": "horizontal", "labelFontSize": 13, "symbolType": "stroke"}
-        if len(names) > 1
-        else None,
-    }
-    area = {
-        "type": "area",
-        "clip": True,  # a day without a value breaks the path (Vega-Lite 6's default for lines and areas)
-        "interpolate": "linear",
-        "line": {"strokeWidth": 0.8 if stacked else 2},
-        "fillOpacity": 0.5 if stacked else 0.08,
-    }
-    layers: list[dict[str, Any]] = [
-        {
-            "data": {"name": "lines"},
-            "mark": area,
-            "encoding": {"x": x, "y": y, "color": colour, "order": {"field": "series", "sort": "ascending"}},
-        }
-    ]
-    if invested:
-        layers.append(
-            {
-                "data": {"name": "invested"},
-                "mark": {
-                    "type": "line",
-                    "clip": True,
-                    "interpolate": "step-after",
-                    "strokeDash": [2, 3],
-                    "strokeWidth": 1.6,
-                },
-                "encoding": {"x": x, "y": {**y, "stack": None}, "color": colour},
-            }
-        )
-    layers.append(
-        {  # the day under the pointer: one box with every series. Each drawn day owns an invisible band halfway
-            # to its neighbours, so the pointer anywhere on the chart is over exactly one day. No selection (a
-            # "nearest" rule, a highlighted band) to evaluate per day: that cost a fresh page ~0.1 s of Vega.
-            "data": {"name": "hover"},
-            "mark": {"type": "rect", "opacity": 0},
-            "encoding": {"x": {**x, "field": "from"}, "x2": {"field": "to"}, "tooltip": tooltip},
-        }
-    )
-    return {
-        "height": HEIGHT,
-        "datasets": {"lines": long, "hover": pd.DataFrame(hover),
-                     **({"invested": money_in} if money_in is not None else {})},
-        "layer": layers,
-        "config": {"font": FONT, "view": {"stroke": None}, "axis": {"domainColor": "#d0d4da"}},
-    }
+    out = [CSS, f'<div class="pdc" role="img" aria-label="{escape(_summary(days, series, currency))}">',
+           f'<div class="pdc-y">{ticks}</div>',
+           f'<svg viewBox="0 0 {BOX} {BOX}" preserveAspectRatio="none" fill="none">{"".join(paths)}</svg>',
+           f'<div class="pdc-x">{_date_labels(days)}</div>',
+           f'<div class="pdc-b">{_hover(days, xs, series, invested, currency, stacked=stacked)}</div></div>']
+    if len(names) > 1:
+        keys = "".join(f'<span><i{" class=d" if n == INVESTED else ""} style="--c:'
+                       f'{PALETTE[1] if n == INVESTED else colours[n]}"></i>{escape(n)}</span>' for n in names)
+        out.append(f'<div class="pdc-k">{keys}</div>')
+    return "".join(out)
 
 
-def _bands(when: pd.Series) -> dict[str, pd.Series]:
-    """Each day's hover band: from halfway after the previous drawn day to halfway before the next one (the first
-    and last days reach as far out as inward)."""
-    if len(when) < 2:
-        one = pd.Timedelta(hours=12)
-        return {"from": when - one, "to": when + one}
-    half = when.diff() / 2
-    before = half.fillna(half.iloc[1])
-    after = half.shift(-1).fillna(half.iloc[-1])
-    return {"from": when - before, "to": when + after}
+def _stack(days: Sequence[date], series: dict[str, Sequence[Decimal | None]]) -> dict[str, list[Band]]:
+    """Each series on top of the ones before it, day by day; a negative value (an account in debt) hangs below
+    zero from the negative ones before it, as Vega's stack does. A day without a value adds nothing."""
+    up, down = [0.0] * len(days), [0.0] * len(days)
+    out: dict[str, list[Band]] = {}
+    for name, values in series.items():
+        out[name] = []
+        for i, v in enumerate(values):
+            base = down if v is not None and v < 0 else up
+            if v is None:
+                out[name].append((base[i], None))
+                continue
+            out[name].append((base[i], base[i] + float(v)))
+            base[i] += float(v)
+    return out
 
 
-def _padded(series: dict[str, Sequence[Decimal | None]], invested: Sequence[float | None] | None) -> list[float]:
+def _padded(values: list[float]) -> tuple[float, float]:
     """The value axis fitted to what is drawn, 8% spare each side, never below zero."""
-    values = [float(v) for s in series.values() for v in s if v is not None]
-    values += [v for v in invested or [] if v is not None and v == v]  # v == v: not NaN
     if not values:
-        return [0.0, 1.0]
+        return 0.0, 1.0
     low, high = min(values), max(values)
     pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
-    return [max(0.0, low - pad), high + pad]
+    return max(0.0, low - pad), high + pad
+
+
+def _positions(days: Sequence[date]) -> list[float]:
+    """Each day across the plot, 0…BOX, by date (drawn days need not be evenly spaced)."""
+    if len(days) < 2:
+        return [BOX / 2] * len(days)
+    span = (days[-1] - days[0]).days
+    return [(d - days[0]).days / span * BOX for d in days]
+
+
+def _runs(values: Sequence[object]) -> list[list[int]]:
+    """The indexes of each unbroken run of values (None breaks a run: a gap in the line)."""
+    runs: list[list[int]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            runs.append([])
+        else:
+            runs[-1].append(i)
+    return [r for r in runs if r]
+
+
+def _area(name: str, xs: list[float], bands: list[Band], y: Scale, colour: str, *, stacked: bool,
+          floor: float) -> list[str]:
+    """The area's fill (down to its base) and its top line, one piece per unbroken run."""
+    fills, line = [], []
+    for run in _runs([top for _, top in bands]):
+        top = [f"{xs[i]:.1f},{y(bands[i][1] or 0.0):.1f}" for i in run]
+        base = ([f"{xs[i]:.1f},{y(bands[i][0] or 0.0):.1f}" for i in reversed(run)] if stacked
+                else [f"{xs[run[-1]]:.1f},{floor:.1f}", f"{xs[run[0]]:.1f},{floor:.1f}"])
+        fills.append("M" + " L".join(top + base) + " Z")
+        line.append("M" + " L".join(top))
+    label = escape(name)
+    return [f'<path data-series="{label}" d="{" ".join(fills)}" fill="{colour}" '
+            f'fill-opacity="{0.5 if stacked else 0.08}"/>',
+            f'<path d="{" ".join(line)}" stroke="{colour}" stroke-width="{0.8 if stacked else 2}" '
+            'stroke-linejoin="round" vector-effect="non-scaling-stroke"/>']
+
+
+def _steps(xs: list[float], values: Sequence[float | None], y: Scale) -> str:
+    """A line that holds each value until the next day drawn (money in changes on the day it moves)."""
+    parts = []
+    for run in _runs(values):
+        at = [(xs[i], y(values[i] or 0.0)) for i in run]
+        points = [f"{at[0][0]:.1f},{at[0][1]:.1f}"]
+        for (_, held), (x, new) in pairwise(at):
+            points += [f"{x:.1f},{held:.1f}", f"{x:.1f},{new:.1f}"]
+        parts.append("M" + " L".join(points))
+    return " ".join(parts)
+
+
+def _grid(axis: chart_axes.ValueAxis, y: Scale) -> str:
+    return " ".join(f"M0,{y(t):.1f} H{BOX}" for t in axis.ticks)
+
+
+def _date_labels(days: Sequence[date]) -> str:
+    if not days:
+        return ""
+    first, last = days[0], days[-1]
+    span = (last - first).days or 1
+    out = []
+    for i, tick in enumerate(chart_axes.date_ticks(first, last)):
+        at = (tick.day - first).days / span * 100
+        edge = " l" if at < 4 else " r" if at > 96 else ""
+        odd = " o" if i % 2 else ""  # hidden on a phone, where every other date fits
+        out.append(f'<span class="{(edge + odd).strip()}" style="left:{at:.2f}%">{tick.label}</span>')
+    return "".join(out)
+
+
+def _hover(days: Sequence[date], xs: list[float], series: dict[str, Sequence[Decimal | None]],
+           invested: Sequence[float | None] | None, currency: str, *, stacked: bool) -> str:
+    """One invisible band per drawn day, from halfway after the day before to halfway before the next; its
+    box lists the day and every series' amount."""
+    edges = [0.0, *((a + b) / 2 for a, b in pairwise(xs)), float(BOX)]
+    out = []
+    for i, day in enumerate(days):
+        lines = [day.strftime("%d %b %Y")] + [f"{name}: {fmt.money(values[i], currency)}"
+                                               for name, values in series.items()]
+        if stacked and len(series) > 1:  # the top of the stack: None when an account has no value that day
+            known = [v for v in (values[i] for values in series.values()) if v is not None]
+            total = sum(known, Decimal(0)) if len(known) == len(series) else None
+            lines.append(f"Total: {fmt.money(total, currency)}")
+        if invested:
+            lines.append(f"{INVESTED}: {fmt.money(invested[i], currency)}")
+        tip = escape("\n".join(lines)).replace("\n", "&#10;")
+        # the box opens away from the nearer edge, and over the middle of the chart it is centred on the day:
+        # beside it, a box would run off a phone's screen
+        side = ' class="r"' if xs[i] > BOX * 0.6 else ' class="m"' if xs[i] > BOX * 0.4 else ""
+        a, b = edges[i], edges[i + 1]
+        out.append(f'<span{side} style="left:{a / 10:.3f}%;width:{(b - a) / 10:.3f}%" data-tip="{tip}"></span>')
+    return "".join(out)
+
+
+def _summary(days: Sequence[date], series: dict[str, Sequence[Decimal | None]], currency: str) -> str:
+    """What the chart shows, for a screen reader: the span and the newest total."""
+    if not days:
+        return "Value over time: no days"
+    newest = [v[-1] for v in series.values() if v and v[-1] is not None]
+    total = fmt.money(sum(newest, Decimal(0)), currency) if newest else fmt.DASH
+    return f"Value over time from {days[0]:%d %b %Y} to {days[-1]:%d %b %Y}; on the last day {total}"

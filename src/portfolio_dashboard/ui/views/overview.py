@@ -108,11 +108,11 @@ def value_chart(db: str, currency: str) -> None:
     start = value_chart_spec.first_day(days, period)
     shown = value_chart_spec.thin([d for d in days if start is None or d >= start])
     with st.container(key="value_chart"):  # the key names the chart for tests and the bench
-        st.vega_lite_chart(
-            value_chart_spec.spec(shown, {k: [v.get(d) for d in shown] for k, v in sorted(series.items())},
+        st.markdown(
+            value_chart_spec.html(shown, {k: [v.get(d) for d in shown] for k, v in sorted(series.items())},
                                   currency, stacked=stacked,
                                   invested=[invested.get(d) for d in shown] if invested else None),
-            width="stretch")
+            unsafe_allow_html=True)
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
     # made when the button is clicked, not on every visit (Streamlit runs the callable then, off the script)
@@ -175,9 +175,9 @@ def render() -> None:
     if s is None:
         return
     top, middle, chart, bottom = st.container(), st.container(), st.container(), st.container()
-    # Sent first, drawn third. The chart is the last thing to show (Vega draws it after it arrives), so sending it
-    # before the rest is computed shows the whole page ~0.07 s sooner on a page switch; the numbers follow
-    # ~0.06 s later than before and still come first (bench/ui_warm_render.py, docs/benchmarks.md).
+    # Sent first, drawn third: the chart is the page's largest part, so sending it before the rest is computed
+    # shows the whole page sooner on a page switch; the numbers follow and still come first
+    # (bench/ui_warm_render.py, docs/benchmarks.md).
     with chart, guarded("the overview"):
         value_chart(db, s.currency)
     with top, guarded("the overview"):
