@@ -18,7 +18,10 @@ class Chart:
     tips: list[str] = field(default_factory=list)  # each hover band's box text, in day order
     bands: list[tuple[float, float]] = field(default_factory=list)  # each band's (left %, width %)
     value_ticks: list[str] = field(default_factory=list)
-    date_ticks: list[str] = field(default_factory=list)
+    date_ticks: list[str] = field(default_factory=list)  # on a wide screen
+    phone_date_ticks: list[str] = field(default_factory=list)
+    date_at: dict[str, float] = field(default_factory=dict)  # a wide screen's date label -> its left %
+    dots: list[str] = field(default_factory=list)  # path data of the dots (a day between two gaps)
     legend: list[str] = field(default_factory=list)
     label: str = ""  # what a screen reader is told
 
@@ -29,6 +32,8 @@ class _Reader(HTMLParser):
         self.chart = Chart()
         self._in: list[str] = []  # the classes of the open divs
         self._span = False
+        self._class = ""
+        self._left = 0.0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -41,8 +46,11 @@ class _Reader(HTMLParser):
                 self.chart.invested = a["d"]
             else:
                 self.chart.areas[a["data-series"]] = a["d"]
+        elif tag == "path" and a.get("stroke-linecap") == "round":
+            self.chart.dots.append(a["d"])
         elif tag == "span":
-            self._span = True
+            self._span, self._class = True, a.get("class", "")
+            self._left = float(m.group(1)) if (m := re.search(r"left:([\d.]+)%", a.get("style", ""))) else 0.0
             if self._in and self._in[-1] == "pdc-b":
                 self.chart.tips.append(a["data-tip"])
                 left, width = re.findall(r"([\d.]+)%", a["style"])
@@ -53,13 +61,18 @@ class _Reader(HTMLParser):
             self._in.pop()
         elif tag == "span":
             self._span = False
+        self._class = ""
+        self._left = 0.0
 
     def handle_data(self, data: str) -> None:
         where = self._in[-1] if self._in else ""
         if self._span and where == "pdc-y":
             self.chart.value_ticks.append(data)
-        elif self._span and where == "pdc-x":
+        elif self._span and where == "pdc-x" and self._class.split()[0] == "w":
             self.chart.date_ticks.append(data)
+            self.chart.date_at[data] = self._left
+        elif self._span and where == "pdc-x":
+            self.chart.phone_date_ticks.append(data)
         elif self._span and where == "pdc-k":
             self.chart.legend.append(data)
 

@@ -14,7 +14,7 @@ from tests.ui import chart_markup
 
 def _points(path: str) -> list[list[tuple[float, float]]]:
     """Each piece of a path (``M … L … Z``) as its (x, y) points."""
-    return [[(float(x), float(y)) for x, y in re.findall(r"([\d.]+),([\d.]+)", piece)]
+    return [[(float(x), float(y)) for x, y in re.findall(r"(-?[\d.]+),(-?[\d.]+)", piece)]
             for piece in path.split("M")[1:]]
 
 
@@ -29,10 +29,14 @@ def test_hover_shows_every_series_in_the_number_style_and_the_axis_fits_what_is_
     ]
     assert list(chart.areas) == ["IB ••••0001"] and chart.invested
     assert len(_points(chart.areas["IB ••••0001"])) == 2  # a day without a value is a gap, not a zero
-    # the value axis: 8% spare each side of what is drawn (876 … 1,224), round ticks inside it
+    # each day between gaps is a dot at its value, on an axis with 8% spare each side of what is drawn
+    # (876 … 1,224) and round ticks inside it
+    y = {v: round((1224 - v) / 348 * 1000, 1) for v in (1000.5, 1200)}
+    assert [_points(dots) for dots in chart.dots] == [[[(0, y[1000.5])], [(1000, y[1200])]]]
     assert chart.value_ticks == ["£900", "£1,000", "£1,100", "£1,200"]
     assert chart.legend == ["IB ••••0001", value_chart.INVESTED]
     assert chart.date_ticks == ["1 Jan 2026", "2 Jan", "3 Jan"]
+    assert chart.date_at == {"1 Jan 2026": 0, "2 Jan": 50, "3 Jan": 100}  # under the days they name
     assert chart.label == "Value over time from 01 Jan 2026 to 03 Jan 2026; on the last day £1,200.00"
 
 
@@ -91,6 +95,32 @@ def test_value_ticks_are_round_and_tell_small_steps_apart() -> None:
     assert chart_axes.value_axis(0.0, 3.7, extend=True).high == 4.0
     small = chart_axes.value_axis(1.0, 1.2, extend=False)
     assert small.decimals == 2 and small.ticks[:2] == (1.0, 1.05)
+    for low, high in ((10_000.0, 10_010.0), (0.0, 12.0), (1.0, 2.0), (0.3, 0.4)):  # every label its tick, exactly
+        axis = chart_axes.value_axis(low, high, extend=True)
+        labels = [fmt.money(Decimal(str(t)), "GBP", decimals=axis.decimals) for t in axis.ticks]
+        assert [Decimal(label.lstrip("£").replace(",", "")) for label in labels] == [
+            Decimal(str(t)) for t in axis.ticks], labels
+
+
+def test_an_unstacked_account_in_debt_is_drawn_below_zero() -> None:
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(3)]
+    chart = chart_markup.read(value_chart.html(days, {"A": [Decimal(-500), Decimal(-400), Decimal(-300)]}, "GBP",
+                                               stacked=False))
+    assert chart.value_ticks[0].startswith(f"{fmt.MINUS}£") and chart.value_ticks[-1].startswith(f"{fmt.MINUS}£")
+    (area,) = _points(chart.areas["A"])
+    assert all(0 <= y <= 1000 for _, y in area)  # inside the plot, filled up to the top edge (nearer zero)
+    assert area[-1][1] == 0
+
+
+def test_names_stay_on_one_line_inside_the_html() -> None:
+    """A line break in a name would end Markdown's HTML block and have the rest read as Markdown."""
+    name = "IB ••••0001\n\n**x** $a$"
+    markup = value_chart.html([date(2026, 1, 1), date(2026, 1, 2)], {name: [Decimal(1), Decimal(2)]}, "GBP",
+                              stacked=True, invested=[1.0, 1.0])
+    assert "\n" not in markup.split("</style>", 1)[1]
+    chart = chart_markup.read(markup)
+    assert list(chart.areas) == ["IB ••••0001 **x** $a$"] and chart.legend[0] == "IB ••••0001 **x** $a$"
+    assert chart.tips[0].splitlines()[1] == f"IB ••••0001 **x** $a$: {fmt.money(Decimal(1))}"
 
 
 def test_date_ticks_are_calendar_steps_with_the_year_where_a_reader_needs_it() -> None:
@@ -103,6 +133,15 @@ def test_date_ticks_are_calendar_steps_with_the_year_where_a_reader_needs_it() -
     weeks = chart_axes.date_ticks(date(2026, 11, 5), date(2026, 12, 5))
     assert [t.day.weekday() for t in weeks] == [0] * len(weeks) and len(weeks) <= 8  # Mondays
     assert weeks[0].label == "9 Nov 2026"
+    new_year = [t.label for t in chart_axes.date_ticks(date(2025, 12, 20), date(2026, 1, 20))]
+    assert new_year == ["22 Dec 2025", "29 Dec", "5 Jan 2026", "12 Jan", "19 Jan"]  # the year where it starts
+
+
+def test_a_phone_gets_its_own_fewer_date_ticks_with_the_year_where_it_starts() -> None:
+    days = [date(2025, 6, 15) + timedelta(days=i) for i in range(0, 397, 3)]
+    chart = chart_markup.read(value_chart.html(days, {"P": [Decimal(1)] * len(days)}, "GBP", stacked=False))
+    assert chart.date_ticks == ["Jul 2025", "Sep", "Nov", "2026", "Mar", "May", "Jul"]
+    assert chart.phone_date_ticks == ["Jul 2025", "2026", "Jul"]
 
 
 def test_period_buttons_end_on_the_newest_day_charted() -> None:

@@ -1,5 +1,6 @@
 """Axes for a chart drawn on the server: round value ticks and calendar date ticks, as a reader expects them
-(``£120,000`` steps of 1, 2, 2.5 or 5 × a power of ten; a year, a quarter, a month or a week apart)."""
+(``£120,000`` steps of 1, 2 or 5 × a power of ten, as d3 and Vega choose them; a year, a quarter, a month or a
+week apart, the year written where it starts)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+STEPS = (1.0, 2.0, 5.0, 10.0)  # no 2.5: its ticks would need one more decimal than their step's power
 # (kind, how many) from the finest to the coarsest; the first that gives at most ``most`` ticks is used
 CALENDAR = (("day", 1), ("day", 2), ("week", 1), ("week", 2), ("month", 1), ("month", 2), ("month", 3),
             ("month", 6), ("year", 1), ("year", 2), ("year", 5), ("year", 10), ("year", 25))
@@ -28,7 +29,7 @@ class DateTick:
 
 
 def nice_step(span: float, count: int = 5) -> float:
-    """A round step (1, 2, 2.5, 5 × 10ⁿ) giving about ``count`` intervals over ``span``."""
+    """A round step (1, 2, 5 × 10ⁿ) giving about ``count`` intervals over ``span``."""
     raw = span / count if span > 0 else 1.0
     power = 10.0 ** math.floor(math.log10(raw))
     return next(s * power for s in STEPS if s * power >= raw * 0.999)
@@ -51,9 +52,9 @@ def value_axis(low: float, high: float, *, extend: bool, count: int = 5) -> Valu
 def date_ticks(first: date, last: date, most: int = 8) -> list[DateTick]:
     """Calendar ticks between ``first`` and ``last``: the finest spacing that gives at most ``most``."""
     for kind, every in CALENDAR:
-        days = list(_calendar(first, last, kind, every))
+        days = _calendar(first, last, kind, every)
         if len(days) <= most:
-            return [DateTick(d, _label(d, kind, i == 0)) for i, d in enumerate(days)]
+            return [DateTick(d, _label(d, kind, i == 0 or d.year != days[i - 1].year)) for i, d in enumerate(days)]
     return [DateTick(first, str(first.year))]
 
 
@@ -76,9 +77,11 @@ def _calendar(first: date, last: date, kind: str, every: int) -> list[date]:
     return [date(y, 1, 1) for y in range(start, last.year + 1) if y % every == 0]
 
 
-def _label(day: date, kind: str, first: bool) -> str:
+def _label(day: date, kind: str, new_year: bool) -> str:
+    """``new_year``: the first tick, or the first of a new year, which says the year (a month tick in January
+    says only the year, as Vega's axes do)."""
     if kind == "year":
         return str(day.year)
-    if kind == "month":  # the year on January and on the first tick, as a reader needs it once
-        return str(day.year) if day.month == 1 else day.strftime("%b %Y" if first else "%b")
-    return f"{day.day} {day.strftime('%b %Y' if first else '%b')}"
+    if kind == "month":
+        return str(day.year) if day.month == 1 else day.strftime("%b %Y" if new_year else "%b")
+    return f"{day.day} {day.strftime('%b %Y' if new_year else '%b')}"

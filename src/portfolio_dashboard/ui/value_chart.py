@@ -48,6 +48,7 @@ CSS = f"""<style>
 .pdc .pdc-x span {{ position: absolute; transform: translateX(-50%); white-space: nowrap; }}
 .pdc .pdc-x span.l {{ transform: none; }}
 .pdc .pdc-x span.r {{ transform: translateX(-100%); }}
+.pdc .pdc-x span.n {{ display: none; }}
 .pdc .pdc-b span {{ position: absolute; top: 0; bottom: 0; }}
 .pdc .pdc-b span:hover::before {{ content: ""; position: absolute; left: 50%; top: 0; bottom: 0;
                                   border-left: 1px solid #9aa3ad; }}
@@ -62,7 +63,8 @@ CSS = f"""<style>
 .pdc-k i {{ display: inline-block; width: 18px; margin-right: 6px; vertical-align: middle;
             border-top: 3px solid var(--c); }}
 .pdc-k i.d {{ border-top: 2px dotted var(--c); }}
-@media (max-width: 640px) {{ .pdc {{ --g: 4.6em; }} .pdc .pdc-x span.o {{ display: none; }} }}
+@media (max-width: 640px) {{ .pdc {{ --g: 4.6em; }} .pdc .pdc-x span.w {{ display: none; }}
+                            .pdc .pdc-x span.n {{ display: block; }} }}
 </style>"""
 
 
@@ -110,24 +112,25 @@ def html(
     def y(value: float) -> float:  # a value's height in the SVG's box (down from the top)
         return (axis.high - value) / (axis.high - axis.low) * BOX
 
+    zero = y(min(max(0.0, axis.low), axis.high))  # an unstacked area fills down to zero, or the nearer edge
     paths = [f'<path d="{_grid(axis, y)}" stroke="#eef0f3" stroke-width="1" vector-effect="non-scaling-stroke"/>']
     for name in labels:
-        paths += _area(name, xs, bands[name], y, colours[name], stacked=stacked, floor=y(axis.low))
+        paths += _area(name, xs, bands[name], y, colours[name], stacked=stacked, floor=zero)
     if invested:
-        paths.append(f'<path data-series="{escape(INVESTED)}" d="{_steps(xs, invested, y)}" fill="none" '
+        paths.append(f'<path data-series="{_text(INVESTED)}" d="{_steps(xs, invested, y)}" fill="none" '
                      f'stroke="{PALETTE[1]}" stroke-width="1.6" stroke-dasharray="2 3" '
                      'vector-effect="non-scaling-stroke"/>')
     ticks = "".join(f'<span style="top:calc(8px + {y(t) * PLOT / BOX:.1f}px)">'
-                    f"{fmt.money(Decimal(str(t)), currency, decimals=axis.decimals)}</span>" for t in axis.ticks)
+                    f"{_text(fmt.money(Decimal(str(t)), currency, decimals=axis.decimals))}</span>" for t in axis.ticks)
     names = [*labels, INVESTED] if invested else labels
-    out = [CSS, f'<div class="pdc" role="img" aria-label="{escape(_summary(days, series, currency))}">',
+    out = [CSS, f'<div class="pdc" role="img" aria-label="{_text(_summary(days, series, currency))}">',
            f'<div class="pdc-y">{ticks}</div>',
            f'<svg viewBox="0 0 {BOX} {BOX}" preserveAspectRatio="none" fill="none">{"".join(paths)}</svg>',
            f'<div class="pdc-x">{_date_labels(days)}</div>',
            f'<div class="pdc-b">{_hover(days, xs, series, invested, currency, stacked=stacked)}</div></div>']
     if len(names) > 1:
         keys = "".join(f'<span><i{" class=d" if n == INVESTED else ""} style="--c:'
-                       f'{PALETTE[1] if n == INVESTED else colours[n]}"></i>{escape(n)}</span>' for n in names)
+                       f'{PALETTE[1] if n == INVESTED else colours[n]}"></i>{_text(n)}</span>' for n in names)
         out.append(f'<div class="pdc-k">{keys}</div>')
     return "".join(out)
 
@@ -150,12 +153,13 @@ def _stack(days: Sequence[date], series: dict[str, Sequence[Decimal | None]]) ->
 
 
 def _padded(values: list[float]) -> tuple[float, float]:
-    """The value axis fitted to what is drawn, 8% spare each side, never below zero."""
+    """The value axis fitted to what is drawn, 8% spare each side; never below zero when nothing drawn is (an
+    account in debt is drawn below zero, as it is)."""
     if not values:
         return 0.0, 1.0
     low, high = min(values), max(values)
     pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
-    return max(0.0, low - pad), high + pad
+    return (low - pad if low < 0 else max(0.0, low - pad)), high + pad
 
 
 def _positions(days: Sequence[date]) -> list[float]:
@@ -179,19 +183,24 @@ def _runs(values: Sequence[object]) -> list[list[int]]:
 
 def _area(name: str, xs: list[float], bands: list[Band], y: Scale, colour: str, *, stacked: bool,
           floor: float) -> list[str]:
-    """The area's fill (down to its base) and its top line, one piece per unbroken run."""
-    fills, line = [], []
+    """The area's fill (down to its base) and its top line, one piece per unbroken run; a run of one day (a
+    value between two gaps) is a dot, which a line of no length would not show."""
+    fills, line, dots = [], [], []
     for run in _runs([top for _, top in bands]):
+        if len(run) == 1:
+            dots.append(f"M{xs[run[0]]:.1f},{y(bands[run[0]][1] or 0.0):.1f} h0")
         top = [f"{xs[i]:.1f},{y(bands[i][1] or 0.0):.1f}" for i in run]
         base = ([f"{xs[i]:.1f},{y(bands[i][0] or 0.0):.1f}" for i in reversed(run)] if stacked
                 else [f"{xs[run[-1]]:.1f},{floor:.1f}", f"{xs[run[0]]:.1f},{floor:.1f}"])
         fills.append("M" + " L".join(top + base) + " Z")
         line.append("M" + " L".join(top))
-    label = escape(name)
+    label = _text(name)
     return [f'<path data-series="{label}" d="{" ".join(fills)}" fill="{colour}" '
             f'fill-opacity="{0.5 if stacked else 0.08}"/>',
             f'<path d="{" ".join(line)}" stroke="{colour}" stroke-width="{0.8 if stacked else 2}" '
-            'stroke-linejoin="round" vector-effect="non-scaling-stroke"/>']
+            'stroke-linejoin="round" vector-effect="non-scaling-stroke"/>',
+            *([f'<path d="{" ".join(dots)}" stroke="{colour}" stroke-width="6" stroke-linecap="round" '
+               'vector-effect="non-scaling-stroke"/>'] if dots else [])]
 
 
 def _steps(xs: list[float], values: Sequence[float | None], y: Scale) -> str:
@@ -211,16 +220,18 @@ def _grid(axis: chart_axes.ValueAxis, y: Scale) -> str:
 
 
 def _date_labels(days: Sequence[date]) -> str:
+    """The date ticks twice: up to 8 for a wide screen, up to 4 for a phone (CSS shows one set), each set
+    writing the year where it starts."""
     if not days:
         return ""
     first, last = days[0], days[-1]
     span = (last - first).days or 1
     out = []
-    for i, tick in enumerate(chart_axes.date_ticks(first, last)):
-        at = (tick.day - first).days / span * 100
-        edge = " l" if at < 4 else " r" if at > 96 else ""
-        odd = " o" if i % 2 else ""  # hidden on a phone, where every other date fits
-        out.append(f'<span class="{(edge + odd).strip()}" style="left:{at:.2f}%">{tick.label}</span>')
+    for screen, most in (("w", 8), ("n", 4)):
+        for tick in chart_axes.date_ticks(first, last, most):
+            at = (tick.day - first).days / span * 100
+            edge = " l" if at < 4 else " r" if at > 96 else ""
+            out.append(f'<span class="{screen}{edge}" style="left:{at:.2f}%">{_text(tick.label)}</span>')
     return "".join(out)
 
 
@@ -231,7 +242,7 @@ def _hover(days: Sequence[date], xs: list[float], series: dict[str, Sequence[Dec
     edges = [0.0, *((a + b) / 2 for a, b in pairwise(xs)), float(BOX)]
     out = []
     for i, day in enumerate(days):
-        lines = [day.strftime("%d %b %Y")] + [f"{name}: {fmt.money(values[i], currency)}"
+        lines = [day.strftime("%d %b %Y")] + [f"{' '.join(name.split())}: {fmt.money(values[i], currency)}"
                                                for name, values in series.items()]
         if stacked and len(series) > 1:  # the top of the stack: None when an account has no value that day
             known = [v for v in (values[i] for values in series.values()) if v is not None]
@@ -248,10 +259,18 @@ def _hover(days: Sequence[date], xs: list[float], series: dict[str, Sequence[Dec
     return "".join(out)
 
 
+def _text(name: str) -> str:
+    """Text from the data (an account's label) safe inside the chart's HTML, and on one line: a line break
+    would end Markdown's HTML block and let the rest be read as Markdown."""
+    return escape(" ".join(name.split()))
+
+
 def _summary(days: Sequence[date], series: dict[str, Sequence[Decimal | None]], currency: str) -> str:
-    """What the chart shows, for a screen reader: the span and the newest total."""
+    """What the chart shows, for a screen reader: the span and the newest total (a dash when a series has no
+    value that day, as in the hover box)."""
     if not days:
         return "Value over time: no days"
-    newest = [v[-1] for v in series.values() if v and v[-1] is not None]
-    total = fmt.money(sum(newest, Decimal(0)), currency) if newest else fmt.DASH
+    newest = [v[-1] for v in series.values() if v]
+    known = [v for v in newest if v is not None]
+    total = fmt.money(sum(known, Decimal(0)), currency) if known and len(known) == len(newest) else fmt.DASH
     return f"Value over time from {days[0]:%d %b %Y} to {days[-1]:%d %b %Y}; on the last day {total}"

@@ -113,6 +113,8 @@ def value_chart(db: str, currency: str) -> None:
                                   currency, stacked=stacked,
                                   invested=[invested.get(d) for d in shown] if invested else None),
             unsafe_allow_html=True)
+    if len(shown) == 1:
+        st.caption(f"Only one day of the period {period} has a value (a dot): choose a longer period for a line.")
     if any(p.value is None for p in points):
         st.caption("Gaps are days on which an account had no value in this currency (a missing FX rate).")
     # made when the button is clicked, not on every visit (Streamlit runs the callable then, off the script)
