@@ -255,6 +255,7 @@ def check_result(result: ParseResult) -> None:
         _decimal(rate.rate, "rate")
         assert rate.asof_ts.tzinfo is not None
         assert rate.rate.is_finite() and rate.rate > 0, rate
+        assert is_iso_currency(rate.source_ccy) and is_iso_currency(rate.target_ccy), rate
     for trade in result.trades:
         assert isinstance(trade, Trade)
         assert trade.trade_ts.tzinfo is not None
@@ -265,6 +266,8 @@ def check_result(result: ParseResult) -> None:
         assert isinstance(snap, AccountSnapshot)
         assert snap.asof_ts.tzinfo is not None
         _decimal(snap.total_value_local, "total", optional=True)
+        assert is_iso_currency(snap.account.base_currency), snap.account
+        assert all(is_iso_currency(c.currency) for c in snap.cash), snap.cash
         for p in snap.all_positions():
             assert isinstance(p, Position)
             for name in ("quantity", "price_local", "market_value_local"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 from portfolio_dashboard.brokers.base import FetchContext
 from portfolio_dashboard.brokers.demo import DemoSource
 from portfolio_dashboard.domain.valuation import validate
-from portfolio_dashboard.errors import ParsingError
+from portfolio_dashboard.errors import ParsingError, ValidationError
 from tests.fakes.sources import raw
 
 
@@ -53,3 +54,18 @@ def test_bad_payload_is_a_parsing_error():
         DemoSource().parse([raw("demo", b"{not json")])
     with pytest.raises(ParsingError):
         DemoSource().parse([raw("demo", b'{"asof": "2026-01-01T00:00:00+00:00"}')])
+
+
+@pytest.mark.parametrize(("where", "value", "error"), [
+    (lambda doc: doc["fxRates"][0], [], ParsingError),  # found by the mutation campaign: a list, unhashable
+    (lambda doc: doc["fxRates"][0], "GBX", ValidationError),  # a minor unit is no rate's currency
+    (lambda doc: doc["accounts"][0], 7, ParsingError),
+    (lambda doc: doc["accounts"][0]["cash"][0], "XYZ", ValidationError),
+])
+def test_a_mistyped_currency_code_is_our_error_not_a_stored_string(where, value, error):
+    _, raws = fetch(datetime(2026, 3, 2, 10, 15, tzinfo=UTC))
+    doc = json.loads(raws[0].body)
+    field = "from" if "rate" in where(doc) else "currency"
+    where(doc)[field] = value
+    with pytest.raises(error, match=r"currency|minor unit|unknown"):
+        DemoSource().parse([raw("demo", json.dumps(doc).encode())])

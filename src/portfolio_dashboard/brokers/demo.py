@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from portfolio_dashboard.brokers.base import FetchContext, Recorder, SourceHealth
 from portfolio_dashboard.brokers.demo_flows import cash_effect, flows_until, recent
-from portfolio_dashboard.brokers.demo_rows import dec, flow_row, trade_row
+from portfolio_dashboard.brokers.demo_rows import currency_code, dec, flow_row, trade_row
 from portfolio_dashboard.brokers.demo_trades import COMMISSION_USD, trades_until
 from portfolio_dashboard.config import Settings
 from portfolio_dashboard.domain import (
@@ -275,13 +275,14 @@ def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseRe
         asof = datetime.fromisoformat(doc["asof"])
         if asof.tzinfo is None:
             raise ParsingError("demo payload: asof has no time zone", source="demo")
-        rates = [FxRate(r["from"], r["to"], dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]]
+        rates = [FxRate(currency_code(r["from"], "fxRates.from"), currency_code(r["to"], "fxRates.to"),
+                        dec(r["rate"], "fxRates.rate"), asof, "demo") for r in doc["fxRates"]]
         trades: list[Trade] = []
         snapshots = []
         flows: list[CashFlow] = []
         for a in doc["accounts"]:
             account_type = a.get("accountType")
-            account = Account(BROKER, str(a["accountId"]), str(a["name"]), str(a["currency"]),
+            account = Account(BROKER, str(a["accountId"]), str(a["name"]), currency_code(a["currency"], "currency"),
                               account_type=account_type, wrapper=_demo_wrapper(account_type))
             positions = []
             for p in a["positions"]:
@@ -298,7 +299,8 @@ def parse_document(doc: Any, coverage: CoverageCounter | None = None) -> ParseRe
                     market_value_local=dec(p["marketValue"], "marketValue"),
                     cost_basis=dec(p["costBasis"], "costBasis") if p.get("costBasis") is not None else None,
                 ))
-            cash = tuple(CashBalance(str(c["currency"]), dec(c["balance"], "cash")) for c in a["cash"])
+            cash = tuple(CashBalance(currency_code(c["currency"], "cash.currency"), dec(c["balance"], "cash"))
+                         for c in a["cash"])
             total = dec(a["netLiquidation"], "netLiquidation")
             snapshots.append(AccountSnapshot(account, asof, "demo.asof", tuple(positions), cash, total))
             by_symbol = {p.instrument.symbol: p.instrument for p in positions}

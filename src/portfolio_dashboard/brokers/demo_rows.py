@@ -23,6 +23,17 @@ def dec(value: Any, field: str) -> Decimal:
     return result
 
 
+def currency_code(value: Any, field: str) -> str:
+    """An ISO currency code the payload states (a list or a number where a code belongs is a parsing error,
+    an unknown code a validation error, rather than a code of ``"[]"`` stored)."""
+    if not isinstance(value, str):
+        raise ParsingError(f"demo payload: {field} is not a currency code: {value!r}", source="demo")
+    code, divisor = normalise_currency(value)
+    if divisor != 1:
+        raise ValidationError(f"demo payload: {field} is a minor unit ({value!r})", source="demo")
+    return code
+
+
 def trade_row(account_id: str, t: Any, by_symbol: dict[str, Instrument]) -> tuple[Trade, FxRate]:
     """A demo trade and the GBP rate the demo stated for its moment (provider ``demo``, like every demo rate)."""
     when = datetime.fromisoformat(t["time"])
