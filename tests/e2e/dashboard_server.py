@@ -1,8 +1,10 @@
 """Run the real ``portfolio-dashboard serve`` on a free port against an embedded database, and stop it cleanly.
 
-Shared by the browser tests and ``bench/ui_first_render.py``. Stopping sends SIGINT to the serve process
-(the CLI then stops Streamlit and, on exit, releases the embedded PostgreSQL it started); only when that does
-not end it within the grace period is the process group we started killed. A PostgreSQL left behind by a
+Shared by the browser tests and ``bench/ui_first_render.py``. Stopping sends SIGTERM to the serve process, as
+a service manager does (the CLI then stops Streamlit and, on exit, releases the embedded PostgreSQL it
+started); only when that does not end it within the grace period is the process group we started killed. Not
+SIGINT: a process started from a pytest-xdist worker or a script's background job inherits SIGINT ignored, so
+SIGINT waited out the whole grace period (30 s per browser module) and then killed. A PostgreSQL left behind by a
 killed serve (found by its ``postmaster.pid`` in our own data folder) is shut down too.
 """
 
@@ -92,7 +94,7 @@ class DashboardServer:
     def stop(self, grace_s: float = 30.0) -> None:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # serve stops Streamlit, then releases the embedded server
+            proc.send_signal(signal.SIGTERM)  # serve stops Streamlit, then releases the embedded server
             try:
                 proc.wait(grace_s)
             except subprocess.TimeoutExpired:
