@@ -158,15 +158,21 @@ def test_demo_history_fills_the_chart(server, page):
     assert page.get_by_text("Since previous day", exact=True).count() == 1  # the card, drawn once
 
 
-def test_hovering_the_value_chart_shows_that_days_amounts(server, history, page):
-    """Anywhere over the chart is one drawn day: its box lists the day and every line in the number style."""
-    page.goto(f"{server.url}/overview")
+def _chart_box(page, url):  # type: ignore[no-untyped-def]
+    """Open the Overview, wait for the value chart and the app to settle, and return the chart's box on screen."""
+    page.goto(f"{url}/overview")
     chart = page.locator(".st-key-value_chart .pdc svg")
     chart.wait_for()
     idle(page)
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     assert box is not None
+    return box
+
+
+def test_hovering_the_value_chart_shows_that_days_amounts(server, history, page):
+    """Anywhere over the chart is one drawn day: its box lists the day and every line in the number style."""
+    box = _chart_box(page, server.url)
     seen = []
     for fraction in (0.3, 0.7):  # two places: two different days
         page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
@@ -210,13 +216,7 @@ def test_a_tapped_day_on_a_phone_shows_its_box_on_screen(server, history, browse
     context = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True, is_mobile=True)
     page = context.new_page()
     try:
-        page.goto(f"{server.url}/overview")
-        chart = page.locator(".st-key-value_chart .pdc svg")
-        chart.wait_for()
-        idle(page)
-        chart.scroll_into_view_if_needed()
-        box = chart.bounding_box()
-        assert box is not None
+        box = _chart_box(page, server.url)
         days = set()
         for fraction in (0.01, 0.2, 0.39, 0.41, 0.45, 0.5, 0.59, 0.61, 0.8, 0.99):
             page.touchscreen.tap(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2)
