@@ -48,6 +48,13 @@ def test_each_day_owns_the_band_halfway_to_its_neighbours() -> None:
     assert chart.legend == []  # one series: no legend
 
 
+def test_a_single_day_is_a_dot_with_its_date_under_it() -> None:
+    chart = chart_markup.read(value_chart.html([date(2026, 1, 1)], {value_chart.PORTFOLIO: [Decimal(5)]}, "GBP",
+                                               stacked=False))
+    assert [_points(dots) for dots in chart.dots] == [[[(500, 500)]]]  # in the middle, on a padded axis
+    assert chart.date_at == {"1 Jan 2026": 50} and chart.bands == [(0.0, 100.0)]
+
+
 def test_stacked_areas_sit_on_each_other_from_zero_with_a_total_on_hover() -> None:
     days = [date(2026, 1, 1), date(2026, 1, 2)]
     chart = chart_markup.read(value_chart.html(

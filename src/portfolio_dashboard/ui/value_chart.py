@@ -100,7 +100,7 @@ def html(
     """The chart as one HTML fragment. ``series``: label → one value per day (None where there is none; a gap),
     bottom first when ``stacked``; ``invested``: the net money in line (None where unknown)."""
     labels = list(series)
-    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(labels)}
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(labels)} | {INVESTED: PALETTE[1]}
     bands: dict[str, list[Band]] = _stack(days, series) if stacked else {
         n: [(None, None if v is None else float(v)) for v in vs] for n, vs in series.items()}
     drawn = [float(v) for b in bands.values() for lo, hi in b for v in (lo, hi) if v is not None]
@@ -118,7 +118,7 @@ def html(
         paths += _area(name, xs, bands[name], y, colours[name], stacked=stacked, floor=zero)
     if invested:
         paths.append(f'<path data-series="{_text(INVESTED)}" d="{_steps(xs, invested, y)}" fill="none" '
-                     f'stroke="{PALETTE[1]}" stroke-width="1.6" stroke-dasharray="2 3" '
+                     f'stroke="{colours[INVESTED]}" stroke-width="1.6" stroke-dasharray="2 3" '
                      'vector-effect="non-scaling-stroke"/>')
     ticks = "".join(f'<span style="top:calc(8px + {y(t) * PLOT / BOX:.1f}px)">'
                     f"{_text(fmt.money(Decimal(str(t)), currency, decimals=axis.decimals))}</span>" for t in axis.ticks)
@@ -130,7 +130,7 @@ def html(
            f'<div class="pdc-b">{_hover(days, xs, series, invested, currency, stacked=stacked)}</div></div>']
     if len(names) > 1:
         keys = "".join(f'<span><i{" class=d" if n == INVESTED else ""} style="--c:'
-                       f'{PALETTE[1] if n == INVESTED else colours[n]}"></i>{_text(n)}</span>' for n in names)
+                       f'{colours[n]}"></i>{_text(n)}</span>' for n in names)
         out.append(f'<div class="pdc-k">{keys}</div>')
     return "".join(out)
 
@@ -162,12 +162,16 @@ def _padded(values: list[float]) -> tuple[float, float]:
     return (low - pad if low < 0 else max(0.0, low - pad)), high + pad
 
 
-def _positions(days: Sequence[date]) -> list[float]:
-    """Each day across the plot, 0…BOX, by date (drawn days need not be evenly spaced)."""
-    if len(days) < 2:
-        return [BOX / 2] * len(days)
+def _across(day: date, days: Sequence[date]) -> float:
+    """Where ``day`` sits across the plot, 0…1, by date (drawn days need not be evenly spaced); a single day is
+    in the middle. The one rule for the lines, the hover bands and the date labels."""
     span = (days[-1] - days[0]).days
-    return [(d - days[0]).days / span * BOX for d in days]
+    return (day - days[0]).days / span if span else 0.5
+
+
+def _positions(days: Sequence[date]) -> list[float]:
+    """Each drawn day across the plot, 0…BOX."""
+    return [_across(d, days) * BOX for d in days]
 
 
 def _runs(values: Sequence[object]) -> list[list[int]]:
@@ -224,12 +228,10 @@ def _date_labels(days: Sequence[date]) -> str:
     writing the year where it starts."""
     if not days:
         return ""
-    first, last = days[0], days[-1]
-    span = (last - first).days or 1
     out = []
     for screen, most in (("w", 8), ("n", 4)):
-        for tick in chart_axes.date_ticks(first, last, most):
-            at = (tick.day - first).days / span * 100
+        for tick in chart_axes.date_ticks(days[0], days[-1], most):
+            at = _across(tick.day, days) * 100
             edge = " l" if at < 4 else " r" if at > 96 else ""
             out.append(f'<span class="{screen}{edge}" style="left:{at:.2f}%">{_text(tick.label)}</span>')
     return "".join(out)
@@ -245,9 +247,7 @@ def _hover(days: Sequence[date], xs: list[float], series: dict[str, Sequence[Dec
         lines = [day.strftime("%d %b %Y")] + [f"{' '.join(name.split())}: {fmt.money(values[i], currency)}"
                                                for name, values in series.items()]
         if stacked and len(series) > 1:  # the top of the stack: None when an account has no value that day
-            known = [v for v in (values[i] for values in series.values()) if v is not None]
-            total = sum(known, Decimal(0)) if len(known) == len(series) else None
-            lines.append(f"Total: {fmt.money(total, currency)}")
+            lines.append(f"Total: {fmt.money(_total(series, i), currency)}")
         if invested:
             lines.append(f"{INVESTED}: {fmt.money(invested[i], currency)}")
         tip = escape("\n".join(lines)).replace("\n", "&#10;")
@@ -265,12 +265,16 @@ def _text(name: str) -> str:
     return escape(" ".join(name.split()))
 
 
+def _total(series: dict[str, Sequence[Decimal | None]], i: int) -> Decimal | None:
+    """Every series' value on day ``i`` added up; None when one has no value that day (the sum would be short)."""
+    values = [v[i] for v in series.values()]
+    return None if any(v is None for v in values) else sum((v for v in values if v is not None), Decimal(0))
+
+
 def _summary(days: Sequence[date], series: dict[str, Sequence[Decimal | None]], currency: str) -> str:
     """What the chart shows, for a screen reader: the span and the newest total (a dash when a series has no
     value that day, as in the hover box)."""
     if not days:
         return "Value over time: no days"
-    newest = [v[-1] for v in series.values() if v]
-    known = [v for v in newest if v is not None]
-    total = fmt.money(sum(known, Decimal(0)), currency) if known and len(known) == len(newest) else fmt.DASH
+    total = fmt.money(_total(series, len(days) - 1), currency) if series else fmt.DASH
     return f"Value over time from {days[0]:%d %b %Y} to {days[-1]:%d %b %Y}; on the last day {total}"
