@@ -25,6 +25,13 @@ from portfolio_dashboard.storage.engine import make_engine
 
 TEMPLATE = "pd_template"
 
+# The processes the tests start (each CLI command, `serve`, Streamlit, the campaigns' captures) cache their
+# bytecode as an installed program does. With PYTHONDONTWRITEBYTECODE=1 in the shell (this machine's and CI's)
+# every one of them recompiled Streamlit, pandas, SQLAlchemy and Plotly from source: the suite took 456 s
+# instead of ~335 s on a fresh clone (docs/benchmarks.md). Set here, before xdist starts its workers, so every
+# process of the run inherits it; the files go to __pycache__ folders, which git ignores.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 # Settings the developer's own shell or .env might carry: tests must not see them.
 _ENV_PREFIXES = ("DATABASE_URL", "PORTFOLIO_", "BROKERS", "IB_", "SCHWAB_", "ECB_", "ALERT_", "BASE_CURRENCY",
                  "DASHBOARD_", "LOG_FORMAT", "FX_", "CAPTURE_", "RECONCILE_")
